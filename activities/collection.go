@@ -1,0 +1,21 @@
+package activities
+
+// Collection is a package collection as Crest is configured to handle it. It is stored with
+// the collection in Postgres (never with secrets) and handed to workflows by the
+// LoadCollection activity.
+type Collection struct {
+	Name string `json:"name"`
+	// Remote is the git remote (URL or path) waves fetch from and push branches and tags to.
+	Remote string `json:"remote"`
+	// Evaluator is the Nix index expression, relative to the repository root, that lists
+	// every package as JSON.
+	Evaluator string `json:"evaluator"`
+	// Systems are the platforms built; each has its own builder task queue.
+	Systems []string `json:"systems"`
+	// ProtectedRoots are attributes whose whole build closure must never be marked broken.
+	ProtectedRoots []string `json:"protected_roots,omitempty"`
+	// TagPrefix names wave tags: <prefix>-N-M.
+	TagPrefix string `json:"tag_prefix"`
+	// MainBranch is the branch waves start from by default.
+	MainBranch string `json:"main_branch"`
+}

@@ -1,0 +1,8 @@
+// Package activities holds every side effect a Crest workflow can cause, as methods on one
+// Activities struct: evaluating a collection with Nix, building and testing derivations,
+// git branches and tags, writes to the Postgres store, issue trackers.
+//
+// Activities are idempotent by construction: keys come from the workflow, writes are
+// upserts, and "already done" is success. Real build failures are non-retryable
+// application errors with stable types; infrastructure failures retry.
+package activities

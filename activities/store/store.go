@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the handle on Crest's database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to the database at dsn and checks that it answers. Errors never carry the
+// DSN's password.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url %s: %w", RedactDSN(dsn), scrub(err, dsn))
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", RedactDSN(dsn), scrub(err, dsn))
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to %s: %w", RedactDSN(dsn), scrub(err, dsn))
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close releases every connection.
+func (s *Store) Close() { s.pool.Close() }
+
+// InTx runs fn in one transaction, committing when it returns nil and rolling back
+// otherwise. Every multi-statement write goes through here.
+func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// RedactDSN returns dsn with any password replaced, for logs and messages.
+func RedactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		// key=value form or garbage: keep only what cannot be a secret.
+		return "(database url)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// scrub drops the DSN's password from an error's text: pgx errors can quote the connection
+// string they failed to parse.
+func scrub(err error, dsn string) error {
+	u, perr := url.Parse(dsn)
+	if perr != nil {
+		return errors.New("invalid connection string")
+	}
+	pw, has := u.User.Password()
+	if !has || pw == "" {
+		if q := u.Query().Get("password"); q != "" {
+			pw, has = q, true
+		}
+	}
+	if !has || pw == "" {
+		return err
+	}
+	return redactedError{msg: strings.ReplaceAll(err.Error(), pw, "xxxxx"), err: err}
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e redactedError) Error() string { return e.msg }
+
+// Is keeps errors.Is working for sentinel checks without exposing the wrapped text.
+func (e redactedError) Is(target error) bool { return errors.Is(e.err, target) }
+
+// notFound maps pgx's no-rows to the domain error with what was looked up.
+func notFound(err error, what string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// isUniqueViolation reports a unique constraint failure (a concurrent writer won).
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}

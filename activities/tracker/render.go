@@ -1,0 +1,385 @@
+package tracker
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Limits of rendered text. GitHub rejects bodies over 65,536 characters; staying well
+// under leaves room for the markers and notes adapters append.
+const (
+	MaxBodyBytes      = 60000
+	maxLogLines       = 80
+	maxLogBytes       = 24000
+	maxDependentsList = 50
+)
+
+// Phase says what failed: the package's own build, or its tests (passthru.tests).
+type Phase string
+
+// The phases a root cause can fail in.
+const (
+	PhaseBuild Phase = "build"
+	PhaseTest  Phase = "test"
+)
+
+// WaveTag names minor wave minor of major wave major: "wave-3-2".
+func WaveTag(major, minor int) string { return fmt.Sprintf("wave-%d-%d", major, minor) }
+
+// WaveLabel is the issue label of major wave major: "wave-3".
+func WaveLabel(major int) string { return fmt.Sprintf("wave-%d", major) }
+
+// Report is what Crest tells maintainers about one root-cause failure. The activity
+// layer fills it from the store; the renderers turn it into issue text.
+type Report struct {
+	Package string `json:"package"`          // attribute path, e.g. "python312Packages.requests"
+	Phase   Phase  `json:"phase"`            // what failed: the build or the tests
+	Major   int    `json:"major"`            // major wave number: the N of wave-N-M
+	Minor   int    `json:"minor"`            // minor wave number: the M of wave-N-M
+	System  string `json:"system,omitempty"` // e.g. "x86_64-linux"
+	Commit  string `json:"commit,omitempty"` // collection commit the minor wave built
+	// Branch is where a fix goes (the wave branch); optional.
+	Branch string `json:"branch,omitempty"`
+	// Update is the root update that triggered the rebuild, e.g. "openssl: 3.0.13 → 3.0.14".
+	Update  string `json:"update,omitempty"`
+	Drv     string `json:"drv,omitempty"`     // derivation that failed; optional
+	LogTail string `json:"log_tail"`          // last lines of the failing log, as captured
+	LogURL  string `json:"log_url,omitempty"` // where the full log is; optional
+	// Dependents are the packages this failure keeps from building (dependency-failed).
+	Dependents []string `json:"dependents,omitempty"`
+	// Deadline ends the grace period; zero when there is none.
+	Deadline time.Time `json:"deadline,omitzero"`
+	// Protected says the package is in the closure of a protected root, so policy will
+	// not mark it broken: the wave waits for a fix or a release manager's decision.
+	Protected bool `json:"protected,omitempty"`
+}
+
+// Title renders the issue title: "<package>: build fails in wave-N-M" or
+// "<package>: tests fail in wave-N-M".
+func Title(r Report) string {
+	what := "build fails"
+	if r.Phase == PhaseTest {
+		what = "tests fail"
+	}
+	return fmt.Sprintf("%s: %s in %s", oneLine(r.Package), what, WaveTag(r.Major, r.Minor))
+}
+
+// Body renders the issue body in Markdown: what failed where, the log tail, the blocked
+// dependents, the deadline and how to respond. Same report, same text; at most
+// MaxBodyBytes bytes (the log is cut from the top first).
+func Body(r Report) string {
+	var b strings.Builder
+	tag := WaveTag(r.Major, r.Minor)
+	verb := "fails to build"
+	if r.Phase == PhaseTest {
+		verb = "builds, but its tests fail"
+	}
+	fmt.Fprintf(&b, "%s %s", code(r.Package), verb)
+	if r.System != "" {
+		fmt.Fprintf(&b, " on %s", code(r.System))
+	}
+	fmt.Fprintf(&b, " in minor wave %s of major wave %s.", code(tag), code(WaveLabel(r.Major)))
+	b.WriteString(" All of its dependencies built, so this is a root cause: the packages it blocks get no issue of their own.\n\n")
+
+	b.WriteString("| | |\n|---|---|\n")
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "| %s | %s |\n", k, cell(v))
+		}
+	}
+	row("Package", code(r.Package))
+	row("System", code(r.System))
+	row("Wave", code(tag))
+	row("Commit", code(r.Commit))
+	row("Triggered by", r.Update)
+	row("Derivation", code(r.Drv))
+	deps := sortedUnique(r.Dependents)
+	if len(deps) > 0 {
+		row("Blocks", fmt.Sprintf("%d dependent%s", len(deps), plural(len(deps))))
+	}
+	if !r.Deadline.IsZero() {
+		row("Deadline", formatTime(r.Deadline))
+	}
+
+	log, shown, total := logTail(r.LogTail, maxLogLines, maxLogBytes)
+	writeLog := func(log string, shown, total int) {
+		switch {
+		case total == 0:
+			b.WriteString("\n### Log\n\nNo log was captured.\n")
+			return
+		case shown == total:
+			fmt.Fprintf(&b, "\n### Log (last %d line%s)\n\n", shown, plural(shown))
+		default:
+			fmt.Fprintf(&b, "\n### Log (last %d of %d lines)\n\n", shown, total)
+		}
+		b.WriteString(fence(log, "text"))
+		if r.LogURL != "" {
+			fmt.Fprintf(&b, "\n[Full log](%s)\n", r.LogURL)
+		}
+	}
+	head := b.String()
+	b.Reset()
+
+	if len(deps) > 0 {
+		fmt.Fprintf(&b, "\n### Blocked dependents (%d)\n\n", len(deps))
+		for i, d := range deps {
+			if i == maxDependentsList {
+				fmt.Fprintf(&b, "- … and %d more\n", len(deps)-i)
+				break
+			}
+			fmt.Fprintf(&b, "- %s\n", code(d))
+		}
+	}
+
+	b.WriteString("\n### How to respond\n\n")
+	fix := "Push a fix"
+	if r.Branch != "" {
+		fix += " to " + code(r.Branch)
+	}
+	fmt.Fprintf(&b, "- **Fix it.** %s and mention this issue; Crest rebuilds %s and its dependents, and closes this issue when it is green.\n", fix, code(r.Package))
+	b.WriteString("- **Tell us.** Comment here if you are working on it or need help; maintainer activity is taken into account before the deadline.\n")
+	fmt.Fprintf(&b, "- **Settle it without a fix.** Comment `wont-fix` or `cant-fix` with a reason; a release manager records it with\n  `crest wave resolve %s --package %s --resolution wont-fix --reason \"…\"`.\n", tag, shellWord(r.Package))
+	switch {
+	case r.Protected:
+		fmt.Fprintf(&b, "\n%s is needed by a protected root, so it cannot be marked broken: %s waits for a fix or a release manager's decision.\n", code(r.Package), code(tag))
+	case !r.Deadline.IsZero():
+		fmt.Fprintf(&b, "\nIf %s still fails at %s, it is marked broken and %s goes on without it.\n", code(r.Package), formatTime(r.Deadline), code(tag))
+	}
+	b.WriteString("\n<sub>Filed by Crest. The hidden marker below ties this issue to the failure; please leave it in place.</sub>\n")
+	tail := b.String()
+
+	// Fit: cut the log until head+log+tail fits.
+	for {
+		b.Reset()
+		b.WriteString(head)
+		writeLog(log, shown, total)
+		b.WriteString(tail)
+		if b.Len() <= MaxBodyBytes || shown <= 1 {
+			break
+		}
+		log, shown, _ = logTail(log, shown/2, len(log)/2)
+	}
+	return truncateBytes(b.String(), MaxBodyBytes)
+}
+
+// EventKind is something that happened to a root cause after its issue was filed.
+type EventKind string
+
+// The events that are written to an issue.
+const (
+	// EventRecurred: the same failure again in a later minor wave (or a retry).
+	EventRecurred EventKind = "recurred"
+	// EventFixed: the package built; the issue is closed as completed.
+	EventFixed EventKind = "fixed"
+	// EventWontFix and EventCantFix: settled without a fix; closed as not planned.
+	EventWontFix EventKind = "wont-fix"
+	EventCantFix EventKind = "cant-fix"
+	// EventMarkedBroken: policy marked the package broken; the issue stays open, since
+	// the breakage is still there to repair.
+	EventMarkedBroken EventKind = "marked-broken"
+)
+
+// Event is the input of RenderEvent.
+type Event struct {
+	Kind    EventKind `json:"kind"`    // what happened
+	Package string    `json:"package"` // attribute path
+	Major   int       `json:"major"`   // wave-N-M the event happened in: N
+	Minor   int       `json:"minor"`   // and M
+	// Attempt tells apart events of one kind in one minor wave (a retry after a fix
+	// commit that fails again); 0 for the first.
+	Attempt int    `json:"attempt,omitempty"`
+	System  string `json:"system,omitempty"` // e.g. "x86_64-linux"; optional
+	Commit  string `json:"commit,omitempty"` // collection commit the wave built; optional
+	// LogTail, Dependents and Deadline describe a recurrence.
+	LogTail    string    `json:"log_tail,omitempty"`
+	Dependents []string  `json:"dependents,omitempty"`
+	Deadline   time.Time `json:"deadline,omitzero"`
+	// By and Reason describe a resolution: who decided, and why.
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Key is the comment key of the event: "wave-3-2/recurred", "wave-3-2/recurred/2".
+// One key, one comment, however often the activity is retried.
+func (e Event) Key() string {
+	k := WaveTag(e.Major, e.Minor) + "/" + string(e.Kind)
+	if e.Attempt > 0 {
+		k += fmt.Sprintf("/%d", e.Attempt)
+	}
+	return k
+}
+
+// CloseReason says whether the event closes the issue, and as what.
+func (e Event) CloseReason() (CloseReason, bool) {
+	switch e.Kind {
+	case EventFixed:
+		return ReasonCompleted, true
+	case EventWontFix, EventCantFix:
+		return ReasonNotPlanned, true
+	default:
+		return "", false
+	}
+}
+
+// RenderEvent renders the comment that records e on the issue. Same event, same text.
+func RenderEvent(e Event) string {
+	var b strings.Builder
+	tag := code(WaveTag(e.Major, e.Minor))
+	pkg := code(e.Package)
+	at := ""
+	if e.Commit != "" {
+		at = " at " + code(e.Commit)
+	}
+	on := ""
+	if e.System != "" {
+		on = " on " + code(e.System)
+	}
+	switch e.Kind {
+	case EventRecurred:
+		fmt.Fprintf(&b, "Still failing: %s fails the same way%s in %s%s.\n", pkg, on, tag, at)
+		if deps := sortedUnique(e.Dependents); len(deps) > 0 {
+			fmt.Fprintf(&b, "\nIt blocks %d dependent%s in this wave.\n", len(deps), plural(len(deps)))
+		}
+		if !e.Deadline.IsZero() {
+			fmt.Fprintf(&b, "\nDeadline: %s.\n", formatTime(e.Deadline))
+		}
+		if e.LogTail != "" {
+			log, shown, _ := logTail(e.LogTail, 30, maxLogBytes/2)
+			fmt.Fprintf(&b, "\n<details><summary>Log (last %d line%s)</summary>\n\n%s</details>\n", shown, plural(shown), fence(log, "text"))
+		}
+	case EventFixed:
+		fmt.Fprintf(&b, "Fixed: %s builds%s in %s%s. Closing.\n", pkg, on, tag, at)
+	case EventWontFix, EventCantFix:
+		word := map[EventKind]string{EventWontFix: "won't be fixed", EventCantFix: "can't be fixed"}[e.Kind]
+		fmt.Fprintf(&b, "Resolved as %s in %s: this failure %s", code(string(e.Kind)), tag, word)
+		if e.By != "" {
+			fmt.Fprintf(&b, " (decided by %s)", oneLine(e.By))
+		}
+		b.WriteString(".\n")
+		if e.Reason != "" {
+			fmt.Fprintf(&b, "\n> %s\n", strings.ReplaceAll(strings.TrimSpace(e.Reason), "\n", "\n> "))
+		}
+		fmt.Fprintf(&b, "\n%s goes on without %s. Closing as not planned.\n", tag, pkg)
+	case EventMarkedBroken:
+		fmt.Fprintf(&b, "Marked broken: %s was still failing when its grace period ended, so it is marked broken in %s and the wave goes on without it.", pkg, tag)
+		if e.Reason != "" {
+			fmt.Fprintf(&b, " Policy: %s", oneLine(e.Reason))
+		}
+		b.WriteString("\n\nA fix is still welcome: once it lands, Crest rebuilds the package and closes this issue.\n")
+	default:
+		fmt.Fprintf(&b, "Crest recorded %s for %s in %s.\n", code(string(e.Kind)), pkg, tag)
+	}
+	return truncateBytes(b.String(), MaxBodyBytes)
+}
+
+// logTail returns the last maxLines lines of log (and at most maxBytes bytes of them),
+// how many lines that is, and how many the log had.
+func logTail(log string, maxLines, maxBytes int) (string, int, int) {
+	log = strings.TrimRight(strings.ReplaceAll(log, "\r\n", "\n"), "\n ")
+	if log == "" {
+		return "", 0, 0
+	}
+	lines := strings.Split(log, "\n")
+	total := len(lines)
+	if len(lines) > maxLines {
+		lines = lines[len(lines)-maxLines:]
+	}
+	size := 0
+	for i := len(lines) - 1; i >= 0; i-- {
+		size += len(lines[i]) + 1
+		if size <= maxBytes {
+			continue
+		}
+		if i < len(lines)-1 {
+			lines = lines[i+1:]
+			break
+		}
+		// One line longer than the budget: keep its end.
+		last := lines[i]
+		cut := len(last) - maxBytes
+		for cut < len(last) && last[cut]&0xC0 == 0x80 {
+			cut++
+		}
+		lines = []string{last[cut:]}
+		break
+	}
+	return strings.Join(lines, "\n"), len(lines), total
+}
+
+// fence wraps text in a code fence longer than any run of backticks inside it.
+func fence(text, lang string) string {
+	longest, run := 0, 0
+	for _, r := range text {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	f := strings.Repeat("`", max(3, longest+1))
+	return f + lang + "\n" + text + "\n" + f + "\n"
+}
+
+// code renders s as inline code, safe for any backticks in s; empty stays empty.
+func code(s string) string {
+	s = oneLine(s)
+	if s == "" {
+		return ""
+	}
+	if !strings.Contains(s, "`") {
+		return "`" + s + "`"
+	}
+	return "`` " + s + " ``"
+}
+
+// cell escapes a table cell.
+func cell(s string) string { return strings.ReplaceAll(oneLine(s), "|", `\|`) }
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// shellWord quotes s for a shell command line when it needs it.
+func shellWord(s string) string {
+	s = oneLine(s)
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-/") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func sortedUnique(xs []string) []string {
+	out := make([]string, 0, len(xs))
+	for _, x := range xs {
+		if x = oneLine(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// truncateBytes cuts s to at most n bytes on a rune boundary.
+func truncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const note = "\n\n… (truncated)\n"
+	cut := n - len(note)
+	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + note
+}

@@ -1,0 +1,396 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+
+	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/store"
+)
+
+// Config is Crest's effective configuration: defaults < crest.yaml < CREST_* environment <
+// flags. Keys are snake_case in the file and CREST_SECTION_KEY in the environment.
+type Config struct {
+	DataDir     string             `mapstructure:"data_dir"`
+	Temporal    TemporalConfig     `mapstructure:"temporal"`
+	TaskQueues  TaskQueueConfig    `mapstructure:"task_queues"`
+	Database    DatabaseConfig     `mapstructure:"database"`
+	Dev         DevConfig          `mapstructure:"dev"`
+	Postgres    PostgresConfig     `mapstructure:"postgres"`
+	Worker      WorkerConfig       `mapstructure:"worker"`
+	Nix         NixConfig          `mapstructure:"nix"`
+	Tracker     TrackerConfig      `mapstructure:"issue_tracker"`
+	Collections []CollectionConfig `mapstructure:"collections"`
+}
+
+// TemporalConfig says where the Temporal frontend is. An empty address under `crest dev`
+// means the embedded server.
+type TemporalConfig struct {
+	Address   string    `mapstructure:"address"`
+	Namespace string    `mapstructure:"namespace"`
+	TLS       TLSConfig `mapstructure:"tls"`
+	APIKey    string    `mapstructure:"api_key" secret:"true"`
+}
+
+// TLSConfig is mutual TLS towards the Temporal frontend.
+type TLSConfig struct {
+	Enabled    bool   `mapstructure:"enabled"`
+	CAFile     string `mapstructure:"ca_file"`
+	CertFile   string `mapstructure:"cert_file"`
+	KeyFile    string `mapstructure:"key_file"`
+	ServerName string `mapstructure:"server_name"`
+}
+
+// TaskQueueConfig names the task queues: one for workflows and bookkeeping activities, and
+// one per system for builders ("<build_prefix>-<system>").
+type TaskQueueConfig struct {
+	Default     string `mapstructure:"default"`
+	BuildPrefix string `mapstructure:"build_prefix"`
+}
+
+// DatabaseConfig points at Postgres. Empty under `crest dev` means the embedded cluster.
+type DatabaseConfig struct {
+	URL string `mapstructure:"url" secret:"dsn"`
+}
+
+// DevConfig is the embedded stack of `crest dev`.
+type DevConfig struct {
+	Ephemeral    bool   `mapstructure:"ephemeral"`
+	IP           string `mapstructure:"ip"`
+	TemporalPort int    `mapstructure:"temporal_port"`
+	UIPort       int    `mapstructure:"ui_port"`
+	PostgresPort int    `mapstructure:"postgres_port"`
+}
+
+// PostgresConfig is how `crest dev` runs the system's PostgreSQL binaries.
+type PostgresConfig struct {
+	BinDir string `mapstructure:"bin_dir"`
+	RunAs  string `mapstructure:"run_as"`
+}
+
+// WorkerConfig is what a worker process serves.
+type WorkerConfig struct {
+	Systems       []string `mapstructure:"systems"`
+	MaxBuilds     int      `mapstructure:"max_builds"`
+	MaxActivities int      `mapstructure:"max_activities"`
+}
+
+// NixConfig is how builders call Nix.
+type NixConfig struct {
+	BinDir       string        `mapstructure:"bin_dir"`
+	BuilderPath  string        `mapstructure:"builder_path"`
+	Options      []string      `mapstructure:"options"`
+	BuildTimeout time.Duration `mapstructure:"build_timeout"`
+}
+
+// TrackerConfig chooses where issues are filed.
+type TrackerConfig struct {
+	Kind   string       `mapstructure:"kind"`
+	GitHub GitHubConfig `mapstructure:"github"`
+}
+
+// GitHubConfig is the GitHub issue tracker.
+type GitHubConfig struct {
+	Token   string `mapstructure:"token" secret:"true"`
+	BaseURL string `mapstructure:"base_url"`
+	Owner   string `mapstructure:"owner"`
+	Repo    string `mapstructure:"repo"`
+}
+
+// CollectionConfig is one package collection.
+type CollectionConfig struct {
+	Name           string   `mapstructure:"name"`
+	Remote         string   `mapstructure:"remote"`
+	Evaluator      string   `mapstructure:"evaluator"`
+	Systems        []string `mapstructure:"systems"`
+	ProtectedRoots []string `mapstructure:"protected_roots"`
+	TagPrefix      string   `mapstructure:"tag_prefix"`
+	MainBranch     string   `mapstructure:"main_branch"`
+}
+
+// defaults registers every key (viper reads the environment only for keys it knows).
+func defaults(v *viper.Viper) {
+	v.SetDefault("data_dir", defaultDataDir())
+	v.SetDefault("temporal.address", "")
+	v.SetDefault("temporal.namespace", "default")
+	v.SetDefault("temporal.tls.enabled", false)
+	v.SetDefault("temporal.tls.ca_file", "")
+	v.SetDefault("temporal.tls.cert_file", "")
+	v.SetDefault("temporal.tls.key_file", "")
+	v.SetDefault("temporal.tls.server_name", "")
+	v.SetDefault("temporal.api_key", "")
+	v.SetDefault("task_queues.default", "crest")
+	v.SetDefault("task_queues.build_prefix", "crest-build")
+	v.SetDefault("database.url", "")
+	v.SetDefault("dev.ephemeral", false)
+	v.SetDefault("dev.ip", "127.0.0.1")
+	v.SetDefault("dev.temporal_port", 7233)
+	v.SetDefault("dev.ui_port", 8233)
+	v.SetDefault("dev.postgres_port", 55432)
+	v.SetDefault("postgres.bin_dir", "")
+	v.SetDefault("postgres.run_as", "postgres")
+	v.SetDefault("worker.systems", []string{"x86_64-linux"})
+	v.SetDefault("worker.max_builds", 2)
+	v.SetDefault("worker.max_activities", 200)
+	v.SetDefault("nix.bin_dir", "")
+	v.SetDefault("nix.builder_path", "/usr/local/bin:/usr/bin:/bin")
+	v.SetDefault("nix.options", []string{})
+	v.SetDefault("nix.build_timeout", 2*time.Hour)
+	v.SetDefault("issue_tracker.kind", "local")
+	v.SetDefault("issue_tracker.github.token", "")
+	v.SetDefault("issue_tracker.github.base_url", "")
+	v.SetDefault("issue_tracker.github.owner", "")
+	v.SetDefault("issue_tracker.github.repo", "")
+	v.SetDefault("collections", []map[string]any{})
+}
+
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "crest")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "crest")
+	}
+	return filepath.Join(os.TempDir(), "crest")
+}
+
+func configDirs() []string {
+	dirs := []string{"."}
+	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
+		dirs = append(dirs, filepath.Join(d, "crest"))
+	} else if home, err := os.UserHomeDir(); err == nil {
+		dirs = append(dirs, filepath.Join(home, ".config", "crest"))
+	}
+	return dirs
+}
+
+// findConfigFile returns the first crest.yaml (or .yml) in the search path, or "". (Viper's
+// own search also accepts a file named just "crest" — such as the binary itself.)
+func findConfigFile() string {
+	for _, d := range configDirs() {
+		for _, name := range []string{"crest.yaml", "crest.yml"} {
+			p := filepath.Join(d, name)
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// flagKeys maps persistent flag names to config keys, so a flag wins over everything.
+var flagKeys = map[string]string{
+	"data-dir":         "data_dir",
+	"temporal-address": "temporal.address",
+	"namespace":        "temporal.namespace",
+	"database-url":     "database.url",
+	"task-queue":       "task_queues.default",
+	"ephemeral":        "dev.ephemeral",
+	"temporal-port":    "dev.temporal_port",
+	"ui-port":          "dev.ui_port",
+	"postgres-port":    "dev.postgres_port",
+	"ip":               "dev.ip",
+}
+
+// loadConfig builds the effective configuration. file is --config (empty searches
+// crest.yaml in . and $XDG_CONFIG_HOME/crest). Flags must already be parsed.
+func loadConfig(file string, flags *pflag.FlagSet) (*Config, *viper.Viper, error) {
+	v := viper.New()
+	defaults(v)
+	v.SetEnvPrefix("CREST")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	if file == "" {
+		file = findConfigFile()
+	}
+	if file != "" {
+		v.SetConfigFile(file)
+		if err := v.ReadInConfig(); err != nil {
+			return nil, nil, fmt.Errorf("read config %s: %w", file, err)
+		}
+	}
+	if flags != nil {
+		for name, key := range flagKeys {
+			if f := flags.Lookup(name); f != nil {
+				if err := v.BindPFlag(key, f); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+	}
+	var cfg Config
+	err := v.UnmarshalExact(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		mapstructure.StringToTimeDurationHookFunc(),
+		mapstructure.StringToSliceHookFunc(","),
+	)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("config %s: %w", sourceName(v), cleanDecodeError(err))
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, nil, fmt.Errorf("config %s: %w", sourceName(v), err)
+	}
+	return &cfg, v, nil
+}
+
+func sourceName(v *viper.Viper) string {
+	if f := v.ConfigFileUsed(); f != "" {
+		return f
+	}
+	return "(defaults, environment and flags)"
+}
+
+// cleanDecodeError turns mapstructure's report into one line per problem, naming keys.
+func cleanDecodeError(err error) error {
+	msg := err.Error()
+	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
+	msg = strings.ReplaceAll(msg, "' has invalid keys: ", "': unknown key ")
+	msg = strings.ReplaceAll(msg, "'': unknown key ", "unknown key ")
+	return errors.New(strings.TrimSpace(msg))
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+
+// validate names the key and the rule for every invalid value.
+func (c *Config) validate() error {
+	var errs []string
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	for key, p := range map[string]int{"dev.temporal_port": c.Dev.TemporalPort, "dev.ui_port": c.Dev.UIPort, "dev.postgres_port": c.Dev.PostgresPort} {
+		if p < 0 || p > 65535 {
+			bad(key, "%d is not a port (0–65535; 0 picks a free one)", p)
+		}
+	}
+	if net.ParseIP(c.Dev.IP) == nil {
+		bad("dev.ip", "%q is not an IP address", c.Dev.IP)
+	}
+	if c.Temporal.Address != "" {
+		if _, _, err := net.SplitHostPort(c.Temporal.Address); err != nil {
+			bad("temporal.address", "%q is not host:port", c.Temporal.Address)
+		}
+	}
+	if c.Temporal.Namespace == "" {
+		bad("temporal.namespace", "must not be empty")
+	}
+	if c.Temporal.TLS.Enabled && (c.Temporal.TLS.CertFile == "") != (c.Temporal.TLS.KeyFile == "") {
+		bad("temporal.tls", "cert_file and key_file go together")
+	}
+	if c.TaskQueues.Default == "" || c.TaskQueues.BuildPrefix == "" {
+		bad("task_queues", "default and build_prefix must not be empty")
+	}
+	if c.Database.URL != "" && !strings.HasPrefix(c.Database.URL, "postgres://") && !strings.HasPrefix(c.Database.URL, "postgresql://") {
+		bad("database.url", "must be a postgres:// URL (got %s)", store.RedactDSN(c.Database.URL))
+	}
+	if c.Worker.MaxBuilds < 1 {
+		bad("worker.max_builds", "must be at least 1 (got %d)", c.Worker.MaxBuilds)
+	}
+	if c.Worker.MaxActivities < 1 {
+		bad("worker.max_activities", "must be at least 1 (got %d)", c.Worker.MaxActivities)
+	}
+	if len(c.Worker.Systems) == 0 {
+		bad("worker.systems", "must name at least one system")
+	}
+	if c.Nix.BuildTimeout <= 0 {
+		bad("nix.build_timeout", "must be positive (got %s)", c.Nix.BuildTimeout)
+	}
+	switch c.Tracker.Kind {
+	case "local":
+	case "github":
+		if c.Tracker.GitHub.Owner == "" || c.Tracker.GitHub.Repo == "" {
+			bad("issue_tracker.github", "owner and repo are required when kind is github")
+		}
+	default:
+		bad("issue_tracker.kind", "%q is not one of local, github", c.Tracker.Kind)
+	}
+	seen := map[string]bool{}
+	for i, col := range c.Collections {
+		key := fmt.Sprintf("collections[%d]", i)
+		if !nameRE.MatchString(col.Name) {
+			bad(key+".name", "%q must be lowercase letters, digits, '.', '_' or '-'", col.Name)
+		}
+		if seen[col.Name] {
+			bad(key+".name", "%q is configured twice", col.Name)
+		}
+		seen[col.Name] = true
+		if col.Remote == "" {
+			bad(key+".remote", "must not be empty")
+		}
+		if col.TagPrefix != "" && !nameRE.MatchString(col.TagPrefix) {
+			bad(key+".tag_prefix", "%q is not a valid tag prefix", col.TagPrefix)
+		}
+	}
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return errors.New(strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// collection returns a configured collection with defaults filled in.
+func (c CollectionConfig) collection() activities.Collection {
+	col := activities.Collection{
+		Name: c.Name, Remote: c.Remote, Evaluator: c.Evaluator, Systems: c.Systems,
+		ProtectedRoots: c.ProtectedRoots, TagPrefix: c.TagPrefix, MainBranch: c.MainBranch,
+	}
+	if col.Evaluator == "" {
+		col.Evaluator = "index.nix"
+	}
+	if len(col.Systems) == 0 {
+		col.Systems = []string{"x86_64-linux"}
+	}
+	if col.TagPrefix == "" {
+		col.TagPrefix = "wave"
+	}
+	if col.MainBranch == "" {
+		col.MainBranch = "main"
+	}
+	return col
+}
+
+// redacted returns the settings as a map for display with every secret masked.
+func redacted(v *viper.Viper) map[string]any {
+	all := v.AllSettings()
+	var walk func(t reflect.Type, m map[string]any)
+	walk = func(t reflect.Type, m map[string]any) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			key := strings.Split(f.Tag.Get("mapstructure"), ",")[0]
+			val, ok := m[key]
+			if !ok {
+				continue
+			}
+			switch f.Tag.Get("secret") {
+			case "true":
+				if s, _ := val.(string); s != "" {
+					m[key] = "(redacted)"
+				}
+			case "dsn":
+				if s, _ := val.(string); s != "" {
+					m[key] = store.RedactDSN(s)
+				}
+			}
+			if f.Type.Kind() == reflect.Struct {
+				if sub, ok := val.(map[string]any); ok {
+					walk(f.Type, sub)
+				}
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}), all)
+	return all
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/deploy/postgres"
+	"github.com/crestwaves/crest/deploy/temporal"
+	"github.com/crestwaves/crest/workflows"
+)
+
+func newDevCmd(a *app) *cobra.Command {
+	var demo bool
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run Crest on this machine: embedded Temporal + Web UI, PostgreSQL, a worker, the demo collection",
+		Long: `crest dev starts, in one process, a Temporal server on SQLite with its Web UI, a
+PostgreSQL cluster from the system's binaries (or database.url), Crest's worker on every
+task queue, and the demo collection. State persists in the data directory; a second start
+reuses it. Ctrl-C shuts everything down.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDev(cmd.Context(), a.cfg, demo, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.Bool("ephemeral", false, "keep everything in memory / a temp dir, deleted on exit")
+	f.Int("temporal-port", 0, "Temporal frontend port (config dev.temporal_port, default 7233)")
+	f.Int("ui-port", 0, "Web UI port (config dev.ui_port, default 8233)")
+	f.Int("postgres-port", 0, "PostgreSQL port (config dev.postgres_port, default 55432)")
+	f.String("ip", "", "address to bind (config dev.ip, default 127.0.0.1)")
+	f.BoolVar(&demo, "demo", false, "start a major wave over the demo collection")
+	return cmd
+}
+
+// devStack is everything `crest dev` started, stopped in reverse order.
+type devStack struct {
+	dataDir  string
+	pg       *postgres.Cluster
+	st       *store.Store
+	temporal *temporal.Server
+	client   client.Client
+	stops    []func()
+}
+
+func (s *devStack) stop() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+}
+
+func runDev(ctx context.Context, cfg *Config, demo bool, out io.Writer) (err error) {
+	started := time.Now()
+	s := &devStack{dataDir: cfg.DataDir}
+	defer func() {
+		if err != nil {
+			s.stop()
+		}
+	}()
+	if cfg.Dev.Ephemeral {
+		dir, err := os.MkdirTemp("", "crest-dev-")
+		if err != nil {
+			return fmt.Errorf("ephemeral data directory: %w", err)
+		}
+		_ = os.Chmod(dir, 0o755) // the postgres account must reach its cluster inside
+		s.dataDir = dir
+		s.stops = append(s.stops, func() { _ = os.RemoveAll(dir) })
+	}
+	if err := checkWritable(s.dataDir); err != nil {
+		return err
+	}
+	unlock, err := lockDataDir(s.dataDir)
+	if err != nil {
+		return err
+	}
+	s.stops = append(s.stops, unlock)
+	fmt.Fprintf(out, "Starting Crest in %s …\n", s.dataDir)
+
+	dsn := cfg.Database.URL
+	if dsn == "" {
+		pg, err := postgres.Start(ctx, postgres.Options{
+			Dir: filepath.Join(s.dataDir, "postgres"), Port: cfg.Dev.PostgresPort,
+			BinDir: cfg.Postgres.BinDir, RunAs: cfg.Postgres.RunAs, Ephemeral: cfg.Dev.Ephemeral,
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		s.pg = pg
+		s.stops = append(s.stops, func() { _ = pg.Stop(context.Background()) })
+		dsn = pg.DSN("")
+	}
+	if s.st, err = store.Open(ctx, dsn); err != nil {
+		return err
+	}
+	s.stops = append(s.stops, s.st.Close)
+	if _, err := s.st.Migrate(ctx); err != nil {
+		return err
+	}
+
+	frontend, namespace, uiAddr := cfg.Temporal.Address, cfg.Temporal.Namespace, ""
+	if frontend == "" {
+		dbFile := filepath.Join(s.dataDir, "temporal.db")
+		if cfg.Dev.Ephemeral {
+			dbFile = ""
+		}
+		s.temporal, err = temporal.Start(ctx, temporal.Options{
+			DatabaseFile: dbFile, IP: cfg.Dev.IP, FrontendPort: cfg.Dev.TemporalPort, UIPort: cfg.Dev.UIPort,
+			Namespace: namespace, SearchAttributes: workflows.SearchAttributes,
+			LogFile: filepath.Join(s.dataDir, "temporal.log"),
+		})
+		if err != nil {
+			return fmt.Errorf("temporal: %w", err)
+		}
+		s.stops = append(s.stops, s.temporal.Stop)
+		frontend, namespace, uiAddr = s.temporal.FrontendAddr(), s.temporal.Namespace(), s.temporal.UIAddr()
+	}
+	s.client, err = client.DialContext(ctx, client.Options{HostPort: frontend, Namespace: namespace, Logger: newSDKLogger(cfg)})
+	if err != nil {
+		return fmt.Errorf("connect to temporal at %s: %w", frontend, err)
+	}
+	s.stops = append(s.stops, s.client.Close)
+
+	stopWorkers, err := startWorkers(ctx, cfg, s.client, s.st, s.dataDir)
+	if err != nil {
+		return err
+	}
+	s.stops = append(s.stops, stopWorkers)
+
+	state := devState{PID: os.Getpid(), Temporal: frontend, Namespace: namespace, UI: uiAddr,
+		DatabaseURL: dsn, TaskQueue: cfg.TaskQueues.Default}
+	if err := writeDevState(s.dataDir, state); err != nil {
+		return err
+	}
+	s.stops = append(s.stops, func() { _ = os.Remove(filepath.Join(s.dataDir, devStateFile)) })
+
+	printBanner(out, state, s.dataDir, time.Since(started))
+	<-ctx.Done()
+	fmt.Fprintln(out, "\nShutting down …")
+	s.stop()
+	fmt.Fprintln(out, "Stopped.")
+	return nil
+}
+
+func printBanner(out io.Writer, st devState, dataDir string, took time.Duration) {
+	fmt.Fprintf(out, "\nCrest is ready (%s).\n\n", took.Round(time.Millisecond))
+	if st.UI != "" {
+		fmt.Fprintf(out, "  Web UI     http://%s/namespaces/%s/workflows\n", st.UI, st.Namespace)
+	}
+	fmt.Fprintf(out, "  Temporal   %s (namespace %s)\n", st.Temporal, st.Namespace)
+	fmt.Fprintf(out, "  Postgres   %s\n", store.RedactDSN(st.DatabaseURL))
+	fmt.Fprintf(out, "  Data       %s\n", dataDir)
+	fmt.Fprintf(out, "\nTry, in another terminal:\n")
+	fmt.Fprintf(out, "  crest plan --graph ../shared/data/debian-bookworm-amd64-graph.jsonl.gz --update glibc --update openssl\n")
+	fmt.Fprintf(out, "  crest migrate status\n")
+	fmt.Fprintf(out, "\nCtrl-C stops everything; the data directory keeps the state for the next start.\n")
+}
+
+func writeDevState(dir string, s devState) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, devStateFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", devStateFile, err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, devStateFile))
+}
+
+// checkWritable creates dir and proves a file can be written there.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("data directory %s not writable: %w (choose another with --data-dir)", dir, err)
+	}
+	probe := filepath.Join(dir, ".write-probe")
+	if err := os.WriteFile(probe, nil, 0o600); err != nil {
+		return fmt.Errorf("data directory %s not writable: %w (choose another with --data-dir)", dir, err)
+	}
+	return os.Remove(probe)
+}
+
+// lockDataDir keeps two crest dev processes off one data directory.
+func lockDataDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "dev.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("data directory %s is in use by another crest dev (choose another with --data-dir)", dir)
+		}
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
