@@ -1,0 +1,15 @@
+{ mkPackage, libhttp, libxml }:
+
+mkPackage {
+  pname = "feedreader";
+  version = "0.3.0";
+  deps = [ libhttp libxml ];
+  uses = {
+    libhttp = [ "http_get" ];
+    libxml = [ "xml_parse" "xml_xpath" ];
+  };
+  programs.feedreader = ''
+    echo "feedreader: no feeds configured"
+  '';
+  meta.maintainers = [ "erin" ];
+}

@@ -1,0 +1,11 @@
+# libcrypto 3 drops SHA-1 and adds SHA-512.
+{ mkPackage, libcore }:
+
+mkPackage {
+  pname = "libcrypto";
+  version = "3.0.0";
+  deps = [ libcore ];
+  exports = [ "crypto_sha256" "crypto_sha512" "crypto_aes" ];
+  uses.libcore = [ "core_alloc" ];
+  meta.maintainers = [ "frank" "bob" ];
+}
