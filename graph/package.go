@@ -16,7 +16,7 @@ type Package struct {
 	Tests       []Test    `json:"tests,omitempty"`
 	Maintainers []string  `json:"maintainers,omitempty"`
 	Broken      bool      `json:"broken,omitempty"` // meta.broken at evaluation time
-	Cost        CostHints `json:"cost,omitempty"`
+	Cost        CostHints `json:"cost,omitzero"`
 }
 
 // Test is one entry of a package's passthru.tests: a derivation that must build for the
