@@ -203,3 +203,17 @@ func (s *Store) LoadPackages(ctx context.Context, evaluationID int64) ([]graph.P
 	}
 	return pkgs, nil
 }
+
+// PackageAt returns one package of an evaluation (without its dependencies).
+func (s *Store) PackageAt(ctx context.Context, evaluationID int64, key string) (graph.Package, error) {
+	p := graph.Package{Key: key}
+	err := s.pool.QueryRow(ctx, `
+		SELECT p.name, p.version, p.drv, p.tests, p.maintainers, p.broken, e.system
+		FROM packages p JOIN evaluations e ON e.id = p.evaluation_id
+		WHERE p.evaluation_id = $1 AND p.key = $2`, evaluationID, key).
+		Scan(&p.Name, &p.Version, &p.Drv, &p.Tests, &p.Maintainers, &p.Broken, &p.System)
+	if err != nil {
+		return p, notFound(err, fmt.Sprintf("package %s in evaluation %d", key, evaluationID))
+	}
+	return p, nil
+}

@@ -145,7 +145,7 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("worker.max_builds", 2)
 	v.SetDefault("worker.max_activities", 200)
 	v.SetDefault("nix.bin_dir", "")
-	v.SetDefault("nix.builder_path", "/usr/local/bin:/usr/bin:/bin")
+	v.SetDefault("nix.builder_path", "/usr/bin:/bin")
 	v.SetDefault("nix.options", []string{})
 	v.SetDefault("nix.build_timeout", 2*time.Hour)
 	v.SetDefault("issue_tracker.kind", "local")
@@ -251,14 +251,30 @@ func sourceName(v *viper.Viper) string {
 	return "(defaults, environment and flags)"
 }
 
-// cleanDecodeError turns mapstructure's report into one line per problem, naming keys.
+// cleanDecodeError turns mapstructure's report into one line naming every bad key.
 func cleanDecodeError(err error) error {
-	msg := err.Error()
-	msg = strings.ReplaceAll(msg, "decoding failed due to the following error(s):\n\n", "")
-	msg = strings.ReplaceAll(msg, "' has invalid keys: ", "': unknown key ")
-	msg = strings.ReplaceAll(msg, "'': unknown key ", "unknown key ")
-	return errors.New(strings.TrimSpace(msg))
+	var problems []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		line = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "* "))
+		if line == "" || strings.HasPrefix(line, "decoding failed") {
+			continue
+		}
+		if m := invalidKeysRE.FindStringSubmatch(line); m != nil {
+			for _, k := range strings.Split(m[2], ", ") {
+				if m[1] != "" {
+					k = m[1] + "." + k
+				}
+				problems = append(problems, k+": unknown key")
+			}
+			continue
+		}
+		problems = append(problems, line)
+	}
+	sort.Strings(problems)
+	return errors.New(strings.Join(problems, "; "))
 }
+
+var invalidKeysRE = regexp.MustCompile(`^'([^']*)' has invalid keys: (.*)$`)
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 

@@ -131,7 +131,14 @@ func runDev(ctx context.Context, cfg *Config, demo bool, out io.Writer) (err err
 	}
 	s.stops = append(s.stops, s.client.Close)
 
-	stopWorkers, err := startWorkers(ctx, cfg, s.client, s.st, s.dataDir)
+	acts, err := newActivities(cfg, s.st, s.dataDir)
+	if err != nil {
+		return err
+	}
+	if err := registerCollections(ctx, acts, cfg); err != nil {
+		return err
+	}
+	stopWorkers, err := startWorkers(cfg, s.client, acts)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,7 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(a),
 		newConfigCmd(a),
 		newPlanCmd(),
+		newWorkerCmd(a),
 	)
 	return root
 }

@@ -2,14 +2,121 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 
+	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 
+	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/workflows"
 )
 
-// startWorkers runs Crest's workers on the default queue and on the build queue of every
-// configured system, returning how to stop them.
-func startWorkers(ctx context.Context, cfg *Config, c client.Client, st *store.Store, dataDir string) (func(), error) {
-	return func() {}, nil
+func newWorkerCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "worker",
+		Short: "Serve Crest's task queues (workflows and bookkeeping, and builds for worker.systems)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if _, err := st.Migrate(ctx); err != nil {
+				return err
+			}
+			c, err := a.dialTemporal(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			acts, err := newActivities(a.cfg, st, a.cfg.DataDir)
+			if err != nil {
+				return err
+			}
+			if err := registerCollections(ctx, acts, a.cfg); err != nil {
+				return err
+			}
+			stop, err := startWorkers(a.cfg, c, acts)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			fmt.Fprintf(cmd.OutOrStdout(), "crest worker serving %s and builds for %v; Ctrl-C stops it\n", a.cfg.TaskQueues.Default, a.cfg.Worker.Systems)
+			<-ctx.Done()
+			return nil
+		},
+	}
+}
+
+// newActivities wires the activities to the store, Nix and git.
+func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Activities, error) {
+	opts := []nix.Option(nil)
+	for _, o := range cfg.Nix.Options {
+		name, value, _ := strings.Cut(o, "=")
+		opts = append(opts, nix.Option{Name: name, Value: value})
+	}
+	if opts == nil {
+		opts = nix.DefaultOptions()
+	}
+	n, err := nix.New(nix.Config{BinDir: cfg.Nix.BinDir, BuilderPath: cfg.Nix.BuilderPath, Options: opts})
+	if err != nil {
+		return nil, err
+	}
+	return &activities.Activities{
+		Store:     st,
+		Evaluator: n,
+		Builder:   activities.NixBuilder{Nix: n},
+		Repos:     &activities.Repos{Dir: filepath.Join(dataDir, "repos")},
+		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}, nil
+}
+
+// registerCollections stores the configured collections so workflows can load them.
+func registerCollections(ctx context.Context, acts *activities.Activities, cfg *Config) error {
+	for _, c := range cfg.Collections {
+		if err := acts.RegisterCollection(ctx, c.collection()); err != nil {
+			return fmt.Errorf("register collection %s: %w", c.Name, err)
+		}
+	}
+	return nil
+}
+
+// startWorkers runs Crest's workers: workflows and bookkeeping on the default queue, builds
+// on the queue of every system this machine builds for. It returns how to stop them.
+func startWorkers(cfg *Config, c client.Client, acts *activities.Activities) (func(), error) {
+	main := worker.New(c, cfg.TaskQueues.Default, worker.Options{
+		MaxConcurrentActivityExecutionSize: cfg.Worker.MaxActivities,
+	})
+	workflows.Register(main)
+	main.RegisterActivity(acts)
+	ws := []worker.Worker{main}
+	for _, system := range cfg.Worker.Systems {
+		b := worker.New(c, workflows.BuildQueue(cfg.TaskQueues.BuildPrefix, system), worker.Options{
+			MaxConcurrentActivityExecutionSize: cfg.Worker.MaxBuilds,
+		})
+		b.RegisterActivity(acts.BuildPackage)
+		ws = append(ws, b)
+	}
+	for i, w := range ws {
+		if err := w.Start(); err != nil {
+			for _, started := range ws[:i] {
+				started.Stop()
+			}
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
+	}
+	return func() {
+		for _, w := range ws {
+			w.Stop()
+		}
+	}, nil
 }

@@ -58,6 +58,7 @@ CREATE TABLE waves (
     workflow_id    text NOT NULL UNIQUE,
     title          text NOT NULL DEFAULT '',
     base_ref       text NOT NULL,
+    base_commit    text NOT NULL DEFAULT '',
     branch         text NOT NULL,
     state          text NOT NULL,
     input          jsonb NOT NULL,
@@ -82,30 +83,38 @@ CREATE TABLE minor_waves (
     UNIQUE (wave_id, number)
 );
 
--- One row per package a minor wave rebuilds: where it stands and why.
+-- One row per package a minor wave rebuilds: where it stands and why. A build round (the
+-- initial one, then one per retry) lays its packages out in dependency layers cut into
+-- shards, each built by one child workflow.
 CREATE TABLE package_results (
     minor_wave_id  bigint NOT NULL REFERENCES minor_waves (id) ON DELETE CASCADE,
+    system         text NOT NULL,
     package        text NOT NULL,
     drv            text NOT NULL DEFAULT '',
-    status         text NOT NULL,
+    round          int NOT NULL DEFAULT 0,
+    layer          int NOT NULL DEFAULT 0,
+    shard          int NOT NULL DEFAULT 0,
+    status         text NOT NULL CHECK (status IN ('pending', 'passed', 'failed', 'test-failed', 'dependency-failed')),
     resolution     text NOT NULL DEFAULT '',
     reason         text NOT NULL DEFAULT '',
-    root_cause     text NOT NULL DEFAULT '',
+    blocked_by     text[] NOT NULL DEFAULT '{}',
     attempts       int NOT NULL DEFAULT 0,
     log_tail       text NOT NULL DEFAULT '',
     updated_at     timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (minor_wave_id, package)
+    PRIMARY KEY (minor_wave_id, system, package)
 );
+CREATE INDEX package_results_shard ON package_results (minor_wave_id, system, round, layer, shard);
 CREATE INDEX package_results_package ON package_results (package, status);
 
--- One row per build or test of a derivation, keyed by the workflow's idempotency key, so a
--- retried activity finds its own earlier result.
+-- One row per build (with its tests) of a package's derivation, keyed by the workflow's
+-- idempotency key, so a retried activity finds its own earlier result.
 CREATE TABLE builds (
-    key          text PRIMARY KEY,
-    drv          text NOT NULL,
+    key            text PRIMARY KEY,
+    minor_wave_id  bigint REFERENCES minor_waves (id) ON DELETE CASCADE,
+    package        text NOT NULL DEFAULT '',
+    drv            text NOT NULL,
     system       text NOT NULL,
-    kind         text NOT NULL CHECK (kind IN ('build', 'test')),
-    status       text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
+    status       text NOT NULL CHECK (status IN ('running', 'passed', 'failed', 'test-failed')),
     outputs      text[],
     exit_code    int,
     log_tail     text NOT NULL DEFAULT '',
@@ -113,6 +122,7 @@ CREATE TABLE builds (
     finished_at  timestamptz
 );
 CREATE INDEX builds_drv ON builds (drv, status);
+CREATE INDEX builds_minor_wave ON builds (minor_wave_id, package);
 
 CREATE TABLE tags (
     collection_id  bigint NOT NULL REFERENCES collections (id),

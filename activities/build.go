@@ -1,0 +1,260 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/graph"
+)
+
+// DefaultShardSize bounds the packages one shard workflow builds, which keeps its history
+// near 3,000 events (about six per build).
+const DefaultShardSize = 400
+
+// PrepareRound decides what a build round of a minor wave builds for one system and lays
+// it out in Postgres: dependency layers (a cycle shares one) cut into shards. The first
+// round builds everything whose derivation changed since the major wave's base, except
+// packages locked in by other minor waves and packages downstream of updates still to come
+// (they are built once, later). A retry round builds the retried packages, the dependents
+// they blocked, and whatever a fix commit changed. Idempotent: a round laid out already is
+// returned as it is.
+func (a *Activities) PrepareRound(ctx context.Context, in RoundInput) (RoundLayout, error) {
+	out := RoundLayout{System: in.System, Round: in.Round}
+	if layers, err := a.Store.RoundLayout(ctx, in.MinorWaveID, in.System, in.Round); err != nil {
+		return out, err
+	} else if len(layers) > 0 {
+		out.Layers = layers
+		for _, l := range layers {
+			out.Packages += l.Packages
+		}
+		return out, nil
+	}
+	current, err := a.loadGraph(ctx, in.EvaluationID)
+	if err != nil {
+		return out, err
+	}
+	activity.RecordHeartbeat(ctx, "diffing")
+	want := map[string]bool{}
+	if in.Round == 0 {
+		base, err := a.loadGraph(ctx, in.BaseEvaluationID)
+		if err != nil {
+			return out, err
+		}
+		for _, k := range graph.RebuildSet(base, current).Keys() {
+			want[k] = true
+		}
+	} else {
+		if in.PreviousEvaluationID != 0 && in.PreviousEvaluationID != in.EvaluationID {
+			prev, err := a.loadGraph(ctx, in.PreviousEvaluationID)
+			if err != nil {
+				return out, err
+			}
+			for _, k := range graph.RebuildSet(prev, current).Keys() {
+				want[k] = true
+			}
+		}
+		results, err := a.Store.Results(ctx, in.MinorWaveID, "")
+		if err != nil {
+			return out, err
+		}
+		for _, k := range in.Retry {
+			want[k] = true
+		}
+		for _, r := range results {
+			if r.System == in.System && r.Status == store.StatusDependencyFailed && overlaps(r.BlockedBy, in.Retry) {
+				want[r.Package] = true
+			}
+		}
+	}
+	locked, err := a.Store.LockedIn(ctx, in.WaveID, in.System, in.MinorWaveID)
+	if err != nil {
+		return out, err
+	}
+	for _, k := range locked {
+		if want[k] {
+			delete(want, k)
+			out.Locked++
+		}
+	}
+	var deferredRoots []string
+	for _, k := range in.Deferred {
+		if current.Has(k) {
+			deferredRoots = append(deferredRoots, k)
+		}
+	}
+	if len(deferredRoots) > 0 {
+		downstream, err := current.ReverseClosure(deferredRoots...)
+		if err != nil {
+			return out, err
+		}
+		for _, k := range downstream {
+			if want[k] {
+				delete(want, k)
+				out.Deferred++
+			}
+		}
+	}
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		p, ok := current.Package(k)
+		switch {
+		case !ok: // removed: nothing to build
+		case p.Broken: // meta.broken: not scheduled, as Hydra does not
+			out.Broken++
+		default:
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	rows, err := layout(current, keys, in.ShardSize)
+	if err != nil {
+		return out, err
+	}
+	activity.RecordHeartbeat(ctx, fmt.Sprintf("writing %d packages", len(rows)))
+	if err := a.Store.PutRound(ctx, in.MinorWaveID, in.System, in.Round, rows); err != nil {
+		return out, err
+	}
+	out.Packages = len(rows)
+	out.Layers, err = a.Store.RoundLayout(ctx, in.MinorWaveID, in.System, in.Round)
+	return out, err
+}
+
+// layout orders keys in dependency layers and cuts each layer into shards of at most size.
+func layout(g *graph.Graph, keys []string, size int) ([]store.RoundRow, error) {
+	if size <= 0 {
+		size = DefaultShardSize
+	}
+	sub, err := g.Subgraph(keys)
+	if err != nil {
+		return nil, err
+	}
+	sg, _, err := graph.New(sub, graph.Options{Lenient: true})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]store.RoundRow, 0, len(keys))
+	for li, layer := range sg.Layers() {
+		for i, k := range layer {
+			p, _ := sg.Package(k)
+			rows = append(rows, store.RoundRow{Package: k, Drv: p.Drv, Layer: li, Shard: i / size})
+		}
+	}
+	return rows, nil
+}
+
+func (a *Activities) loadGraph(ctx context.Context, evaluationID int64) (*graph.Graph, error) {
+	pkgs, err := a.Store.LoadPackages(ctx, evaluationID)
+	if err != nil {
+		return nil, err
+	}
+	g, _, err := graph.New(pkgs, graph.Options{Lenient: true})
+	return g, err
+}
+
+func overlaps(a, b []string) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// TakeShard returns what one shard still has to build, marking packages whose dependencies
+// failed as dependency-failed (with their root causes) instead.
+func (a *Activities) TakeShard(ctx context.Context, in ShardInput) (ShardTasks, error) {
+	tasks, blocked, err := a.Store.TakeShard(ctx, in.WaveID, in.MinorWaveID, in.EvaluationID, in.System, in.Round, in.Layer, in.Shard)
+	if err != nil {
+		return ShardTasks{}, err
+	}
+	out := ShardTasks{Blocked: blocked, Packages: make([]string, len(tasks))}
+	for i, t := range tasks {
+		out.Packages[i] = t.Package
+	}
+	return out, nil
+}
+
+// BuildPackage builds one package and its tests and records the outcome with it, once per
+// idempotency key: a retried attempt that finds the outcome recorded reports it without
+// building. A real failure is recorded, then returned as a non-retryable BuildFailed or
+// TestFailed error carrying the log tail; anything else retries.
+func (a *Activities) BuildPackage(ctx context.Context, in BuildInput) (BuildResult, error) {
+	if rec, done, err := a.Store.BuildStatus(ctx, in.Key); err != nil {
+		return BuildResult{}, err
+	} else if done {
+		return outcome(in, BuildResult{Status: rec.Status, Outputs: rec.Outputs, ExitCode: rec.ExitCode, LogTail: rec.LogTail})
+	}
+	p, err := a.Store.PackageAt(ctx, in.EvaluationID, in.Package)
+	if err != nil {
+		return BuildResult{}, err
+	}
+	if err := a.Store.BuildStarted(ctx, store.BuildRecord{Key: in.Key, MinorWaveID: in.MinorWaveID, System: in.System,
+		Package: in.Package, Drv: p.Drv}); err != nil {
+		return BuildResult{}, err
+	}
+	tests := make([]string, 0, len(p.Tests))
+	for _, t := range p.Tests {
+		if t.Drv != "" {
+			tests = append(tests, t.Drv)
+		}
+	}
+	started := time.Now()
+	heartbeat := func() { activity.RecordHeartbeat(ctx, time.Since(started).Round(time.Second).String()) }
+	res, err := a.Builder.Build(ctx, p.Drv, tests, heartbeat)
+	if IsUnknownDerivation(err) {
+		// Evaluated elsewhere (or collected): instantiate the commit here, then build.
+		if err = a.instantiate(ctx, in); err == nil {
+			res, err = a.Builder.Build(ctx, p.Drv, tests, heartbeat)
+		}
+	}
+	if err != nil {
+		return BuildResult{}, fmt.Errorf("build %s: %w", in.Package, err)
+	}
+	res.LogTail = clip(res.LogTail, 16<<10)
+	if err := a.Store.RecordBuild(ctx, store.BuildRecord{
+		Key: in.Key, MinorWaveID: in.MinorWaveID, System: in.System, Package: in.Package, Drv: p.Drv,
+		Status: res.Status, ExitCode: res.ExitCode, LogTail: res.LogTail, Outputs: res.Outputs, StartedAt: started,
+	}); err != nil {
+		return BuildResult{}, err
+	}
+	return outcome(in, res)
+}
+
+func outcome(in BuildInput, res BuildResult) (BuildResult, error) {
+	details := BuildFailureDetails{Package: in.Package, FailedTest: res.FailedTest, LogTail: clip(res.LogTail, 4<<10)}
+	switch res.Status {
+	case store.StatusFailed:
+		return res, temporal.NewNonRetryableApplicationError("build of "+in.Package+" failed", ErrBuildFailed, nil, details)
+	case store.StatusTestFailed:
+		return res, temporal.NewNonRetryableApplicationError("tests of "+in.Package+" failed", ErrTestFailed, nil, details)
+	}
+	res.LogTail = "" // a green build's log is not worth history space
+	return res, nil
+}
+
+func (a *Activities) instantiate(ctx context.Context, in BuildInput) error {
+	ev, err := a.Store.Evaluation(ctx, in.EvaluationID)
+	if err != nil {
+		return err
+	}
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return err
+	}
+	_, err = a.evaluateAt(ctx, col, ev.Commit, ev.System)
+	return err
+}
+
+// clip keeps the last n bytes of a log.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}

@@ -1,0 +1,133 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/crestwaves/crest/activities/store"
+)
+
+// maxBlockedListed caps the dependents a Failure names in workflow history.
+const maxBlockedListed = 10
+
+// Summarize tallies a minor wave and lists its root causes.
+func (a *Activities) Summarize(ctx context.Context, in SummaryInput) (Summary, error) {
+	counts, err := a.Store.MinorWaveCounts(ctx, in.MinorWaveID)
+	if err != nil {
+		return Summary{}, err
+	}
+	roots, err := a.Store.RootCauses(ctx, in.MinorWaveID)
+	if err != nil {
+		return Summary{}, err
+	}
+	out := Summary{Counts: counts}
+	for _, r := range roots {
+		f := Failure{System: r.System, Package: r.Package, Status: r.Status, Resolution: r.Resolution,
+			Attempts: r.Attempts, Dependents: len(r.Dependents)}
+		f.Blocked = r.Dependents[:min(len(r.Dependents), maxBlockedListed)]
+		out.Failures = append(out.Failures, f)
+	}
+	return out, nil
+}
+
+// Resolve settles a failed package (and the dependents it alone blocked) and records who
+// decided and why.
+func (a *Activities) Resolve(ctx context.Context, in ResolveInput) (int, error) {
+	settled, err := a.Store.Resolve(ctx, in.MinorWaveID, in.System, in.Package, in.Resolution, in.Reason)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, invalid("%v", err)
+	}
+	if err != nil {
+		return 0, err
+	}
+	details, _ := json.Marshal(map[string]any{"resolution": in.Resolution, "dependents_settled": settled})
+	_, err = a.Store.RecordAudit(ctx, store.AuditEntry{
+		Key:   fmt.Sprintf("%s/%s/%s/resolve/%s", in.Wave, in.System, in.Package, in.Resolution),
+		Actor: in.Actor, Wave: in.Wave, Package: in.Package, Action: "resolve:" + in.Resolution, Reason: in.Reason, Details: details,
+	})
+	return settled, err
+}
+
+// TagSummary is the machine-readable part of a wave tag's message.
+type TagSummary struct {
+	Schema      string    `json:"schema"` // crest.tag/v1
+	Collection  string    `json:"collection"`
+	Tag         string    `json:"tag"`
+	Commit      string    `json:"commit"`
+	Branch      string    `json:"branch"`
+	Updates     []Update  `json:"updates"`
+	Evaluations []int64   `json:"evaluations"`
+	Counts      Counts    `json:"counts"`
+	Failures    []Failure `json:"failures,omitempty"` // every root cause and how it was settled
+}
+
+// TagMinorWave pins a settled minor wave: an annotated tag wave-N-M on its commit whose
+// message ends with a JSON summary, pushed with the branch, and recorded with the minor
+// wave's done state in one transaction. Idempotent.
+func (a *Activities) TagMinorWave(ctx context.Context, in TagInput) (TagResult, error) {
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return TagResult{}, err
+	}
+	row, err := a.Store.CollectionByName(ctx, in.Collection)
+	if err != nil {
+		return TagResult{}, err
+	}
+	sum, err := a.Summarize(ctx, SummaryInput{MinorWaveID: in.MinorWaveID})
+	if err != nil {
+		return TagResult{}, err
+	}
+	if sum.Counts.Unresolved > 0 || sum.Counts.Pending > 0 {
+		return TagResult{}, invalid("%s is not settled: %d unresolved, %d pending", in.Name, sum.Counts.Unresolved, sum.Counts.Pending)
+	}
+	ts := TagSummary{Schema: "crest.tag/v1", Collection: in.Collection, Tag: in.Name, Commit: in.Commit, Branch: in.Branch,
+		Updates: in.Updates, Evaluations: in.Evaluations, Counts: sum.Counts, Failures: sum.Failures}
+	js, err := json.MarshalIndent(ts, "", "  ")
+	if err != nil {
+		return TagResult{}, err
+	}
+	message := tagMessage(in, sum) + "\n\n" + string(js) + "\n"
+	repo, err := a.Repos.Open(ctx, col)
+	if err != nil {
+		return TagResult{}, err
+	}
+	if err := repo.Tag(ctx, in.Name, in.Commit, message); err != nil {
+		return TagResult{}, err
+	}
+	if err := repo.Push(ctx, in.Branch, "refs/tags/"+in.Name); err != nil {
+		return TagResult{}, err
+	}
+	if err := a.Store.FinishMinorWave(ctx, row.ID, store.Tag{Name: in.Name, Commit: in.Commit, MinorWaveID: in.MinorWaveID,
+		Message: message, Summary: js}); err != nil {
+		return TagResult{}, err
+	}
+	_, err = a.Store.RecordAudit(ctx, store.AuditEntry{Key: in.Name + "/tag", Actor: "crest", Wave: in.Name, Action: "tag",
+		Reason: fmt.Sprintf("all %d packages settled: %d passed, %d resolved", sum.Counts.Total, sum.Counts.Passed, sum.Counts.Resolved)})
+	return TagResult{Tag: in.Name, Commit: in.Commit, Summary: sum}, err
+}
+
+// tagMessage is the human part: what the minor wave updated and how its failures settled.
+func tagMessage(in TagInput, sum Summary) string {
+	var b strings.Builder
+	var ups []string
+	for _, u := range in.Updates {
+		ups = append(ups, u.Package+" ("+u.Ref+")")
+	}
+	fmt.Fprintf(&b, "%s: %s\n\n", in.Name, strings.Join(ups, ", "))
+	fmt.Fprintf(&b, "%d packages rebuilt and tested: %d passed", sum.Counts.Total, sum.Counts.Passed)
+	if sum.Counts.Resolved > 0 {
+		fmt.Fprintf(&b, ", %d settled by resolution", sum.Counts.Resolved)
+	}
+	b.WriteString(".\n")
+	for _, f := range sum.Failures {
+		fmt.Fprintf(&b, "- %s: %s, %s", f.Package, f.Status, f.Resolution)
+		if f.Dependents > 0 {
+			fmt.Fprintf(&b, " (%d dependents follow)", f.Dependents)
+		}
+		b.WriteString("\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
+}

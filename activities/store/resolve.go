@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// PackageResult is where one package of a minor wave stands.
+type PackageResult struct {
+	System     string    `json:"system"`
+	Package    string    `json:"package"`
+	Drv        string    `json:"drv"`
+	Round      int       `json:"round"`
+	Layer      int       `json:"layer"`
+	Status     string    `json:"status"`
+	Resolution string    `json:"resolution,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	BlockedBy  []string  `json:"blocked_by,omitempty"`
+	Attempts   int       `json:"attempts"`
+	LogTail    string    `json:"log_tail,omitempty"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Results lists a minor wave's packages (one package when pkg is set), by package.
+func (s *Store) Results(ctx context.Context, minorWaveID int64, pkg string) ([]PackageResult, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT system, package, drv, round, layer, status, resolution, reason, blocked_by, attempts, log_tail, updated_at
+		FROM package_results WHERE minor_wave_id = $1 AND ($2 = '' OR package = $2)
+		ORDER BY package, system`, minorWaveID, pkg)
+	if err != nil {
+		return nil, fmt.Errorf("results of minor wave %d: %w", minorWaveID, err)
+	}
+	var out []PackageResult
+	var r PackageResult
+	_, err = pgx.ForEachRow(rows, []any{&r.System, &r.Package, &r.Drv, &r.Round, &r.Layer, &r.Status, &r.Resolution, &r.Reason, &r.BlockedBy, &r.Attempts, &r.LogTail, &r.UpdatedAt}, func() error {
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("results of minor wave %d: %w", minorWaveID, err)
+	}
+	return out, nil
+}
+
+// Counts tallies a minor wave's packages by status, and how many failures are resolved.
+type Counts struct {
+	Total            int `json:"total"`
+	Pending          int `json:"pending"`
+	Passed           int `json:"passed"`
+	Failed           int `json:"failed"`
+	TestFailed       int `json:"test_failed"`
+	DependencyFailed int `json:"dependency_failed"`
+	Resolved         int `json:"resolved"`   // failures settled by a resolution
+	Unresolved       int `json:"unresolved"` // failures still waiting
+}
+
+// MinorWaveCounts tallies a minor wave.
+func (s *Store) MinorWaveCounts(ctx context.Context, minorWaveID int64) (Counts, error) {
+	var c Counts
+	err := s.pool.QueryRow(ctx, `
+		SELECT count(*),
+			count(*) FILTER (WHERE status = 'pending'),
+			count(*) FILTER (WHERE status = 'passed'),
+			count(*) FILTER (WHERE status = 'failed'),
+			count(*) FILTER (WHERE status = 'test-failed'),
+			count(*) FILTER (WHERE status = 'dependency-failed'),
+			count(*) FILTER (WHERE status NOT IN ('pending', 'passed') AND resolution <> ''),
+			count(*) FILTER (WHERE status NOT IN ('pending', 'passed') AND resolution = '')
+		FROM package_results WHERE minor_wave_id = $1`, minorWaveID).
+		Scan(&c.Total, &c.Pending, &c.Passed, &c.Failed, &c.TestFailed, &c.DependencyFailed, &c.Resolved, &c.Unresolved)
+	if err != nil {
+		return c, fmt.Errorf("count minor wave %d: %w", minorWaveID, err)
+	}
+	return c, nil
+}
+
+// RootCause is a failed package whose dependencies all built, with what it blocks.
+type RootCause struct {
+	System     string   `json:"system"`
+	Package    string   `json:"package"`
+	Drv        string   `json:"drv"`
+	Status     string   `json:"status"` // failed or test-failed (passed once fixed)
+	Resolution string   `json:"resolution,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	Attempts   int      `json:"attempts"`
+	LogTail    string   `json:"log_tail,omitempty"`
+	Dependents []string `json:"dependents,omitempty"` // dependency-failed because of it, sorted
+}
+
+// RootCauses lists a minor wave's root causes with the dependents each blocks, including
+// those since fixed (status passed, resolution fixed).
+func (s *Store) RootCauses(ctx context.Context, minorWaveID int64) ([]RootCause, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT r.system, r.package, r.drv, r.status, r.resolution, r.reason, r.attempts, r.log_tail,
+			coalesce((SELECT array_agg(d.package ORDER BY d.package) FROM package_results d
+			          WHERE d.minor_wave_id = r.minor_wave_id AND d.system = r.system
+			            AND d.status = 'dependency-failed' AND r.package = ANY(d.blocked_by)), '{}')
+		FROM package_results r
+		WHERE r.minor_wave_id = $1 AND (r.status IN ('failed', 'test-failed') OR r.resolution = 'fixed')
+		ORDER BY r.package, r.system`, minorWaveID)
+	if err != nil {
+		return nil, fmt.Errorf("root causes of minor wave %d: %w", minorWaveID, err)
+	}
+	var out []RootCause
+	var rc RootCause
+	_, err = pgx.ForEachRow(rows, []any{&rc.System, &rc.Package, &rc.Drv, &rc.Status, &rc.Resolution, &rc.Reason, &rc.Attempts, &rc.LogTail, &rc.Dependents}, func() error {
+		out = append(out, rc)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("root causes of minor wave %d: %w", minorWaveID, err)
+	}
+	return out, nil
+}
+
+// Resolve settles a failed package of a minor wave with resolution and reason, and settles
+// every dependency-failed package whose root causes are now all resolved, in one
+// transaction. It returns how many dependents it settled. Resolving again with the same
+// values changes nothing.
+func (s *Store) Resolve(ctx context.Context, minorWaveID int64, system, pkg, resolution, reason string) (int, error) {
+	var settled int
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE package_results SET resolution = $4, reason = $5, updated_at = now()
+			WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND status IN ('failed', 'test-failed')`,
+			minorWaveID, system, pkg, resolution, reason)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("%s has not failed in this minor wave: %w", pkg, ErrNotFound)
+		}
+		tag, err = tx.Exec(ctx, `
+			UPDATE package_results d SET resolution = 'dependency-failed',
+				reason = 'follows ' || (SELECT string_agg(r.package || ': ' || r.resolution, ', ' ORDER BY r.package)
+				                        FROM package_results r WHERE r.minor_wave_id = d.minor_wave_id
+				                          AND r.system = d.system AND r.package = ANY(d.blocked_by)),
+				updated_at = now()
+			WHERE d.minor_wave_id = $1 AND d.system = $2 AND d.status = 'dependency-failed'
+			  AND $3 = ANY(d.blocked_by) AND d.resolution = ''
+			  AND NOT EXISTS (
+			    SELECT 1 FROM unnest(d.blocked_by) AS root(name)
+			    WHERE NOT EXISTS (
+			      SELECT 1 FROM package_results r JOIN minor_waves m ON m.id = r.minor_wave_id
+			      WHERE m.wave_id = (SELECT wave_id FROM minor_waves WHERE id = $1)
+			        AND r.system = d.system AND r.package = root.name AND r.resolution <> ''))`,
+			minorWaveID, system, pkg)
+		if err != nil {
+			return err
+		}
+		settled = int(tag.RowsAffected())
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("resolve %s as %s: %w", pkg, resolution, err)
+	}
+	return settled, nil
+}
+
+// LockedIn lists the packages a major wave already settled for system in minor waves other
+// than exclude: they are not rebuilt again in this major wave.
+func (s *Store) LockedIn(ctx context.Context, waveID int64, system string, exclude int64) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT DISTINCT r.package FROM package_results r JOIN minor_waves m ON m.id = r.minor_wave_id
+		WHERE m.wave_id = $1 AND r.system = $2 AND m.id <> $3 ORDER BY 1`, waveID, system, exclude)
+	if err != nil {
+		return nil, fmt.Errorf("locked-in packages: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("locked-in packages: %w", err)
+	}
+	return keys, nil
+}

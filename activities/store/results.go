@@ -1,0 +1,256 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Package statuses within a minor wave.
+const (
+	StatusPending          = "pending"
+	StatusPassed           = "passed"
+	StatusFailed           = "failed"      // the build failed
+	StatusTestFailed       = "test-failed" // built, but a passthru test failed
+	StatusDependencyFailed = "dependency-failed"
+)
+
+// RoundRow places one package of a build round.
+type RoundRow struct {
+	Package string
+	Drv     string
+	Layer   int
+	Shard   int
+}
+
+// LayerLayout is how many shards and packages one dependency layer of a round has.
+type LayerLayout struct {
+	Layer    int `json:"layer"`
+	Shards   int `json:"shards"`
+	Packages int `json:"packages"`
+}
+
+// PutRound lays out build round number round of a minor wave: every listed package becomes
+// pending in its layer and shard (a retried package keeps its history: attempts, resolution
+// cleared). It is idempotent: a round already written is left as it is. One transaction.
+func (s *Store) PutRound(ctx context.Context, minorWaveID int64, system string, round int, rows []RoundRow) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM package_results WHERE minor_wave_id = $1 AND system = $2 AND round = $3)`,
+			minorWaveID, system, round).Scan(&exists); err != nil {
+			return err
+		}
+		if exists || len(rows) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE round_rows (package text, drv text, layer int, shard int) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"round_rows"}, []string{"package", "drv", "layer", "shard"},
+			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+				return []any{rows[i].Package, rows[i].Drv, int32(rows[i].Layer), int32(rows[i].Shard)}, nil
+			})); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `
+			INSERT INTO package_results (minor_wave_id, system, package, drv, round, layer, shard, status)
+			SELECT $1, $2, package, drv, $3, layer, shard, 'pending' FROM round_rows
+			ON CONFLICT (minor_wave_id, system, package) DO UPDATE SET
+				drv = EXCLUDED.drv, round = EXCLUDED.round, layer = EXCLUDED.layer, shard = EXCLUDED.shard,
+				status = 'pending', resolution = '', reason = '', blocked_by = '{}', updated_at = now()`,
+			minorWaveID, system, round)
+		return err
+	})
+}
+
+// RoundLayout returns the layers of a round in order.
+func (s *Store) RoundLayout(ctx context.Context, minorWaveID int64, system string, round int) ([]LayerLayout, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT layer, max(shard) + 1, count(*) FROM package_results
+		WHERE minor_wave_id = $1 AND system = $2 AND round = $3 GROUP BY layer ORDER BY layer`, minorWaveID, system, round)
+	if err != nil {
+		return nil, fmt.Errorf("round layout: %w", err)
+	}
+	var out []LayerLayout
+	var l LayerLayout
+	_, err = pgx.ForEachRow(rows, []any{&l.Layer, &l.Shards, &l.Packages}, func() error {
+		out = append(out, l)
+		return nil
+	})
+	return out, err
+}
+
+// ShardTask is one package a shard builds.
+type ShardTask struct {
+	Package string
+	Drv     string
+}
+
+// TakeShard returns the buildable packages of one shard. Packages whose dependencies
+// failed (in this major wave: this minor wave or an earlier one) become dependency-failed
+// with the root causes that block them, in the same transaction, and are not returned.
+// Packages already finished (a retried activity) are not returned either.
+func (s *Store) TakeShard(ctx context.Context, waveID, minorWaveID, evaluationID int64, system string, round, layer, shard int) ([]ShardTask, int, error) {
+	var tasks []ShardTask
+	blockedCount := 0
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT pr.package, pr.drv, coalesce(array_agg(d.key) FILTER (WHERE d.key IS NOT NULL), '{}')
+			FROM package_results pr
+			LEFT JOIN packages p ON p.evaluation_id = $6 AND p.key = pr.package
+			LEFT JOIN edges e ON e.evaluation_id = $6 AND e.pkg = p.idx
+			LEFT JOIN packages d ON d.evaluation_id = $6 AND d.idx = e.dep
+			WHERE pr.minor_wave_id = $1 AND pr.system = $2 AND pr.round = $3 AND pr.layer = $4 AND pr.shard = $5
+			  AND pr.status = 'pending'
+			GROUP BY pr.package, pr.drv ORDER BY pr.package`,
+			minorWaveID, system, round, layer, shard, evaluationID)
+		if err != nil {
+			return err
+		}
+		type pending struct {
+			task ShardTask
+			deps []string
+		}
+		var all []pending
+		var p pending
+		if _, err := pgx.ForEachRow(rows, []any{&p.task.Package, &p.task.Drv, &p.deps}, func() error {
+			all = append(all, pending{p.task, slices.Clone(p.deps)})
+			return nil
+		}); err != nil {
+			return err
+		}
+		// Failures among those dependencies anywhere in this major wave, latest minor wave first.
+		var depKeys []string
+		for _, p := range all {
+			depKeys = append(depKeys, p.deps...)
+		}
+		failed := map[string][]string{} // failed dependency → root causes it stands for
+		rows, err = tx.Query(ctx, `
+			SELECT DISTINCT ON (r.package) r.package, r.status, r.blocked_by
+			FROM package_results r JOIN minor_waves m ON m.id = r.minor_wave_id
+			WHERE m.wave_id = $1 AND r.system = $2 AND r.package = ANY($3)
+			ORDER BY r.package, m.number DESC`, waveID, system, depKeys)
+		if err != nil {
+			return err
+		}
+		var dep, status string
+		var blockedBy []string
+		if _, err := pgx.ForEachRow(rows, []any{&dep, &status, &blockedBy}, func() error {
+			switch status {
+			case StatusFailed:
+				failed[dep] = []string{dep}
+			case StatusDependencyFailed:
+				failed[dep] = slices.Clone(blockedBy)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, p := range all {
+			var roots []string
+			for _, d := range p.deps {
+				roots = append(roots, failed[d]...)
+			}
+			if len(roots) == 0 {
+				tasks = append(tasks, p.task)
+				continue
+			}
+			sort.Strings(roots)
+			roots = slices.Compact(roots)
+			blockedCount++
+			if _, err := tx.Exec(ctx, `
+				UPDATE package_results SET status = 'dependency-failed', blocked_by = $4, updated_at = now()
+				WHERE minor_wave_id = $1 AND system = $2 AND package = $3`, minorWaveID, system, p.task.Package, roots); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("take shard %d/%d of round %d: %w", layer, shard, round, err)
+	}
+	return tasks, blockedCount, nil
+}
+
+// BuildRecord is the outcome of building (and testing) one package.
+type BuildRecord struct {
+	Key         string // idempotency key from the workflow
+	MinorWaveID int64
+	System      string
+	Package     string
+	Drv         string
+	Status      string // passed, failed, test-failed
+	ExitCode    int
+	LogTail     string
+	Outputs     []string
+	StartedAt   time.Time
+}
+
+// BuildStatus returns the recorded outcome for an idempotency key, if it finished.
+func (s *Store) BuildStatus(ctx context.Context, key string) (BuildRecord, bool, error) {
+	r := BuildRecord{Key: key}
+	var exit *int32
+	err := s.pool.QueryRow(ctx, `SELECT drv, system, status, exit_code, log_tail, coalesce(outputs, '{}') FROM builds WHERE key = $1`, key).
+		Scan(&r.Drv, &r.System, &r.Status, &exit, &r.LogTail, &r.Outputs)
+	if err == pgx.ErrNoRows {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("build %s: %w", key, err)
+	}
+	if exit != nil {
+		r.ExitCode = int(*exit)
+	}
+	return r, r.Status != "running", nil
+}
+
+// BuildStarted records that a build began (no-op when it already did).
+func (s *Store) BuildStarted(ctx context.Context, r BuildRecord) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO builds (key, minor_wave_id, package, drv, system, status) VALUES ($1, $2, $3, $4, $5, 'running')
+		ON CONFLICT (key) DO NOTHING`, r.Key, r.MinorWaveID, r.Package, r.Drv, r.System)
+	if err != nil {
+		return fmt.Errorf("record build start %s: %w", r.Key, err)
+	}
+	return nil
+}
+
+// RecordBuild stores a finished build and the package's new status together, once per key.
+func (s *Store) RecordBuild(ctx context.Context, r BuildRecord) error {
+	return s.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO builds (key, minor_wave_id, package, drv, system, status, outputs, exit_code, log_tail, finished_at)
+			VALUES ($1, $8, $9, $2, $3, $4, $5, $6, $7, now())
+			ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status, outputs = EXCLUDED.outputs,
+				exit_code = EXCLUDED.exit_code, log_tail = EXCLUDED.log_tail, finished_at = EXCLUDED.finished_at
+			WHERE builds.status = 'running'`,
+			r.Key, r.Drv, r.System, r.Status, r.Outputs, r.ExitCode, r.LogTail, r.MinorWaveID, r.Package); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `
+			UPDATE package_results SET status = $4, log_tail = $5, attempts = attempts + 1, updated_at = now(),
+				resolution = CASE WHEN $4 <> 'passed' THEN ''
+				                  WHEN attempts > 0 THEN 'fixed' ELSE 'passed' END,
+				reason = CASE WHEN $4 = 'passed' AND attempts > 0 THEN 'rebuilt green after a retry' ELSE '' END
+			WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND status = 'pending'`,
+			r.MinorWaveID, r.System, r.Package, r.Status, r.LogTail)
+		return err
+	})
+}
+
+// DuplicateBuilds lists derivations a major wave built more than once (a violation of "every
+// package is built at most once per major wave"); empty when all is well.
+func (s *Store) DuplicateBuilds(ctx context.Context, waveID int64) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT b.package || ' ' || b.drv || ' x' || count(*) FROM builds b JOIN minor_waves m ON m.id = b.minor_wave_id
+		WHERE m.wave_id = $1 AND b.status <> 'running'
+		GROUP BY b.package, b.drv HAVING count(*) > 1 ORDER BY 1`, waveID)
+	if err != nil {
+		return nil, fmt.Errorf("duplicate builds: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

@@ -1,0 +1,226 @@
+package activities
+
+import (
+	"encoding/json"
+
+	"github.com/crestwaves/crest/activities/store"
+)
+
+// Update is one root update of a major wave: a package and the git ref (branch, tag or
+// commit) that carries its new version.
+type Update struct {
+	Package string `json:"package"`
+	Ref     string `json:"ref"`
+}
+
+// StartWaveInput registers a major wave and prepares its branch.
+type StartWaveInput struct {
+	WorkflowID string          `json:"workflow_id"`
+	Collection string          `json:"collection"`
+	Number     int             `json:"number,omitempty"` // 0 allocates the next
+	Title      string          `json:"title,omitempty"`
+	BaseRef    string          `json:"base_ref,omitempty"` // default: the collection's main branch
+	Input      json.RawMessage `json:"input,omitempty"`    // the workflow input, kept for the record
+}
+
+// StartWaveResult names the wave and where it starts.
+type StartWaveResult struct {
+	WaveID     int64      `json:"wave_id"`
+	Number     int        `json:"number"`
+	Name       string     `json:"name"` // wave-N
+	Branch     string     `json:"branch"`
+	BaseCommit string     `json:"base_commit"`
+	Collection Collection `json:"collection"`
+}
+
+// EvaluateInput asks for a collection's packages at a commit.
+type EvaluateInput struct {
+	Collection string `json:"collection"`
+	Commit     string `json:"commit"`
+	System     string `json:"system"`
+}
+
+// EvaluateResult identifies the stored evaluation; the graph itself stays in Postgres.
+type EvaluateResult struct {
+	System       string `json:"system"`
+	EvaluationID int64  `json:"evaluation_id"`
+	Packages     int    `json:"packages"`
+	Edges        int    `json:"edges"`
+}
+
+// PlanInput asks for a (re)plan of a major wave's pending updates.
+type PlanInput struct {
+	WaveID       int64      `json:"wave_id"`
+	Wave         int        `json:"wave"`
+	EvaluationID int64      `json:"evaluation_id"`
+	Updates      []Update   `json:"updates"`
+	Groups       [][]string `json:"groups,omitempty"`
+	// FirstMinor numbers the planned minor waves from here (replans continue the count).
+	FirstMinor int `json:"first_minor"`
+}
+
+// PlannedMinor is one minor wave of a plan, small enough for workflow history: the rebuild
+// list stays in the stored plan.
+type PlannedMinor struct {
+	Number      int      `json:"number"`
+	Name        string   `json:"name"` // wave-N-M
+	Updates     []Update `json:"updates"`
+	After       []int    `json:"after,omitempty"` // minor numbers to wait for
+	Builds      int      `json:"builds"`
+	CostSeconds float64  `json:"cost_seconds"`
+}
+
+// PlanResult is the plan the major wave follows.
+type PlanResult struct {
+	Minor       []PlannedMinor `json:"minor"`
+	Builds      int            `json:"builds"`
+	CostSeconds float64        `json:"cost_seconds"`
+}
+
+// MergeInput merges refs onto a wave branch and pushes it.
+type MergeInput struct {
+	Collection string   `json:"collection"`
+	Branch     string   `json:"branch"`
+	Refs       []string `json:"refs"`
+	Message    string   `json:"message"`
+}
+
+// StartMinorInput registers a minor wave.
+type StartMinorInput struct {
+	WaveID  int64    `json:"wave_id"`
+	Number  int      `json:"number"`
+	Name    string   `json:"name"`
+	Updates []Update `json:"updates"`
+}
+
+// RoundInput lays out one build round of a minor wave for one system.
+type RoundInput struct {
+	WaveID      int64  `json:"wave_id"`
+	MinorWaveID int64  `json:"minor_wave_id"`
+	System      string `json:"system"`
+	Round       int    `json:"round"`
+	// BaseEvaluationID is the major wave's starting point: everything whose derivation
+	// differs from it is rebuilt unless locked in or deferred.
+	BaseEvaluationID int64 `json:"base_evaluation_id"`
+	EvaluationID     int64 `json:"evaluation_id"`
+	// PreviousEvaluationID (retry rounds) is this minor wave's evaluation before a fix
+	// commit: what the fix changed is rebuilt.
+	PreviousEvaluationID int64 `json:"previous_evaluation_id,omitempty"`
+	// Retry lists packages to build again (retry rounds), with their blocked dependents.
+	Retry []string `json:"retry,omitempty"`
+	// Deferred lists updates of other unfinished minor waves: what depends on them is
+	// rebuilt there, once, not here.
+	Deferred  []string `json:"deferred,omitempty"`
+	ShardSize int      `json:"shard_size"`
+}
+
+// RoundLayout is how a round's packages are laid out: dependency layers cut into shards.
+type RoundLayout struct {
+	System   string              `json:"system"`
+	Round    int                 `json:"round"`
+	Packages int                 `json:"packages"`
+	Locked   int                 `json:"locked"`
+	Deferred int                 `json:"deferred"`
+	Broken   int                 `json:"broken"` // meta.broken, not scheduled
+	Layers   []store.LayerLayout `json:"layers"`
+}
+
+// ShardInput names one shard of a round.
+type ShardInput struct {
+	WaveID       int64  `json:"wave_id"`
+	MinorWaveID  int64  `json:"minor_wave_id"`
+	EvaluationID int64  `json:"evaluation_id"`
+	System       string `json:"system"`
+	Round        int    `json:"round"`
+	Layer        int    `json:"layer"`
+	Shard        int    `json:"shard"`
+}
+
+// ShardTasks are the packages of a shard left to build.
+type ShardTasks struct {
+	Packages []string `json:"packages"`
+	Blocked  int      `json:"blocked"` // marked dependency-failed instead of built
+}
+
+// BuildInput builds one package of a minor wave.
+type BuildInput struct {
+	// Key is the idempotency key: a retried activity with the same key does not build again.
+	Key          string `json:"key"`
+	MinorWaveID  int64  `json:"minor_wave_id"`
+	EvaluationID int64  `json:"evaluation_id"`
+	System       string `json:"system"`
+	Package      string `json:"package"`
+	Collection   string `json:"collection"`
+}
+
+// BuildFailureDetails ride on BuildFailed/TestFailed errors.
+type BuildFailureDetails struct {
+	Package    string `json:"package"`
+	FailedTest string `json:"failed_test,omitempty"`
+	LogTail    string `json:"log_tail"`
+}
+
+// ResolveInput settles a failed package.
+type ResolveInput struct {
+	Wave        string `json:"wave"` // wave-N-M, for the audit log
+	MinorWaveID int64  `json:"minor_wave_id"`
+	System      string `json:"system"`
+	Package     string `json:"package"`
+	Resolution  string `json:"resolution"`
+	Reason      string `json:"reason"`
+	Actor       string `json:"actor"`
+}
+
+// SummaryInput names a minor wave.
+type SummaryInput struct {
+	MinorWaveID int64 `json:"minor_wave_id"`
+}
+
+// Failure is a root cause as workflows see it (no log: that stays in Postgres).
+type Failure struct {
+	System     string   `json:"system"`
+	Package    string   `json:"package"`
+	Status     string   `json:"status"` // failed or test-failed
+	Resolution string   `json:"resolution,omitempty"`
+	Attempts   int      `json:"attempts"`
+	Dependents int      `json:"dependents"`
+	Blocked    []string `json:"blocked,omitempty"` // the first few dependents, for people
+}
+
+// Summary is where a minor wave stands.
+type Summary struct {
+	Counts   Counts    `json:"counts"`
+	Failures []Failure `json:"failures,omitempty"`
+}
+
+// Counts tallies a minor wave's packages.
+type Counts = store.Counts
+
+// TagInput pins a settled minor wave.
+type TagInput struct {
+	Collection  string   `json:"collection"`
+	WaveID      int64    `json:"wave_id"`
+	MinorWaveID int64    `json:"minor_wave_id"`
+	Name        string   `json:"name"` // wave-N-M
+	Branch      string   `json:"branch"`
+	Commit      string   `json:"commit"`
+	Updates     []Update `json:"updates"`
+	Evaluations []int64  `json:"evaluations"`
+}
+
+// TagResult is the pinned tag.
+type TagResult struct {
+	Tag     string  `json:"tag"`
+	Commit  string  `json:"commit"`
+	Summary Summary `json:"summary"`
+}
+
+// StateInput records where a wave or minor wave stands, with a reason for the audit log.
+type StateInput struct {
+	WaveID      int64  `json:"wave_id,omitempty"`
+	MinorWaveID int64  `json:"minor_wave_id,omitempty"`
+	Wave        string `json:"wave"`
+	State       string `json:"state"`
+	Reason      string `json:"reason,omitempty"`
+	Key         string `json:"key"` // idempotency key for the audit entry
+}

@@ -1,0 +1,275 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/crestwaves/crest/activities/gitrepo"
+	"github.com/crestwaves/crest/activities/nix"
+	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/graph"
+	"github.com/crestwaves/crest/graph/planview"
+)
+
+// RegisterCollection stores a configured collection (cmd calls it at start; it is not a
+// workflow activity).
+func (a *Activities) RegisterCollection(ctx context.Context, col Collection) error {
+	settings, err := json.Marshal(col)
+	if err != nil {
+		return err
+	}
+	_, err = a.Store.UpsertCollection(ctx, store.Collection{Name: col.Name, Remote: col.Remote, Settings: settings})
+	return err
+}
+
+// LoadCollection returns a registered collection's settings.
+func (a *Activities) LoadCollection(ctx context.Context, name string) (Collection, error) {
+	row, err := a.Store.CollectionByName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return Collection{}, invalid("unknown collection %q (configure it under collections: in crest.yaml)", name)
+	}
+	if err != nil {
+		return Collection{}, err
+	}
+	var col Collection
+	if err := json.Unmarshal(row.Settings, &col); err != nil {
+		return col, fmt.Errorf("settings of collection %s: %w", name, err)
+	}
+	return col, nil
+}
+
+// StartWave registers a major wave (allocating its number) and prepares its branch from
+// the base ref. Idempotent by workflow ID.
+func (a *Activities) StartWave(ctx context.Context, in StartWaveInput) (StartWaveResult, error) {
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return StartWaveResult{}, err
+	}
+	row, err := a.Store.CollectionByName(ctx, in.Collection)
+	if err != nil {
+		return StartWaveResult{}, err
+	}
+	if in.BaseRef == "" {
+		in.BaseRef = col.MainBranch
+	}
+	w, err := a.Store.CreateWave(ctx, store.Wave{
+		CollectionID: row.ID, Number: in.Number, WorkflowID: in.WorkflowID, Title: in.Title,
+		BaseRef: in.BaseRef, State: "planning", Input: in.Input,
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "already exists") {
+			return StartWaveResult{}, invalid("%v", err)
+		}
+		return StartWaveResult{}, err
+	}
+	w.Branch = fmt.Sprintf("%s-%d", col.TagPrefix, w.Number)
+	repo, err := a.Repos.Open(ctx, col)
+	if err != nil {
+		return StartWaveResult{}, err
+	}
+	head, err := repo.PrepareBranch(ctx, w.Branch, in.BaseRef)
+	if errors.Is(err, gitrepo.ErrRefNotFound) {
+		return StartWaveResult{}, invalid("base ref %q not found in %s", in.BaseRef, col.Remote)
+	}
+	if err != nil {
+		return StartWaveResult{}, err
+	}
+	base, err := a.Store.SetWaveBase(ctx, w.ID, head)
+	if err != nil {
+		return StartWaveResult{}, err
+	}
+	if err := repo.Push(ctx, w.Branch); err != nil {
+		return StartWaveResult{}, err
+	}
+	return StartWaveResult{WaveID: w.ID, Number: w.Number, Name: fmt.Sprintf("%s-%d", col.TagPrefix, w.Number),
+		Branch: w.Branch, BaseCommit: base, Collection: col}, nil
+}
+
+// Evaluate stores the collection's package graph at a commit (once per commit and system)
+// and returns its ID.
+func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateResult, error) {
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return EvaluateResult{}, err
+	}
+	row, err := a.Store.CollectionByName(ctx, in.Collection)
+	if err != nil {
+		return EvaluateResult{}, err
+	}
+	if ev, err := a.Store.FindEvaluation(ctx, row.ID, in.Commit, in.System); err == nil {
+		return EvaluateResult{System: in.System, EvaluationID: ev.ID, Packages: ev.Packages, Edges: ev.Edges}, nil
+	}
+	pkgs, err := a.evaluateAt(ctx, col, in.Commit, in.System)
+	if err != nil {
+		return EvaluateResult{}, err
+	}
+	ev, _, err := a.Store.SaveEvaluation(ctx, row.ID, in.Commit, in.System, pkgs)
+	if err != nil {
+		return EvaluateResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("evaluation of %s at %s: %v", col.Name, short(in.Commit), err), ErrEvaluationFailed, err)
+	}
+	return EvaluateResult{System: in.System, EvaluationID: ev.ID, Packages: ev.Packages, Edges: ev.Edges}, nil
+}
+
+// evaluateAt runs the evaluator in a worktree at commit.
+func (a *Activities) evaluateAt(ctx context.Context, col Collection, commit, system string) ([]graph.Package, error) {
+	repo, err := a.Repos.Open(ctx, col)
+	if err != nil {
+		return nil, err
+	}
+	dir, cleanup, err := repo.Worktree(ctx, commit)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup() //nolint:errcheck // a stale worktree is pruned on the next open
+	activity.RecordHeartbeat(ctx, "evaluating "+short(commit))
+	pkgs, err := a.Evaluator.Evaluate(ctx, dir, system)
+	var evalErr *nix.EvalError
+	if errors.As(err, &evalErr) {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s does not evaluate at %s: %v", col.Name, short(commit), err), ErrEvaluationFailed, err)
+	}
+	return pkgs, err
+}
+
+// Plan computes the order of minor waves for a major wave's updates (graph.Plan over the
+// stored evaluation), stores the full plan with the wave, and returns the part the workflow
+// needs.
+func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanResult, error) {
+	pkgs, err := a.Store.LoadPackages(ctx, in.EvaluationID)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	g, _, err := graph.New(pkgs, graph.Options{Lenient: true})
+	if err != nil {
+		return PlanResult{}, err
+	}
+	refs := map[string]string{}
+	keys := make([]string, 0, len(in.Updates))
+	var unknown []string
+	for _, u := range in.Updates {
+		key, err := g.Resolve(u.Package)
+		if err != nil {
+			unknown = append(unknown, err.Error())
+			continue
+		}
+		if prev, dup := refs[key]; dup && prev != u.Ref {
+			return PlanResult{}, invalid("package %s is updated twice (%s and %s)", key, prev, u.Ref)
+		}
+		refs[key] = u.Ref
+		keys = append(keys, key)
+	}
+	if len(unknown) > 0 {
+		return PlanResult{}, invalid("%s", strings.Join(unknown, "; "))
+	}
+	ev, err := a.Store.Evaluation(ctx, in.EvaluationID)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	locked, err := a.Store.LockedIn(ctx, in.WaveID, ev.System, 0)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	plan, err := g.Plan(graph.PlanRequest{Updates: keys, Groups: in.Groups, Locked: locked, Wave: in.Wave})
+	if err != nil {
+		return PlanResult{}, invalid("%v", err)
+	}
+	var doc strings.Builder
+	if err := planview.JSON(&doc, plan); err != nil {
+		return PlanResult{}, err
+	}
+	if err := a.Store.SetWavePlan(ctx, in.WaveID, json.RawMessage(doc.String())); err != nil {
+		return PlanResult{}, err
+	}
+	byID := map[string]int{}
+	out := PlanResult{Builds: plan.Totals.Builds, CostSeconds: plan.Totals.CostSeconds}
+	for i, m := range plan.Minor {
+		num := in.FirstMinor + i
+		byID[m.ID] = num
+		pm := PlannedMinor{Number: num, Name: fmt.Sprintf("wave-%d-%d", in.Wave, num), Builds: m.Builds, CostSeconds: m.CostSeconds}
+		for _, k := range m.Updates {
+			pm.Updates = append(pm.Updates, Update{Package: k, Ref: refs[k]})
+		}
+		for _, after := range m.After {
+			pm.After = append(pm.After, byID[after])
+		}
+		out.Minor = append(out.Minor, pm)
+	}
+	return out, nil
+}
+
+// MergeRefs merges refs onto a wave branch, in order, and pushes it; it returns the head.
+func (a *Activities) MergeRefs(ctx context.Context, in MergeInput) (string, error) {
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return "", err
+	}
+	repo, err := a.Repos.Open(ctx, col)
+	if err != nil {
+		return "", err
+	}
+	head := ""
+	for _, ref := range in.Refs {
+		head, err = repo.Merge(ctx, in.Branch, ref, fmt.Sprintf("%s: merge %s", in.Message, ref))
+		var conflict *gitrepo.ConflictError
+		switch {
+		case errors.As(err, &conflict):
+			return "", temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("%s does not merge onto %s: conflicts in %s", ref, in.Branch, strings.Join(conflict.Files, ", ")),
+				ErrMergeConflict, err)
+		case errors.Is(err, gitrepo.ErrRefNotFound):
+			return "", invalid("ref %q not found in %s", ref, col.Remote)
+		case err != nil:
+			return "", err
+		}
+	}
+	if head == "" {
+		if head, err = repo.ResolveRef(ctx, in.Branch); err != nil {
+			return "", err
+		}
+	}
+	return head, repo.Push(ctx, in.Branch)
+}
+
+// StartMinorWave registers a minor wave and returns its ID.
+func (a *Activities) StartMinorWave(ctx context.Context, in StartMinorInput) (int64, error) {
+	updates, err := json.Marshal(in.Updates)
+	if err != nil {
+		return 0, err
+	}
+	m, err := a.Store.StartMinorWave(ctx, in.WaveID, in.Number, in.Name, updates)
+	return m.ID, err
+}
+
+// RecordState records a wave's or minor wave's state and the reason in the audit log.
+func (a *Activities) RecordState(ctx context.Context, in StateInput) error {
+	if in.WaveID != 0 {
+		if err := a.Store.SetWaveState(ctx, in.WaveID, in.State); err != nil {
+			return err
+		}
+	}
+	if in.MinorWaveID != 0 {
+		if err := a.Store.SetMinorWave(ctx, in.MinorWaveID, in.State, "", 0); err != nil {
+			return err
+		}
+	}
+	_, err := a.Store.RecordAudit(ctx, store.AuditEntry{Key: in.Key, Actor: "crest", Wave: in.Wave, Action: in.State, Reason: in.Reason})
+	return err
+}
+
+func invalid(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrInvalidInput, nil)
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}

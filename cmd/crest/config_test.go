@@ -1,0 +1,129 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+)
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "crest.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	return p
+}
+
+// parsedRoot returns the root command's flag set for `crest dev args…`, parsed.
+func parsedFlags(t *testing.T, args ...string) *cobra.Command {
+	t.Helper()
+	root := newRootCmd()
+	cmd, rest, err := root.Find(append([]string{"dev"}, args...))
+	require.NoError(t, err)
+	require.NoError(t, cmd.ParseFlags(rest))
+	return cmd
+}
+
+func TestConfigPrecedenceFlagEnvFileDefault(t *testing.T) {
+	file := writeConfig(t, `
+temporal:
+  namespace: from-file
+  address: file:7233
+task_queues:
+  default: from-file
+dev:
+  ui_port: 9000
+  postgres_port: 9001
+`)
+	t.Setenv("CREST_TEMPORAL_ADDRESS", "env:7233")
+	t.Setenv("CREST_TASK_QUEUES_DEFAULT", "from-env")
+	t.Setenv("CREST_DEV_POSTGRES_PORT", "9101")
+	cmd := parsedFlags(t, "--task-queue", "from-flag", "--postgres-port", "9201")
+
+	cfg, _, err := loadConfig(file, cmd.Flags())
+	require.NoError(t, err)
+	require.Equal(t, "from-file", cfg.Temporal.Namespace, "file beats default")
+	require.Equal(t, "env:7233", cfg.Temporal.Address, "env beats file")
+	require.Equal(t, "from-flag", cfg.TaskQueues.Default, "flag beats env and file")
+	require.Equal(t, 9201, cfg.Dev.PostgresPort, "flag beats env and file")
+	require.Equal(t, 9000, cfg.Dev.UIPort, "file value kept when nothing overrides it")
+	require.Equal(t, 7233, cfg.Dev.TemporalPort, "default when nothing sets it")
+	require.Equal(t, "crest-build", cfg.TaskQueues.BuildPrefix)
+}
+
+func TestConfigSearchesWorkingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "crest.yaml"), []byte("temporal:\n  namespace: from-cwd\n"), 0o644))
+	// A file named just "crest" (like the binary) must not be taken for config.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "crest"), []byte{0x7f, 'E', 'L', 'F', 0}, 0o755))
+	t.Chdir(dir)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	cfg, v, err := loadConfig("", nil)
+	require.NoError(t, err)
+	require.Equal(t, "from-cwd", cfg.Temporal.Namespace)
+	require.Equal(t, "crest.yaml", filepath.Base(v.ConfigFileUsed()))
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"unknown top-level key": {"temporall:\n  address: x:1\n", "temporall"},
+		"unknown nested key":    {"dev:\n  ui_prot: 1\n", "ui_prot"},
+		"unknown collection key": {"collections:\n  - name: demo\n    remote: /x\n    protected: [stdenv]\n",
+			"protected"},
+		"port out of range": {"dev:\n  ui_port: 70000\n", "dev.ui_port: 70000 is not a port"},
+		"not a number":      {"dev:\n  ui_port: eighty\n", "ui_port"},
+		"bad duration":      {"nix:\n  build_timeout: soon\n", "build_timeout"},
+		"bad tracker":       {"issue_tracker:\n  kind: jira\n", `issue_tracker.kind: "jira" is not one of local, github`},
+		"github needs repo": {"issue_tracker:\n  kind: github\n", "issue_tracker.github: owner and repo are required"},
+		"bad address":       {"temporal:\n  address: nowhere\n", `temporal.address: "nowhere" is not host:port`},
+		"collection remote": {"collections:\n  - name: demo\n", "collections[0].remote: must not be empty"},
+		"duplicate collection": {"collections:\n  - {name: a, remote: /a}\n  - {name: a, remote: /b}\n",
+			`collections[1].name: "a" is configured twice`},
+		"malformed yaml": {"dev: [\n", "read config"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := loadConfig(writeConfig(t, tc.yaml), nil)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestConfigEnvInvalidValueIsNamed(t *testing.T) {
+	t.Setenv("CREST_WORKER_MAX_BUILDS", "0")
+	_, _, err := loadConfig(writeConfig(t, ""), nil)
+	require.ErrorContains(t, err, "worker.max_builds: must be at least 1")
+}
+
+func TestConfigShowRedactsSecrets(t *testing.T) {
+	file := writeConfig(t, `
+database:
+  url: postgres://crest:hunter2-db@db.example:5432/crest
+issue_tracker:
+  kind: github
+  github:
+    owner: nixos
+    repo: nixpkgs
+`)
+	t.Setenv("CREST_ISSUE_TRACKER_GITHUB_TOKEN", "ghp_supersecrettoken")
+	t.Setenv("CREST_TEMPORAL_API_KEY", "tmprl-api-key-secret")
+	root := newRootCmd()
+	var out strings.Builder
+	root.SetOut(&out)
+	root.SetArgs([]string{"config", "show", "--config", file})
+	require.NoError(t, root.Execute())
+	text := out.String()
+	for _, secret := range []string{"hunter2-db", "ghp_supersecrettoken", "tmprl-api-key-secret"} {
+		require.NotContains(t, text, secret)
+	}
+	var shown map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(text), &shown))
+	tr := shown["issue_tracker"].(map[string]any)["github"].(map[string]any)
+	require.Equal(t, "(redacted)", tr["token"])
+	require.Equal(t, "nixos", tr["owner"])
+	require.Contains(t, shown["database"].(map[string]any)["url"], "crest:xxxxx@db.example")
+}

@@ -1,0 +1,119 @@
+package workflows_test
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/deploy/demo"
+	"github.com/crestwaves/crest/workflows"
+)
+
+// TestMajorWaveEndToEnd runs the "libcore 2 + libnet 2" major wave over the demo collection
+// with real Nix, git, Postgres and the embedded Temporal server.
+func TestMajorWaveEndToEnd(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	id := "demo/wave-1"
+	run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.MajorWave,
+		workflows.MajorWaveInput{Collection: "demo", Title: "libcore 2, libnet 2", Limits: s.limits,
+			Updates: []activities.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}, {Package: "libcore", Ref: demo.UpdateLibcore2}}})
+	require.NoError(t, err)
+
+	// wave-1-1 updates libcore: tetrix fails to build, calc's test fails.
+	st := s.waitFor(id, "wave-1-1 waiting", minorWaiting(1, "tetrix", "calc"))
+	require.Len(t, st.Minor, 2, "libnet depends on libcore: two minor waves")
+	require.Equal(t, []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}}, st.Minor[0].Updates)
+
+	// Validators reject what cannot be honoured, naming the problem.
+	_, err = s.update(id, workflows.UpdateResolve, workflows.ResolveRequest{Package: "nosuch", Resolution: "wont-fix", Reason: "x"})
+	require.ErrorContains(t, err, `"nosuch" has not failed`)
+	_, err = s.update(id, workflows.UpdateResolve, workflows.ResolveRequest{Package: "tetrix", Resolution: "broken", Reason: "x"})
+	require.ErrorContains(t, err, `resolution "broken"`)
+	_, err = s.update(id, workflows.UpdateResolve, workflows.ResolveRequest{Package: "hello", Resolution: "wont-fix", Reason: "x"})
+	require.ErrorContains(t, err, `"hello" has not failed`)
+
+	out, err := s.update(id, workflows.UpdateResolve, workflows.ResolveRequest{Package: "tetrix", Resolution: "wont-fix",
+		Reason: "upstream dead; drop it next release", By: "alice"})
+	require.NoError(t, err)
+	require.Contains(t, out, "wave-1-1")
+	_, err = s.update(id, workflows.UpdateRetry, workflows.RetryRequest{Package: "calc", Ref: demo.FixCalcPrecision, By: "carol"})
+	require.NoError(t, err)
+
+	// wave-1-2 updates libnet: libhttp fails, its three dependents are dependency-failed.
+	st = s.waitFor(id, "wave-1-2 waiting", minorWaiting(2, "libhttp"))
+	require.Equal(t, "wave-1-1", st.Minor[0].Tag)
+	f := st.Minor[1].Summary.Failures[0]
+	require.Equal(t, 3, f.Dependents)
+	require.ElementsMatch(t, []string{"fetch", "webd", "feedreader"}, f.Blocked)
+	_, err = s.update(id, workflows.UpdateRetry, workflows.RetryRequest{Package: "libhttp", Ref: demo.FixLibhttpLibnet2})
+	require.NoError(t, err)
+
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	var res workflows.MajorWaveResult
+	require.NoError(t, run.Get(wctx, &res))
+	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, res.Tags)
+
+	s.checkConsistent(t, res)
+}
+
+// checkConsistent holds Postgres, the remote's tags and the build records to one story.
+func (s *stack) checkConsistent(t *testing.T, res workflows.MajorWaveResult) {
+	ctx := context.Background()
+	// Tags are in the remote, annotated, with a machine-readable summary.
+	for _, tag := range res.Tags {
+		out, err := exec.Command("git", "-C", s.demo.Remote, "tag", "-l", "--format=%(objecttype) %(contents)", tag).CombinedOutput()
+		require.NoError(t, err, string(out))
+		require.True(t, strings.HasPrefix(string(out), "tag "), "annotated tag %s: %s", tag, out)
+		require.Contains(t, string(out), `"schema": "crest.tag/v1"`)
+	}
+	tags, err := s.st.Tags(ctx, "demo")
+	require.NoError(t, err)
+	require.Len(t, tags, 2)
+	for _, tag := range tags {
+		out, err := exec.Command("git", "-C", s.demo.Remote, "rev-parse", tag.Name+"^{commit}").Output()
+		require.NoError(t, err)
+		require.Equal(t, tag.Commit, strings.TrimSpace(string(out)), "Postgres and the remote agree on %s", tag.Name)
+	}
+
+	w, err := s.st.WaveByNumber(ctx, "demo", 1)
+	require.NoError(t, err)
+	minors, err := s.st.MinorWaves(ctx, w.ID)
+	require.NoError(t, err)
+	require.Len(t, minors, 2)
+	green := map[string]int{}
+	for _, m := range minors {
+		require.Equal(t, "done", m.State)
+		results, err := s.st.Results(ctx, m.ID, "")
+		require.NoError(t, err)
+		for _, r := range results {
+			green[r.Package]++
+			switch r.Package {
+			case "tetrix":
+				require.Equal(t, "wont-fix", r.Resolution)
+			case "calc", "libhttp":
+				require.Equal(t, "passed", r.Status)
+				require.Equal(t, "fixed", r.Resolution)
+			case "oldtool":
+				t.Fatal("meta.broken oldtool was scheduled")
+			default:
+				require.Equal(t, "passed", r.Status, r.Package)
+			}
+		}
+	}
+	for pkg, n := range green {
+		require.Equal(t, 1, n, "%s settled in exactly one minor wave", pkg)
+	}
+	require.Len(t, green, 38, "libcore's reverse closure (39) without meta.broken oldtool")
+	// Every derivation built at most once per major wave.
+	dup, err := s.st.DuplicateBuilds(ctx, w.ID)
+	require.NoError(t, err)
+	require.Empty(t, dup)
+}

@@ -1,0 +1,575 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/crestwaves/crest/activities"
+)
+
+// MajorWaveInput starts a major wave. It is one JSON object a person can type into the Web
+// UI's Start Workflow form, e.g.
+//
+//	{"collection": "demo", "title": "libcore 2",
+//	 "updates": [{"package": "libcore", "ref": "update/libcore-2"}]}
+type MajorWaveInput struct {
+	Collection string              `json:"collection"`
+	Wave       int                 `json:"wave,omitempty"` // 0: the next number
+	Title      string              `json:"title,omitempty"`
+	BaseRef    string              `json:"base_ref,omitempty"` // default: the collection's main branch
+	Updates    []activities.Update `json:"updates"`
+	Groups     [][]string          `json:"groups,omitempty"` // packages to update together
+	Policy     json.RawMessage     `json:"policy,omitempty"` // overrides of the collection's policy
+	Limits     Limits              `json:"limits,omitempty"`
+	// Resume carries the state across continue-as-new; people leave it out.
+	Resume *majorState `json:"resume,omitempty"`
+}
+
+// MajorWaveResult is a finished major wave.
+type MajorWaveResult struct {
+	Name  string            `json:"name"`
+	Phase string            `json:"phase"`
+	Tags  []string          `json:"tags"`
+	Minor []MinorWaveResult `json:"minor"`
+}
+
+// MajorStatus is the Status query's answer.
+type MajorStatus struct {
+	Name       string        `json:"name"`
+	Collection string        `json:"collection"`
+	Title      string        `json:"title,omitempty"`
+	Phase      string        `json:"phase"`
+	Paused     bool          `json:"paused,omitempty"`
+	Branch     string        `json:"branch"`
+	Minor      []MinorStatus `json:"minor"`
+}
+
+type minorEntry struct {
+	Plan   activities.PlannedMinor `json:"plan"`
+	Status MinorStatus             `json:"status"`
+	Result *MinorWaveResult        `json:"result,omitempty"`
+}
+
+// majorState is everything a major wave must remember, small and serializable.
+type majorState struct {
+	Start      activities.StartWaveResult  `json:"start"`
+	Evaluation []activities.EvaluateResult `json:"evaluations"`
+	Plan       activities.PlanResult       `json:"plan"`
+	Minor      []minorEntry                `json:"minor"`
+	Updates    []activities.Update         `json:"updates"`
+	Phase      string                      `json:"phase"`
+	Paused     bool                        `json:"paused"`
+	Cancelled  bool                        `json:"cancelled"`
+}
+
+type majorWave struct {
+	in       MajorWaveInput
+	st       majorState
+	limits   Limits
+	running  map[int]workflow.ChildWorkflowFuture // by minor number; looked up, never ranged
+	changed  bool                                 // something worth re-checking the schedule
+	replans  int                                  // AddUpdate handlers in progress
+	childErr error
+	// stopChildren cancels running minor waves (the Cancel signal).
+	childCtx     workflow.Context
+	stopChildren workflow.CancelFunc
+}
+
+// MajorWave runs a major wave: it plans minor waves from the root updates (in an activity,
+// so the plan is in history), runs them as child workflows in plan order — independent ones
+// concurrently up to Limits.MinorWaves — and keeps search attributes current. People steer
+// it with the Pause, Resume, Resolve, Retry and AddUpdate updates and the Cancel signal.
+func MajorWave(ctx workflow.Context, in MajorWaveInput) (MajorWaveResult, error) {
+	w := &majorWave{in: in, limits: in.Limits.withDefaults(), running: map[int]workflow.ChildWorkflowFuture{}}
+	if err := validateInput(in); err != nil {
+		return MajorWaveResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrInvalidInput, nil)
+	}
+	if in.Resume != nil {
+		w.st = *in.Resume
+	} else {
+		w.st.Updates = in.Updates
+	}
+	w.childCtx, w.stopChildren = workflow.WithCancel(ctx)
+	if err := w.setup(ctx); err != nil {
+		return MajorWaveResult{}, err
+	}
+	return w.run(ctx)
+}
+
+func validateInput(in MajorWaveInput) error {
+	var problems []string
+	if in.Collection == "" {
+		problems = append(problems, "collection: required")
+	}
+	if len(in.Updates) == 0 && in.Resume == nil {
+		problems = append(problems, `updates: at least one {"package": …, "ref": …}`)
+	}
+	for i, u := range in.Updates {
+		if u.Package == "" || u.Ref == "" {
+			problems = append(problems, fmt.Sprintf("updates[%d]: package and ref are required", i))
+		}
+	}
+	if in.Wave < 0 {
+		problems = append(problems, "wave: must be positive (or 0 for the next)")
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func (w *majorWave) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (MajorStatus, error) { return w.status(), nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryPlan, func() (activities.PlanResult, error) { return w.st.Plan, nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdatePause,
+		func(ctx workflow.Context, r PauseRequest) (string, error) { return w.pause(ctx, true, r), nil },
+		workflow.UpdateHandlerOptions{Validator: func(PauseRequest) error {
+			if w.st.Paused {
+				return errors.New("already paused")
+			}
+			return w.active()
+		}}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResume,
+		func(ctx workflow.Context, r PauseRequest) (string, error) { return w.pause(ctx, false, r), nil },
+		workflow.UpdateHandlerOptions{Validator: func(PauseRequest) error {
+			if !w.st.Paused {
+				return errors.New("not paused")
+			}
+			return w.active()
+		}}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResolve,
+		func(ctx workflow.Context, r ResolveRequest) (string, error) {
+			return w.forward(ctx, r.Minor, r.Package, signalResolve, r)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(r ResolveRequest) error {
+			m, err := w.minorOf(r.Minor, r.Package)
+			if err != nil {
+				return err
+			}
+			return validateResolve(r, m.Status.Summary, m.Status.Phase)
+		}}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRetry,
+		func(ctx workflow.Context, r RetryRequest) (string, error) {
+			return w.forward(ctx, r.Minor, r.Package, signalRetry, r)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(r RetryRequest) error {
+			m, err := w.minorOf(r.Minor, r.Package)
+			if err != nil {
+				return err
+			}
+			return validateRetry(r, m.Status.Summary, m.Status.Phase)
+		}}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAddUpdate, w.addUpdate,
+		workflow.UpdateHandlerOptions{Validator: w.validateAddUpdate}); err != nil {
+		return err
+	}
+	statuses := workflow.GetSignalChannel(ctx, signalMinorStatus)
+	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(statuses, func(c workflow.ReceiveChannel, _ bool) {
+				var s MinorStatus
+				c.Receive(ctx, &s)
+				if m := w.entry(s.Number); m != nil && m.Result == nil {
+					m.Status = s
+				}
+				w.changed = true
+			})
+			sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) {
+				c.Receive(ctx, nil)
+				w.st.Cancelled = true
+				w.stopChildren()
+				w.changed = true
+			})
+			sel.Select(ctx)
+		}
+	})
+	return nil
+}
+
+func (w *majorWave) active() error {
+	switch w.st.Phase {
+	case PhaseDone, PhaseCancelled, PhaseFailed:
+		return fmt.Errorf("%s is %s", w.st.Start.Name, w.st.Phase)
+	}
+	return nil
+}
+
+func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
+	bctx := bookkeeping(ctx)
+	if w.st.Start.WaveID == 0 {
+		w.setPhase(ctx, PhasePlanning)
+		input, _ := json.Marshal(w.in)
+		if err := workflow.ExecuteActivity(bctx, a.StartWave, activities.StartWaveInput{
+			WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, Collection: w.in.Collection, Number: w.in.Wave,
+			Title: w.in.Title, BaseRef: w.in.BaseRef, Input: input,
+		}).Get(ctx, &w.st.Start); err != nil {
+			return w.fail(ctx, err)
+		}
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchWave.ValueSet(w.st.Start.Name), SearchCollection.ValueSet(w.in.Collection))
+		for _, system := range w.st.Start.Collection.Systems {
+			var ev activities.EvaluateResult
+			if err := workflow.ExecuteActivity(bctx, a.Evaluate, activities.EvaluateInput{
+				Collection: w.in.Collection, Commit: w.st.Start.BaseCommit, System: system,
+			}).Get(ctx, &ev); err != nil {
+				return w.fail(ctx, err)
+			}
+			w.st.Evaluation = append(w.st.Evaluation, ev)
+		}
+		if err := w.plan(ctx, w.st.Updates); err != nil {
+			return w.fail(ctx, err)
+		}
+	}
+	w.setPhase(ctx, PhaseRunning)
+	for {
+		w.startReady(ctx)
+		if w.childErr != nil {
+			return w.fail(ctx, w.childErr)
+		}
+		if w.finished() {
+			break
+		}
+		w.changed = false
+		if err := workflow.Await(ctx, func() bool { return w.changed }); err != nil {
+			return w.fail(ctx, err)
+		}
+		w.setPhase(ctx, w.derivedPhase())
+		if len(w.running) == 0 && w.replans == 0 && workflow.AllHandlersFinished(ctx) &&
+			workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			next := w.in
+			st := w.st
+			next.Resume = &st
+			return MajorWaveResult{}, workflow.NewContinueAsNewError(ctx, MajorWave, next)
+		}
+	}
+	if w.st.Cancelled {
+		return w.fail(ctx, temporal.NewCanceledError(w.st.Start.Name+" cancelled"))
+	}
+	w.setPhase(ctx, PhaseDone)
+	return w.result(), nil
+}
+
+func (w *majorWave) plan(ctx workflow.Context, updates []activities.Update) error {
+	// Keep what started; re-plan what had not. New minor waves also wait for every
+	// unfinished one: those were planned without the new updates.
+	kept := w.st.Minor[:0:0]
+	var unfinished []int
+	for _, m := range w.st.Minor {
+		if m.Status.Phase != PhasePending {
+			kept = append(kept, m)
+			if m.Status.Phase != PhaseDone {
+				unfinished = append(unfinished, m.Plan.Number)
+			}
+		}
+	}
+	first := len(kept) + 1
+	var plan activities.PlanResult
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), a.Plan, activities.PlanInput{
+		WaveID: w.st.Start.WaveID, Wave: w.st.Start.Number, EvaluationID: w.st.Evaluation[0].EvaluationID,
+		Updates: updates, Groups: w.in.Groups, FirstMinor: first,
+	}).Get(ctx, &plan); err != nil {
+		return err
+	}
+	w.st.Minor = kept
+	for _, pm := range plan.Minor {
+		pm.Name = fmt.Sprintf("%s-%d", w.st.Start.Name, pm.Number)
+		pm.After = append(slices.Clone(unfinished), pm.After...)
+		w.st.Minor = append(w.st.Minor, minorEntry{Plan: pm, Status: MinorStatus{Name: pm.Name, Number: pm.Number, Phase: PhasePending, Updates: pm.Updates}})
+	}
+	w.st.Plan = activities.PlanResult{}
+	for _, m := range w.st.Minor {
+		w.st.Plan.Minor = append(w.st.Plan.Minor, m.Plan)
+		w.st.Plan.Builds += m.Plan.Builds
+		w.st.Plan.CostSeconds += m.Plan.CostSeconds
+	}
+	return nil
+}
+
+// startReady starts every pending minor wave whose predecessors are done, up to the limit.
+func (w *majorWave) startReady(ctx workflow.Context) {
+	if w.st.Paused || w.st.Cancelled || w.replans > 0 {
+		return
+	}
+	for i := range w.st.Minor {
+		m := &w.st.Minor[i]
+		if len(w.running) >= w.limits.MinorWaves {
+			return
+		}
+		if m.Status.Phase != PhasePending || !w.afterDone(m.Plan) {
+			continue
+		}
+		w.startMinor(ctx, m)
+	}
+}
+
+func (w *majorWave) afterDone(p activities.PlannedMinor) bool {
+	for _, n := range p.After {
+		if e := w.entry(n); e != nil && e.Result == nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *majorWave) startMinor(ctx workflow.Context, m *minorEntry) {
+	var deferred []string
+	for _, other := range w.st.Minor {
+		if other.Plan.Number != m.Plan.Number && other.Status.Phase != PhaseDone {
+			for _, u := range other.Plan.Updates {
+				deferred = append(deferred, u.Package)
+			}
+		}
+	}
+	slices.Sort(deferred)
+	m.Status.Phase = PhaseMerging
+	cctx := workflow.WithChildOptions(w.childCtx, workflow.ChildWorkflowOptions{
+		WorkflowID:            workflow.GetInfo(ctx).WorkflowExecution.ID + "-" + fmt.Sprint(m.Plan.Number),
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			SearchWave.ValueSet(m.Plan.Name), SearchCollection.ValueSet(w.in.Collection), SearchPhase.ValueSet(PhaseMerging)),
+	})
+	f := workflow.ExecuteChildWorkflow(cctx, MinorWave, MinorWaveInput{
+		Collection: w.in.Collection, WaveID: w.st.Start.WaveID, Wave: w.st.Start.Number, Number: m.Plan.Number,
+		Name: m.Plan.Name, Branch: w.st.Start.Branch, Updates: m.Plan.Updates, BaseEvaluations: w.st.Evaluation,
+		Deferred: deferred, Limits: w.limits, Paused: w.st.Paused,
+	})
+	number := m.Plan.Number
+	w.running[number] = f
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		var res MinorWaveResult
+		err := f.Get(ctx, &res)
+		delete(w.running, number)
+		e := w.entry(number)
+		switch {
+		case err == nil:
+			e.Result = &res
+			e.Status.Phase = PhaseDone
+			e.Status.Tag = res.Tag
+			e.Status.Summary = res.Summary
+		case temporal.IsCanceledError(err):
+			e.Status.Phase = PhaseCancelled
+		default:
+			e.Status.Phase = PhaseFailed
+			if w.childErr == nil {
+				w.childErr = fmt.Errorf("%s: %w", e.Plan.Name, err)
+			}
+		}
+		w.changed = true
+	})
+}
+
+// finished holds when every minor wave's child has returned (its own "done" report may
+// arrive a moment earlier) — or, once cancelled, when none runs.
+func (w *majorWave) finished() bool {
+	if w.st.Cancelled {
+		return len(w.running) == 0
+	}
+	for _, m := range w.st.Minor {
+		if m.Result == nil {
+			return false
+		}
+	}
+	return w.replans == 0
+}
+
+// derivedPhase summarizes the minor waves for the CrestPhase attribute.
+func (w *majorWave) derivedPhase() string {
+	if w.st.Paused {
+		return PhasePaused
+	}
+	for _, m := range w.st.Minor {
+		if m.Status.Phase == PhaseWaiting {
+			return PhaseWaiting
+		}
+	}
+	return PhaseRunning
+}
+
+func (w *majorWave) setPhase(ctx workflow.Context, phase string) {
+	if w.st.Phase == phase {
+		return
+	}
+	w.st.Phase = phase
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet(phase))
+	if w.st.Start.WaveID != 0 {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Second})
+		_ = workflow.ExecuteLocalActivity(lctx, a.RecordState, activities.StateInput{
+			WaveID: w.st.Start.WaveID, Wave: w.st.Start.Name, State: phase,
+			Key: fmt.Sprintf("%s/phase/%d/%s", w.st.Start.Name, workflow.GetInfo(ctx).GetCurrentHistoryLength(), phase),
+		}).Get(ctx, nil)
+	}
+}
+
+func (w *majorWave) fail(ctx workflow.Context, err error) (MajorWaveResult, error) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx) // record the end even when cancelled
+	if temporal.IsCanceledError(err) {
+		w.setPhase(ctx, PhaseCancelled)
+	} else {
+		w.setPhase(ctx, PhaseFailed)
+	}
+	return w.result(), err
+}
+
+func (w *majorWave) result() MajorWaveResult {
+	r := MajorWaveResult{Name: w.st.Start.Name, Phase: w.st.Phase}
+	for _, m := range w.st.Minor {
+		if m.Result != nil {
+			r.Minor = append(r.Minor, *m.Result)
+			r.Tags = append(r.Tags, m.Result.Tag)
+		}
+	}
+	return r
+}
+
+func (w *majorWave) status() MajorStatus {
+	s := MajorStatus{Name: w.st.Start.Name, Collection: w.in.Collection, Title: w.in.Title, Phase: w.st.Phase,
+		Paused: w.st.Paused, Branch: w.st.Start.Branch}
+	for _, m := range w.st.Minor {
+		s.Minor = append(s.Minor, m.Status)
+	}
+	return s
+}
+
+func (w *majorWave) entry(number int) *minorEntry {
+	for i := range w.st.Minor {
+		if w.st.Minor[i].Plan.Number == number {
+			return &w.st.Minor[i]
+		}
+	}
+	return nil
+}
+
+// minorOf finds the running minor wave a request is about: the one named, or the one where
+// the package failed.
+func (w *majorWave) minorOf(number int, pkg string) (*minorEntry, error) {
+	if err := w.active(); err != nil {
+		return nil, err
+	}
+	if number != 0 {
+		m := w.entry(number)
+		if m == nil {
+			return nil, fmt.Errorf("minor: %s has no minor wave %d", w.st.Start.Name, number)
+		}
+		if _, ok := w.running[number]; !ok {
+			return nil, fmt.Errorf("minor: %s is %s, not running", m.Plan.Name, m.Status.Phase)
+		}
+		return m, nil
+	}
+	for i := range w.st.Minor {
+		m := &w.st.Minor[i]
+		if _, ok := w.running[m.Plan.Number]; !ok {
+			continue
+		}
+		if _, failed := failureOf(m.Status.Summary, pkg); failed {
+			return m, nil
+		}
+	}
+	var waiting []string
+	for _, m := range w.st.Minor {
+		for _, f := range m.Status.Summary.Failures {
+			if f.Resolution == "" && m.Status.Phase == PhaseWaiting {
+				waiting = append(waiting, m.Plan.Name+":"+f.Package)
+			}
+		}
+	}
+	if pkg == "" {
+		return nil, errors.New("package: required")
+	}
+	if len(waiting) == 0 {
+		return nil, fmt.Errorf("package %q has not failed in a running minor wave (nothing is waiting)", pkg)
+	}
+	return nil, fmt.Errorf("package %q has not failed in a running minor wave; waiting: %s", pkg, strings.Join(waiting, ", "))
+}
+
+// forward hands a validated request to the minor wave that owns it.
+func (w *majorWave) forward(ctx workflow.Context, number int, pkg, signal string, req any) (string, error) {
+	m, err := w.minorOf(number, pkg)
+	if err != nil {
+		return "", err
+	}
+	f, ok := w.running[m.Plan.Number]
+	if !ok {
+		return "", fmt.Errorf("%s is no longer running", m.Plan.Name)
+	}
+	if err := f.SignalChildWorkflow(ctx, signal, req).Get(ctx, nil); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: %s request for %s accepted", m.Plan.Name, strings.TrimPrefix(signal, "crest."), pkg), nil
+}
+
+func (w *majorWave) pause(ctx workflow.Context, paused bool, r PauseRequest) string {
+	w.st.Paused = paused
+	w.changed = true
+	for i := range w.st.Minor {
+		if f, ok := w.running[w.st.Minor[i].Plan.Number]; ok {
+			f.SignalChildWorkflow(ctx, signalPause, paused)
+		}
+	}
+	if paused {
+		return fmt.Sprintf("%s paused: running builds finish, nothing new starts", w.st.Start.Name)
+	}
+	return fmt.Sprintf("%s resumed", w.st.Start.Name)
+}
+
+func (w *majorWave) validateAddUpdate(r AddUpdateRequest) error {
+	if err := w.active(); err != nil {
+		return err
+	}
+	if r.Package == "" || r.Ref == "" {
+		return errors.New("package and ref are required")
+	}
+	for _, u := range w.st.Updates {
+		if u.Package == r.Package {
+			return fmt.Errorf("package %q is already updated in %s (ref %s)", r.Package, w.st.Start.Name, u.Ref)
+		}
+	}
+	if w.st.Start.WaveID == 0 {
+		return errors.New("the wave is still starting; try again in a moment")
+	}
+	return nil
+}
+
+// addUpdate re-plans the minor waves that have not started with the new update.
+func (w *majorWave) addUpdate(ctx workflow.Context, r AddUpdateRequest) (string, error) {
+	w.replans++
+	defer func() { w.replans--; w.changed = true }()
+	pending := []activities.Update{{Package: r.Package, Ref: r.Ref}}
+	for _, m := range w.st.Minor {
+		if m.Status.Phase == PhasePending {
+			pending = append(pending, m.Plan.Updates...)
+		}
+	}
+	if err := w.plan(ctx, pending); err != nil {
+		return "", err
+	}
+	w.st.Updates = append(w.st.Updates, pending[0])
+	var names []string
+	for _, m := range w.st.Minor {
+		if m.Status.Phase == PhasePending {
+			names = append(names, m.Plan.Name)
+		}
+	}
+	return fmt.Sprintf("%s: %s added; pending minor waves now %s", w.st.Start.Name, r.Package, strings.Join(names, ", ")), nil
+}

@@ -1,0 +1,458 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/crestwaves/crest/activities"
+)
+
+// MinorWaveInput is one step of a major wave. The major wave starts it as a child; a person
+// never needs to.
+type MinorWaveInput struct {
+	Collection string              `json:"collection"`
+	WaveID     int64               `json:"wave_id"`
+	Wave       int                 `json:"wave"`
+	Number     int                 `json:"number"`
+	Name       string              `json:"name"` // wave-N-M
+	Branch     string              `json:"branch"`
+	Updates    []activities.Update `json:"updates"`
+	// BaseEvaluations are the major wave's starting point, one per system.
+	BaseEvaluations []activities.EvaluateResult `json:"base_evaluations"`
+	// Deferred are the updates of other unfinished minor waves.
+	Deferred []string `json:"deferred,omitempty"`
+	Limits   Limits   `json:"limits"`
+	Paused   bool     `json:"paused,omitempty"`
+	// Resume carries the state across continue-as-new.
+	Resume *minorState `json:"resume,omitempty"`
+}
+
+// MinorWaveResult is a finished minor wave.
+type MinorWaveResult struct {
+	Name    string             `json:"name"`
+	Tag     string             `json:"tag"`
+	Commit  string             `json:"commit"`
+	Summary activities.Summary `json:"summary"`
+}
+
+// minorState is everything a minor wave must remember, small and serializable.
+type minorState struct {
+	MinorWaveID int64                       `json:"minor_wave_id"`
+	Phase       string                      `json:"phase"`
+	Commit      string                      `json:"commit"`
+	Evaluations []activities.EvaluateResult `json:"evaluations"`
+	Round       int                         `json:"round"`
+	Built       bool                        `json:"built"` // round 0 done
+	Summary     activities.Summary          `json:"summary"`
+	Paused      bool                        `json:"paused"`
+	Resolves    []ResolveRequest            `json:"resolves,omitempty"`
+	Retries     []RetryRequest              `json:"retries,omitempty"`
+}
+
+type minorWave struct {
+	in        MinorWaveInput
+	st        minorState
+	limits    Limits
+	cancelled bool
+	shards    []workflow.ChildWorkflowFuture // running shards, for pause forwarding
+}
+
+// MinorWave merges a group's updates onto the wave branch, evaluates, builds and tests
+// everything the updates changed that is not locked in (in dependency order, sharded), waits
+// until every failure is resolved or fixed, then tags wave-N-M. It answers Resolve and
+// Retry updates itself and takes the same requests from its major wave as signals.
+func MinorWave(ctx workflow.Context, in MinorWaveInput) (MinorWaveResult, error) {
+	w := &minorWave{in: in, limits: in.Limits.withDefaults()}
+	if in.Resume != nil {
+		w.st = *in.Resume
+	} else {
+		w.st.Paused = in.Paused
+	}
+	if err := w.setup(ctx); err != nil {
+		return MinorWaveResult{}, err
+	}
+	return w.run(ctx)
+}
+
+func (w *minorWave) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (MinorStatus, error) { return w.status(), nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResolve,
+		func(ctx workflow.Context, r ResolveRequest) (string, error) { return w.acceptResolve(r), nil },
+		workflow.UpdateHandlerOptions{Validator: func(r ResolveRequest) error { return validateResolve(r, w.st.Summary, w.st.Phase) }},
+	); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRetry,
+		func(ctx workflow.Context, r RetryRequest) (string, error) { return w.acceptRetry(r), nil },
+		workflow.UpdateHandlerOptions{Validator: func(r RetryRequest) error { return validateRetry(r, w.st.Summary, w.st.Phase) }},
+	); err != nil {
+		return err
+	}
+	resolves := workflow.GetSignalChannel(ctx, signalResolve)
+	retries := workflow.GetSignalChannel(ctx, signalRetry)
+	pauses := workflow.GetSignalChannel(ctx, signalPause)
+	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(resolves, func(c workflow.ReceiveChannel, _ bool) {
+				var r ResolveRequest
+				c.Receive(ctx, &r)
+				w.acceptResolve(r)
+			})
+			sel.AddReceive(retries, func(c workflow.ReceiveChannel, _ bool) {
+				var r RetryRequest
+				c.Receive(ctx, &r)
+				w.acceptRetry(r)
+			})
+			sel.AddReceive(pauses, func(c workflow.ReceiveChannel, _ bool) {
+				var p bool
+				c.Receive(ctx, &p)
+				w.setPaused(ctx, p)
+			})
+			sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) {
+				c.Receive(ctx, nil)
+				w.cancelled = true
+			})
+			sel.Select(ctx)
+		}
+	})
+	return nil
+}
+
+func (w *minorWave) acceptResolve(r ResolveRequest) string {
+	w.st.Resolves = append(w.st.Resolves, r)
+	return fmt.Sprintf("%s: %s will be resolved as %s", w.in.Name, r.Package, r.Resolution)
+}
+
+func (w *minorWave) acceptRetry(r RetryRequest) string {
+	w.st.Retries = append(w.st.Retries, r)
+	if r.Ref != "" {
+		return fmt.Sprintf("%s: %s will be rebuilt after merging %s", w.in.Name, r.Package, r.Ref)
+	}
+	return fmt.Sprintf("%s: %s will be rebuilt", w.in.Name, r.Package)
+}
+
+func (w *minorWave) setPaused(ctx workflow.Context, p bool) {
+	w.st.Paused = p
+	for _, f := range w.shards {
+		f.SignalChildWorkflow(ctx, signalPause, p) // best effort: a finished shard needs none
+	}
+}
+
+func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
+	ctx = bookkeeping(ctx)
+	if w.st.MinorWaveID == 0 {
+		w.phase(ctx, PhaseMerging)
+		if err := workflow.ExecuteActivity(ctx, a.StartMinorWave, activities.StartMinorInput{
+			WaveID: w.in.WaveID, Number: w.in.Number, Name: w.in.Name, Updates: w.in.Updates,
+		}).Get(ctx, &w.st.MinorWaveID); err != nil {
+			return MinorWaveResult{}, err
+		}
+	}
+	if w.st.Commit == "" {
+		refs := make([]string, len(w.in.Updates))
+		for i, u := range w.in.Updates {
+			refs[i] = u.Ref
+		}
+		if err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{
+			Collection: w.in.Collection, Branch: w.in.Branch, Refs: refs, Message: w.in.Name,
+		}).Get(ctx, &w.st.Commit); err != nil {
+			return MinorWaveResult{}, err
+		}
+	}
+	if len(w.st.Evaluations) == 0 {
+		w.phase(ctx, PhaseEvaluating)
+		evals, err := w.evaluate(ctx, w.st.Commit)
+		if err != nil {
+			return MinorWaveResult{}, err
+		}
+		w.st.Evaluations = evals
+	}
+	if !w.st.Built {
+		if err := w.buildRound(ctx, nil, nil); err != nil {
+			return MinorWaveResult{}, err
+		}
+		w.st.Built = true
+	}
+	for {
+		if err := w.summarize(ctx); err != nil {
+			return MinorWaveResult{}, err
+		}
+		if w.cancelled {
+			w.phase(ctx, PhaseCancelled)
+			return MinorWaveResult{Name: w.in.Name, Commit: w.st.Commit, Summary: w.st.Summary}, temporal.NewCanceledError(w.in.Name + " cancelled")
+		}
+		if w.st.Summary.Counts.Unresolved == 0 && w.st.Summary.Counts.Pending == 0 && len(w.st.Retries) == 0 {
+			break
+		}
+		w.phase(ctx, PhaseWaiting)
+		if err := workflow.Await(ctx, func() bool {
+			return len(w.st.Resolves) > 0 || len(w.st.Retries) > 0 || w.cancelled
+		}); err != nil {
+			return MinorWaveResult{}, err
+		}
+		if err := w.settle(ctx); err != nil {
+			return MinorWaveResult{}, err
+		}
+		if w.quiet(ctx) && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			next := w.in
+			st := w.st
+			next.Resume = &st
+			return MinorWaveResult{}, workflow.NewContinueAsNewError(ctx, MinorWave, next)
+		}
+	}
+	w.phase(ctx, PhaseTagging)
+	var tag activities.TagResult
+	evals := make([]int64, len(w.st.Evaluations))
+	for i, e := range w.st.Evaluations {
+		evals[i] = e.EvaluationID
+	}
+	if err := workflow.ExecuteActivity(ctx, a.TagMinorWave, activities.TagInput{
+		Collection: w.in.Collection, WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Name: w.in.Name,
+		Branch: w.in.Branch, Commit: w.st.Commit, Updates: w.in.Updates, Evaluations: evals,
+	}).Get(ctx, &tag); err != nil {
+		return MinorWaveResult{}, err
+	}
+	w.st.Summary = tag.Summary
+	w.phase(ctx, PhaseDone)
+	return MinorWaveResult{Name: w.in.Name, Tag: tag.Tag, Commit: tag.Commit, Summary: tag.Summary}, nil
+}
+
+// quiet reports that no handler is mid-way, so continuing as new loses nothing.
+func (w *minorWave) quiet(ctx workflow.Context) bool {
+	return workflow.AllHandlersFinished(ctx) && len(w.st.Resolves) == 0 && len(w.st.Retries) == 0
+}
+
+func (w *minorWave) evaluate(ctx workflow.Context, commit string) ([]activities.EvaluateResult, error) {
+	evals := make([]activities.EvaluateResult, len(w.in.BaseEvaluations))
+	for i, base := range w.in.BaseEvaluations {
+		if err := workflow.ExecuteActivity(ctx, a.Evaluate, activities.EvaluateInput{
+			Collection: w.in.Collection, Commit: commit, System: base.System,
+		}).Get(ctx, &evals[i]); err != nil {
+			return nil, err
+		}
+	}
+	return evals, nil
+}
+
+// buildRound lays out and builds one round on every system: the first (retry nil) or a
+// retry of packages after prev evaluations.
+func (w *minorWave) buildRound(ctx workflow.Context, retry []string, prev []activities.EvaluateResult) error {
+	w.phase(ctx, PhaseBuilding)
+	for i, ev := range w.st.Evaluations {
+		in := activities.RoundInput{
+			WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, System: ev.System, Round: w.st.Round,
+			BaseEvaluationID: w.in.BaseEvaluations[i].EvaluationID, EvaluationID: ev.EvaluationID,
+			Retry: retry, Deferred: w.in.Deferred, ShardSize: w.limits.ShardSize,
+		}
+		if prev != nil {
+			in.PreviousEvaluationID = prev[i].EvaluationID
+		}
+		var layout activities.RoundLayout
+		if err := workflow.ExecuteActivity(ctx, a.PrepareRound, in).Get(ctx, &layout); err != nil {
+			return err
+		}
+		for _, layer := range layout.Layers {
+			if err := w.buildLayer(ctx, ev, layer.Layer, layer.Shards); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// buildLayer runs the shards of one dependency layer, a bounded number at a time.
+func (w *minorWave) buildLayer(ctx workflow.Context, ev activities.EvaluateResult, layer, shards int) error {
+	parent := workflow.GetInfo(ctx).WorkflowExecution.ID
+	var firstErr error
+	running, next := 0, 0
+	sel := workflow.NewSelector(ctx)
+	w.shards = w.shards[:0]
+	for next < shards || running > 0 {
+		for running < w.limits.Shards && next < shards && !w.cancelled {
+			shard := next
+			next++
+			running++
+			cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+				WorkflowID:        fmt.Sprintf("%s/build/%s/r%d/l%03d/s%03d", parent, ev.System, w.st.Round, layer, shard),
+				ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_TERMINATE,
+			})
+			f := workflow.ExecuteChildWorkflow(cctx, BuildShard, ShardInput{
+				ShardInput: activities.ShardInput{WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, EvaluationID: ev.EvaluationID,
+					System: ev.System, Round: w.st.Round, Layer: layer, Shard: shard},
+				Collection: w.in.Collection, KeyPrefix: parent, Limits: w.limits, Paused: w.st.Paused,
+			})
+			w.shards = append(w.shards, f)
+			sel.AddFuture(f, func(f workflow.Future) {
+				running--
+				if err := f.Get(ctx, nil); err != nil && firstErr == nil {
+					firstErr = err
+				}
+			})
+		}
+		if running == 0 {
+			break // cancelled before anything started
+		}
+		sel.Select(ctx)
+	}
+	return firstErr
+}
+
+// settle applies the queued resolutions, then the queued retries as one new round.
+func (w *minorWave) settle(ctx workflow.Context) error {
+	for len(w.st.Resolves) > 0 {
+		r := w.st.Resolves[0]
+		w.st.Resolves = w.st.Resolves[1:]
+		f, ok := failureOf(w.st.Summary, r.Package)
+		if !ok || f.Resolution != "" {
+			continue // settled meanwhile (fixed by a retry, or resolved twice)
+		}
+		by := r.By
+		if by == "" {
+			by = "person"
+		}
+		if err := workflow.ExecuteActivity(ctx, a.Resolve, activities.ResolveInput{
+			Wave: w.in.Name, MinorWaveID: w.st.MinorWaveID, System: f.System, Package: r.Package,
+			Resolution: r.Resolution, Reason: r.Reason, Actor: by,
+		}).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	if len(w.st.Retries) == 0 {
+		return nil
+	}
+	retries := w.st.Retries
+	w.st.Retries = nil
+	var refs, pkgs []string
+	for _, r := range retries {
+		pkgs = append(pkgs, r.Package)
+		if r.Ref != "" && !slices.Contains(refs, r.Ref) {
+			refs = append(refs, r.Ref)
+		}
+	}
+	slices.Sort(pkgs)
+	pkgs = slices.Compact(pkgs)
+	prev := w.st.Evaluations
+	if len(refs) > 0 {
+		w.phase(ctx, PhaseMerging)
+		if err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{
+			Collection: w.in.Collection, Branch: w.in.Branch, Refs: refs,
+			Message: fmt.Sprintf("%s: fix for %s", w.in.Name, strings.Join(pkgs, ", ")),
+		}).Get(ctx, &w.st.Commit); err != nil {
+			return err
+		}
+		w.phase(ctx, PhaseEvaluating)
+		evals, err := w.evaluate(ctx, w.st.Commit)
+		if err != nil {
+			return err
+		}
+		w.st.Evaluations = evals
+	}
+	w.st.Round++
+	return w.buildRound(ctx, pkgs, prev)
+}
+
+func (w *minorWave) summarize(ctx workflow.Context) error {
+	if err := workflow.ExecuteActivity(ctx, a.Summarize, activities.SummaryInput{MinorWaveID: w.st.MinorWaveID}).Get(ctx, &w.st.Summary); err != nil {
+		return err
+	}
+	w.report(ctx)
+	return nil
+}
+
+// phase records a new phase: search attribute, audit log, and the major wave's view.
+func (w *minorWave) phase(ctx workflow.Context, phase string) {
+	if w.st.Phase == phase {
+		return
+	}
+	w.st.Phase = phase
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet(phase))
+	if w.st.MinorWaveID != 0 {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Second})
+		_ = workflow.ExecuteLocalActivity(lctx, a.RecordState, activities.StateInput{
+			MinorWaveID: w.st.MinorWaveID, Wave: w.in.Name, State: phase,
+			Key: fmt.Sprintf("%s/phase/%d/%s", w.in.Name, w.st.Round, phase),
+		}).Get(ctx, nil)
+	}
+	w.report(ctx)
+}
+
+// report tells the major wave where this minor wave stands.
+func (w *minorWave) report(ctx workflow.Context) {
+	parent := workflow.GetInfo(ctx).ParentWorkflowExecution
+	if parent == nil {
+		return
+	}
+	_ = workflow.SignalExternalWorkflow(ctx, parent.ID, "", signalMinorStatus, w.status()).Get(ctx, nil)
+}
+
+func (w *minorWave) status() MinorStatus {
+	s := MinorStatus{Name: w.in.Name, Number: w.in.Number, Phase: w.st.Phase, Commit: w.st.Commit, Round: w.st.Round,
+		Paused: w.st.Paused, Summary: w.st.Summary, Updates: w.in.Updates, Requests: len(w.st.Resolves) + len(w.st.Retries)}
+	for _, f := range w.st.Summary.Failures {
+		if f.Resolution == "" {
+			s.Waiting = append(s.Waiting, fmt.Sprintf("%s %s: blocks %d; resolve (wont-fix, cant-fix) or retry with a fix", f.Package, f.Status, f.Dependents))
+		}
+	}
+	return s
+}
+
+func failureOf(s activities.Summary, pkg string) (activities.Failure, bool) {
+	for _, f := range s.Failures {
+		if f.Package == pkg {
+			return f, true
+		}
+	}
+	return activities.Failure{}, false
+}
+
+// validateResolve rejects requests a minor wave cannot honour, naming the problem.
+func validateResolve(r ResolveRequest, s activities.Summary, phase string) error {
+	if r.Resolution != ResolutionWontFix && r.Resolution != ResolutionCantFix {
+		return fmt.Errorf("resolution %q: a person may resolve as %s or %s", r.Resolution, ResolutionWontFix, ResolutionCantFix)
+	}
+	if strings.TrimSpace(r.Reason) == "" {
+		return errors.New("reason: say why, for the record and the maintainers")
+	}
+	return failedHere(r.Package, s, phase)
+}
+
+func validateRetry(r RetryRequest, s activities.Summary, phase string) error {
+	return failedHere(r.Package, s, phase)
+}
+
+func failedHere(pkg string, s activities.Summary, phase string) error {
+	if pkg == "" {
+		return errors.New("package: required")
+	}
+	if phase == PhaseDone || phase == PhaseTagging || phase == PhaseCancelled {
+		return fmt.Errorf("the minor wave is %s", phase)
+	}
+	f, ok := failureOf(s, pkg)
+	if !ok {
+		var names []string
+		for _, f := range s.Failures {
+			if f.Resolution == "" {
+				names = append(names, f.Package)
+			}
+		}
+		if len(names) == 0 {
+			return fmt.Errorf("package %q did not fail here (nothing is waiting for a resolution)", pkg)
+		}
+		return fmt.Errorf("package %q did not fail here; waiting: %s", pkg, strings.Join(names, ", "))
+	}
+	if f.Resolution != "" {
+		return fmt.Errorf("package %q is already resolved (%s)", pkg, f.Resolution)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/crestwaves/crest/activities"
+)
+
+// a is the typed handle on activity methods: workflows reference them, never call them.
+var a *activities.Activities
+
+// Limits has the knobs of a wave's fan-out; zero fields take defaults.
+type Limits struct {
+	// ShardSize is the most packages one BuildShard workflow builds.
+	ShardSize int `json:"shard_size,omitempty"`
+	// Shards is how many shard workflows of a layer run at once.
+	Shards int `json:"shards,omitempty"`
+	// BuildsPerShard is how many builds one shard has in flight.
+	BuildsPerShard int `json:"builds_per_shard,omitempty"`
+	// MinorWaves is how many independent minor waves run at once.
+	MinorWaves int `json:"minor_waves,omitempty"`
+	// BuildTimeout bounds one package's build and tests.
+	BuildTimeout Duration `json:"build_timeout,omitempty"`
+	// HeartbeatTimeout declares a silent build's worker dead.
+	HeartbeatTimeout Duration `json:"heartbeat_timeout,omitempty"`
+	// BuildQueuePrefix names builder task queues: <prefix>-<system>.
+	BuildQueuePrefix string `json:"build_queue_prefix,omitempty"`
+}
+
+// withDefaults fills unset limits.
+func (l Limits) withDefaults() Limits {
+	if l.ShardSize <= 0 {
+		l.ShardSize = activities.DefaultShardSize
+	}
+	if l.Shards <= 0 {
+		l.Shards = 4
+	}
+	if l.BuildsPerShard <= 0 {
+		l.BuildsPerShard = 64
+	}
+	if l.MinorWaves <= 0 {
+		l.MinorWaves = 1
+	}
+	if l.BuildTimeout <= 0 {
+		l.BuildTimeout = Duration(2 * time.Hour)
+	}
+	if l.HeartbeatTimeout <= 0 {
+		l.HeartbeatTimeout = Duration(time.Minute)
+	}
+	if l.BuildQueuePrefix == "" {
+		l.BuildQueuePrefix = "crest-build"
+	}
+	return l
+}
+
+// BuildQueue is the task queue of a system's builders.
+func BuildQueue(prefix, system string) string { return prefix + "-" + system }
+
+// bookkeeping runs Crest's own activities (store, git, evaluation) on the workflow's queue.
+func bookkeeping(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Minute, // evaluation of a large collection
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrInvalidInput, activities.ErrEvaluationFailed, activities.ErrMergeConflict},
+		},
+	})
+}

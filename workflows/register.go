@@ -1,0 +1,10 @@
+package workflows
+
+import "go.temporal.io/sdk/worker"
+
+// Register adds Crest's workflows to a worker.
+func Register(r worker.WorkflowRegistry) {
+	r.RegisterWorkflow(MajorWave)
+	r.RegisterWorkflow(MinorWave)
+	r.RegisterWorkflow(BuildShard)
+}
