@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -62,6 +63,19 @@ func TestMajorWaveEndToEnd(t *testing.T) {
 	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, res.Tags)
 
 	s.checkConsistent(t, res)
+
+	// Maintainers pin against the newest tag with their package's whole closure green.
+	for pkg, want := range map[string]string{"fetch": "wave-1-2", "libhttp": "wave-1-2", "calc": "wave-1-2", "hello": "wave-1-2"} {
+		pin, err := s.st.Pin(ctx, "demo", pkg)
+		require.NoError(t, err, pkg)
+		require.Equal(t, want, pin.Tag, pkg)
+		require.Equal(t, res.Minor[1].Commit, pin.Commit)
+	}
+	_, err = s.st.Pin(ctx, "demo", "tetrix")
+	require.ErrorIs(t, err, store.ErrNoGreenTag, "tetrix was resolved wont-fix")
+	pin, err := s.st.Pin(ctx, "demo", "tetrix")
+	require.Len(t, pin.Rejected, 2)
+	require.Contains(t, pin.Rejected[0].Reasons, "tetrix: failed")
 }
 
 // checkConsistent holds Postgres, the remote's tags and the build records to one story.

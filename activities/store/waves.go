@@ -231,3 +231,24 @@ func (s *Store) SetMinorWave(ctx context.Context, id int64, state, commit string
 	}
 	return nil
 }
+
+// NextWaveNumber is the number the next major wave of a collection gets.
+func (s *Store) NextWaveNumber(ctx context.Context, collection string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `
+		SELECT coalesce(max(w.number), 0) + 1 FROM collections c LEFT JOIN waves w ON w.collection_id = c.id
+		WHERE c.name = $1 GROUP BY c.id`, collection).Scan(&n)
+	if err != nil {
+		return 0, notFound(err, "collection "+collection)
+	}
+	return n, nil
+}
+
+// Collections lists registered collection names.
+func (s *Store) Collections(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT name FROM collections ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list collections: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

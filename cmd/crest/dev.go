@@ -138,6 +138,9 @@ func runDev(ctx context.Context, cfg *Config, demo bool, out io.Writer) (err err
 	if err := registerCollections(ctx, acts, cfg); err != nil {
 		return err
 	}
+	if err := setupDemo(ctx, acts, s.dataDir); err != nil {
+		return err
+	}
 	stopWorkers, err := startWorkers(cfg, s.client, acts)
 	if err != nil {
 		return err
@@ -152,6 +155,11 @@ func runDev(ctx context.Context, cfg *Config, demo bool, out io.Writer) (err err
 	s.stops = append(s.stops, func() { _ = os.Remove(filepath.Join(s.dataDir, devStateFile)) })
 
 	printBanner(out, state, s.dataDir, time.Since(started))
+	if demo {
+		if err := startDemoWave(ctx, cfg, s.client, s.st, out); err != nil {
+			fmt.Fprintf(out, "demo wave: %v\n", err)
+		}
+	}
 	<-ctx.Done()
 	fmt.Fprintln(out, "\nShutting down …")
 	s.stop()
@@ -167,9 +175,10 @@ func printBanner(out io.Writer, st devState, dataDir string, took time.Duration)
 	fmt.Fprintf(out, "  Temporal   %s (namespace %s)\n", st.Temporal, st.Namespace)
 	fmt.Fprintf(out, "  Postgres   %s\n", store.RedactDSN(st.DatabaseURL))
 	fmt.Fprintf(out, "  Data       %s\n", dataDir)
-	fmt.Fprintf(out, "\nTry, in another terminal:\n")
+	fmt.Fprintf(out, "\nTry, in another terminal (the demo collection is registered as \"demo\"):\n")
+	fmt.Fprintf(out, "  crest wave start --update libcore=update/libcore-2 --update libnet=update/libnet-2 --wait\n")
+	fmt.Fprintf(out, "  crest wave status wave-1\n")
 	fmt.Fprintf(out, "  crest plan --graph ../shared/data/debian-bookworm-amd64-graph.jsonl.gz --update glibc --update openssl\n")
-	fmt.Fprintf(out, "  crest migrate status\n")
 	fmt.Fprintf(out, "\nCtrl-C stops everything; the data directory keeps the state for the next start.\n")
 }
 

@@ -43,6 +43,9 @@ func newRootCmd() *cobra.Command {
 		newConfigCmd(a),
 		newPlanCmd(),
 		newWorkerCmd(a),
+		newWaveCmd(a),
+		newTagsCmd(a),
+		newPinCmd(a),
 	)
 	return root
 }
