@@ -50,7 +50,9 @@ type Activities struct {
 	Evaluator Evaluator
 	Builder   Builder
 	Repos     *Repos
-	Logger    *slog.Logger
+	// Issues files issues for root causes; nil files none (the policy still runs).
+	Issues Issues
+	Logger *slog.Logger
 }
 
 // Repos opens each collection's working repository once per process, under Dir.

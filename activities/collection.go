@@ -1,5 +1,7 @@
 package activities
 
+import "encoding/json"
+
 // Collection is a package collection as Crest is configured to handle it. It is stored with
 // the collection in Postgres (never with secrets) and handed to workflows by the
 // LoadCollection activity.
@@ -18,4 +20,7 @@ type Collection struct {
 	TagPrefix string `json:"tag_prefix"`
 	// MainBranch is the branch waves start from by default.
 	MainBranch string `json:"main_branch"`
+	// Policy is the collection's breaking-change policy (policy.Settings as JSON): grace
+	// period, extensions, more protected roots. Major waves may override it.
+	Policy json.RawMessage `json:"policy,omitempty"`
 }

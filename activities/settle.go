@@ -131,3 +131,14 @@ func tagMessage(in TagInput, sum Summary) string {
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
+
+// RecordDecision writes a policy decision to the audit log (once per package, action and
+// deadline) and, while the package waits, as its reason for `crest wave status`.
+func (a *Activities) RecordDecision(ctx context.Context, in DecisionInput) error {
+	key := fmt.Sprintf("%s/%s/%s/%s/%d", in.Wave, in.System, in.Package, in.Action, in.Until.Unix())
+	if _, err := a.Store.RecordAudit(ctx, store.AuditEntry{Key: key, Actor: "policy", Wave: in.Wave, Package: in.Package,
+		Action: "policy:" + in.Action, Reason: in.Reason}); err != nil {
+		return err
+	}
+	return a.Store.SetWaitingReason(ctx, in.MinorWaveID, in.System, in.Package, in.Reason)
+}

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/crestwaves/crest/activities/store"
 )
@@ -21,6 +22,8 @@ type StartWaveInput struct {
 	Title      string          `json:"title,omitempty"`
 	BaseRef    string          `json:"base_ref,omitempty"` // default: the collection's main branch
 	Input      json.RawMessage `json:"input,omitempty"`    // the workflow input, kept for the record
+	// Policy overrides the collection's policy for this wave (policy.Settings as JSON).
+	Policy json.RawMessage `json:"policy,omitempty"`
 }
 
 // StartWaveResult names the wave and where it starts.
@@ -31,6 +34,8 @@ type StartWaveResult struct {
 	Branch     string     `json:"branch"`
 	BaseCommit string     `json:"base_commit"`
 	Collection Collection `json:"collection"`
+	// Policy is the effective, validated policy of the wave (policy.Settings as JSON).
+	Policy json.RawMessage `json:"policy"`
 }
 
 // EvaluateInput asks for a collection's packages at a commit.
@@ -57,6 +62,8 @@ type PlanInput struct {
 	Groups       [][]string `json:"groups,omitempty"`
 	// FirstMinor numbers the planned minor waves from here (replans continue the count).
 	FirstMinor int `json:"first_minor"`
+	// Policy is the wave's effective policy: its protected roots must exist.
+	Policy json.RawMessage `json:"policy,omitempty"`
 }
 
 // PlannedMinor is one minor wave of a plan, small enough for workflow history: the rebuild
@@ -223,4 +230,45 @@ type StateInput struct {
 	State       string `json:"state"`
 	Reason      string `json:"reason,omitempty"`
 	Key         string `json:"key"` // idempotency key for the audit entry
+}
+
+// ReviewInput asks for the issues and policy facts of a minor wave's root causes.
+type ReviewInput struct {
+	Collection  string           `json:"collection"`
+	Wave        string           `json:"wave"` // wave-N-M
+	Major       int              `json:"major"`
+	Minor       int              `json:"minor"`
+	WaveID      int64            `json:"wave_id"`
+	MinorWaveID int64            `json:"minor_wave_id"`
+	Evaluations []EvaluateResult `json:"evaluations"`
+	Commit      string           `json:"commit"`
+	Branch      string           `json:"branch"`
+	Updates     []Update         `json:"updates"`
+	Policy      json.RawMessage  `json:"policy"`
+}
+
+// Notice is what the policy needs to know about one unresolved root cause.
+type Notice struct {
+	System      string    `json:"system"`
+	Package     string    `json:"package"`
+	Status      string    `json:"status"`
+	Maintainers []string  `json:"maintainers,omitempty"`
+	Notified    time.Time `json:"notified,omitzero"` // when its issue was filed
+	// Protected is the chain from a protected root to the package; empty when unprotected.
+	Protected []string `json:"protected,omitempty"`
+	// LastComment is the newest comment on its issue by someone other than Crest.
+	LastComment      time.Time `json:"last_comment,omitzero"`
+	LastCommentActor string    `json:"last_comment_actor,omitempty"`
+	Issue            string    `json:"issue,omitempty"` // where people answer
+}
+
+// DecisionInput records a policy decision: in the audit log, and as the package's reason.
+type DecisionInput struct {
+	Wave        string    `json:"wave"`
+	MinorWaveID int64     `json:"minor_wave_id"`
+	System      string    `json:"system"`
+	Package     string    `json:"package"`
+	Action      string    `json:"action"`
+	Reason      string    `json:"reason"`
+	Until       time.Time `json:"until,omitzero"`
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/activity"
@@ -15,6 +16,7 @@ import (
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/graph"
 	"github.com/crestwaves/crest/graph/planview"
+	"github.com/crestwaves/crest/policy"
 )
 
 // RegisterCollection stores a configured collection (cmd calls it at start; it is not a
@@ -58,6 +60,10 @@ func (a *Activities) StartWave(ctx context.Context, in StartWaveInput) (StartWav
 	if in.BaseRef == "" {
 		in.BaseRef = col.MainBranch
 	}
+	effective, err := EffectivePolicy(col, in.Policy)
+	if err != nil {
+		return StartWaveResult{}, invalid("%v", err)
+	}
 	w, err := a.Store.CreateWave(ctx, store.Wave{
 		CollectionID: row.ID, Number: in.Number, WorkflowID: in.WorkflowID, Title: in.Title,
 		BaseRef: in.BaseRef, State: "planning", Input: in.Input,
@@ -88,7 +94,7 @@ func (a *Activities) StartWave(ctx context.Context, in StartWaveInput) (StartWav
 		return StartWaveResult{}, err
 	}
 	return StartWaveResult{WaveID: w.ID, Number: w.Number, Name: fmt.Sprintf("%s-%d", col.TagPrefix, w.Number),
-		Branch: w.Branch, BaseCommit: base, Collection: col}, nil
+		Branch: w.Branch, BaseCommit: base, Collection: col, Policy: effective}, nil
 }
 
 // Evaluate stores the collection's package graph at a commit (once per commit and system)
@@ -167,6 +173,15 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanResult, error)
 	}
 	if len(unknown) > 0 {
 		return PlanResult{}, invalid("%s", strings.Join(unknown, "; "))
+	}
+	if len(in.Policy) > 0 {
+		settings, err := policy.DecodeSettings(in.Policy)
+		if err != nil {
+			return PlanResult{}, invalid("wave policy: %v", err)
+		}
+		if _, err := policy.Protected(g, settings.ProtectedRoots); err != nil {
+			return PlanResult{}, invalid("protected roots: %v", err)
+		}
 	}
 	ev, err := a.Store.Evaluation(ctx, in.EvaluationID)
 	if err != nil {
@@ -272,4 +287,34 @@ func short(commit string) string {
 		return commit[:12]
 	}
 	return commit
+}
+
+// EffectivePolicy layers a wave's policy override over its collection's policy (whose
+// protected roots come first) and the defaults, and validates the result; errors name the
+// offending field.
+func EffectivePolicy(col Collection, override json.RawMessage) (json.RawMessage, error) {
+	base := policy.Settings{ProtectedRoots: col.ProtectedRoots}
+	if len(col.Policy) > 0 {
+		s, err := policy.DecodeSettings(col.Policy)
+		if err != nil {
+			return nil, fmt.Errorf("policy of collection %s: %w", col.Name, err)
+		}
+		if s.ProtectedRoots != nil {
+			s.ProtectedRoots = append(slices.Clone(col.ProtectedRoots), s.ProtectedRoots...)
+		}
+		base = policy.Merge(base, s)
+	}
+	layers := []policy.Settings{base}
+	if len(override) > 0 && string(override) != "null" {
+		s, err := policy.DecodeSettings(override)
+		if err != nil {
+			return nil, fmt.Errorf("policy override: %w", err)
+		}
+		layers = append(layers, s)
+	}
+	eff, err := policy.Effective(layers...)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(eff)
 }

@@ -223,7 +223,7 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 		input, _ := json.Marshal(w.in)
 		if err := workflow.ExecuteActivity(bctx, a.StartWave, activities.StartWaveInput{
 			WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, Collection: w.in.Collection, Number: w.in.Wave,
-			Title: w.in.Title, BaseRef: w.in.BaseRef, Input: input,
+			Title: w.in.Title, BaseRef: w.in.BaseRef, Input: input, Policy: w.in.Policy,
 		}).Get(ctx, &w.st.Start); err != nil {
 			return w.fail(ctx, err)
 		}
@@ -287,7 +287,7 @@ func (w *majorWave) plan(ctx workflow.Context, updates []activities.Update) erro
 	var plan activities.PlanResult
 	if err := workflow.ExecuteActivity(bookkeeping(ctx), a.Plan, activities.PlanInput{
 		WaveID: w.st.Start.WaveID, Wave: w.st.Start.Number, EvaluationID: w.st.Evaluation[0].EvaluationID,
-		Updates: updates, Groups: w.in.Groups, FirstMinor: first,
+		Updates: updates, Groups: w.in.Groups, FirstMinor: first, Policy: w.st.Start.Policy,
 	}).Get(ctx, &plan); err != nil {
 		return err
 	}
@@ -353,7 +353,7 @@ func (w *majorWave) startMinor(ctx workflow.Context, m *minorEntry) {
 	f := workflow.ExecuteChildWorkflow(cctx, MinorWave, MinorWaveInput{
 		Collection: w.in.Collection, WaveID: w.st.Start.WaveID, Wave: w.st.Start.Number, Number: m.Plan.Number,
 		Name: m.Plan.Name, Branch: w.st.Start.Branch, Updates: m.Plan.Updates, BaseEvaluations: w.st.Evaluation,
-		Deferred: deferred, Limits: w.limits, Paused: w.st.Paused,
+		Deferred: deferred, Limits: w.limits, Paused: w.st.Paused, Policy: w.st.Start.Policy,
 	})
 	number := m.Plan.Number
 	w.running[number] = f

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/policy"
 )
 
 // MinorWaveInput is one step of a major wave. The major wave starts it as a child; a person
@@ -30,6 +32,8 @@ type MinorWaveInput struct {
 	Deferred []string `json:"deferred,omitempty"`
 	Limits   Limits   `json:"limits"`
 	Paused   bool     `json:"paused,omitempty"`
+	// Policy is the wave's effective breaking-change policy (policy.Settings as JSON).
+	Policy json.RawMessage `json:"policy,omitempty"`
 	// Resume carries the state across continue-as-new.
 	Resume *minorState `json:"resume,omitempty"`
 }
@@ -54,6 +58,16 @@ type minorState struct {
 	Paused      bool                        `json:"paused"`
 	Resolves    []ResolveRequest            `json:"resolves,omitempty"`
 	Retries     []RetryRequest              `json:"retries,omitempty"`
+	// Events are the retries that may extend a grace period, in order.
+	Events []packageEvent `json:"events,omitempty"`
+	// Decisions are the latest policy decision per waiting package, by package.
+	Decisions []policy.Decision `json:"decisions,omitempty"`
+}
+
+// packageEvent is a policy event (a retry) about one package.
+type packageEvent struct {
+	Package string       `json:"package"`
+	Event   policy.Event `json:"event"`
 }
 
 type minorWave struct {
@@ -195,10 +209,21 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 		if w.st.Summary.Counts.Unresolved == 0 && w.st.Summary.Counts.Pending == 0 && len(w.st.Retries) == 0 {
 			break
 		}
+		wake, resolved, err := w.applyPolicy(ctx)
+		if err != nil {
+			return MinorWaveResult{}, err
+		}
+		if resolved {
+			continue // the policy settled something: look again
+		}
 		w.phase(ctx, PhaseWaiting)
-		if err := workflow.Await(ctx, func() bool {
-			return len(w.st.Resolves) > 0 || len(w.st.Retries) > 0 || w.cancelled
-		}); err != nil {
+		asked := func() bool { return len(w.st.Resolves) > 0 || len(w.st.Retries) > 0 || w.cancelled }
+		if wake.IsZero() {
+			err = workflow.Await(ctx, asked)
+		} else if d := wake.Sub(workflow.Now(ctx)); d > 0 {
+			_, err = workflow.AwaitWithTimeout(ctx, d, asked)
+		}
+		if err != nil {
 			return MinorWaveResult{}, err
 		}
 		if err := w.settle(ctx); err != nil {
@@ -336,6 +361,8 @@ func (w *minorWave) settle(ctx workflow.Context) error {
 	var refs, pkgs []string
 	for _, r := range retries {
 		pkgs = append(pkgs, r.Package)
+		w.st.Events = append(w.st.Events, packageEvent{Package: r.Package,
+			Event: policy.Event{Kind: policy.EventRetry, At: workflow.Now(ctx), Actor: r.By}})
 		if r.Ref != "" && !slices.Contains(refs, r.Ref) {
 			refs = append(refs, r.Ref)
 		}
@@ -400,9 +427,16 @@ func (w *minorWave) status() MinorStatus {
 	s := MinorStatus{Name: w.in.Name, Number: w.in.Number, Phase: w.st.Phase, Commit: w.st.Commit, Round: w.st.Round,
 		Paused: w.st.Paused, Summary: w.st.Summary, Updates: w.in.Updates, Requests: len(w.st.Resolves) + len(w.st.Retries)}
 	for _, f := range w.st.Summary.Failures {
-		if f.Resolution == "" {
-			s.Waiting = append(s.Waiting, fmt.Sprintf("%s %s: blocks %d; resolve (wont-fix, cant-fix) or retry with a fix", f.Package, f.Status, f.Dependents))
+		if f.Resolution != "" {
+			continue
 		}
+		why := "resolve (wont-fix, cant-fix) or retry with a fix"
+		for _, d := range w.st.Decisions {
+			if d.Package == f.Package {
+				why = d.Reason
+			}
+		}
+		s.Waiting = append(s.Waiting, fmt.Sprintf("%s %s, blocks %d: %s", f.Package, f.Status, f.Dependents, why))
 	}
 	return s
 }

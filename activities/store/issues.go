@@ -478,27 +478,54 @@ func (s *Store) OpenLocalIssue(ctx context.Context, is LocalIssue) (LocalIssue, 
 	return out, created, err
 }
 
-// LocalIssue returns local issue number with its comment counts.
-func (s *Store) LocalIssue(ctx context.Context, number int64) (LocalIssue, error) {
+const localIssueColumns = `number, repo, fingerprint, title, body, labels, assignees, state, close_reason,
+	created_at, updated_at, closed_at,
+	(SELECT count(*) FROM local_issue_comments c WHERE c.issue = li.number)::int,
+	(SELECT max(created_at) FROM local_issue_comments c WHERE c.issue = li.number AND c.key IS NULL)
+	FROM local_issues li`
+
+func scanLocalIssue(row pgx.Row) (LocalIssue, error) {
 	var is LocalIssue
 	var closed, lastExternal *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT number, repo, fingerprint, title, body, labels, assignees, state, close_reason,
-			created_at, updated_at, closed_at,
-			(SELECT count(*) FROM local_issue_comments c WHERE c.issue = li.number)::int,
-			(SELECT max(created_at) FROM local_issue_comments c WHERE c.issue = li.number AND c.key IS NULL)
-		FROM local_issues li WHERE number = $1`, number).
-		Scan(&is.Number, &is.Repo, &is.Fingerprint, &is.Title, &is.Body, &is.Labels, &is.Assignees, &is.State,
-			&is.CloseReason, &is.CreatedAt, &is.UpdatedAt, &closed, &is.Comments, &lastExternal)
-	if err != nil {
-		return LocalIssue{}, notFound(err, fmt.Sprintf("local issue %d", number))
-	}
+	err := row.Scan(&is.Number, &is.Repo, &is.Fingerprint, &is.Title, &is.Body, &is.Labels, &is.Assignees, &is.State,
+		&is.CloseReason, &is.CreatedAt, &is.UpdatedAt, &closed, &is.Comments, &lastExternal)
 	if closed != nil {
 		is.ClosedAt = *closed
 	}
 	if lastExternal != nil {
 		is.LastExternalComment = *lastExternal
 	}
+	return is, err
+}
+
+// LocalIssue returns local issue number with its comment counts.
+func (s *Store) LocalIssue(ctx context.Context, number int64) (LocalIssue, error) {
+	is, err := scanLocalIssue(s.pool.QueryRow(ctx, `SELECT `+localIssueColumns+` WHERE number = $1`, number))
+	if err != nil {
+		return LocalIssue{}, notFound(err, fmt.Sprintf("local issue %d", number))
+	}
 	return is, nil
+}
+
+// LocalIssues lists the local issues of repo, by number, with their comment counts.
+func (s *Store) LocalIssues(ctx context.Context, repo string) ([]LocalIssue, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+localIssueColumns+` WHERE repo = $1 ORDER BY number`, repo)
+	if err != nil {
+		return nil, fmt.Errorf("local issues of %q: %w", repo, err)
+	}
+	defer rows.Close()
+	var out []LocalIssue
+	for rows.Next() {
+		is, err := scanLocalIssue(rows)
+		if err != nil {
+			return nil, fmt.Errorf("local issues of %q: %w", repo, err)
+		}
+		out = append(out, is)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("local issues of %q: %w", repo, err)
+	}
+	return out, nil
 }
 
 // LocalComments lists the comments of local issue number, oldest first.

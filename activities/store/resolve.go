@@ -175,3 +175,28 @@ func (s *Store) LockedIn(ctx context.Context, waveID int64, system string, exclu
 	}
 	return keys, nil
 }
+
+// SetWaitingReason explains why an unresolved failure waits (a policy decision).
+func (s *Store) SetWaitingReason(ctx context.Context, minorWaveID int64, system, pkg, reason string) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE package_results SET reason = $4, updated_at = now()
+		WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND resolution = ''`, minorWaveID, system, pkg, reason)
+	if err != nil {
+		return fmt.Errorf("set reason of %s: %w", pkg, err)
+	}
+	return nil
+}
+
+// MarkNotified records, once per failed attempt, when a root cause's maintainers were told
+// and where (its issue); it returns the recorded time, the first one written.
+func (s *Store) MarkNotified(ctx context.Context, minorWaveID int64, system, pkg, issue string, at time.Time) (time.Time, error) {
+	var notified time.Time
+	err := s.pool.QueryRow(ctx, `
+		UPDATE package_results SET notified_at = coalesce(notified_at, $4), issue = $5, updated_at = now()
+		WHERE minor_wave_id = $1 AND system = $2 AND package = $3 RETURNING notified_at`,
+		minorWaveID, system, pkg, at, issue).Scan(&notified)
+	if err != nil {
+		return time.Time{}, notFound(err, "result of "+pkg)
+	}
+	return notified, nil
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -118,6 +119,9 @@ type CollectionConfig struct {
 	ProtectedRoots []string `mapstructure:"protected_roots"`
 	TagPrefix      string   `mapstructure:"tag_prefix"`
 	MainBranch     string   `mapstructure:"main_branch"`
+	// Policy is the breaking-change policy (see policy.Settings): grace_period,
+	// max_extensions, extension, protected_roots, allow_short_periods.
+	Policy map[string]any `mapstructure:"policy"`
 }
 
 // defaults registers every key (viper reads the environment only for keys it knows).
@@ -349,6 +353,9 @@ func (c *Config) validate() error {
 		if col.TagPrefix != "" && !nameRE.MatchString(col.TagPrefix) {
 			bad(key+".tag_prefix", "%q is not a valid tag prefix", col.TagPrefix)
 		}
+		if _, err := activities.EffectivePolicy(col.collection(), col.policyJSON()); err != nil {
+			bad(key+".policy", "%v", err)
+		}
 	}
 	if len(errs) > 0 {
 		sort.Strings(errs)
@@ -375,7 +382,20 @@ func (c CollectionConfig) collection() activities.Collection {
 	if col.MainBranch == "" {
 		col.MainBranch = "main"
 	}
+	col.Policy = c.policyJSON()
 	return col
+}
+
+// policyJSON is the collection's policy section as the JSON policy.DecodeSettings reads.
+func (c CollectionConfig) policyJSON() json.RawMessage {
+	if len(c.Policy) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(c.Policy)
+	if err != nil {
+		return json.RawMessage(`{"invalid": true}`) // reported by validate as an unknown field
+	}
+	return b
 }
 
 // redacted returns the settings as a map for display with every secret masked.

@@ -100,6 +100,8 @@ CREATE TABLE package_results (
     blocked_by     text[] NOT NULL DEFAULT '{}',
     attempts       int NOT NULL DEFAULT 0,
     log_tail       text NOT NULL DEFAULT '',
+    notified_at    timestamptz,          -- when its maintainers were told (issue filed or updated)
+    issue          text NOT NULL DEFAULT '',
     updated_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (minor_wave_id, system, package)
 );

@@ -1,0 +1,141 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/crestwaves/crest/graph"
+	"github.com/crestwaves/crest/policy"
+)
+
+// Issues files and updates one issue per root cause. activities/filer implements it over
+// an issue tracker with an outbox in Postgres, so that each report is made exactly once.
+type Issues interface {
+	// Report files the issue of an unresolved root cause, or comments on the open one with
+	// the same failure (a later minor or major wave, another attempt), once per report key.
+	Report(ctx context.Context, r IssueReport) (IssueState, error)
+	// Settle writes how a root cause was settled to its issue, once: fixed closes it as
+	// completed, wont-fix and cant-fix close it as not planned, marked-broken leaves it open.
+	Settle(ctx context.Context, r IssueReport, resolution, reason string) error
+}
+
+// IssueReport is what an issue about a root cause says.
+type IssueReport struct {
+	Collection  string    `json:"collection"`
+	Package     string    `json:"package"`
+	System      string    `json:"system"`
+	Status      string    `json:"status"` // failed or test-failed
+	Maintainers []string  `json:"maintainers,omitempty"`
+	Major       int       `json:"major"`
+	Minor       int       `json:"minor"`
+	Attempt     int       `json:"attempt"`
+	Commit      string    `json:"commit"`
+	Branch      string    `json:"branch"`
+	Update      Update    `json:"update"` // the root update that set it off
+	Drv         string    `json:"drv"`
+	LogTail     string    `json:"log_tail"`
+	Dependents  []string  `json:"dependents,omitempty"`
+	Deadline    time.Time `json:"deadline,omitzero"`
+	Protected   bool      `json:"protected,omitempty"`
+}
+
+// IssueState is where people answer and what they said.
+type IssueState struct {
+	Ref              string    `json:"ref"` // URL, or "local#N"
+	LastComment      time.Time `json:"last_comment,omitzero"`
+	LastCommentActor string    `json:"last_comment_actor,omitempty"`
+}
+
+// ReviewFailures brings a minor wave's issues up to date and returns what the grace policy
+// needs about each unresolved root cause: every unresolved root cause gets its issue (one
+// per failure, listing the dependents it blocks), every settled one has its resolution
+// written there, and protected packages are named with the chain that protects them.
+func (a *Activities) ReviewFailures(ctx context.Context, in ReviewInput) ([]Notice, error) {
+	roots, err := a.Store.RootCauses(ctx, in.MinorWaveID)
+	if err != nil || len(roots) == 0 {
+		return nil, err
+	}
+	settings, err := policy.DecodeSettings(in.Policy)
+	if err != nil {
+		return nil, invalid("wave policy: %v", err)
+	}
+	eff, err := policy.Effective(settings)
+	if err != nil {
+		return nil, invalid("wave policy: %v", err)
+	}
+	protected := map[string]policy.Set{} // by system
+	graphs := map[string]*graph.Graph{}
+	for _, ev := range in.Evaluations {
+		g, err := a.loadGraph(ctx, ev.EvaluationID)
+		if err != nil {
+			return nil, err
+		}
+		graphs[ev.System] = g
+		set, err := policy.Protected(g, rootsIn(g, eff.ProtectedRoots))
+		if err != nil {
+			return nil, err
+		}
+		protected[ev.System] = set
+	}
+	update := Update{}
+	if len(in.Updates) > 0 {
+		update = in.Updates[0]
+	}
+	var out []Notice
+	for _, r := range roots {
+		activity.RecordHeartbeat(ctx, r.Package)
+		g := graphs[r.System]
+		rep := IssueReport{Collection: in.Collection, Package: r.Package, System: r.System, Status: r.Status,
+			Major: in.Major, Minor: in.Minor, Attempt: r.Attempts, Commit: in.Commit, Branch: in.Branch,
+			Update: update, Drv: r.Drv, LogTail: r.LogTail, Dependents: r.Dependents}
+		if g != nil {
+			if p, ok := g.Package(r.Package); ok {
+				rep.Maintainers = p.Maintainers
+			}
+		}
+		chain := protected[r.System].Why(r.Package)
+		rep.Protected = len(chain) > 0
+		if r.Resolution != "" {
+			if a.Issues != nil {
+				if err := a.Issues.Settle(ctx, rep, r.Resolution, r.Reason); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		now := time.Now()
+		if !rep.Protected {
+			rep.Deadline = now.Add(time.Duration(*eff.GracePeriod))
+		}
+		n := Notice{System: r.System, Package: r.Package, Status: r.Status, Maintainers: rep.Maintainers, Protected: chain}
+		if a.Issues != nil {
+			st, err := a.Issues.Report(ctx, rep)
+			if err != nil {
+				return nil, fmt.Errorf("issue for %s: %w", r.Package, err)
+			}
+			n.Issue, n.LastComment, n.LastCommentActor = st.Ref, st.LastComment, st.LastCommentActor
+		}
+		if n.Notified, err = a.Store.MarkNotified(ctx, in.MinorWaveID, r.System, r.Package, n.Issue, now); err != nil {
+			return nil, err
+		}
+		if !n.LastComment.After(n.Notified) {
+			n.LastComment, n.LastCommentActor = time.Time{}, ""
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// rootsIn keeps the protected roots this evaluation has (a root may be absent on a system).
+func rootsIn(g *graph.Graph, roots []string) []string {
+	var out []string
+	for _, r := range roots {
+		if g.Has(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,97 @@
+package workflows_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/workflows"
+)
+
+func registerMajor(env *testsuite.TestWorkflowEnvironment, plan activities.PlanResult) {
+	acts := &activities.Activities{}
+	env.OnActivity(acts.StartWave, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.StartWaveInput) (activities.StartWaveResult, error) {
+			return activities.StartWaveResult{WaveID: 1, Number: 1, Name: "wave-1", Branch: "wave-1", BaseCommit: "base",
+				Collection: activities.Collection{Name: in.Collection, Systems: []string{"x86_64-linux"}},
+				Policy:     []byte(sevenDays)}, nil
+		})
+	env.OnActivity(acts.Plan, mock.Anything, mock.Anything).Return(plan, nil)
+	env.RegisterWorkflow(workflows.MinorWave)
+	env.RegisterWorkflow(workflows.BuildShard)
+}
+
+func majorStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflows.MajorStatus {
+	t.Helper()
+	v, err := env.QueryWorkflow(workflows.QueryStatus)
+	require.NoError(t, err)
+	var st workflows.MajorStatus
+	require.NoError(t, v.Get(&st))
+	return st
+}
+
+func TestMajorWaveForwardsValidatedRequestsToItsMinorWave(t *testing.T) {
+	env := quietSuite().NewTestWorkflowEnvironment()
+	f := newFakeWave(env, libhttp())
+	f.register(t)
+	registerMajor(env, activities.PlanResult{Minor: []activities.PlannedMinor{{Number: 1, Name: "wave-1-1",
+		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}, Builds: 11}}})
+	rejected := map[string]*updateResult{}
+	var paused, resumed, resolved *updateResult
+	env.RegisterDelayedCallback(func() {
+		st := majorStatus(t, env)
+		require.Equal(t, workflows.PhaseWaiting, st.Phase)
+		require.Equal(t, workflows.PhaseWaiting, st.Minor[0].Phase)
+		paused = update(env, workflows.UpdatePause, workflows.PauseRequest{Reason: "infra maintenance"})
+	}, time.Hour)
+	env.RegisterDelayedCallback(func() {
+		require.True(t, majorStatus(t, env).Paused)
+		rejected["already paused"] = update(env, workflows.UpdatePause, workflows.PauseRequest{})
+		rejected[`"nosuch" has not failed in a running minor wave; waiting: wave-1-1:libhttp`] = update(env,
+			workflows.UpdateResolve, workflows.ResolveRequest{Package: "nosuch", Resolution: "wont-fix", Reason: "r"})
+		rejected[`resolution "later"`] = update(env, workflows.UpdateResolve,
+			workflows.ResolveRequest{Package: "libhttp", Resolution: "later", Reason: "r"})
+		rejected["minor: wave-1 has no minor wave 9"] = update(env, workflows.UpdateRetry,
+			workflows.RetryRequest{Package: "libhttp", Minor: 9})
+		rejected[`"libnet" is already updated`] = update(env, workflows.UpdateAddUpdate,
+			workflows.AddUpdateRequest{Package: "libnet", Ref: "update/libnet-3"})
+		rejected["package and ref are required"] = update(env, workflows.UpdateAddUpdate, workflows.AddUpdateRequest{Package: "zlib"})
+		resumed = update(env, workflows.UpdateResume, workflows.PauseRequest{})
+	}, 2*time.Hour)
+	env.RegisterDelayedCallback(func() {
+		for want, r := range rejected {
+			require.True(t, r.done, want)
+			require.ErrorContains(t, r.rejected, want)
+		}
+		resolved = update(env, workflows.UpdateResolve, workflows.ResolveRequest{Package: "libhttp", Resolution: "wont-fix",
+			Reason: "replaced by libhttp2", By: "erin"})
+	}, 3*time.Hour)
+
+	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
+		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.MajorWaveResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, []string{"wave-1-1"}, res.Tags)
+	require.Equal(t, workflows.PhaseDone, res.Phase)
+	for _, r := range []*updateResult{paused, resumed, resolved} {
+		require.NoError(t, r.rejected)
+	}
+	require.Contains(t, resolved.text, "wave-1-1: resolve request for libhttp accepted")
+	require.Len(t, f.resolved, 1)
+	require.Equal(t, "erin", f.resolved[0].Actor)
+}
+
+func TestMajorWaveRejectsBadInput(t *testing.T) {
+	env := quietSuite().NewTestWorkflowEnvironment()
+	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Updates: []activities.Update{{Package: "libnet"}}})
+	err := env.GetWorkflowError()
+	require.ErrorContains(t, err, "collection: required")
+	require.ErrorContains(t, err, "updates[0]: package and ref are required")
+}
