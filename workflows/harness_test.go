@@ -19,7 +19,12 @@ import (
 	"github.com/crestwaves/crest/workflows"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(workerProcessEnv) != "" {
+		os.Exit(runWorkerProcess())
+	}
+	testenv.Main(m)
+}
 
 // stack is a real Crest for one test: Postgres, the embedded Temporal server, Nix, git and
 // the demo collection, with workers on task queues of the test's own.
@@ -139,5 +144,3 @@ func (s *stack) update(id, name string, arg any) (string, error) {
 	err = h.Get(context.Background(), &out)
 	return out, err
 }
-
-var _ = os.Getenv

@@ -254,3 +254,12 @@ func (s *Store) DuplicateBuilds(ctx context.Context, waveID int64) ([]string, er
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
+
+// FinishedBuilds counts the builds recorded as finished.
+func (s *Store) FinishedBuilds(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM builds WHERE status <> 'running'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count builds: %w", err)
+	}
+	return n, nil
+}

@@ -14,6 +14,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/deploy/demo"
+	"github.com/crestwaves/crest/workflows"
 )
 
 // devConfig is a crest dev configuration on free ports in a fresh data directory that the
@@ -34,9 +36,14 @@ func devConfig(t *testing.T) *Config {
 // startDev runs crest dev until the returned stop is called, waiting until it is ready.
 func startDev(t *testing.T, cfg *Config) (devState, func()) {
 	t.Helper()
+	return startDevDemo(t, cfg, false)
+}
+
+func startDevDemo(t *testing.T, cfg *Config, demo bool) (devState, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runDev(ctx, cfg, false, io.Discard) }()
+	go func() { done <- runDev(ctx, cfg, demo, io.Discard) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if s, ok := readDevState(cfg.DataDir); ok {
@@ -132,4 +139,61 @@ func TestDevPortInUseNamesTheFlag(t *testing.T) {
 			require.ErrorContains(t, err, tc.flag)
 		})
 	}
+}
+
+// TestDevRestartResumesRunningWave stops crest dev while its demo wave waits for people and
+// starts it again on the same data directory: the wave carries on from where it was.
+func TestDevRestartResumesRunningWave(t *testing.T) {
+	cfg := devConfig(t)
+	ctx := context.Background()
+	state, stop := startDevDemo(t, cfg, true)
+	c, err := client.Dial(client.Options{HostPort: state.Temporal, Namespace: state.Namespace})
+	require.NoError(t, err)
+	waitMinor(t, c, 1, workflows.PhaseWaiting)
+	c.Close()
+	stop()
+
+	state, stop = startDevDemo(t, cfg, true) // --demo again: the running wave is reused
+	defer stop()
+	c, err = client.Dial(client.Options{HostPort: state.Temporal, Namespace: state.Namespace})
+	require.NoError(t, err)
+	defer c.Close()
+	st, err := store.Open(ctx, state.DatabaseURL)
+	require.NoError(t, err)
+	defer st.Close()
+	waves, err := st.Waves(ctx, demoCollection)
+	require.NoError(t, err)
+	require.Len(t, waves, 1, "the restart did not start a second demo wave")
+
+	send := func(name string, arg any) {
+		h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: "demo/wave-1", UpdateName: name,
+			Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
+		require.NoError(t, err)
+		require.NoError(t, h.Get(ctx, nil))
+	}
+	send(workflows.UpdateResolve, workflows.ResolveRequest{Package: "tetrix", Resolution: "wont-fix", Reason: "gone upstream"})
+	send(workflows.UpdateRetry, workflows.RetryRequest{Package: "calc", Ref: demo.FixCalcPrecision})
+	waitMinor(t, c, 2, workflows.PhaseWaiting)
+	send(workflows.UpdateRetry, workflows.RetryRequest{Package: "libhttp", Ref: demo.FixLibhttpLibnet2})
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	var res workflows.MajorWaveResult
+	require.NoError(t, c.GetWorkflow(wctx, "demo/wave-1", "").Get(wctx, &res))
+	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, res.Tags)
+}
+
+// waitMinor waits until the demo wave's minor wave m is in phase.
+func waitMinor(t *testing.T, c client.Client, m int, phase string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for time.Now().Before(deadline) {
+		if v, err := c.QueryWorkflow(context.Background(), "demo/wave-1", "", workflows.QueryStatus); err == nil {
+			var st workflows.MajorStatus
+			if v.Get(&st) == nil && len(st.Minor) >= m && st.Minor[m-1].Phase == phase {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("minor wave %d never reached %s", m, phase)
 }
