@@ -63,6 +63,7 @@ func TestMajorWaveEndToEnd(t *testing.T) {
 	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, res.Tags)
 
 	s.checkConsistent(t, res)
+	recordHistories(t, s.c, id, id+"-1", id+"-2", id+"-1/build/x86_64-linux/r0/l000/s000")
 
 	// Maintainers pin against the newest tag with their package's whole closure green.
 	for pkg, want := range map[string]string{"fetch": "wave-1-2", "libhttp": "wave-1-2", "calc": "wave-1-2", "hello": "wave-1-2"} {
