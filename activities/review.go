@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -40,11 +39,15 @@ type IssueReport struct {
 	Dependents  []string  `json:"dependents,omitempty"`
 	Deadline    time.Time `json:"deadline,omitzero"`
 	Protected   bool      `json:"protected,omitempty"`
+	// Fingerprint names the failure an earlier Report filed (for Settle; empty to derive
+	// it from the log).
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // IssueState is where people answer and what they said.
 type IssueState struct {
 	Ref              string    `json:"ref"` // URL, or "local#N"
+	Fingerprint      string    `json:"fingerprint"`
 	LastComment      time.Time `json:"last_comment,omitzero"`
 	LastCommentActor string    `json:"last_comment_actor,omitempty"`
 }
@@ -90,7 +93,7 @@ func (a *Activities) ReviewFailures(ctx context.Context, in ReviewInput) ([]Noti
 		g := graphs[r.System]
 		rep := IssueReport{Collection: in.Collection, Package: r.Package, System: r.System, Status: r.Status,
 			Major: in.Major, Minor: in.Minor, Attempt: r.Attempts, Commit: in.Commit, Branch: in.Branch,
-			Update: update, Drv: r.Drv, LogTail: r.LogTail, Dependents: r.Dependents}
+			Update: update, Drv: r.Drv, LogTail: r.LogTail, Dependents: r.Dependents, Fingerprint: r.Fingerprint}
 		if g != nil {
 			if p, ok := g.Package(r.Package); ok {
 				rep.Maintainers = p.Maintainers
@@ -99,10 +102,8 @@ func (a *Activities) ReviewFailures(ctx context.Context, in ReviewInput) ([]Noti
 		chain := protected[r.System].Why(r.Package)
 		rep.Protected = len(chain) > 0
 		if r.Resolution != "" {
-			if a.Issues != nil {
-				if err := a.Issues.Settle(ctx, rep, r.Resolution, r.Reason); err != nil {
-					return nil, err
-				}
+			if err := a.settleIssue(ctx, rep, r.Resolution, r.Reason); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -111,14 +112,14 @@ func (a *Activities) ReviewFailures(ctx context.Context, in ReviewInput) ([]Noti
 			rep.Deadline = now.Add(time.Duration(*eff.GracePeriod))
 		}
 		n := Notice{System: r.System, Package: r.Package, Status: r.Status, Maintainers: rep.Maintainers, Protected: chain}
+		var st IssueState
 		if a.Issues != nil {
-			st, err := a.Issues.Report(ctx, rep)
-			if err != nil {
-				return nil, fmt.Errorf("issue for %s: %w", r.Package, err)
+			if st, err = a.Issues.Report(ctx, rep); err != nil {
+				return nil, issueError(r.Package, err)
 			}
 			n.Issue, n.LastComment, n.LastCommentActor = st.Ref, st.LastComment, st.LastCommentActor
 		}
-		if n.Notified, err = a.Store.MarkNotified(ctx, in.MinorWaveID, r.System, r.Package, n.Issue, now); err != nil {
+		if n.Notified, err = a.Store.MarkNotified(ctx, in.MinorWaveID, r.System, r.Package, n.Issue, st.Fingerprint, now); err != nil {
 			return nil, err
 		}
 		if !n.LastComment.After(n.Notified) {

@@ -104,6 +104,19 @@ func (a *Activities) TagMinorWave(ctx context.Context, in TagInput) (TagResult, 
 		Message: message, Summary: js}); err != nil {
 		return TagResult{}, err
 	}
+	// Fixed root causes close their issues; the others' resolutions are written there.
+	roots, err := a.Store.RootCauses(ctx, in.MinorWaveID)
+	if err != nil {
+		return TagResult{}, err
+	}
+	for _, r := range roots {
+		rep := IssueReport{Collection: in.Collection, Package: r.Package, System: r.System, Status: r.Status,
+			Major: in.Major, Minor: in.Minor, Attempt: r.Attempts, Commit: in.Commit, Branch: in.Branch,
+			Drv: r.Drv, LogTail: r.LogTail, Fingerprint: r.Fingerprint}
+		if err := a.settleIssue(ctx, rep, r.Resolution, r.Reason); err != nil {
+			return TagResult{}, err
+		}
+	}
 	_, err = a.Store.RecordAudit(ctx, store.AuditEntry{Key: in.Name + "/tag", Actor: "crest", Wave: in.Name, Action: "tag",
 		Reason: fmt.Sprintf("all %d packages settled: %d passed, %d resolved", sum.Counts.Total, sum.Counts.Passed, sum.Counts.Resolved)})
 	return TagResult{Tag: in.Name, Commit: in.Commit, Summary: sum}, err

@@ -209,6 +209,8 @@ type TagInput struct {
 	WaveID      int64    `json:"wave_id"`
 	MinorWaveID int64    `json:"minor_wave_id"`
 	Name        string   `json:"name"` // wave-N-M
+	Major       int      `json:"major"`
+	Minor       int      `json:"minor"`
 	Branch      string   `json:"branch"`
 	Commit      string   `json:"commit"`
 	Updates     []Update `json:"updates"`

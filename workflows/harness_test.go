@@ -12,8 +12,10 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/filer"
 	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/tracker/local"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/deploy/testenv"
 	"github.com/crestwaves/crest/workflows"
@@ -51,7 +53,8 @@ func newStack(t *testing.T) *stack {
 	n, err := nix.New(nix.Config{})
 	require.NoError(t, err, "real Nix is needed: apt-get install nix-bin")
 	s.acts = &activities.Activities{Store: s.st, Evaluator: n, Builder: activities.NixBuilder{Nix: n},
-		Repos: &activities.Repos{Dir: filepath.Join(dir, "repos")}}
+		Repos:  &activities.Repos{Dir: filepath.Join(dir, "repos")},
+		Issues: activities.FilerIssues{Filer: &filer.Filer{Store: s.st, Tracker: local.New(s.st, local.Options{})}}}
 	require.NoError(t, s.acts.RegisterCollection(ctx, activities.Collection{
 		Name: "demo", Remote: s.demo.Remote, Evaluator: "index.nix", Systems: []string{"x86_64-linux"},
 		ProtectedRoots: s.demo.ProtectedRoots, TagPrefix: "wave", MainBranch: demo.MainBranch,

@@ -244,7 +244,7 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 	}
 	if err := workflow.ExecuteActivity(ctx, a.TagMinorWave, activities.TagInput{
 		Collection: w.in.Collection, WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Name: w.in.Name,
-		Branch: w.in.Branch, Commit: w.st.Commit, Updates: w.in.Updates, Evaluations: evals,
+		Major: w.in.Wave, Minor: w.in.Number, Branch: w.in.Branch, Commit: w.st.Commit, Updates: w.in.Updates, Evaluations: evals,
 	}).Get(ctx, &tag); err != nil {
 		return MinorWaveResult{}, err
 	}

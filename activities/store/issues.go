@@ -278,16 +278,22 @@ func (s *Store) RecordRootCause(ctx context.Context, r RootCauseRecord) (Issue, 
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
 			return err
-		case onTracker == r.Tracker:
-			if _, err := tx.Exec(ctx, `UPDATE issues SET updated_at = $4,
-				last_major = CASE WHEN (last_major, last_minor) < ($2, $3) THEN $2 ELSE last_major END,
-				last_minor = CASE WHEN (last_major, last_minor) < ($2, $3) THEN $3 ELSE last_minor END
-				WHERE id = $1`, issueID, r.Recur.Major, r.Recur.Minor, at); err != nil {
+		default:
+			// A concurrent recorder of this root cause may have filed the issue (with
+			// Open) since the lookup above; holding the issue's lock, look again.
+			if ev, err = eventByKeys(ctx, tx, r.Open.Key, r.Recur.Key); !errors.Is(err, ErrNotFound) {
 				return err
 			}
-			ev, err = insertEvent(ctx, tx, issueID, r.Recur, at)
-			return err
-		default:
+			if onTracker == r.Tracker {
+				if _, err := tx.Exec(ctx, `UPDATE issues SET updated_at = $4,
+					last_major = CASE WHEN (last_major, last_minor) < ($2, $3) THEN $2 ELSE last_major END,
+					last_minor = CASE WHEN (last_major, last_minor) < ($2, $3) THEN $3 ELSE last_minor END
+					WHERE id = $1`, issueID, r.Recur.Major, r.Recur.Minor, at); err != nil {
+					return err
+				}
+				ev, err = insertEvent(ctx, tx, issueID, r.Recur, at)
+				return err
+			}
 			if _, err := tx.Exec(ctx, `UPDATE issues SET state = 'closed', close_reason = $2, closed_at = $3, updated_at = $3
 				WHERE id = $1`, issueID, CloseSuperseded, at); err != nil {
 				return err

@@ -88,13 +88,15 @@ type RootCause struct {
 	Attempts   int      `json:"attempts"`
 	LogTail    string   `json:"log_tail,omitempty"`
 	Dependents []string `json:"dependents,omitempty"` // dependency-failed because of it, sorted
+	// Fingerprint is that of the failure its issue is about (empty before one is filed).
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // RootCauses lists a minor wave's root causes with the dependents each blocks, including
 // those since fixed (status passed, resolution fixed).
 func (s *Store) RootCauses(ctx context.Context, minorWaveID int64) ([]RootCause, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT r.system, r.package, r.drv, r.status, r.resolution, r.reason, r.attempts, r.log_tail,
+		SELECT r.system, r.package, r.drv, r.status, r.resolution, r.reason, r.attempts, r.log_tail, r.fingerprint,
 			coalesce((SELECT array_agg(d.package ORDER BY d.package) FROM package_results d
 			          WHERE d.minor_wave_id = r.minor_wave_id AND d.system = r.system
 			            AND d.status = 'dependency-failed' AND r.package = ANY(d.blocked_by)), '{}')
@@ -106,7 +108,7 @@ func (s *Store) RootCauses(ctx context.Context, minorWaveID int64) ([]RootCause,
 	}
 	var out []RootCause
 	var rc RootCause
-	_, err = pgx.ForEachRow(rows, []any{&rc.System, &rc.Package, &rc.Drv, &rc.Status, &rc.Resolution, &rc.Reason, &rc.Attempts, &rc.LogTail, &rc.Dependents}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&rc.System, &rc.Package, &rc.Drv, &rc.Status, &rc.Resolution, &rc.Reason, &rc.Attempts, &rc.LogTail, &rc.Fingerprint, &rc.Dependents}, func() error {
 		out = append(out, rc)
 		return nil
 	})
@@ -189,12 +191,12 @@ func (s *Store) SetWaitingReason(ctx context.Context, minorWaveID int64, system,
 
 // MarkNotified records, once per failed attempt, when a root cause's maintainers were told
 // and where (its issue); it returns the recorded time, the first one written.
-func (s *Store) MarkNotified(ctx context.Context, minorWaveID int64, system, pkg, issue string, at time.Time) (time.Time, error) {
+func (s *Store) MarkNotified(ctx context.Context, minorWaveID int64, system, pkg, issue, fingerprint string, at time.Time) (time.Time, error) {
 	var notified time.Time
 	err := s.pool.QueryRow(ctx, `
-		UPDATE package_results SET notified_at = coalesce(notified_at, $4), issue = $5, updated_at = now()
+		UPDATE package_results SET notified_at = coalesce(notified_at, $4), issue = $5, fingerprint = $6, updated_at = now()
 		WHERE minor_wave_id = $1 AND system = $2 AND package = $3 RETURNING notified_at`,
-		minorWaveID, system, pkg, at, issue).Scan(&notified)
+		minorWaveID, system, pkg, at, issue, fingerprint).Scan(&notified)
 	if err != nil {
 		return time.Time{}, notFound(err, "result of "+pkg)
 	}

@@ -46,6 +46,7 @@ func newRootCmd() *cobra.Command {
 		newWaveCmd(a),
 		newTagsCmd(a),
 		newPinCmd(a),
+		newIssuesCmd(a),
 	)
 	return root
 }

@@ -13,8 +13,12 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/filer"
 	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/tracker"
+	"github.com/crestwaves/crest/activities/tracker/github"
+	"github.com/crestwaves/crest/activities/tracker/local"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -71,13 +75,29 @@ func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Ac
 	if err != nil {
 		return nil, err
 	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tr, err := newTracker(cfg, st, logger)
+	if err != nil {
+		return nil, err
+	}
 	return &activities.Activities{
 		Store:     st,
 		Evaluator: n,
 		Builder:   activities.NixBuilder{Nix: n},
 		Repos:     &activities.Repos{Dir: filepath.Join(dataDir, "repos")},
-		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Issues:    activities.FilerIssues{Filer: &filer.Filer{Store: st, Tracker: tr, Logger: logger}},
+		Logger:    logger,
 	}, nil
+}
+
+// newTracker is the configured issue tracker: local (Postgres, for crest dev) or GitHub.
+func newTracker(cfg *Config, st *store.Store, logger *slog.Logger) (tracker.Tracker, error) {
+	if cfg.Tracker.Kind == "github" {
+		gh := cfg.Tracker.GitHub
+		return github.New(github.Config{Repo: gh.Owner + "/" + gh.Repo, Token: github.Token(gh.Token),
+			BaseURL: gh.BaseURL, Logger: logger})
+	}
+	return local.New(st, local.Options{}), nil
 }
 
 // registerCollections stores the configured collections so workflows can load them.

@@ -101,7 +101,8 @@ CREATE TABLE package_results (
     attempts       int NOT NULL DEFAULT 0,
     log_tail       text NOT NULL DEFAULT '',
     notified_at    timestamptz,          -- when its maintainers were told (issue filed or updated)
-    issue          text NOT NULL DEFAULT '',
+    issue          text NOT NULL DEFAULT '',  -- where people answer (URL or local#N)
+    fingerprint    text NOT NULL DEFAULT '',  -- of the failure its issue is about
     updated_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (minor_wave_id, system, package)
 );
