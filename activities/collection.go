@@ -23,4 +23,15 @@ type Collection struct {
 	// Policy is the collection's breaking-change policy (policy.Settings as JSON): grace
 	// period, extensions, more protected roots. Major waves may override it.
 	Policy json.RawMessage `json:"policy,omitempty"`
+	// Upstreams are packages whose upstream projects take part in waves: when major wave N
+	// reaches such a package, Crest looks for the tag <prefix>-N in its repository and
+	// updates the package to it, or files an issue asking for it.
+	Upstreams []Upstream `json:"upstreams,omitempty"`
+}
+
+// Upstream is a package's upstream repository.
+type Upstream struct {
+	Package   string `json:"package"`
+	Repo      string `json:"repo"`
+	TagPrefix string `json:"tag_prefix,omitempty"` // default: the collection's
 }

@@ -2,8 +2,11 @@ package activities
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -50,6 +53,43 @@ func (f FilerIssues) Settle(ctx context.Context, r IssueReport, resolution, reas
 		return nil // never filed (no tracker then), or closed already: nothing to write
 	}
 	return err
+}
+
+// RequestTag files (or finds, while open) the issue asking an upstream for a wave's tag.
+func (f FilerIssues) RequestTag(ctx context.Context, r TagRequest) (string, error) {
+	// One request per package, upstream and tag: the fingerprint is not a failure's, so it
+	// is not normalized (which would fold wave numbers together).
+	sum := sha256.Sum256([]byte(r.Package + "\x00" + r.Repo + "\x00" + r.Tag))
+	fp := "upstream-tag:" + hex.EncodeToString(sum[:16])
+	var ups []string
+	for _, u := range r.Updates {
+		ups = append(ups, fmt.Sprintf("- %s (%s)", u.Package, u.Ref))
+	}
+	body := fmt.Sprintf(`Crest's major wave %[1]s of %[2]s reaches %[3]s, whose upstream takes part in waves.
+
+Please tag the commit of %[4]s that is ready for this wave as **%[5]s**:
+
+    git tag %[5]s <commit> && git push origin %[5]s
+
+The wave updates, upstream of %[3]s:
+%[6]s
+
+When the tag is there, the next plan of a wave updates %[3]s to it; until then %[3]s is
+rebuilt from the collection as it is.
+`, r.Wave, r.Collection, r.Package, r.Repo, r.Tag, strings.Join(ups, "\n"))
+	ref, _, err := f.Filer.Tracker.Open(ctx, fp, tracker.Issue{
+		Title:     fmt.Sprintf("%s: please tag %s for %s", r.Package, r.Tag, r.Wave),
+		Body:      body,
+		Labels:    []string{"crest", "upstream-tag"},
+		Assignees: r.Maintainers,
+	})
+	if err != nil {
+		return "", err
+	}
+	if ref.URL != "" {
+		return ref.URL, nil
+	}
+	return fmt.Sprintf("%s#%d", ref.Tracker, ref.Number), nil
 }
 
 // settleIssue writes a resolution to its issue when Crest files issues.

@@ -19,6 +19,20 @@ type Issues interface {
 	// Settle writes how a root cause was settled to its issue, once: fixed closes it as
 	// completed, wont-fix and cant-fix close it as not planned, marked-broken leaves it open.
 	Settle(ctx context.Context, r IssueReport, resolution, reason string) error
+	// RequestTag asks a package's upstream for the tag of a major wave, once while the
+	// request is open; it returns where the request is.
+	RequestTag(ctx context.Context, r TagRequest) (string, error)
+}
+
+// TagRequest asks an upstream to tag its repository for a major wave.
+type TagRequest struct {
+	Collection  string   `json:"collection"`
+	Package     string   `json:"package"`
+	Maintainers []string `json:"maintainers,omitempty"`
+	Repo        string   `json:"repo"`
+	Tag         string   `json:"tag"`
+	Wave        string   `json:"wave"`
+	Updates     []Update `json:"updates"` // what the wave updates upstream of the package
 }
 
 // IssueReport is what an issue about a root cause says.

@@ -8,10 +8,12 @@ import (
 )
 
 // Update is one root update of a major wave: a package and the git ref (branch, tag or
-// commit) that carries its new version.
+// commit) that carries its new version — in the collection's repository, or in Repo (an
+// upstream's repository that tagged itself ready for the wave).
 type Update struct {
 	Package string `json:"package"`
 	Ref     string `json:"ref"`
+	Repo    string `json:"repo,omitempty"`
 }
 
 // StartWaveInput registers a major wave and prepares its branch.
@@ -55,6 +57,7 @@ type EvaluateResult struct {
 
 // PlanInput asks for a (re)plan of a major wave's pending updates.
 type PlanInput struct {
+	Collection   string     `json:"collection"`
 	WaveID       int64      `json:"wave_id"`
 	Wave         int        `json:"wave"`
 	EvaluationID int64      `json:"evaluation_id"`
@@ -82,13 +85,26 @@ type PlanResult struct {
 	Minor       []PlannedMinor `json:"minor"`
 	Builds      int            `json:"builds"`
 	CostSeconds float64        `json:"cost_seconds"`
+	// Upstream lists what the wave asked of packages' upstreams: tags found (and used as
+	// updates) or requested by issue.
+	Upstream []UpstreamCheck `json:"upstream,omitempty"`
 }
 
-// MergeInput merges refs onto a wave branch and pushes it.
+// UpstreamCheck is the outcome of looking for <prefix>-N in a package's upstream.
+type UpstreamCheck struct {
+	Package string `json:"package"`
+	Repo    string `json:"repo"`
+	Tag     string `json:"tag"`
+	Found   bool   `json:"found"`
+	Issue   string `json:"issue,omitempty"` // the request, when not found
+}
+
+// MergeInput merges updates (or fixes: Package may be empty) onto a wave branch, in order,
+// and pushes it.
 type MergeInput struct {
 	Collection string   `json:"collection"`
 	Branch     string   `json:"branch"`
-	Refs       []string `json:"refs"`
+	Sources    []Update `json:"sources"`
 	Message    string   `json:"message"`
 }
 

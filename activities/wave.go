@@ -1,10 +1,12 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -156,7 +158,7 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanResult, error)
 	if err != nil {
 		return PlanResult{}, err
 	}
-	refs := map[string]string{}
+	refs := map[string]Update{}
 	keys := make([]string, 0, len(in.Updates))
 	var unknown []string
 	for _, u := range in.Updates {
@@ -165,14 +167,25 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanResult, error)
 			unknown = append(unknown, err.Error())
 			continue
 		}
-		if prev, dup := refs[key]; dup && prev != u.Ref {
-			return PlanResult{}, invalid("package %s is updated twice (%s and %s)", key, prev, u.Ref)
+		if prev, dup := refs[key]; dup && prev.Ref != u.Ref {
+			return PlanResult{}, invalid("package %s is updated twice (%s and %s)", key, prev.Ref, u.Ref)
 		}
-		refs[key] = u.Ref
+		u.Package = key
+		refs[key] = u
 		keys = append(keys, key)
 	}
 	if len(unknown) > 0 {
 		return PlanResult{}, invalid("%s", strings.Join(unknown, "; "))
+	}
+	checks, err := a.checkUpstreams(ctx, in, g, refs)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	for _, c := range checks {
+		if c.Found {
+			refs[c.Package] = Update{Package: c.Package, Ref: "refs/tags/" + c.Tag, Repo: c.Repo}
+			keys = append(keys, c.Package)
+		}
 	}
 	if len(in.Policy) > 0 {
 		settings, err := policy.DecodeSettings(in.Policy)
@@ -203,18 +216,73 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanResult, error)
 		return PlanResult{}, err
 	}
 	byID := map[string]int{}
-	out := PlanResult{Builds: plan.Totals.Builds, CostSeconds: plan.Totals.CostSeconds}
+	out := PlanResult{Builds: plan.Totals.Builds, CostSeconds: plan.Totals.CostSeconds, Upstream: checks}
 	for i, m := range plan.Minor {
 		num := in.FirstMinor + i
 		byID[m.ID] = num
 		pm := PlannedMinor{Number: num, Name: fmt.Sprintf("wave-%d-%d", in.Wave, num), Builds: m.Builds, CostSeconds: m.CostSeconds}
 		for _, k := range m.Updates {
-			pm.Updates = append(pm.Updates, Update{Package: k, Ref: refs[k]})
+			pm.Updates = append(pm.Updates, refs[k])
 		}
 		for _, after := range m.After {
 			pm.After = append(pm.After, byID[after])
 		}
 		out.Minor = append(out.Minor, pm)
+	}
+	return out, nil
+}
+
+// checkUpstreams looks, for every configured upstream the wave reaches (downstream of its
+// updates) and does not already update, for the tag <prefix>-N in the upstream's
+// repository: found, the package is updated to it; missing, an issue asks for it (one per
+// package and wave, however often the wave is planned).
+func (a *Activities) checkUpstreams(ctx context.Context, in PlanInput, g *graph.Graph, updates map[string]Update) ([]UpstreamCheck, error) {
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil || len(col.Upstreams) == 0 {
+		return nil, err
+	}
+	roots := make([]string, 0, len(updates))
+	for k := range updates {
+		roots = append(roots, k)
+	}
+	reached, err := g.ReverseClosure(roots...)
+	if err != nil {
+		return nil, err
+	}
+	repo, err := a.Repos.Open(ctx, col)
+	if err != nil {
+		return nil, err
+	}
+	ups := slices.Clone(col.Upstreams)
+	slices.SortFunc(ups, func(x, y Upstream) int { return strings.Compare(x.Package, y.Package) })
+	var out []UpstreamCheck
+	for _, up := range ups {
+		key, err := g.Resolve(up.Package)
+		if err != nil {
+			return nil, invalid("upstream of %s: %v", up.Package, err)
+		}
+		if _, updated := updates[key]; updated || !slices.Contains(reached, key) {
+			continue
+		}
+		prefix := cmp.Or(up.TagPrefix, col.TagPrefix)
+		c := UpstreamCheck{Package: key, Repo: up.Repo, Tag: fmt.Sprintf("%s-%d", prefix, in.Wave)}
+		activity.RecordHeartbeat(ctx, "upstream "+key)
+		if c.Found, err = repo.RemoteTagExists(ctx, up.Repo, c.Tag); err != nil {
+			return nil, fmt.Errorf("upstream of %s: %w", key, err)
+		}
+		if !c.Found && a.Issues != nil {
+			p, _ := g.Package(key)
+			var ups []Update
+			for _, k := range slices.Sorted(maps.Keys(updates)) {
+				ups = append(ups, updates[k])
+			}
+			c.Issue, err = a.Issues.RequestTag(ctx, TagRequest{Collection: col.Name, Package: key, Maintainers: p.Maintainers,
+				Repo: up.Repo, Tag: c.Tag, Wave: fmt.Sprintf("%s-%d", col.TagPrefix, in.Wave), Updates: ups})
+			if err != nil {
+				return nil, issueError(key, err)
+			}
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }
@@ -230,16 +298,26 @@ func (a *Activities) MergeRefs(ctx context.Context, in MergeInput) (string, erro
 		return "", err
 	}
 	head := ""
-	for _, ref := range in.Refs {
-		head, err = repo.Merge(ctx, in.Branch, ref, fmt.Sprintf("%s: merge %s", in.Message, ref))
+	for _, src := range in.Sources {
+		ref, what := src.Ref, src.Ref
+		if src.Repo != "" {
+			// An upstream's tag: fetch it from there, then merge its commit.
+			what = src.Repo + " " + src.Ref
+			if ref, err = repo.FetchExternal(ctx, src.Repo, src.Ref); errors.Is(err, gitrepo.ErrRefNotFound) {
+				return "", invalid("%s not found in %s", src.Ref, src.Repo)
+			} else if err != nil {
+				return "", err
+			}
+		}
+		head, err = repo.Merge(ctx, in.Branch, ref, fmt.Sprintf("%s: merge %s", in.Message, what))
 		var conflict *gitrepo.ConflictError
 		switch {
 		case errors.As(err, &conflict):
 			return "", temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("%s does not merge onto %s: conflicts in %s", ref, in.Branch, strings.Join(conflict.Files, ", ")),
+				fmt.Sprintf("%s does not merge onto %s: conflicts in %s", what, in.Branch, strings.Join(conflict.Files, ", ")),
 				ErrMergeConflict, err)
 		case errors.Is(err, gitrepo.ErrRefNotFound):
-			return "", invalid("ref %q not found in %s", ref, col.Remote)
+			return "", invalid("ref %q not found in %s", what, col.Remote)
 		case err != nil:
 			return "", err
 		}

@@ -55,14 +55,17 @@ func newStack(t *testing.T) *stack {
 	s.acts = &activities.Activities{Store: s.st, Evaluator: n, Builder: activities.NixBuilder{Nix: n},
 		Repos:  &activities.Repos{Dir: filepath.Join(dir, "repos")},
 		Issues: activities.FilerIssues{Filer: &filer.Filer{Store: s.st, Tracker: local.New(s.st, local.Options{})}}}
-	require.NoError(t, s.acts.RegisterCollection(ctx, activities.Collection{
-		Name: "demo", Remote: s.demo.Remote, Evaluator: "index.nix", Systems: []string{"x86_64-linux"},
-		ProtectedRoots: s.demo.ProtectedRoots, TagPrefix: "wave", MainBranch: demo.MainBranch,
-	}))
+	require.NoError(t, s.acts.RegisterCollection(ctx, s.demoCollection()))
 	s.limits = workflows.Limits{BuildQueuePrefix: s.queue + "-build", HeartbeatTimeout: workflows.Duration(10 * time.Second),
 		ShardSize: 8, Shards: 2, BuildsPerShard: 4}
 	s.startWorkers()
 	return s
+}
+
+// demoCollection is the demo as the stack registers it.
+func (s *stack) demoCollection() activities.Collection {
+	return activities.Collection{Name: "demo", Remote: s.demo.Remote, Evaluator: "index.nix", Systems: []string{"x86_64-linux"},
+		ProtectedRoots: s.demo.ProtectedRoots, TagPrefix: "wave", MainBranch: demo.MainBranch}
 }
 
 func (s *stack) startWorkers() {

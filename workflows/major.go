@@ -286,7 +286,7 @@ func (w *majorWave) plan(ctx workflow.Context, updates []activities.Update) erro
 	first := len(kept) + 1
 	var plan activities.PlanResult
 	if err := workflow.ExecuteActivity(bookkeeping(ctx), a.Plan, activities.PlanInput{
-		WaveID: w.st.Start.WaveID, Wave: w.st.Start.Number, EvaluationID: w.st.Evaluation[0].EvaluationID,
+		Collection: w.in.Collection, WaveID: w.st.Start.WaveID, Wave: w.st.Start.Number, EvaluationID: w.st.Evaluation[0].EvaluationID,
 		Updates: updates, Groups: w.in.Groups, FirstMinor: first, Policy: w.st.Start.Policy,
 	}).Get(ctx, &plan); err != nil {
 		return err

@@ -174,12 +174,8 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 		}
 	}
 	if w.st.Commit == "" {
-		refs := make([]string, len(w.in.Updates))
-		for i, u := range w.in.Updates {
-			refs[i] = u.Ref
-		}
 		if err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{
-			Collection: w.in.Collection, Branch: w.in.Branch, Refs: refs, Message: w.in.Name,
+			Collection: w.in.Collection, Branch: w.in.Branch, Sources: w.in.Updates, Message: w.in.Name,
 		}).Get(ctx, &w.st.Commit); err != nil {
 			return MinorWaveResult{}, err
 		}
@@ -358,22 +354,23 @@ func (w *minorWave) settle(ctx workflow.Context) error {
 	}
 	retries := w.st.Retries
 	w.st.Retries = nil
-	var refs, pkgs []string
+	var fixes []activities.Update
+	var pkgs []string
 	for _, r := range retries {
 		pkgs = append(pkgs, r.Package)
 		w.st.Events = append(w.st.Events, packageEvent{Package: r.Package,
 			Event: policy.Event{Kind: policy.EventRetry, At: workflow.Now(ctx), Actor: r.By}})
-		if r.Ref != "" && !slices.Contains(refs, r.Ref) {
-			refs = append(refs, r.Ref)
+		if r.Ref != "" && !slices.ContainsFunc(fixes, func(u activities.Update) bool { return u.Ref == r.Ref }) {
+			fixes = append(fixes, activities.Update{Ref: r.Ref})
 		}
 	}
 	slices.Sort(pkgs)
 	pkgs = slices.Compact(pkgs)
 	prev := w.st.Evaluations
-	if len(refs) > 0 {
+	if len(fixes) > 0 {
 		w.phase(ctx, PhaseMerging)
 		if err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{
-			Collection: w.in.Collection, Branch: w.in.Branch, Refs: refs,
+			Collection: w.in.Collection, Branch: w.in.Branch, Sources: fixes,
 			Message: fmt.Sprintf("%s: fix for %s", w.in.Name, strings.Join(pkgs, ", ")),
 		}).Get(ctx, &w.st.Commit); err != nil {
 			return err

@@ -525,6 +525,47 @@ func (r *Repo) RemoteTagExists(ctx context.Context, remoteURL, tag string) (bool
 	return strings.TrimSpace(out) != "", nil
 }
 
+// FetchExternal fetches ref (a tag or branch) from another repository, such as a
+// package's upstream, and returns its commit; it is kept under refs/external/ so that it
+// can be merged and stays reachable.
+func (r *Repo) FetchExternal(ctx context.Context, remoteURL, ref string) (string, error) {
+	if strings.HasPrefix(remoteURL, "-") || remoteURL == "" || ref == "" || strings.HasPrefix(ref, "-") {
+		return "", fmt.Errorf("fetch %q from %q: %w", ref, remoteURL, ErrRefNotFound)
+	}
+	unlock, err := r.lock(ctx)
+	if err != nil {
+		return "", fmt.Errorf("fetch %s from %s: %w", ref, remoteURL, err)
+	}
+	defer unlock()
+	local := "refs/external/" + externalName(remoteURL) + "/" + strings.TrimPrefix(strings.TrimPrefix(ref, "refs/"), "tags/")
+	if _, err := r.run(ctx, "fetch", "--quiet", "--no-tags", remoteURL, "+"+ref+":"+local); err != nil {
+		var gerr *GitError
+		if errors.As(err, &gerr) && strings.Contains(gerr.Stderr, "couldn't find remote ref") {
+			return "", fmt.Errorf("fetch %s from %s: %w", ref, remoteURL, ErrRefNotFound)
+		}
+		return "", fmt.Errorf("fetch %s from %s: %w", ref, remoteURL, err)
+	}
+	out, err := r.run(ctx, "rev-parse", "--verify", local+"^{commit}")
+	if err != nil {
+		return "", fmt.Errorf("fetch %s from %s: %w", ref, remoteURL, err)
+	}
+	return strings.TrimSpace(out), nil
+}
+
+// externalName turns a repository URL into a ref-safe directory name.
+func externalName(url string) string {
+	var b strings.Builder
+	for _, c := range strings.TrimSuffix(strings.TrimRight(url, "/"), ".git") {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+			b.WriteRune(c)
+		default:
+			b.WriteRune('_')
+		}
+	}
+	return strings.Trim(b.String(), "_")
+}
+
 // GitError is a git command that failed.
 type GitError struct {
 	Args     []string

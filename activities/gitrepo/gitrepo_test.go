@@ -326,3 +326,43 @@ func TestMergeTakesTheLatestCommitOfAMovedBranch(t *testing.T) {
 	require.NotEqual(t, first, second)
 	require.Equal(t, first+" "+followUp, strings.TrimPrefix(gitOut(t, r.Dir(), "rev-list", "--parents", "-n1", second), second+" "))
 }
+
+func TestFetchExternalTag(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, r := setup(t)
+	// An upstream's repository tags a commit of its own as ready for wave 3.
+	upstream := filepath.Join(t.TempDir(), "upstream.git")
+	work := filepath.Join(t.TempDir(), "work")
+	run := func(dir string, args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=Up", "GIT_AUTHOR_EMAIL=up@example.org",
+			"GIT_COMMITTER_NAME=Up", "GIT_COMMITTER_EMAIL=up@example.org")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "git %v: %s", args, out)
+		return strings.TrimSpace(string(out))
+	}
+	run("", "clone", "--quiet", "--bare", d.Remote, upstream)
+	run("", "clone", "--quiet", upstream, work)
+	require.NoError(t, os.WriteFile(filepath.Join(work, "UPSTREAM"), []byte("ready for wave 3\n"), 0o644))
+	run(work, "add", "UPSTREAM")
+	run(work, "commit", "--quiet", "-m", "ready")
+	run(work, "tag", "wave-3")
+	run(work, "push", "--quiet", "origin", "wave-3")
+	want := run(work, "rev-parse", "HEAD")
+
+	got, err := r.FetchExternal(ctx, upstream, "refs/tags/wave-3")
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	again, err := r.FetchExternal(ctx, upstream, "refs/tags/wave-3")
+	require.NoError(t, err)
+	require.Equal(t, got, again, "fetching again is a no-op")
+	_, err = r.FetchExternal(ctx, upstream, "refs/tags/wave-4")
+	require.ErrorIs(t, err, gitrepo.ErrRefNotFound)
+	_, err = r.PrepareBranch(ctx, "wave-3", demo.MainBranch)
+	require.NoError(t, err)
+	head, err := r.Merge(ctx, "wave-3", got, "merge upstream")
+	require.NoError(t, err)
+	require.Equal(t, "ready for wave 3", fileAt(t, r, head, "UPSTREAM"))
+}

@@ -122,6 +122,15 @@ type CollectionConfig struct {
 	// Policy is the breaking-change policy (see policy.Settings): grace_period,
 	// max_extensions, extension, protected_roots, allow_short_periods.
 	Policy map[string]any `mapstructure:"policy"`
+	// Upstreams are packages whose upstream repositories tag themselves for waves.
+	Upstreams []UpstreamConfig `mapstructure:"upstreams"`
+}
+
+// UpstreamConfig names a package's upstream repository and its wave tag prefix.
+type UpstreamConfig struct {
+	Package   string `mapstructure:"package"`
+	Repo      string `mapstructure:"repo"`
+	TagPrefix string `mapstructure:"tag_prefix"`
 }
 
 // defaults registers every key (viper reads the environment only for keys it knows).
@@ -356,6 +365,14 @@ func (c *Config) validate() error {
 		if _, err := activities.EffectivePolicy(col.collection(), col.policyJSON()); err != nil {
 			bad(key+".policy", "%v", err)
 		}
+		for j, up := range col.Upstreams {
+			if up.Package == "" || up.Repo == "" {
+				bad(fmt.Sprintf("%s.upstreams[%d]", key, j), "package and repo are required")
+			}
+			if up.TagPrefix != "" && !nameRE.MatchString(up.TagPrefix) {
+				bad(fmt.Sprintf("%s.upstreams[%d].tag_prefix", key, j), "%q is not a valid tag prefix", up.TagPrefix)
+			}
+		}
 	}
 	if len(errs) > 0 {
 		sort.Strings(errs)
@@ -383,6 +400,9 @@ func (c CollectionConfig) collection() activities.Collection {
 		col.MainBranch = "main"
 	}
 	col.Policy = c.policyJSON()
+	for _, up := range c.Upstreams {
+		col.Upstreams = append(col.Upstreams, activities.Upstream{Package: up.Package, Repo: up.Repo, TagPrefix: up.TagPrefix})
+	}
 	return col
 }
 

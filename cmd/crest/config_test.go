@@ -84,6 +84,12 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		"duplicate collection": {"collections:\n  - {name: a, remote: /a}\n  - {name: a, remote: /b}\n",
 			`collections[1].name: "a" is configured twice`},
 		"malformed yaml": {"dev: [\n", "read config"},
+		"bad policy field": {"collections:\n  - name: demo\n    remote: /x\n    policy:\n      grace_perod: 3d\n",
+			`collections[0].policy: policy of collection demo: settings: grace_perod: unknown field (did you mean grace_period?)`},
+		"policy too short": {"collections:\n  - name: demo\n    remote: /x\n    policy:\n      grace_period: 5m\n",
+			"grace_period"},
+		"upstream without repo": {"collections:\n  - name: demo\n    remote: /x\n    upstreams:\n      - package: libjson\n",
+			"collections[0].upstreams[0]: package and repo are required"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := loadConfig(writeConfig(t, tc.yaml), nil)
