@@ -105,7 +105,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 
 	limits := workflows.Limits{BuildQueuePrefix: queue + "-build", HeartbeatTimeout: workflows.Duration(5 * time.Second),
 		ShardSize: 6, Shards: 1, BuildsPerShard: 2}
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "demo/wave-1", TaskQueue: queue}, workflows.MajorWave,
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: queue + "/wave-1", TaskQueue: queue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: "demo", Limits: limits,
 			Updates: []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}})
 	require.NoError(t, err)

@@ -21,7 +21,7 @@ import (
 func TestMajorWaveEndToEnd(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
-	id := "demo/wave-1"
+	id := "demo/wave-1" // the only test that uses demo/…: its histories are recorded
 	run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: "demo", Title: "libcore 2, libnet 2", Limits: s.limits,
 			Updates: []activities.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}, {Package: "libcore", Ref: demo.UpdateLibcore2}}})

@@ -25,7 +25,7 @@ func TestPolicyAndIssuesEndToEnd(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
 	short := json.RawMessage(`{"grace_period": "4s", "allow_short_periods": true, "max_extensions": 0}`)
-	res := s.runWave(t, "demo/wave-1", workflows.MajorWaveInput{Collection: "demo", Policy: short, Limits: s.limits,
+	res := s.runWave(t, s.queue+"/wave-1", workflows.MajorWaveInput{Collection: "demo", Policy: short, Limits: s.limits,
 		Updates: []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}, {Package: "libnet", Ref: demo.UpdateLibnet2}}})
 	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, res.Tags, "policy settled every failure; both minor waves tag")
 
@@ -71,7 +71,7 @@ func TestPolicyAndIssuesEndToEnd(t *testing.T) {
 	require.True(t, hasAction(audit, "resolve:marked-broken"), "the decision is on record with its reason")
 
 	// wave-2: the same failure again → a comment on the open issue, then the fix closes it.
-	id := "demo/wave-2"
+	id := s.queue + "/wave-2"
 	run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: "demo", Limits: s.limits,
 			Updates: []activities.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}}})

@@ -30,7 +30,7 @@ func TestUpstreamWaveTags(t *testing.T) {
 	in := workflows.MajorWaveInput{Collection: "demo", Limits: s.limits,
 		Updates: []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}}
 
-	res := s.runWave(t, "demo/wave-1", in)
+	res := s.runWave(t, s.queue+"/wave-1", in)
 	require.Equal(t, []string{"wave-1-1"}, res.Tags, "libjson is not updated: one minor wave")
 	requests := s.tagRequests(t)
 	require.Len(t, requests, 1)
@@ -45,7 +45,7 @@ func TestUpstreamWaveTags(t *testing.T) {
 	gitRun(t, work, "tag", "wave-2")
 	gitRun(t, work, "push", "--quiet", "origin", "HEAD:refs/heads/main", "wave-2")
 
-	res = s.runWave(t, "demo/wave-2", in)
+	res = s.runWave(t, s.queue+"/wave-2", in)
 	require.Equal(t, []string{"wave-2-1", "wave-2-2"}, res.Tags, "libjson's update runs after libcore's")
 	w, err := s.st.WaveByNumber(ctx, "demo", 2)
 	require.NoError(t, err)
