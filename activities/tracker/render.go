@@ -134,13 +134,14 @@ func Body(r Report) string {
 	}
 
 	b.WriteString("\n### How to respond\n\n")
-	fix := "Push a fix"
+	onto := ""
 	if r.Branch != "" {
-		fix += " to " + code(r.Branch)
+		onto = " onto " + code(r.Branch)
 	}
-	fmt.Fprintf(&b, "- **Fix it.** %s and mention this issue; Crest rebuilds %s and its dependents, and closes this issue when it is green.\n", fix, code(r.Package))
-	b.WriteString("- **Tell us.** Comment here if you are working on it or need help; maintainer activity is taken into account before the deadline.\n")
-	fmt.Fprintf(&b, "- **Settle it without a fix.** Comment `wont-fix` or `cant-fix` with a reason; a release manager records it with\n  `crest wave resolve %s --package %s --resolution wont-fix --reason \"…\"`.\n", tag, shellWord(r.Package))
+	fmt.Fprintf(&b, "- **Fix it.** Push the fix to a branch and ask for a retry: `crest wave retry %s %s --ref <branch>`. Crest merges it%s, rebuilds %s and its dependents, and closes this issue when it is green.\n",
+		tag, shellWord(r.Package), onto, code(r.Package))
+	b.WriteString("- **Tell us.** Comment here if you are working on it or need help; a maintainer's comment before the deadline extends it.\n")
+	fmt.Fprintf(&b, "- **Settle it without a fix.** Comment `wont-fix` or `cant-fix` with a reason; a release manager records it with\n  `crest wave resolve %s %s --as wont-fix --reason \"…\"`.\n", tag, shellWord(r.Package))
 	switch {
 	case r.Protected:
 		fmt.Fprintf(&b, "\n%s is needed by a protected root, so it cannot be marked broken: %s waits for a fix or a release manager's decision.\n", code(r.Package), code(tag))
