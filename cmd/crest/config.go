@@ -81,8 +81,11 @@ type PostgresConfig struct {
 	RunAs  string `mapstructure:"run_as"`
 }
 
-// WorkerConfig is what a worker process serves.
+// WorkerConfig is what a worker process serves: the default queue (workflows and
+// bookkeeping) unless ServeDefault is off, and the build queue of each of Systems (none when
+// empty) — so orchestrators and builders can be separate deployments.
 type WorkerConfig struct {
+	ServeDefault  bool     `mapstructure:"serve_default"`
 	Systems       []string `mapstructure:"systems"`
 	MaxBuilds     int      `mapstructure:"max_builds"`
 	MaxActivities int      `mapstructure:"max_activities"`
@@ -154,6 +157,7 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("dev.postgres_port", 55432)
 	v.SetDefault("postgres.bin_dir", "")
 	v.SetDefault("postgres.run_as", "postgres")
+	v.SetDefault("worker.serve_default", true)
 	v.SetDefault("worker.systems", []string{"x86_64-linux"})
 	v.SetDefault("worker.max_builds", 2)
 	v.SetDefault("worker.max_activities", 200)
@@ -223,6 +227,7 @@ func loadConfig(file string, flags *pflag.FlagSet) (*Config, *viper.Viper, error
 	v := viper.New()
 	defaults(v)
 	v.SetEnvPrefix("CREST")
+	v.AllowEmptyEnv(true) // CREST_WORKER_SYSTEMS= means "no build queues", not "the default"
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
 	if file == "" {
@@ -331,8 +336,13 @@ func (c *Config) validate() error {
 	if c.Worker.MaxActivities < 1 {
 		bad("worker.max_activities", "must be at least 1 (got %d)", c.Worker.MaxActivities)
 	}
-	if len(c.Worker.Systems) == 0 {
-		bad("worker.systems", "must name at least one system")
+	if !c.Worker.ServeDefault && len(c.Worker.Systems) == 0 {
+		bad("worker", "serves nothing: set worker.serve_default or name worker.systems")
+	}
+	for i, s := range c.Worker.Systems {
+		if !nameRE.MatchString(s) {
+			bad(fmt.Sprintf("worker.systems[%d]", i), "%q is not a system name like x86_64-linux", s)
+		}
 	}
 	if c.Nix.BuildTimeout <= 0 {
 		bad("nix.build_timeout", "must be positive (got %s)", c.Nix.BuildTimeout)

@@ -133,3 +133,21 @@ issue_tracker:
 	require.Equal(t, "nixos", tr["owner"])
 	require.Contains(t, shown["database"].(map[string]any)["url"], "crest:xxxxx@db.example")
 }
+
+func TestWorkerRolesFromEnvironment(t *testing.T) {
+	t.Setenv("CREST_WORKER_SYSTEMS", "")
+	cfg, _, err := loadConfig(writeConfig(t, ""), nil)
+	require.NoError(t, err)
+	require.Empty(t, cfg.Worker.Systems, "an empty CREST_WORKER_SYSTEMS means no build queues")
+	require.True(t, cfg.Worker.ServeDefault)
+
+	t.Setenv("CREST_WORKER_SERVE_DEFAULT", "false")
+	_, _, err = loadConfig(writeConfig(t, ""), nil)
+	require.ErrorContains(t, err, "worker: serves nothing")
+
+	t.Setenv("CREST_WORKER_SYSTEMS", "x86_64-linux,aarch64-linux")
+	cfg, _, err = loadConfig(writeConfig(t, ""), nil)
+	require.NoError(t, err)
+	require.False(t, cfg.Worker.ServeDefault)
+	require.Equal(t, []string{"x86_64-linux", "aarch64-linux"}, cfg.Worker.Systems)
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +56,8 @@ func startDemoWave(ctx context.Context, cfg *Config, c client.Client, st *store.
 		return err
 	}
 	in := workflows.MajorWaveInput{Collection: demoCollection, Wave: n, Title: "libcore 2 and libnet 2",
+		// A demo cannot wait a week: unfixed failures are marked broken after ten minutes.
+		Policy:  json.RawMessage(`{"grace_period": "10m", "extension": "5m", "allow_short_periods": true}`),
 		Updates: []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}, {Package: "libnet", Ref: demo.UpdateLibnet2}},
 		Limits:  workflows.Limits{BuildQueuePrefix: cfg.TaskQueues.BuildPrefix}}
 	id := waveID(demoCollection, n)
@@ -71,7 +74,9 @@ calc's test fails. Settle them (or use the Web UI's Update button on the workflo
   crest wave retry wave-%[1]d-1 calc --ref %[3]s
 Then wave-%[1]d-2 waits on libhttp, which breaks with libnet 2 and blocks three packages:
   crest wave retry wave-%[1]d-2 libhttp --ref %[4]s
-Finally: crest tags; crest pin fetch
+Each failure has one issue in the local tracker (crest issues list; crest issues show N);
+a failure nobody fixes is marked broken by policy after 10 minutes (a comment extends it:
+crest issues comment N --as alice "on it"). Finally: crest tags; crest pin fetch
 `, n, id, demo.FixCalcPrecision, demo.FixLibhttpLibnet2)
 	return nil
 }

@@ -54,7 +54,14 @@ func newWorkerCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer stop()
-			fmt.Fprintf(cmd.OutOrStdout(), "crest worker serving %s and builds for %v; Ctrl-C stops it\n", a.cfg.TaskQueues.Default, a.cfg.Worker.Systems)
+			var serving []string
+			if a.cfg.Worker.ServeDefault {
+				serving = append(serving, a.cfg.TaskQueues.Default+" (workflows, bookkeeping)")
+			}
+			for _, s := range a.cfg.Worker.Systems {
+				serving = append(serving, workflows.BuildQueue(a.cfg.TaskQueues.BuildPrefix, s)+" (builds)")
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "crest worker serving %s; Ctrl-C stops it\n", strings.Join(serving, ", "))
 			<-ctx.Done()
 			return nil
 		},
@@ -76,18 +83,21 @@ func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Ac
 		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	tr, err := newTracker(cfg, st, logger)
-	if err != nil {
-		return nil, err
-	}
-	return &activities.Activities{
+	acts := &activities.Activities{
 		Store:     st,
 		Evaluator: n,
 		Builder:   activities.NixBuilder{Nix: n},
 		Repos:     &activities.Repos{Dir: filepath.Join(dataDir, "repos")},
-		Issues:    activities.FilerIssues{Filer: &filer.Filer{Store: st, Tracker: tr, Logger: logger}},
 		Logger:    logger,
-	}, nil
+	}
+	if cfg.Worker.ServeDefault { // builders file no issues and need no tracker credentials
+		tr, err := newTracker(cfg, st, logger)
+		if err != nil {
+			return nil, err
+		}
+		acts.Issues = activities.FilerIssues{Filer: &filer.Filer{Store: st, Tracker: tr, Logger: logger}}
+	}
+	return acts, nil
 }
 
 // newTracker is the configured issue tracker: local (Postgres, for crest dev) or GitHub.
@@ -113,12 +123,15 @@ func registerCollections(ctx context.Context, acts *activities.Activities, cfg *
 // startWorkers runs Crest's workers: workflows and bookkeeping on the default queue, builds
 // on the queue of every system this machine builds for. It returns how to stop them.
 func startWorkers(cfg *Config, c client.Client, acts *activities.Activities) (func(), error) {
-	main := worker.New(c, cfg.TaskQueues.Default, worker.Options{
-		MaxConcurrentActivityExecutionSize: cfg.Worker.MaxActivities,
-	})
-	workflows.Register(main)
-	main.RegisterActivity(acts)
-	ws := []worker.Worker{main}
+	var ws []worker.Worker
+	if cfg.Worker.ServeDefault {
+		main := worker.New(c, cfg.TaskQueues.Default, worker.Options{
+			MaxConcurrentActivityExecutionSize: cfg.Worker.MaxActivities,
+		})
+		workflows.Register(main)
+		main.RegisterActivity(acts)
+		ws = append(ws, main)
+	}
 	for _, system := range cfg.Worker.Systems {
 		b := worker.New(c, workflows.BuildQueue(cfg.TaskQueues.BuildPrefix, system), worker.Options{
 			MaxConcurrentActivityExecutionSize: cfg.Worker.MaxBuilds,
