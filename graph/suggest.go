@@ -116,33 +116,14 @@ func (g *Graph) ResolveAll(names []string) ([]string, error) {
 // better, ties by name. Each package is offered under the name a person would type and
 // Resolve accepts: its attribute path if it has one and that is unique, else its key.
 func (g *Graph) Suggest(name string, max int) []string {
-	q := strings.ToLower(name)
-	limit := len(q) / 3
-	if limit < 2 {
-		limit = 2
-	}
-	type cand struct {
-		score int
-		show  string
-	}
-	var cands []cand
+	q, limit := suggestQuery(name)
+	var cands []scored
 	m := g.names()
 	for v := range g.pkgs {
 		p := &g.pkgs[v]
 		best := -1
 		for _, s := range [...]string{p.Key, p.Attr, p.Name} {
-			if s == "" {
-				continue
-			}
-			s = strings.ToLower(s)
-			score := editDistance(q, s, limit)
-			if score > limit {
-				score = -1
-			}
-			if strings.Contains(s, q) && (score < 0 || len(s)-len(q) < score) {
-				score = len(s) - len(q)
-			}
-			if score >= 0 && (best < 0 || score < best) {
+			if score := matchScore(q, s, limit); s != "" && score >= 0 && (best < 0 || score < best) {
 				best = score
 			}
 		}
@@ -153,21 +134,64 @@ func (g *Graph) Suggest(name string, max int) []string {
 		if p.Attr != "" && len(m["attr:"+p.Attr]) == 1 {
 			show = p.Attr
 		}
-		cands = append(cands, cand{best, show})
+		cands = append(cands, scored{best, show})
 	}
-	slices.SortFunc(cands, func(a, b cand) int {
+	return bestOf(cands, max)
+}
+
+// Closest applies Suggest's rule to a plain list of names: "did you mean" for settings
+// fields, the packages of one minor wave and other short lists.
+func Closest(name string, candidates []string, max int) []string {
+	q, limit := suggestQuery(name)
+	var cands []scored
+	for _, c := range candidates {
+		if score := matchScore(q, c, limit); score >= 0 {
+			cands = append(cands, scored{score, c})
+		}
+	}
+	return bestOf(cands, max)
+}
+
+type scored struct {
+	score int
+	name  string
+}
+
+func suggestQuery(name string) (string, int) {
+	q := strings.ToLower(name)
+	return q, max(len(q)/3, 2)
+}
+
+// matchScore rates candidate s against query q (lowercase): the edit distance when within
+// limit, or the characters around q when s contains it, whichever is smaller; -1 when
+// neither holds.
+func matchScore(q, s string, limit int) int {
+	s = strings.ToLower(s)
+	score := editDistance(q, s, limit)
+	if score > limit {
+		score = -1
+	}
+	if q != "" && strings.Contains(s, q) && (score < 0 || len(s)-len(q) < score) {
+		score = len(s) - len(q)
+	}
+	return score
+}
+
+// bestOf returns up to max distinct names, lowest score first, ties by name.
+func bestOf(cands []scored, max int) []string {
+	slices.SortFunc(cands, func(a, b scored) int {
 		if a.score != b.score {
 			return a.score - b.score
 		}
-		return strings.Compare(a.show, b.show)
+		return strings.Compare(a.name, b.name)
 	})
 	out := make([]string, 0, max)
 	for _, c := range cands {
 		if len(out) == max {
 			break
 		}
-		if !slices.Contains(out, c.show) {
-			out = append(out, c.show)
+		if !slices.Contains(out, c.name) {
+			out = append(out, c.name)
 		}
 	}
 	return out

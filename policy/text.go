@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/crestwaves/crest/graph"
 )
 
 // maxListed is how many names a reason spells out before "and N more": reasons are read
@@ -41,55 +43,9 @@ func sortedUnique(names []string) []string {
 	return slices.Compact(out)
 }
 
-// closest returns up to max candidates close to name, best first: those containing it or
-// within a small edit distance (a third of its length, at least 2), the closer (fewer
-// edits, or fewer extra characters around it) the better. It serves "did you mean"
-// hints over short lists (settings fields, the packages of one minor wave); graph.Suggest
-// does the same over a whole graph.
+// closest gives "did you mean" candidates, by graph.Closest's rule.
 func closest(name string, candidates []string, max int) []string {
-	q := strings.ToLower(name)
-	limit := max2(len(q)/3, 2)
-	type cand struct {
-		score int
-		name  string
-	}
-	var cands []cand
-	for _, c := range candidates {
-		s := strings.ToLower(c)
-		score := editDistance(q, s, limit)
-		if score > limit {
-			score = -1
-		}
-		if q != "" && strings.Contains(s, q) && (score < 0 || len(s)-len(q) < score) {
-			score = len(s) - len(q)
-		}
-		if score >= 0 {
-			cands = append(cands, cand{score, c})
-		}
-	}
-	slices.SortFunc(cands, func(a, b cand) int {
-		if a.score != b.score {
-			return a.score - b.score
-		}
-		return strings.Compare(a.name, b.name)
-	})
-	var out []string
-	for _, c := range cands {
-		if len(out) == max {
-			break
-		}
-		if !slices.Contains(out, c.name) {
-			out = append(out, c.name)
-		}
-	}
-	return out
-}
-
-func max2(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
+	return graph.Closest(name, candidates, max)
 }
 
 // didYouMean renders suggestions as " (did you mean a, b?)", or "" for none.
@@ -98,34 +54,4 @@ func didYouMean(sug []string) string {
 		return ""
 	}
 	return " (did you mean " + strings.Join(sug, ", ") + "?)"
-}
-
-// editDistance is the Levenshtein distance of a and b, or limit+1 as soon as it must exceed
-// limit, so that hopeless pairs cost little.
-func editDistance(a, b string, limit int) int {
-	if d := len(a) - len(b); d > limit || -d > limit {
-		return limit + 1
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		rowMin := cur[0]
-		for j := 1; j <= len(b); j++ {
-			sub := prev[j-1]
-			if a[i-1] != b[j-1] {
-				sub++
-			}
-			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
-			rowMin = min(rowMin, cur[j])
-		}
-		if rowMin > limit {
-			return limit + 1
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -57,8 +56,7 @@ func newIssuesListCmd(a *app) *cobra.Command {
 				cmd.Println("no issues")
 				return nil
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NUMBER\tSTATE\tPACKAGE\tTITLE\tWAVES\tCOMMENTS\tURL")
+			w := newTable(cmd.OutOrStdout(), "NUMBER\tSTATE\tPACKAGE\tTITLE\tWAVES\tCOMMENTS\tURL")
 			for _, is := range issues {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", issueNumber(is), issueState(is), is.Package,
 					clip(is.Title, 60), wavesSeen(is), is.Comments, issueWhere(is))

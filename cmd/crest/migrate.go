@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
@@ -45,8 +44,7 @@ func newMigrateCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "VERSION\tNAME\tAPPLIED")
+			w := newTable(cmd.OutOrStdout(), "VERSION\tNAME\tAPPLIED")
 			for _, m := range known {
 				at := "pending"
 				if !m.AppliedAt.IsZero() {

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
 	"github.com/spf13/cobra"
 )
 
@@ -49,4 +53,11 @@ func newRootCmd() *cobra.Command {
 		newIssuesCmd(a),
 	)
 	return root
+}
+
+// newTable starts an aligned table with a header row (tab-separated columns).
+func newTable(out io.Writer, header string) *tabwriter.Writer {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, header)
+	return w
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -28,8 +27,7 @@ func newTagsCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TAG\tCOMMIT\tUPDATES\tPACKAGES\tSETTLED BY RESOLUTION\tCREATED")
+			w := newTable(cmd.OutOrStdout(), "TAG\tCOMMIT\tUPDATES\tPACKAGES\tSETTLED BY RESOLUTION\tCREATED")
 			for _, t := range tags {
 				var sum activities.TagSummary
 				_ = json.Unmarshal(t.Summary, &sum)

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -284,8 +283,7 @@ func newWaveListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "WAVE\tSTATE\tTITLE\tBRANCH\tMINOR WAVES\tSTARTED")
+			w := newTable(cmd.OutOrStdout(), "WAVE\tSTATE\tTITLE\tBRANCH\tMINOR WAVES\tSTARTED")
 			for _, wv := range waves {
 				minors, err := s.st.MinorWaves(cmd.Context(), wv.ID)
 				if err != nil {
@@ -363,8 +361,7 @@ func printStatus(ctx context.Context, s *session, major, minor int, all bool, ou
 		if err != nil {
 			return err
 		}
-		w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "  PACKAGE\tSTATUS\tRESOLUTION\tATTEMPTS\tBLOCKED BY\tWHY")
+		w := newTable(out, "  PACKAGE\tSTATUS\tRESOLUTION\tATTEMPTS\tBLOCKED BY\tWHY")
 		for _, r := range results {
 			if !all && r.Status == store.StatusPassed && r.Resolution != "fixed" {
 				continue
