@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crestwaves/crest/graph"
 )
 
 // Package statuses within a minor wave.
@@ -128,27 +130,45 @@ func (s *Store) TakeShard(ctx context.Context, waveID, minorWaveID, evaluationID
 		for _, p := range all {
 			depKeys = append(depKeys, p.deps...)
 		}
+		slices.Sort(depKeys)
+		depKeys = slices.Compact(depKeys)
 		failed := map[string][]string{} // failed dependency → root causes it stands for
+		// Most dependencies never failed: find the few with a failure on record first (probes
+		// of the (package, status) index that fetch no rows), then read only their latest
+		// result. This was most of Postgres's time in a 100,000-package wave.
 		rows, err = tx.Query(ctx, `
-			SELECT DISTINCT ON (r.package) r.package, r.status, r.blocked_by
-			FROM package_results r JOIN minor_waves m ON m.id = r.minor_wave_id
-			WHERE m.wave_id = $1 AND r.system = $2 AND r.package = ANY($3)
-			ORDER BY r.package, m.number DESC`, waveID, system, depKeys)
+			SELECT DISTINCT r.package FROM package_results r
+			WHERE r.package = ANY($3) AND r.status IN ('failed', 'dependency-failed') AND r.system = $2
+			  AND r.minor_wave_id IN (SELECT id FROM minor_waves WHERE wave_id = $1)`, waveID, system, depKeys)
 		if err != nil {
 			return err
 		}
-		var dep, status string
-		var blockedBy []string
-		if _, err := pgx.ForEachRow(rows, []any{&dep, &status, &blockedBy}, func() error {
-			switch status {
-			case StatusFailed:
-				failed[dep] = []string{dep}
-			case StatusDependencyFailed:
-				failed[dep] = slices.Clone(blockedBy)
-			}
-			return nil
-		}); err != nil {
+		suspects, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
 			return err
+		}
+		if len(suspects) > 0 {
+			rows, err = tx.Query(ctx, `
+				SELECT DISTINCT ON (r.package) r.package, r.status, r.blocked_by
+				FROM package_results r JOIN minor_waves m ON m.id = r.minor_wave_id
+				WHERE m.wave_id = $1 AND r.system = $2 AND r.package = ANY($3)
+				ORDER BY r.package, m.number DESC`, waveID, system, suspects)
+			if err != nil {
+				return err
+			}
+			var dep, status string
+			var blockedBy []string
+			if _, err := pgx.ForEachRow(rows, []any{&dep, &status, &blockedBy}, func() error {
+				switch status {
+				case StatusFailed:
+					failed[dep] = []string{dep}
+				case StatusDependencyFailed:
+					failed[dep] = slices.Clone(blockedBy)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
 		}
 		for _, p := range all {
 			var roots []string
@@ -219,27 +239,65 @@ func (s *Store) BuildStarted(ctx context.Context, r BuildRecord) error {
 	return nil
 }
 
-// RecordBuild stores a finished build and the package's new status together, once per key.
+// StartBuild begins building a package of an evaluation under an idempotency key, in one
+// statement (one round trip, one commit): it returns the package (key, drv, tests) and, when
+// a build under key finished already, its outcome (done true: report it, build nothing);
+// otherwise it records the build as running, as BuildStarted does (a running row left by a
+// killed attempt stays, and the new attempt builds again). It is BuildStatus, PackageAt and
+// BuildStarted together, for the path every package of a wave takes.
+func (s *Store) StartBuild(ctx context.Context, evaluationID int64, r BuildRecord) (graph.Package, BuildRecord, bool, error) {
+	p := graph.Package{Key: r.Package}
+	rec := BuildRecord{Key: r.Key}
+	var recDrv, recSystem, recStatus, recLog *string
+	var exit *int32
+	// The main SELECT sees the builds table as it was before the statement's INSERT: a row
+	// there is an earlier attempt's.
+	err := s.pool.QueryRow(ctx, `
+		WITH p AS (
+			SELECT drv, tests FROM packages WHERE evaluation_id = $1 AND key = $2
+		), started AS (
+			INSERT INTO builds (key, minor_wave_id, package, drv, system, status)
+			SELECT $3, $4, $2, p.drv, $5, 'running' FROM p
+			ON CONFLICT (key) DO NOTHING
+		)
+		SELECT p.drv, p.tests, b.drv, b.system, b.status, b.exit_code, b.log_tail, coalesce(b.outputs, '{}')
+		FROM p LEFT JOIN builds b ON b.key = $3`,
+		evaluationID, r.Package, r.Key, r.MinorWaveID, r.System).
+		Scan(&p.Drv, &p.Tests, &recDrv, &recSystem, &recStatus, &exit, &recLog, &rec.Outputs)
+	if err != nil {
+		return p, rec, false, notFound(err, fmt.Sprintf("package %s in evaluation %d", r.Package, evaluationID))
+	}
+	if recStatus == nil || *recStatus == "running" {
+		return p, rec, false, nil
+	}
+	rec.Drv, rec.System, rec.Status, rec.LogTail = *recDrv, *recSystem, *recStatus, *recLog
+	if exit != nil {
+		rec.ExitCode = int(*exit)
+	}
+	return p, rec, true, nil
+}
+
+// RecordBuild stores a finished build and the package's new status together, once per key,
+// in one statement (atomic on its own: one round trip, one commit).
 func (s *Store) RecordBuild(ctx context.Context, r BuildRecord) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `
+	_, err := s.pool.Exec(ctx, `
+		WITH build AS (
 			INSERT INTO builds (key, minor_wave_id, package, drv, system, status, outputs, exit_code, log_tail, finished_at)
-			VALUES ($1, $8, $9, $2, $3, $4, $5, $6, $7, now())
+			VALUES ($6, $1, $3, $7, $2, $4, $8, $9, $5, now())
 			ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status, outputs = EXCLUDED.outputs,
 				exit_code = EXCLUDED.exit_code, log_tail = EXCLUDED.log_tail, finished_at = EXCLUDED.finished_at
-			WHERE builds.status = 'running'`,
-			r.Key, r.Drv, r.System, r.Status, r.Outputs, r.ExitCode, r.LogTail, r.MinorWaveID, r.Package); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `
-			UPDATE package_results SET status = $4, log_tail = $5, attempts = attempts + 1, updated_at = now(),
-				resolution = CASE WHEN $4 <> 'passed' THEN ''
-				                  WHEN attempts > 0 THEN 'fixed' ELSE 'passed' END,
-				reason = CASE WHEN $4 = 'passed' AND attempts > 0 THEN 'rebuilt green after a retry' ELSE '' END
-			WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND status = 'pending'`,
-			r.MinorWaveID, r.System, r.Package, r.Status, r.LogTail)
-		return err
-	})
+			WHERE builds.status = 'running'
+		)
+		UPDATE package_results SET status = $4, log_tail = $5, attempts = attempts + 1, updated_at = now(),
+			resolution = CASE WHEN $4 <> 'passed' THEN ''
+			                  WHEN attempts > 0 THEN 'fixed' ELSE 'passed' END,
+			reason = CASE WHEN $4 = 'passed' AND attempts > 0 THEN 'rebuilt green after a retry' ELSE '' END
+		WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND status = 'pending'`,
+		r.MinorWaveID, r.System, r.Package, r.Status, r.LogTail, r.Key, r.Drv, r.Outputs, r.ExitCode)
+	if err != nil {
+		return fmt.Errorf("record build %s: %w", r.Key, err)
+	}
+	return nil
 }
 
 // DuplicateBuilds lists derivations a major wave built more than once (a violation of "every

@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newTagsCmd(a),
 		newPinCmd(a),
 		newIssuesCmd(a),
+		newBenchCmd(a),
 	)
 	return root
 }

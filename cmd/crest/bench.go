@@ -1,0 +1,83 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crestwaves/crest/deploy/bench"
+)
+
+// newBenchCmd groups the benchmarks of Crest itself.
+func newBenchCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure Crest's own overhead on the embedded stack",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newBenchWavesCmd(a))
+	return cmd
+}
+
+func newBenchWavesCmd(a *app) *cobra.Command {
+	var opts bench.Options
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "waves",
+		Short: "Rebuild a synthetic collection in one minor wave with no-op builds and compare with raw Temporal",
+		Long: `crest bench waves starts, in this process, a throwaway PostgreSQL (fsync off), the embedded
+Temporal server in memory and Crest's workers, and a tiny git collection whose update branch
+changes every derivation of a synthetic package graph derived from the recorded Debian graph
+(replicated to --packages, keeping its depth and fan-in). A major wave with that one update
+rebuilds everything in one minor wave through Crest's real workflows and activities (git
+merge and tag, evaluations, layout, shards, one BuildPackage with its Postgres bookkeeping per
+package), with builds that do nothing.
+
+In the same run, on the same server and workers, a minimal workflow runs as many no-op
+activities with the same shard size and concurrency (the raw rate). It prints Crest's
+packages/s, the raw activities/s and their ratio, the longest history of any workflow, and
+the correctness checks (every package passed and recorded once, the tag on the remote).
+
+A 100,000-package run takes tens of minutes on two cores.`,
+		Example: `  crest bench waves --packages 100000 --builder noop
+  crest bench waves --packages 5000 --shard-size 400 --shards 4 --builds-per-shard 64 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.cfg != nil {
+				opts.PostgresBinDir, opts.PostgresRunAs = a.cfg.Postgres.BinDir, a.cfg.Postgres.RunAs
+			}
+			opts.Progress = cmd.ErrOrStderr()
+			opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			res, err := bench.Run(cmd.Context(), opts)
+			if res != nil {
+				if asJSON {
+					enc := json.NewEncoder(cmd.OutOrStdout())
+					enc.SetIndent("", "  ")
+					if jerr := enc.Encode(res); jerr != nil {
+						return jerr
+					}
+				} else if werr := res.WriteText(cmd.OutOrStdout()); werr != nil {
+					return werr
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("bench waves: %w", err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&opts.Packages, "packages", bench.DefaultPackages, "packages in the synthetic collection, all rebuilt")
+	f.StringVar(&opts.Builder, "builder", "noop", "builder of the packages (only noop: the benchmark measures Crest, not Nix)")
+	f.IntVar(&opts.Limits.ShardSize, "shard-size", bench.DefaultShardSize, "most packages per BuildShard workflow (limits.shard_size)")
+	f.IntVar(&opts.Limits.Shards, "shards", bench.DefaultShards, "shard workflows of a layer at once (limits.shards)")
+	f.IntVar(&opts.Limits.BuildsPerShard, "builds-per-shard", bench.DefaultBuildsPerShard, "builds in flight per shard (limits.builds_per_shard)")
+	f.IntVar(&opts.PoolConns, "pool-conns", bench.DefaultPoolConns, "Postgres connections of the pool (pgx defaults to 4, too few for hundreds of builds in flight)")
+	f.IntVar(&opts.Workers.MaxBuilds, "max-builds", 0, "concurrent build activities of the build worker (default: shards x builds per shard)")
+	f.StringVar(&opts.Graph, "graph", "", "recorded Debian graph (default: shared/data/"+bench.GraphFileName+" here or above, or $CREST_BENCH_GRAPH)")
+	f.BoolVar(&opts.SkipRaw, "skip-raw", false, "leave out the raw Temporal run (no ratio)")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}

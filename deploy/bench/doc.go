@@ -1,0 +1,16 @@
+// Package bench measures Crest's own overhead: `crest bench waves` and BenchmarkMinorWave.
+//
+// Run starts, in this process, the stack Crest runs on (a throwaway PostgreSQL cluster from
+// the system's binaries with fsync off, the embedded Temporal server in memory, and workers)
+// and a tiny git collection whose only difference between its base and its update branch is
+// a VERSION file. A synthetic Evaluator answers with a package graph derived from the real
+// Debian bookworm graph (replicated to the requested size) whose every derivation depends on
+// that file, so a major wave with one update rebuilds all of it in one minor wave: the real
+// workflows (MajorWave, MinorWave, BuildShard) and the real activities (git merge and tag,
+// evaluations stored with COPY, PrepareRound, TakeShard, BuildPackage with its Postgres
+// bookkeeping, Summarize, TagMinorWave) with activities.NoopBuilder as the builder.
+//
+// In the same run, on the same server, workers and task queues, a minimal workflow executes
+// as many no-op activities with the same concurrency (the raw rate). Crest's rate is
+// compared with it, and every workflow's history length is read back from the server.
+package bench
