@@ -2,9 +2,10 @@ package graph
 
 import (
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/crestwaves/crest/internal/shareddata"
 )
 
 // The recorded graphs of ../shared/data (see its README).
@@ -14,32 +15,8 @@ const (
 	helloFile  = "nixpkgs-2020-07-26-subset-hello.jsonl"
 )
 
-// dataPath finds a recorded graph: $CREST_DATA, else shared/data beside the repository.
-// A missing file fails the test: these graphs are the point of the tests, not an extra.
-func dataPath(tb testing.TB, name string) string {
-	tb.Helper()
-	dir := os.Getenv("CREST_DATA")
-	if dir == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(filepath.Dir(d), "shared", "data")
-				break
-			}
-			if filepath.Dir(d) == d {
-				tb.Fatalf("no go.mod above %s", wd)
-			}
-		}
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		tb.Fatalf("recorded graph %s: %v (set CREST_DATA to the directory holding it)", name, err)
-	}
-	return p
-}
+// dataPath finds a recorded graph of ../shared/data.
+func dataPath(tb testing.TB, name string) string { return shareddata.For(tb, name) }
 
 var loaded sync.Map // file name → func() (*Graph, error)
 

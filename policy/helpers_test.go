@@ -2,11 +2,12 @@ package policy_test
 
 import (
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/crestwaves/crest/internal/shareddata"
 
 	"github.com/stretchr/testify/require"
 
@@ -20,29 +21,8 @@ const (
 	helloFile  = "nixpkgs-2020-07-26-subset-hello.jsonl"
 )
 
-// dataPath finds a recorded graph: $CREST_DATA, else shared/data beside the repository.
-// A missing file fails the test: the real graphs are the point of these tests.
-func dataPath(tb testing.TB, name string) string {
-	tb.Helper()
-	dir := os.Getenv("CREST_DATA")
-	if dir == "" {
-		wd, err := os.Getwd()
-		require.NoError(tb, err)
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(filepath.Dir(d), "shared", "data")
-				break
-			}
-			if filepath.Dir(d) == d {
-				tb.Fatalf("no go.mod above %s", wd)
-			}
-		}
-	}
-	p := filepath.Join(dir, name)
-	_, err := os.Stat(p)
-	require.NoError(tb, err, "recorded graph %s (set CREST_DATA to the directory holding it)", name)
-	return p
-}
+// dataPath finds a recorded graph of ../shared/data.
+func dataPath(tb testing.TB, name string) string { return shareddata.For(tb, name) }
 
 var loaded sync.Map // file name → func() (*graph.Graph, error)
 

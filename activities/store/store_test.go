@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/crestwaves/crest/internal/shareddata"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/crestwaves/crest/activities/store"
@@ -14,8 +16,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-const debianGraph = "../../../shared/data/debian-bookworm-amd64-graph.jsonl.gz"
 
 func TestMigrateFromEmptyAndAgain(t *testing.T) {
 	t.Parallel()
@@ -78,7 +78,7 @@ func TestMigrateConcurrentStartersApplyOnce(t *testing.T) {
 
 func readDebian(t testing.TB) []graph.Package {
 	t.Helper()
-	f, err := os.Open(debianGraph)
+	f, err := os.Open(shareddata.For(t, shareddata.Debian))
 	require.NoError(t, err)
 	defer f.Close()
 	pkgs, err := graph.ReadPackages(f, graph.ReadOptions{Key: graph.KeyName})

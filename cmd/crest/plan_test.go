@@ -8,31 +8,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crestwaves/crest/internal/shareddata"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/crestwaves/crest/graph/planview"
 )
 
-// planData finds a recorded graph: $CREST_DATA, else shared/data beside the repository.
-func planData(t *testing.T, name string) string {
-	t.Helper()
-	dir := os.Getenv("CREST_DATA")
-	if dir == "" {
-		wd, err := os.Getwd()
-		require.NoError(t, err)
-		for d := wd; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				dir = filepath.Join(filepath.Dir(d), "shared", "data")
-				break
-			}
-			require.NotEqual(t, d, filepath.Dir(d), "no go.mod above %s", wd)
-		}
-	}
-	p := filepath.Join(dir, name)
-	_, err := os.Stat(p)
-	require.NoError(t, err, "recorded graph %s (set CREST_DATA to the directory holding it)", name)
-	return p
-}
+// planData finds a recorded graph of ../shared/data.
+func planData(t *testing.T, name string) string { return shareddata.For(t, name) }
 
 // runPlanCmd runs `crest plan` with args and returns stdout and stderr.
 func runPlanCmd(t *testing.T, args ...string) (string, string, error) {

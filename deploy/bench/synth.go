@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/crestwaves/crest/internal/shareddata"
+
 	"github.com/crestwaves/crest/graph"
 )
 
@@ -15,28 +17,13 @@ import (
 // collection is derived from; the project keeps it in shared/data beside the repository.
 const GraphFileName = "debian-bookworm-amd64-graph.jsonl.gz"
 
-// FindGraph returns the path of the Debian graph: $CREST_BENCH_GRAPH, else shared/data/
-// GraphFileName in the working directory or any directory above it (the repository's
-// checkout has shared/ beside it).
+// FindGraph returns the path of the Debian graph: $CREST_BENCH_GRAPH, else where
+// shareddata finds it.
 func FindGraph() (string, error) {
 	if p := os.Getenv("CREST_BENCH_GRAPH"); p != "" {
 		return p, nil
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", GraphFileName)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("%s not found in shared/data here or above (set --graph or CREST_BENCH_GRAPH)", GraphFileName)
-		}
-		dir = parent
-	}
+	return shareddata.Path(GraphFileName)
 }
 
 // Collection is a synthetic package collection of the requested size.

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/crestwaves/crest/internal/shareddata"
+
 	"github.com/crestwaves/crest/graph"
 )
 
@@ -26,20 +28,8 @@ func repoRoot(tb testing.TB) string {
 	}
 }
 
-// dataPath finds a recorded graph: $CREST_DATA, else shared/data beside the repository.
-// A missing file fails the test.
-func dataPath(tb testing.TB, name string) string {
-	tb.Helper()
-	dir := os.Getenv("CREST_DATA")
-	if dir == "" {
-		dir = filepath.Join(filepath.Dir(repoRoot(tb)), "shared", "data")
-	}
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		tb.Fatalf("recorded graph %s: %v (set CREST_DATA to the directory holding it)", name, err)
-	}
-	return p
-}
+// dataPath finds a recorded graph of ../shared/data.
+func dataPath(tb testing.TB, name string) string { return shareddata.For(tb, name) }
 
 var loaded sync.Map
 

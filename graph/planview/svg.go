@@ -6,13 +6,14 @@ import (
 	"io"
 	"strings"
 
-	"github.com/crestwaves/crest/graph"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/crestwaves/crest/graph"
 )
 
 // Colours of the chart: one per quantity, the same in every plan so that people learn them.
