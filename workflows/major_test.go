@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/crestwaves/crest/activities"
@@ -94,4 +95,66 @@ func TestMajorWaveRejectsBadInput(t *testing.T) {
 	err := env.GetWorkflowError()
 	require.ErrorContains(t, err, "collection: required")
 	require.ErrorContains(t, err, "updates[0]: package and ref are required")
+}
+
+func TestMajorWaveAddUpdateReplansWhatHasNotStarted(t *testing.T) {
+	env := quietSuite().NewTestWorkflowEnvironment()
+	f := newFakeWave(env, libhttp())
+	f.register(t)
+	acts := &activities.Activities{}
+	env.OnActivity(acts.StartWave, mock.Anything, mock.Anything).Return(activities.StartWaveResult{WaveID: 1, Number: 1,
+		Name: "wave-1", Branch: "wave-1", Collection: activities.Collection{Name: "demo", Systems: []string{"x86_64-linux"}},
+		Policy: []byte(sevenDays)}, nil)
+	var plans []activities.PlanInput
+	env.OnActivity(acts.Plan, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PlanInput) (activities.PlanResult, error) {
+			plans = append(plans, in)
+			var out activities.PlanResult
+			for i, u := range in.Updates {
+				out.Minor = append(out.Minor, activities.PlannedMinor{Number: in.FirstMinor + i, Updates: []activities.Update{u}})
+			}
+			return out, nil
+		})
+	env.RegisterWorkflow(workflows.MinorWave)
+	var added *updateResult
+	env.RegisterDelayedCallback(func() {
+		st := majorStatus(t, env)
+		require.Len(t, st.Minor, 1)
+		added = update(env, workflows.UpdateAddUpdate, workflows.AddUpdateRequest{Package: "zlib", Ref: "update/zlib-2"})
+	}, time.Hour)
+	env.RegisterDelayedCallback(func() {
+		st := majorStatus(t, env)
+		require.Len(t, st.Minor, 2, "the new update gets a minor wave of its own")
+		require.Equal(t, "wave-1-2", st.Minor[1].Name)
+		update(env, workflows.UpdateResolve, workflows.ResolveRequest{Package: "libhttp", Resolution: "wont-fix", Reason: "r"})
+	}, 2*time.Hour)
+	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
+		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
+	require.NoError(t, env.GetWorkflowError())
+	require.NoError(t, added.rejected)
+	require.Contains(t, added.text, "zlib added")
+	require.Len(t, plans, 2)
+	require.Equal(t, 2, plans[1].FirstMinor, "the running minor wave keeps its number")
+	require.Equal(t, []activities.Update{{Package: "zlib", Ref: "update/zlib-2"}}, plans[1].Updates,
+		"only what has not started is planned again")
+	var res workflows.MajorWaveResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, res.Tags)
+}
+
+func TestMajorWaveCancelStopsItsMinorWaves(t *testing.T) {
+	env := quietSuite().NewTestWorkflowEnvironment()
+	f := newFakeWave(env, libhttp())
+	f.register(t)
+	registerMajor(env, activities.PlanResult{Minor: []activities.PlannedMinor{{Number: 1, Name: "wave-1-1",
+		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}}}})
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalCancel, nil) }, time.Hour)
+	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
+		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
+	require.True(t, env.IsWorkflowCompleted())
+	err := env.GetWorkflowError()
+	require.Error(t, err)
+	require.True(t, temporal.IsCanceledError(err), "cancelled, not failed: %v", err)
+	require.False(t, f.tagged, "nothing is tagged after a cancel")
+	require.Empty(t, f.resolved)
 }
