@@ -71,7 +71,7 @@ func (a *Activities) StartWave(ctx context.Context, in StartWaveInput) (StartWav
 		BaseRef: in.BaseRef, State: "planning", Input: in.Input,
 	})
 	if err != nil {
-		if strings.Contains(err.Error(), "already exists") {
+		if errors.Is(err, store.ErrTaken) {
 			return StartWaveResult{}, invalid("%v", err)
 		}
 		return StartWaveResult{}, err

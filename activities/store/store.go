@@ -15,6 +15,9 @@ import (
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrTaken is returned when a name or number asked for belongs to something else.
+var ErrTaken = errors.New("already taken")
+
 // defaultMaxConns sizes the pool unless the URL says pool_max_conns: at 20,000 no-op builds
 // 4 connections gave 156 builds/s, 8 gave 287, 32 gave 321.
 const defaultMaxConns = 32

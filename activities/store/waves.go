@@ -52,7 +52,7 @@ func (s *Store) CreateWave(ctx context.Context, w Wave) (Wave, error) {
 			var owner string
 			err := tx.QueryRow(ctx, `SELECT workflow_id FROM waves WHERE collection_id = $1 AND number = $2`, w.CollectionID, w.Number).Scan(&owner)
 			if err == nil {
-				return fmt.Errorf("wave %d of this collection already exists (workflow %s)", w.Number, owner)
+				return fmt.Errorf("wave %d of this collection belongs to workflow %s: %w", w.Number, owner, ErrTaken)
 			} else if !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
