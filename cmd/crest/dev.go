@@ -155,6 +155,9 @@ func runDev(ctx context.Context, cfg *Config, demo bool, out io.Writer) (err err
 	s.stops = append(s.stops, func() { _ = os.Remove(filepath.Join(s.dataDir, devStateFile)) })
 
 	printBanner(out, state, s.dataDir, time.Since(started))
+	if s.pg != nil && s.pg.Dir() != filepath.Join(s.dataDir, "postgres") {
+		fmt.Fprintf(out, "  (PostgreSQL refuses root and its account cannot reach %s: its cluster is in %s, linked from there)\n", s.dataDir, s.pg.Dir())
+	}
 	if demo {
 		if err := startDemoWave(ctx, cfg, s.client, s.st, out); err != nil {
 			fmt.Fprintf(out, "demo wave: %v\n", err)
