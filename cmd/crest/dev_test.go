@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +83,20 @@ func TestDevRestartKeepsData(t *testing.T) {
 	_, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "kept-wave", TaskQueue: "nobody"}, "MajorWave")
 	require.NoError(t, err)
 	c.Close()
+	// The Web UI answers, and its API reaches the embedded server: it lists the workflow.
+	resp, err := http.Get("http://" + state.UI + "/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + state.UI + "/api/v1/namespaces/" + state.Namespace + "/workflows")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(b), "kept-wave")
+	}, 20*time.Second, 200*time.Millisecond, "the Web UI's API lists the running workflow")
 	stop()
 	_, running := readDevState(cfg.DataDir)
 	require.False(t, running, "dev.json removed on shutdown")
