@@ -3,9 +3,10 @@ GO ?= go
 
 .PHONY: dev test deps build bench vet
 
-## dev: run Crest on this machine (embedded Temporal + Web UI, Postgres, worker, demo wave)
-dev: deps
-	$(GO) run ./cmd/crest dev --demo
+## dev: build ./crest and run Crest on this machine (embedded Temporal + Web UI, Postgres,
+## worker, demo wave); ./crest is then what other terminals use
+dev: deps build
+	./crest dev --demo
 
 ## test: the whole test suite, as CI runs it
 test: deps

@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"sync"
 
@@ -52,7 +51,6 @@ type Activities struct {
 	Repos     *Repos
 	// Issues files issues for root causes; nil files none (the policy still runs).
 	Issues Issues
-	Logger *slog.Logger
 }
 
 // Repos opens each collection's working repository once per process, under Dir.
@@ -78,11 +76,4 @@ func (r *Repos) Open(ctx context.Context, col Collection) (*gitrepo.Repo, error)
 	}
 	r.m[col.Name] = repo
 	return repo, nil
-}
-
-func (a *Activities) logger() *slog.Logger {
-	if a.Logger != nil {
-		return a.Logger
-	}
-	return slog.Default()
 }

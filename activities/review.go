@@ -6,6 +6,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/graph"
 	"github.com/crestwaves/crest/policy"
 )
@@ -83,44 +84,53 @@ func (a *Activities) ReviewFailures(ctx context.Context, in ReviewInput) ([]Noti
 	if err != nil {
 		return nil, invalid("wave policy: %v", err)
 	}
+	update := Update{}
+	if len(in.Updates) > 0 {
+		update = in.Updates[0]
+	}
+	report := func(r store.RootCause) IssueReport {
+		return IssueReport{Collection: in.Collection, Package: r.Package, System: r.System, Status: r.Status,
+			Major: in.Major, Minor: in.Minor, Attempt: r.Attempts, Commit: in.Commit, Branch: in.Branch,
+			Update: update, Drv: r.Drv, LogTail: r.LogTail, Dependents: r.Dependents, Fingerprint: r.Fingerprint}
+	}
+	// Settled root causes only need their resolution written; the graph (maintainers,
+	// protection) is loaded only when something still waits: a wave of 100,000 packages
+	// makes that a second's work.
+	var waiting []store.RootCause
+	for _, r := range roots {
+		if r.Resolution == "" {
+			waiting = append(waiting, r)
+		} else if err := a.settleIssue(ctx, report(r), r.Resolution, r.Reason); err != nil {
+			return nil, err
+		}
+	}
+	if len(waiting) == 0 {
+		return nil, nil
+	}
+	graphs := map[string]*graph.Graph{}  // by system
 	protected := map[string]policy.Set{} // by system
-	graphs := map[string]*graph.Graph{}
 	for _, ev := range in.Evaluations {
 		g, err := a.loadGraph(ctx, ev.EvaluationID)
 		if err != nil {
 			return nil, err
 		}
-		graphs[ev.System] = g
 		set, err := policy.Protected(g, rootsIn(g, eff.ProtectedRoots))
 		if err != nil {
 			return nil, err
 		}
-		protected[ev.System] = set
-	}
-	update := Update{}
-	if len(in.Updates) > 0 {
-		update = in.Updates[0]
+		graphs[ev.System], protected[ev.System] = g, set
 	}
 	var out []Notice
-	for _, r := range roots {
+	for _, r := range waiting {
 		activity.RecordHeartbeat(ctx, r.Package)
-		g := graphs[r.System]
-		rep := IssueReport{Collection: in.Collection, Package: r.Package, System: r.System, Status: r.Status,
-			Major: in.Major, Minor: in.Minor, Attempt: r.Attempts, Commit: in.Commit, Branch: in.Branch,
-			Update: update, Drv: r.Drv, LogTail: r.LogTail, Dependents: r.Dependents, Fingerprint: r.Fingerprint}
-		if g != nil {
+		rep := report(r)
+		if g := graphs[r.System]; g != nil {
 			if p, ok := g.Package(r.Package); ok {
 				rep.Maintainers = p.Maintainers
 			}
 		}
 		chain := protected[r.System].Why(r.Package)
 		rep.Protected = len(chain) > 0
-		if r.Resolution != "" {
-			if err := a.settleIssue(ctx, rep, r.Resolution, r.Reason); err != nil {
-				return nil, err
-			}
-			continue
-		}
 		now := time.Now()
 		if !rep.Protected {
 			rep.Deadline = now.Add(time.Duration(*eff.GracePeriod))

@@ -15,13 +15,20 @@ const maxBlockedListed = 10
 
 // Summarize tallies a minor wave and lists its root causes.
 func (a *Activities) Summarize(ctx context.Context, in SummaryInput) (Summary, error) {
-	counts, err := a.Store.MinorWaveCounts(ctx, in.MinorWaveID)
+	sum, _, err := a.summary(ctx, in.MinorWaveID)
+	return sum, err
+}
+
+// summary reads a minor wave's counts and root causes once, for Summarize and for the
+// tag, which also needs the root causes' issue fingerprints.
+func (a *Activities) summary(ctx context.Context, minorWaveID int64) (Summary, []store.RootCause, error) {
+	counts, err := a.Store.MinorWaveCounts(ctx, minorWaveID)
 	if err != nil {
-		return Summary{}, err
+		return Summary{}, nil, err
 	}
-	roots, err := a.Store.RootCauses(ctx, in.MinorWaveID)
+	roots, err := a.Store.RootCauses(ctx, minorWaveID)
 	if err != nil {
-		return Summary{}, err
+		return Summary{}, nil, err
 	}
 	out := Summary{Counts: counts}
 	for _, r := range roots {
@@ -30,7 +37,7 @@ func (a *Activities) Summarize(ctx context.Context, in SummaryInput) (Summary, e
 		f.Blocked = r.Dependents[:min(len(r.Dependents), maxBlockedListed)]
 		out.Failures = append(out.Failures, f)
 	}
-	return out, nil
+	return out, roots, nil
 }
 
 // Resolve settles a failed package (and the dependents it alone blocked) and records who
@@ -76,7 +83,7 @@ func (a *Activities) TagMinorWave(ctx context.Context, in TagInput) (TagResult, 
 	if err != nil {
 		return TagResult{}, err
 	}
-	sum, err := a.Summarize(ctx, SummaryInput{MinorWaveID: in.MinorWaveID})
+	sum, roots, err := a.summary(ctx, in.MinorWaveID)
 	if err != nil {
 		return TagResult{}, err
 	}
@@ -105,10 +112,6 @@ func (a *Activities) TagMinorWave(ctx context.Context, in TagInput) (TagResult, 
 		return TagResult{}, err
 	}
 	// Fixed root causes close their issues; the others' resolutions are written there.
-	roots, err := a.Store.RootCauses(ctx, in.MinorWaveID)
-	if err != nil {
-		return TagResult{}, err
-	}
 	for _, r := range roots {
 		rep := IssueReport{Collection: in.Collection, Package: r.Package, System: r.System, Status: r.Status,
 			Major: in.Major, Minor: in.Minor, Attempt: r.Attempts, Commit: in.Commit, Branch: in.Branch,

@@ -17,16 +17,6 @@ func costed(key string, secs float64, deps ...string) Package {
 	return Package{Key: key, Name: key, Deps: deps, Cost: CostHints{BuildSeconds: secs}}
 }
 
-func waveOf(p *Plan) map[string]string {
-	m := map[string]string{}
-	for _, w := range p.Minor {
-		for _, k := range w.Rebuild {
-			m[k] = w.ID
-		}
-	}
-	return m
-}
-
 func TestPlanRebuildsAfterTheLastUpstreamUpdate(t *testing.T) {
 	t.Parallel()
 	// x needs both a and b; y only a, z only b. a's closure is heavier, so it goes first, and x

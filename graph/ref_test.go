@@ -91,19 +91,6 @@ func (r *ref) walk(starts []string, next map[string][]string) map[string]bool {
 func (r *ref) down(ks ...string) map[string]bool { return r.walk(ks, r.revs) }
 func (r *ref) up(ks ...string) map[string]bool   { return r.walk(ks, r.deps) }
 
-// sameCycle reports whether a and b reach each other (for a == b: whether a is on a cycle).
-func (r *ref) sameCycle(a, b string) bool {
-	if a == b {
-		for _, d := range r.deps[a] {
-			if r.up(d)[a] {
-				return true
-			}
-		}
-		return false
-	}
-	return r.up(a)[b] && r.up(b)[a]
-}
-
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

@@ -30,12 +30,6 @@ const (
 	signalPause       = "crest.pause"        // major → minor → shards: bool
 )
 
-// Resolutions a person may give a failed package.
-const (
-	ResolutionWontFix = "wont-fix"
-	ResolutionCantFix = "cant-fix"
-)
-
 // ResolveRequest settles a failed package of a running minor wave.
 type ResolveRequest struct {
 	Package    string `json:"package"`

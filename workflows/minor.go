@@ -449,8 +449,8 @@ func failureOf(s activities.Summary, pkg string) (activities.Failure, bool) {
 
 // validateResolve rejects requests a minor wave cannot honour, naming the problem.
 func validateResolve(r ResolveRequest, s activities.Summary, phase string) error {
-	if r.Resolution != ResolutionWontFix && r.Resolution != ResolutionCantFix {
-		return fmt.Errorf("resolution %q: a person may resolve as %s or %s", r.Resolution, ResolutionWontFix, ResolutionCantFix)
+	if !policy.Resolution(r.Resolution).Settable() {
+		return fmt.Errorf("resolution %q: a person may resolve as %s or %s", r.Resolution, policy.ResolutionWontFix, policy.ResolutionCantFix)
 	}
 	if strings.TrimSpace(r.Reason) == "" {
 		return errors.New("reason: say why, for the record and the maintainers")

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -76,9 +77,9 @@ func BuildShard(ctx workflow.Context, in ShardInput) (ShardResult, error) {
 				switch {
 				case err == nil:
 					out.Passed++
-				case asApp(err, &app) && app.Type() == activities.ErrBuildFailed:
+				case errors.As(err, &app) && app.Type() == activities.ErrBuildFailed:
 					out.Failed = append(out.Failed, pkg)
-				case asApp(err, &app) && app.Type() == activities.ErrTestFailed:
+				case errors.As(err, &app) && app.Type() == activities.ErrTestFailed:
 					out.TestFailed = append(out.TestFailed, pkg)
 				case firstErr == nil:
 					firstErr = fmt.Errorf("build %s: %w", pkg, err)

@@ -4,21 +4,21 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crestwaves/crest/graph"
+	"github.com/crestwaves/crest/policy"
 )
 
 // Package statuses within a minor wave.
 const (
-	StatusPending          = "pending"
-	StatusPassed           = "passed"
-	StatusFailed           = "failed"      // the build failed
-	StatusTestFailed       = "test-failed" // built, but a passthru test failed
-	StatusDependencyFailed = "dependency-failed"
+	StatusPending          = string(policy.StatusPending)
+	StatusPassed           = string(policy.StatusPassed)
+	StatusFailed           = string(policy.StatusFailed)     // the build failed
+	StatusTestFailed       = string(policy.StatusTestFailed) // built, but a passthru test failed
+	StatusDependencyFailed = string(policy.StatusDependencyFailed)
 )
 
 // RoundRow places one package of a build round.
@@ -94,8 +94,9 @@ type ShardTask struct {
 
 // TakeShard returns the buildable packages of one shard. Packages whose dependencies
 // failed (in this major wave: this minor wave or an earlier one) become dependency-failed
-// with the root causes that block them, in the same transaction, and are not returned.
-// Packages already finished (a retried activity) are not returned either.
+// with the root causes that block them — policy.Gate decides, and its reason is recorded —
+// in the same transaction, and are not returned. Packages already finished (a retried
+// activity) are not returned either.
 func (s *Store) TakeShard(ctx context.Context, waveID, minorWaveID, evaluationID int64, system string, round, layer, shard int) ([]ShardTask, int, error) {
 	var tasks []ShardTask
 	blockedCount := 0
@@ -132,7 +133,7 @@ func (s *Store) TakeShard(ctx context.Context, waveID, minorWaveID, evaluationID
 		}
 		slices.Sort(depKeys)
 		depKeys = slices.Compact(depKeys)
-		failed := map[string][]string{} // failed dependency → root causes it stands for
+		failed := map[string]policy.DepState{} // dependencies that did not build
 		// Most dependencies never failed: find the few with a failure on record first (probes
 		// of the (package, status) index that fetch no rows), then read only their latest
 		// result. This was most of Postgres's time in a 100,000-package wave.
@@ -159,11 +160,8 @@ func (s *Store) TakeShard(ctx context.Context, waveID, minorWaveID, evaluationID
 			var dep, status string
 			var blockedBy []string
 			if _, err := pgx.ForEachRow(rows, []any{&dep, &status, &blockedBy}, func() error {
-				switch status {
-				case StatusFailed:
-					failed[dep] = []string{dep}
-				case StatusDependencyFailed:
-					failed[dep] = slices.Clone(blockedBy)
+				if status == StatusFailed || status == StatusDependencyFailed {
+					failed[dep] = policy.DepState{Key: dep, Status: policy.Status(status), BlockedBy: slices.Clone(blockedBy)}
 				}
 				return nil
 			}); err != nil {
@@ -171,20 +169,27 @@ func (s *Store) TakeShard(ctx context.Context, waveID, minorWaveID, evaluationID
 			}
 		}
 		for _, p := range all {
-			var roots []string
+			// Dependencies without a failure built (earlier layers are done), so only the
+			// failed ones are the gate's business.
+			var deps []policy.DepState
 			for _, d := range p.deps {
-				roots = append(roots, failed[d]...)
+				if f, ok := failed[d]; ok {
+					deps = append(deps, f)
+				}
 			}
-			if len(roots) == 0 {
+			dec, err := policy.Gate(p.task.Package, deps)
+			if err != nil {
+				return err
+			}
+			if dec.Action != policy.ActionDependencyFailed {
 				tasks = append(tasks, p.task)
 				continue
 			}
-			sort.Strings(roots)
-			roots = slices.Compact(roots)
 			blockedCount++
 			if _, err := tx.Exec(ctx, `
-				UPDATE package_results SET status = 'dependency-failed', blocked_by = $4, updated_at = now()
-				WHERE minor_wave_id = $1 AND system = $2 AND package = $3`, minorWaveID, system, p.task.Package, roots); err != nil {
+				UPDATE package_results SET status = 'dependency-failed', blocked_by = $4, reason = $5, updated_at = now()
+				WHERE minor_wave_id = $1 AND system = $2 AND package = $3`,
+				minorWaveID, system, p.task.Package, dec.BlockedBy, dec.Reason); err != nil {
 				return err
 			}
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -49,7 +48,6 @@ A 100,000-package run takes tens of minutes on two cores.`,
 				opts.PostgresBinDir, opts.PostgresRunAs = a.cfg.Postgres.BinDir, a.cfg.Postgres.RunAs
 			}
 			opts.Progress = cmd.ErrOrStderr()
-			opts.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 			res, err := bench.Run(cmd.Context(), opts)
 			if res != nil {
 				if asJSON {

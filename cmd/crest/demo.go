@@ -47,7 +47,7 @@ func startDemoWave(ctx context.Context, cfg *Config, c client.Client, st *store.
 		switch w.State {
 		case workflows.PhaseDone, workflows.PhaseCancelled, workflows.PhaseFailed:
 		default:
-			fmt.Fprintf(out, "\nDemo: wave-%d is still under way: crest wave status wave-%d\n", w.Number, w.Number)
+			fmt.Fprintf(out, "\nDemo: wave-%d is still under way: %s wave status wave-%d\n", w.Number, cliName(), w.Number)
 			return nil
 		}
 	}
@@ -69,14 +69,14 @@ func startDemoWave(ctx context.Context, cfg *Config, c client.Client, st *store.
 Demo: started wave-%[1]d (libcore 2, then libnet 2) as workflow %[2]s — watch it in the Web UI.
 Within a minute wave-%[1]d-1 waits on two failures: tetrix no longer builds with libcore 2, and
 calc's test fails. Settle them (or use the Web UI's Update button on the workflow):
-  crest wave status wave-%[1]d
-  crest wave resolve wave-%[1]d-1 tetrix --as wont-fix --reason "upstream is gone"
-  crest wave retry wave-%[1]d-1 calc --ref %[3]s
+  %[5]s wave status wave-%[1]d
+  %[5]s wave resolve wave-%[1]d-1 tetrix --as wont-fix --reason "upstream is gone"
+  %[5]s wave retry wave-%[1]d-1 calc --ref %[3]s
 Then wave-%[1]d-2 waits on libhttp, which breaks with libnet 2 and blocks three packages:
-  crest wave retry wave-%[1]d-2 libhttp --ref %[4]s
-Each failure has one issue in the local tracker (crest issues list; crest issues show N);
+  %[5]s wave retry wave-%[1]d-2 libhttp --ref %[4]s
+Each failure has one issue in the local tracker (%[5]s issues list; %[5]s issues show N);
 a failure nobody fixes is marked broken by policy after 10 minutes (a comment extends it:
-crest issues comment N --as alice "on it"). Finally: crest tags; crest pin fetch
-`, n, id, demo.FixCalcPrecision, demo.FixLibhttpLibnet2)
+%[5]s issues comment N --as alice "on it"). Finally: %[5]s tags; %[5]s pin fetch
+`, n, id, demo.FixCalcPrecision, demo.FixLibhttpLibnet2, cliName())
 	return nil
 }

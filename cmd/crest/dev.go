@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -179,9 +180,10 @@ func printBanner(out io.Writer, st devState, dataDir string, took time.Duration)
 	fmt.Fprintf(out, "  Postgres   %s\n", store.RedactDSN(st.DatabaseURL))
 	fmt.Fprintf(out, "  Data       %s\n", dataDir)
 	fmt.Fprintf(out, "\nTry, in another terminal (the demo collection is registered as \"demo\"):\n")
-	fmt.Fprintf(out, "  crest wave start --update libcore=update/libcore-2 --update libnet=update/libnet-2 --wait\n")
-	fmt.Fprintf(out, "  crest wave status wave-1\n")
-	fmt.Fprintf(out, "  crest plan --graph ../shared/data/debian-bookworm-amd64-graph.jsonl.gz --update glibc --update openssl\n")
+	cli := cliName()
+	fmt.Fprintf(out, "  %s wave start --update libcore=update/libcore-2 --update libnet=update/libnet-2 --wait\n", cli)
+	fmt.Fprintf(out, "  %s wave status wave-1\n", cli)
+	fmt.Fprintf(out, "  %s plan --graph ../shared/data/debian-bookworm-amd64-graph.jsonl.gz --update glibc --update openssl\n", cli)
 	fmt.Fprintf(out, "\nCtrl-C stops everything; the data directory keeps the state for the next start.\n")
 }
 
@@ -223,4 +225,13 @@ func lockDataDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// cliName is how to run this binary again from another terminal: as it was invoked, or
+// "crest" when it was built on the fly (go run) or cannot be told.
+func cliName() string {
+	if a := os.Args[0]; a != "" && !strings.Contains(a, "go-build") && !strings.HasSuffix(a, ".test") {
+		return a
+	}
+	return "crest"
 }

@@ -88,7 +88,6 @@ func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Ac
 		Evaluator: n,
 		Builder:   activities.NixBuilder{Nix: n},
 		Repos:     &activities.Repos{Dir: filepath.Join(dataDir, "repos")},
-		Logger:    logger,
 	}
 	if cfg.Worker.ServeDefault { // builders file no issues and need no tracker credentials
 		tr, err := newTracker(cfg, st, logger)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"regexp"
@@ -65,8 +64,6 @@ type Options struct {
 	// Progress receives a line every ProgressEvery while a run goes on (nil: silent).
 	Progress      io.Writer
 	ProgressEvery time.Duration
-	// Logger is the activities' logger (nil: slog's default).
-	Logger *slog.Logger
 }
 
 // WorkerOptions are the in-process workers' concurrency knobs; zero takes the SDK's default

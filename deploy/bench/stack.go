@@ -100,7 +100,7 @@ func startStack(ctx context.Context, opts Options, col Collection) (s *stack, er
 		return nil, fmt.Errorf("temporal: %w", err)
 	}
 	s.stops = append(s.stops, s.tm.Stop)
-	copts := client.Options{HostPort: s.tm.FrontendAddr(), Namespace: s.tm.Namespace(), Logger: quiet{}}
+	copts := client.Options{HostPort: s.tm.FrontendAddr(), Namespace: s.tm.Namespace(), Logger: temporal.SilentLogger()}
 	if s.c, err = client.Dial(copts); err != nil {
 		return nil, fmt.Errorf("connect to temporal: %w", err)
 	}
@@ -114,7 +114,6 @@ func startStack(ctx context.Context, opts Options, col Collection) (s *stack, er
 		Evaluator: Evaluator{Packages: col.Packages},
 		Builder:   counting{Builder: activities.NoopBuilder{}, n: &s.built},
 		Repos:     &activities.Repos{Dir: filepath.Join(s.dir, "repos")},
-		Logger:    opts.Logger,
 	}
 	if err := s.acts.RegisterCollection(ctx, activities.Collection{
 		Name: CollectionName, Remote: s.remote, Evaluator: VersionFile, Systems: []string{System},
@@ -219,10 +218,3 @@ func git(ctx context.Context, dir string, args ...string) error {
 	}
 	return nil
 }
-
-type quiet struct{}
-
-func (quiet) Debug(string, ...interface{}) {}
-func (quiet) Info(string, ...interface{})  {}
-func (quiet) Warn(string, ...interface{})  {}
-func (quiet) Error(string, ...interface{}) {}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,6 +18,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
@@ -251,7 +253,7 @@ func (s *Server) ensureSearchAttributes(ctx context.Context, want map[string]enu
 	if len(want) == 0 {
 		return nil
 	}
-	c, err := client.Dial(client.Options{HostPort: s.frontendAddr, Namespace: s.namespace, Logger: quietLogger{}})
+	c, err := client.Dial(client.Options{HostPort: s.frontendAddr, Namespace: s.namespace, Logger: SilentLogger()})
 	if err != nil {
 		return fmt.Errorf("connect to embedded temporal: %w", err)
 	}
@@ -310,10 +312,8 @@ func waitHTTP(ctx context.Context, url string) error {
 	}
 }
 
-// quietLogger silences the SDK client used for setup.
-type quietLogger struct{}
-
-func (quietLogger) Debug(string, ...interface{}) {}
-func (quietLogger) Info(string, ...interface{})  {}
-func (quietLogger) Warn(string, ...interface{})  {}
-func (quietLogger) Error(string, ...interface{}) {}
+// SilentLogger is an SDK logger that drops everything: for setup clients, tests and
+// benchmarks, whose output would only be noise.
+func SilentLogger() sdklog.Logger {
+	return sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+}

@@ -139,7 +139,7 @@ func Temporal(t testing.TB) (client.Client, string) {
 		if tmErr != nil {
 			return
 		}
-		tmClient, tmErr = client.Dial(client.Options{HostPort: tmServer.FrontendAddr(), Namespace: tmServer.Namespace(), Logger: discard{}})
+		tmClient, tmErr = client.Dial(client.Options{HostPort: tmServer.FrontendAddr(), Namespace: tmServer.Namespace(), Logger: temporal.SilentLogger()})
 	})
 	if tmErr != nil {
 		t.Fatalf("testenv: embedded Temporal: %v", tmErr)
@@ -163,10 +163,3 @@ func sanitize(name string) string {
 	}
 	return s
 }
-
-type discard struct{}
-
-func (discard) Debug(string, ...interface{}) {}
-func (discard) Info(string, ...interface{})  {}
-func (discard) Warn(string, ...interface{})  {}
-func (discard) Error(string, ...interface{}) {}
