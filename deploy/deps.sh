@@ -25,9 +25,8 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# Debian's single-user Nix store must exist and be writable by whoever builds.
-if [ ! -d /nix/store ] && [ "$(id -u)" -eq 0 ]; then
-  mkdir -p /nix/store
-fi
+# Nothing is configured here: no /nix, no nix.conf, no build group. Crest runs Debian's
+# single-user Nix as installed (as root it creates /nix itself) and passes the options it
+# needs on every command (activities/nix: RequiredOptions, DefaultOptions).
 
 go mod download

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,10 +29,49 @@ type Option struct {
 	Value string `json:"value"`
 }
 
-// DefaultOptions are the settings used when Config.Options is nil: no sandbox and no binary
-// cache, so that builds run offline on a single-user Debian Nix.
+// DefaultOptions are the settings Crest passes to every command unless Config.Options names
+// them too: no sandbox and no binary cache, so that builds run offline on Debian's nix-bin.
+// They do not include build-users-group; see RequiredOptions.
 func DefaultOptions() []Option {
 	return []Option{{Name: "sandbox", Value: "false"}, {Name: "substituters", Value: ""}}
+}
+
+// RequiredOptions are the settings single-user Nix needs whatever the machine's nix.conf
+// says, given the environment the commands run with. Without a daemon, Nix builds as the
+// calling user: as root it would otherwise look for the build group named by nix.conf or
+// compiled in ("nixbld"), which Debian's nix-bin does not create, and fail every build with
+// "the group 'nixbld' specified in 'build-users-group' does not exist". With NIX_REMOTE set
+// (e.g. daemon), the daemon owns that setting and nothing is needed.
+func RequiredOptions(env []string) []Option {
+	if remote := lookupEnv(env, "NIX_REMOTE"); remote != "" && remote != "local" {
+		return nil
+	}
+	return []Option{{Name: "build-users-group", Value: ""}}
+}
+
+// lookupEnv returns the last value of name in env, falling back to the process environment,
+// as exec does when env is appended to os.Environ().
+func lookupEnv(env []string, name string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == name {
+			return v
+		}
+	}
+	return os.Getenv(name)
+}
+
+// mergeOptions returns base with each option of over replacing the one of the same name, or
+// appended: the operator's options always win over Crest's.
+func mergeOptions(base, over []Option) []Option {
+	out := slices.Clone(base)
+	for _, o := range over {
+		if i := slices.IndexFunc(out, func(b Option) bool { return b.Name == o.Name }); i >= 0 {
+			out[i] = o
+		} else {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // Defaults for Config fields left zero.
@@ -46,8 +86,9 @@ const (
 type Config struct {
 	// BinDir holds nix-store and nix-instantiate; "" looks them up on PATH.
 	BinDir string `json:"bin_dir"`
-	// Options are passed to every command as --option pairs; nil means DefaultOptions, an
-	// empty slice means none.
+	// Options are the operator's settings, passed to every command as --option pairs. They
+	// replace the options of the same name among RequiredOptions and DefaultOptions, which
+	// are passed too.
 	Options []Option `json:"options"`
 	// BuilderPath is the PATH of host tools for builders, given to the index expression as
 	// `--argstr hostPath` (expressions that do not take the argument ignore it). It is part
@@ -76,9 +117,7 @@ type Nix struct {
 // New checks that the Nix commands exist and returns an adapter; a missing installation is
 // ErrNixMissing.
 func New(cfg Config) (*Nix, error) {
-	if cfg.Options == nil {
-		cfg.Options = DefaultOptions()
-	}
+	cfg.Options = mergeOptions(append(RequiredOptions(cfg.Env), DefaultOptions()...), cfg.Options)
 	if cfg.BuilderPath == "" {
 		cfg.BuilderPath = DefaultBuilderPath
 	}
@@ -187,7 +226,7 @@ func (n *Nix) run(ctx context.Context, p process) result {
 
 	cmd := exec.Command(p.args[0], p.args[1:]...)
 	cmd.Env = append(append(os.Environ(), "LC_ALL=C"), n.cfg.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = n.sysProcAttr()
 	cmd.Stdout = p.stdout
 	cmd.Stderr = lw
 	// Wait returns even if something the build started keeps our stderr open.
@@ -249,6 +288,21 @@ func (n *Nix) run(ctx context.Context, p process) result {
 			return res
 		}
 	}
+}
+
+// sysProcAttr says how a Nix command is started. A worker killed with SIGKILL cannot
+// cancel its commands, so the kernel must: Pdeathsig kills the command when its worker dies.
+// Nix 2.8 starts builders in sessions of their own that outlive nix-store, so where we may
+// (root, local store), the command also runs as the first process of a PID namespace of its
+// own: when it dies the kernel kills every process left in it, builders included, and no
+// stale builder keeps writing to the outputs the next attempt needs. A daemon's builds are
+// the daemon's: it stops them when its client goes.
+func (n *Nix) sysProcAttr() *syscall.SysProcAttr {
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if os.Geteuid() == 0 && RequiredOptions(n.cfg.Env) != nil {
+		attr.Cloneflags = syscall.CLONE_NEWPID
+	}
+	return attr
 }
 
 // lineWriter splits what a command writes into lines, sent on ch, and keeps the tail. Write

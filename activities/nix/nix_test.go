@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,7 +82,21 @@ func demoMain(t *testing.T) evaluation {
 	return e
 }
 
+// realiseProcessEnv makes the test binary a process that realises one derivation and waits
+// (see TestKilledWorkerLeavesNoNixRunning).
+const realiseProcessEnv = "CREST_TEST_REALISE_DRV"
+
 func TestMain(m *testing.M) {
+	if drv := os.Getenv(realiseProcessEnv); drv != "" {
+		n, err := nix.New(nix.Config{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		_, err = n.Realise(context.Background(), drv, nix.RealiseOptions{})
+		fmt.Fprintln(os.Stderr, "realise returned:", err)
+		os.Exit(3)
+	}
 	code := m.Run()
 	if e, err := mainEval(); err == nil {
 		_ = os.RemoveAll(e.dir)
@@ -413,8 +428,7 @@ func TestCancelKillsTheBuild(t *testing.T) {
 		return e1 == nil && e2 == nil
 	})
 	time.Sleep(200 * time.Millisecond) // let a few heartbeats happen
-	sh, sl := readPid(t, filepath.Join(marks, "sh.pid")), readPid(t, filepath.Join(marks, "sleep.pid"))
-	require.True(t, alive(sh) && alive(sl))
+	require.Len(t, builderPids(p.Drv), 2, "the builder's shell and its sleep")
 
 	cancelled := time.Now()
 	cancel()
@@ -430,7 +444,7 @@ func TestCancelKillsTheBuild(t *testing.T) {
 	require.False(t, isFailure)
 	require.Positive(t, o.beats)
 	require.Contains(t, strings.Join(o.lines, "\n"), "sleeping")
-	waitFor(t, "the builder's processes to go", func() bool { return !alive(sh) && !alive(sl) })
+	waitFor(t, "the builder's processes to go", func() bool { return len(builderPids(p.Drv)) == 0 })
 	require.Less(t, time.Since(cancelled), 10*time.Second)
 
 	_, ok, err := n.Valid(context.Background(), p.Drv)
@@ -441,16 +455,157 @@ func TestCancelKillsTheBuild(t *testing.T) {
 func TestDeadlineStopsTheBuild(t *testing.T) {
 	t.Parallel()
 	n := newNix(t, nix.Config{KillGrace: 3 * time.Second})
-	p, marks := sleeper(t, n)
+	p, _ := sleeper(t, n)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()
 	_, err := n.Realise(ctx, p.Drv, nix.RealiseOptions{})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.Less(t, time.Since(start), 10*time.Second)
-	if b, rerr := os.ReadFile(filepath.Join(marks, "sleep.pid")); rerr == nil {
-		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		waitFor(t, "sleep to go", func() bool { return !alive(pid) })
-	}
+	waitFor(t, "the builder to go", func() bool { return len(builderPids(p.Drv)) == 0 })
 	require.False(t, errors.Is(err, nix.ErrUnknownDerivation))
+}
+
+// builderPids lists the live processes that build drv (a builder and what it started), found
+// by their working directory: builders may run in a PID namespace of their own, where the
+// pids they could record mean nothing here.
+func builderPids(drv string) []int {
+	name := strings.TrimSuffix(filepath.Base(drv), ".drv")
+	if i := strings.IndexByte(name, '-'); i >= 0 {
+		name = name[i+1:]
+	}
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil &&
+			strings.Contains(cwd, "nix-build-"+name+".drv") && alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// childrenOf lists the live processes whose parent is pid.
+func childrenOf(pid int) []int {
+	var kids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", child))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(stat)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) && alive(child) {
+			kids = append(kids, child)
+		}
+	}
+	return kids
+}
+
+// TestKilledWorkerLeavesNoNixRunning kills a process in the middle of a real build with
+// SIGKILL, as a worker dies, and shows that its nix-store and the build's processes go with
+// it, and that the next attempt at the same derivation builds at once (no stale lock).
+func TestKilledWorkerLeavesNoNixRunning(t *testing.T) {
+	t.Parallel()
+	n := newNix(t, nix.Config{})
+	marks, err := os.MkdirTemp("", "crest-killed-")
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(marks, 0o1777))
+	t.Cleanup(func() { _ = os.RemoveAll(marks) })
+	slow := filepath.Join(marks, "slow")
+	require.NoError(t, os.WriteFile(slow, nil, 0o644))
+	// Slow only while the mark exists, so that the second attempt is quick.
+	p := probe(t, n, fmt.Sprintf(`if [ -e %[1]s/slow ]; then sleep 300 & echo $! > %[1]s/sleep.pid; echo $$ > %[1]s/sh.pid; wait; fi; echo done > "$out"`, marks))
+
+	worker := exec.Command(os.Args[0], "-test.run=^$")
+	worker.Env = append(os.Environ(), realiseProcessEnv+"="+p.Drv)
+	worker.Stderr = os.Stderr
+	require.NoError(t, worker.Start())
+	t.Cleanup(func() { _ = worker.Process.Kill(); _ = worker.Wait() })
+	waitFor(t, "the builder to start", func() bool {
+		_, e1 := os.Stat(filepath.Join(marks, "sh.pid"))
+		_, e2 := os.Stat(filepath.Join(marks, "sleep.pid"))
+		return e1 == nil && e2 == nil
+	})
+	nixStore := childrenOf(worker.Process.Pid)
+	require.Len(t, nixStore, 1, "the worker runs one nix-store")
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", nixStore[0]))
+	require.NoError(t, err)
+	require.Equal(t, "nix-store", strings.TrimSpace(string(comm)))
+	builders := builderPids(p.Drv)
+	require.Len(t, builders, 2, "the builder's shell and its sleep")
+
+	require.NoError(t, worker.Process.Signal(syscall.SIGKILL))
+	_ = worker.Wait()
+	waitFor(t, "nix-store to die with its worker", func() bool { return !alive(nixStore[0]) })
+	waitFor(t, "the builder to die with nix-store", func() bool { return len(builderPids(p.Drv)) == 0 })
+
+	require.NoError(t, os.Remove(slow))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var lines []string
+	res, err := n.Realise(ctx, p.Drv, nix.RealiseOptions{OnLine: func(l string) { lines = append(lines, l) }})
+	require.NoError(t, err, "the next attempt builds")
+	require.Len(t, res.Outputs, 1)
+	require.NotContains(t, strings.Join(lines, "\n"), "waiting for lock", "no stale lock")
+}
+
+// TestBuildsWhateverTheMachineConfigSays proves that a real build succeeds when the
+// machine's nix.conf names a build group that does not exist (as Debian's nix-bin leaves a
+// fresh machine: Nix's compiled-in default is "nixbld"), and that the operator's options
+// are still honoured.
+func TestBuildsWhateverTheMachineConfigSays(t *testing.T) {
+	t.Parallel()
+	conf := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(conf, "nix.conf"),
+		[]byte("build-users-group = crest-no-such-group\nsandbox = true\n"), 0o644))
+	env := []string{"NIX_CONF_DIR=" + conf}
+	n := newNix(t, nix.Config{Env: env})
+	ctx := context.Background()
+	p := probe(t, n, `echo built > "$out"`)
+	res, err := n.Realise(ctx, p.Drv, nix.RealiseOptions{})
+	require.NoError(t, err)
+	require.Len(t, res.Outputs, 1)
+
+	// Without Crest's options the same machine cannot build at all: the test would not
+	// prove anything if it could.
+	q := probe(t, n, `echo built again > "$out"`)
+	out, err := runNix(env, "nix-store", "--realise", q.Drv)
+	require.Error(t, err)
+	require.Contains(t, out, "crest-no-such-group")
+
+	// The operator's options win over Crest's: naming a group replaces Crest's empty one.
+	grouped := newNix(t, nix.Config{Env: env, Options: []nix.Option{{Name: "build-users-group", Value: "crest-operator-group"}}})
+	_, err = grouped.Realise(ctx, q.Drv, nix.RealiseOptions{})
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "crest-operator-group")
+}
+
+func TestRequiredOptions(t *testing.T) {
+	single := []nix.Option{{Name: "build-users-group", Value: ""}}
+	t.Setenv("NIX_REMOTE", "")
+	require.Equal(t, single, nix.RequiredOptions(nil))
+	require.Equal(t, single, nix.RequiredOptions([]string{"NIX_REMOTE=local"}))
+	require.Empty(t, nix.RequiredOptions([]string{"NIX_REMOTE=daemon"}), "the daemon owns its build users")
+	t.Setenv("NIX_REMOTE", "daemon")
+	require.Empty(t, nix.RequiredOptions(nil))
+	require.Equal(t, single, nix.RequiredOptions([]string{"NIX_REMOTE="}), "the adapter's env wins over the process's")
+}
+
+// runNix runs a Nix command directly, without the adapter's options.
+func runNix(env []string, name string, args ...string) (string, error) {
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

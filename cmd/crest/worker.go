@@ -75,9 +75,6 @@ func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Ac
 		name, value, _ := strings.Cut(o, "=")
 		opts = append(opts, nix.Option{Name: name, Value: value})
 	}
-	if opts == nil {
-		opts = nix.DefaultOptions()
-	}
 	n, err := nix.New(nix.Config{BinDir: cfg.Nix.BinDir, BuilderPath: cfg.Nix.BuilderPath, Options: opts})
 	if err != nil {
 		return nil, err
