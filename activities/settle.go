@@ -83,6 +83,7 @@ func (a *Activities) TagMinorWave(ctx context.Context, in TagInput) (TagResult, 
 	if err != nil {
 		return TagResult{}, err
 	}
+	defer keepAlive(ctx, "tagging "+in.Name)()
 	sum, roots, err := a.summary(ctx, in.MinorWaveID)
 	if err != nil {
 		return TagResult{}, err

@@ -55,6 +55,7 @@ func (a *Activities) StartWave(ctx context.Context, in StartWaveInput) (StartWav
 	if err != nil {
 		return StartWaveResult{}, err
 	}
+	defer keepAlive(ctx, "starting a wave of "+in.Collection)()
 	row, err := a.Store.CollectionByName(ctx, in.Collection)
 	if err != nil {
 		return StartWaveResult{}, err
@@ -127,7 +128,9 @@ func (a *Activities) Evaluate(ctx context.Context, in EvaluateInput) (EvaluateRe
 
 // evaluateAt runs the evaluator in a worktree at commit.
 func (a *Activities) evaluateAt(ctx context.Context, col Collection, commit, system string) ([]graph.Package, error) {
+	stop := keepAlive(ctx, "fetching "+col.Name)
 	repo, err := a.Repos.Open(ctx, col)
+	stop()
 	if err != nil {
 		return nil, err
 	}
@@ -136,8 +139,9 @@ func (a *Activities) evaluateAt(ctx context.Context, col Collection, commit, sys
 		return nil, err
 	}
 	defer cleanup() //nolint:errcheck // a stale worktree is pruned on the next open
-	activity.RecordHeartbeat(ctx, "evaluating "+short(commit))
+	stop = keepAlive(ctx, "evaluating "+short(commit))
 	pkgs, err := a.Evaluator.Evaluate(ctx, dir, system)
+	stop()
 	var evalErr *nix.EvalError
 	if errors.As(err, &evalErr) {
 		return nil, temporal.NewNonRetryableApplicationError(
@@ -293,6 +297,7 @@ func (a *Activities) MergeRefs(ctx context.Context, in MergeInput) (string, erro
 	if err != nil {
 		return "", err
 	}
+	defer keepAlive(ctx, "merging onto "+in.Branch)()
 	repo, err := a.Repos.Open(ctx, col)
 	if err != nil {
 		return "", err
