@@ -168,12 +168,38 @@ type ResolveRequest struct {
 // exists (else close names are suggested), the resolution is one a person may set, the
 // package failed (its build or tests, or it is dependency-failed) and is not resolved yet,
 // and both who and why are given, since the record and the maintainers need them. All
-// problems are reported together, each a *ResolveError.
+// problems are reported together, each a *ResolveError. The rule about the package is the
+// one Actions applies, so a status never invites a request this refuses.
 func ValidateResolve(req ResolveRequest, states []State) error {
 	idx, dups := indexStates(states)
+	errs := requestProblems(req)
+	add := func(field string, err error, detail string) {
+		errs = append(errs, &ResolveError{Package: req.Package, Field: field, Err: err, Detail: detail})
+	}
+	if slices.Contains(dups, req.Package) {
+		add("package", ErrUnknownPackage, "the minor wave lists it more than once")
+	} else if s, ok := idx[req.Package]; !ok {
+		add("package", ErrUnknownPackage, unknownDetail(req.Package, states))
+	} else if err, detail := resolveRefusal(s, idx); err != nil {
+		add("package", err, detail)
+	}
+	return errors.Join(errs...)
+}
+
+// CheckResolveRequest checks what a request says on its own — the resolution is one a
+// person may set, who and why are given — without the minor wave's states: what a workflow
+// can check at once, before it looks the package up.
+func CheckResolveRequest(req ResolveRequest) error {
+	return errors.Join(requestProblems(req)...)
+}
+
+func requestProblems(req ResolveRequest) []error {
 	var errs []error
 	add := func(field, value string, err error, detail string) {
 		errs = append(errs, &ResolveError{Package: req.Package, Field: field, Value: value, Err: err, Detail: detail})
+	}
+	if strings.TrimSpace(req.Package) == "" {
+		add("package", "", ErrUnknownPackage, "required")
 	}
 	if !req.Resolution.Settable() {
 		detail := "a person may set wont-fix or cant-fix"
@@ -185,35 +211,123 @@ func ValidateResolve(req ResolveRequest, states []State) error {
 		}
 		add("resolution", strconv.Quote(string(req.Resolution)), ErrBadResolution, detail)
 	}
-	if slices.Contains(dups, req.Package) {
-		add("package", "", ErrUnknownPackage, "the minor wave lists it more than once")
-	} else if s, ok := idx[req.Package]; !ok {
-		detail := "not in this minor wave"
-		if sug := closest(req.Package, stateKeys(states), 3); len(sug) > 0 {
-			detail += "; did you mean " + strings.Join(sug, ", ") + "?"
-		}
-		add("package", "", ErrUnknownPackage, detail)
-	} else {
-		switch {
-		case s.Status == StatusPassed:
-			add("package", "", ErrNotFailed, "it passed")
-		case s.Status == StatusPending:
-			add("package", "", ErrNotFailed, "it is not built yet")
-		case s.Resolution != "":
-			add("package", "", ErrAlreadyResolved, "as "+string(s.Resolution))
-		default:
-			if st := assess(s, idx); st.settled {
-				add("package", "", ErrAlreadyResolved, "as "+string(st.res)+" through its root causes")
-			}
-		}
-	}
 	if strings.TrimSpace(req.By) == "" {
 		add("by", "", ErrByRequired, "name the person resolving")
 	}
 	if strings.TrimSpace(req.Reason) == "" {
 		add("reason", "", ErrReasonRequired, "say why, for the record and the maintainers")
 	}
-	return errors.Join(errs...)
+	return errs
+}
+
+func unknownDetail(pkg string, states []State) string {
+	detail := "not in this minor wave"
+	if sug := closest(pkg, stateKeys(states), 3); len(sug) > 0 {
+		detail += "; did you mean " + strings.Join(sug, ", ") + "?"
+	}
+	return detail
+}
+
+// resolveRefusal says why a person may not resolve s now (an Err… value and details), or
+// nil: a package may be resolved as soon as its failure is recorded, whatever the rest of
+// its minor wave is doing.
+func resolveRefusal(s State, idx map[string]State) (error, string) {
+	switch {
+	case s.Status == StatusPassed:
+		return ErrNotFailed, "it passed"
+	case s.Status == StatusPending:
+		return ErrNotFailed, "it is not built yet"
+	case s.Resolution != "":
+		return ErrAlreadyResolved, "as " + string(s.Resolution)
+	}
+	if st := assess(s, idx); st.settled {
+		return ErrAlreadyResolved, "as " + string(st.res) + " through its root causes"
+	}
+	return nil, ""
+}
+
+// retryRefusal says why a package may not be retried now, or nil: a retry rebuilds a
+// recorded failure of its own (its build or its tests); a dependency-failed package is
+// rebuilt when its root causes are.
+func retryRefusal(s State) (error, string) {
+	switch s.Status {
+	case StatusFailed, StatusTestFailed:
+		if s.Resolution.Green() {
+			return ErrAlreadyResolved, "as " + string(s.Resolution)
+		}
+		return nil, ""
+	case StatusPassed:
+		return ErrNotFailed, "it passed"
+	case StatusPending:
+		return ErrNotFailed, "it is not built yet"
+	case StatusDependencyFailed:
+		return ErrNotFailed, "it was not built because " + listNames(sortedUnique(s.BlockedBy)) + " failed: retry those"
+	}
+	return ErrNotFailed, fmt.Sprintf("unknown status %q", s.Status)
+}
+
+// ValidateRetry checks a person's request to build a failed package again (after merging a
+// fix): the package is in the minor wave and its own build or tests failed. The rule is
+// the one Actions applies.
+func ValidateRetry(pkg string, states []State) error {
+	idx, dups := indexStates(states)
+	fail := func(err error, detail string) error {
+		return &ResolveError{Package: pkg, Field: "package", Err: err, Detail: detail}
+	}
+	switch s, ok := idx[pkg]; {
+	case strings.TrimSpace(pkg) == "":
+		return fail(ErrUnknownPackage, "required")
+	case slices.Contains(dups, pkg):
+		return fail(ErrUnknownPackage, "the minor wave lists it more than once")
+	case !ok:
+		return fail(ErrUnknownPackage, unknownDetail(pkg, states))
+	default:
+		if err, detail := retryRefusal(s); err != nil {
+			return fail(err, detail)
+		}
+	}
+	return nil
+}
+
+// The things a person may do about a package of a minor wave.
+const (
+	ActionPersonResolve = "resolve"
+	ActionPersonRetry   = "retry"
+)
+
+// Actions lists, by package, what a person may do now (ActionPersonResolve,
+// ActionPersonRetry), by the same rules as ValidateResolve and ValidateRetry; packages with
+// nothing to do are left out.
+func Actions(states []State) map[string][]string {
+	idx, dups := indexStates(states)
+	out := make(map[string][]string)
+	for k, s := range idx {
+		if slices.Contains(dups, k) {
+			continue
+		}
+		if err, _ := resolveRefusal(s, idx); err == nil {
+			out[k] = append(out[k], ActionPersonResolve)
+		}
+		if err, _ := retryRefusal(s); err == nil {
+			out[k] = append(out[k], ActionPersonRetry)
+		}
+	}
+	return out
+}
+
+// NextStep says in words what a person may do, given Actions' list for a package.
+func NextStep(actions []string) string {
+	resolve := slices.Contains(actions, ActionPersonResolve)
+	retry := slices.Contains(actions, ActionPersonRetry)
+	switch {
+	case resolve && retry:
+		return "resolve (wont-fix, cant-fix) or retry with a fix"
+	case resolve:
+		return "resolve (wont-fix, cant-fix), or fix its root causes"
+	case retry:
+		return "retry with a fix"
+	}
+	return ""
 }
 
 // Resolve validates a person's request and returns the decision to record:

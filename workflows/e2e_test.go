@@ -27,34 +27,34 @@ func TestMajorWaveEndToEnd(t *testing.T) {
 			Updates: []activities.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}, {Package: "libcore", Ref: demo.UpdateLibcore2}}})
 	require.NoError(t, err)
 
-	// wave-1-1 updates libcore: tetrix fails to build, calc's test fails.
-	st := s.waitFor(id, "wave-1-1 waiting", minorWaiting(1, "tetrix", "calc"))
-	require.Len(t, st.Minor, 2, "libnet depends on libcore: two minor waves")
-	require.Equal(t, []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}}, st.Minor[0].Updates)
-
-	// Validators reject what cannot be honoured, naming the problem.
-	_, err = s.update(id, workflows.UpdateResolve, workflows.ResolveRequest{Package: "nosuch", Resolution: "wont-fix", Reason: "x"})
-	require.ErrorContains(t, err, `"nosuch" has not failed`)
-	_, err = s.update(id, workflows.UpdateResolve, workflows.ResolveRequest{Package: "tetrix", Resolution: "broken", Reason: "x"})
+	// wave-1-1 updates libcore: tetrix fails to build, calc's test fails. Each request is
+	// sent the moment the failure is recorded (what `crest wave status` shows), as a person
+	// following the README would, whatever the rest of the minor wave is doing.
+	s.waitRecorded(t, 1, 1, "tetrix", store.StatusFailed)
+	// Requests are refused with policy's reason, naming the problem.
+	_, err = s.update(id, workflows.UpdateResolve, workflows.ResolveRequest{Package: "nosuch", Resolution: "wont-fix", Reason: "x", By: "alice"})
+	require.ErrorContains(t, err, `resolve nosuch: package: unknown package`)
+	_, err = s.update(id, workflows.UpdateResolve, workflows.ResolveRequest{Package: "tetrix", Resolution: "broken", Reason: "x", By: "alice"})
 	require.ErrorContains(t, err, `resolution "broken"`)
-	_, err = s.update(id, workflows.UpdateResolve, workflows.ResolveRequest{Package: "hello", Resolution: "wont-fix", Reason: "x"})
-	require.ErrorContains(t, err, `"hello" has not failed`)
-
+	_, err = s.update(id, workflows.UpdateResolve, workflows.ResolveRequest{Package: "tetrix", Resolution: "wont-fix", Reason: "x"})
+	require.ErrorContains(t, err, `by: who resolves is required`)
 	out, err := s.update(id, workflows.UpdateResolve, workflows.ResolveRequest{Package: "tetrix", Resolution: "wont-fix",
 		Reason: "upstream dead; drop it next release", By: "alice"})
 	require.NoError(t, err)
 	require.Contains(t, out, "wave-1-1")
+	_, err = s.update(id, workflows.UpdateResolve, workflows.ResolveRequest{Package: "hello", Resolution: "wont-fix", Reason: "x", By: "alice"})
+	require.ErrorContains(t, err, `package did not fail`)
+
+	s.waitRecorded(t, 1, 1, "calc", store.StatusTestFailed)
 	_, err = s.update(id, workflows.UpdateRetry, workflows.RetryRequest{Package: "calc", Ref: demo.FixCalcPrecision, By: "carol"})
 	require.NoError(t, err)
 
 	// wave-1-2 updates libnet: libhttp fails, its three dependents are dependency-failed.
-	st = s.waitFor(id, "wave-1-2 waiting", minorWaiting(2, "libhttp"))
-	require.Equal(t, "wave-1-1", st.Minor[0].Tag)
-	f := st.Minor[1].Summary.Failures[0]
-	require.Equal(t, 3, f.Dependents)
-	require.ElementsMatch(t, []string{"fetch", "webd", "feedreader"}, f.Blocked)
-	_, err = s.update(id, workflows.UpdateRetry, workflows.RetryRequest{Package: "libhttp", Ref: demo.FixLibhttpLibnet2})
+	s.waitRecorded(t, 1, 2, "libhttp", store.StatusFailed)
+	_, err = s.update(id, workflows.UpdateRetry, workflows.RetryRequest{Package: "libhttp", Ref: demo.FixLibhttpLibnet2, By: "dave"})
 	require.NoError(t, err)
+	st := s.waitFor(id, "wave-1-2 started", func(st workflows.MajorStatus) bool { return len(st.Minor) == 2 && st.Minor[0].Tag != "" })
+	require.Equal(t, []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}}, st.Minor[0].Updates, "libnet depends on libcore: two minor waves")
 
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
@@ -63,6 +63,14 @@ func TestMajorWaveEndToEnd(t *testing.T) {
 	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, res.Tags)
 
 	s.checkConsistent(t, res)
+	m2, err := s.st.MinorWaveByNumber(ctx, mustWave(t, s.st, 1).ID, 2)
+	require.NoError(t, err)
+	roots, err := s.st.RootCauses(ctx, m2.ID)
+	require.NoError(t, err)
+	require.Len(t, roots, 1)
+	require.Equal(t, "libhttp", roots[0].Package)
+	require.Equal(t, "fixed", roots[0].Resolution)
+	require.Empty(t, roots[0].Dependents, "its dependents were rebuilt green")
 	recordHistories(t, s.c, id, id+"-1", id+"-2", id+"-1/build/x86_64-linux/r0/l000/s000")
 
 	// Maintainers pin against the newest tag with their package's whole closure green.

@@ -107,6 +107,32 @@ func (s *stack) waitFor(id, what string, cond func(workflows.MajorStatus) bool) 
 }
 
 // minorWaiting holds when minor wave number m waits with exactly the given failures.
+// waitRecorded waits until Postgres records pkg with status in minor wave minor of major
+// wave major: the moment `crest wave status` shows it.
+func (s *stack) waitRecorded(t *testing.T, major, minor int, pkg, status string) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		if w, err := s.st.WaveByNumber(ctx, "demo", major); err == nil {
+			if m, err := s.st.MinorWaveByNumber(ctx, w.ID, minor); err == nil {
+				if rs, err := s.st.Results(ctx, m.ID, pkg); err == nil && len(rs) == 1 && rs[0].Status == status {
+					return
+				}
+			}
+		}
+		require.True(t, time.Now().Before(deadline), "timed out waiting for %s to be %s in wave-%d-%d", pkg, status, major, minor)
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func mustWave(t *testing.T, st *store.Store, n int) store.Wave {
+	t.Helper()
+	w, err := st.WaveByNumber(context.Background(), "demo", n)
+	require.NoError(t, err)
+	return w
+}
+
 func minorWaiting(m int, failures ...string) func(workflows.MajorStatus) bool {
 	return func(st workflows.MajorStatus) bool {
 		if len(st.Minor) < m || st.Minor[m-1].Phase != workflows.PhaseWaiting {

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/policy"
 )
 
 // MajorWaveInput starts a major wave. It is one JSON object a person can type into the Web
@@ -155,27 +156,26 @@ func (w *majorWave) setup(ctx workflow.Context) error {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResolve,
 		func(ctx workflow.Context, r ResolveRequest) (string, error) {
-			return w.forward(ctx, r.Minor, r.Package, signalResolve, r)
+			req := r.policyRequest()
+			return w.takeRequest(ctx, r.Minor, r.Package, &req, signalResolve, func(system string) any { r.System = system; return r })
 		},
 		workflow.UpdateHandlerOptions{Validator: func(r ResolveRequest) error {
-			m, err := w.minorOf(r.Minor, r.Package)
-			if err != nil {
+			if err := w.takesRequests(r.Minor); err != nil {
 				return err
 			}
-			return validateResolve(r, m.Status.Summary, m.Status.Phase)
+			return policy.CheckResolveRequest(r.policyRequest())
 		}}); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRetry,
 		func(ctx workflow.Context, r RetryRequest) (string, error) {
-			return w.forward(ctx, r.Minor, r.Package, signalRetry, r)
+			return w.takeRequest(ctx, r.Minor, r.Package, nil, signalRetry, func(system string) any { r.System = system; return r })
 		},
 		workflow.UpdateHandlerOptions{Validator: func(r RetryRequest) error {
-			m, err := w.minorOf(r.Minor, r.Package)
-			if err != nil {
+			if err := w.takesRequests(r.Minor); err != nil {
 				return err
 			}
-			return validateRetry(r, m.Status.Summary, m.Status.Phase)
+			return checkPackage(r.Package)
 		}}); err != nil {
 		return err
 	}
@@ -503,7 +503,51 @@ func (w *majorWave) minorOf(number int, pkg string) (*minorEntry, error) {
 	return nil, fmt.Errorf("package %q has not failed in a running minor wave; waiting: %s", pkg, strings.Join(waiting, ", "))
 }
 
-// forward hands a validated request to the minor wave that owns it.
+// takesRequests tells whether the major wave may take a person's request about a failure
+// at all (minor: the minor wave named, 0 for any); which packages is policy's rule, applied
+// by takeRequest.
+func (w *majorWave) takesRequests(minor int) error {
+	if err := w.active(); err != nil {
+		return err
+	}
+	if w.st.Start.WaveID == 0 {
+		return errors.New("the wave is still starting: nothing is recorded yet")
+	}
+	if minor != 0 {
+		m := w.entry(minor)
+		if m == nil {
+			return fmt.Errorf("minor: %s has no minor wave %d", w.st.Start.Name, minor)
+		}
+		if _, ok := w.running[minor]; !ok {
+			return fmt.Errorf("minor: %s is %s, not running", m.Plan.Name, m.Status.Phase)
+		}
+	}
+	return nil
+}
+
+// takeRequest checks a Resolve (resolve set) or Retry against the recorded results of the
+// running minor waves (policy's rule, in an activity) and hands it to the minor wave where
+// the failure is recorded, naming the system. msg builds the request to forward.
+func (w *majorWave) takeRequest(ctx workflow.Context, minor int, pkg string, resolve *policy.ResolveRequest, signal string, msg func(system string) any) (string, error) {
+	if workflow.GetVersion(ctx, versionSettleAsRecorded, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return w.forward(ctx, minor, pkg, signal, msg(""))
+	}
+	at, err := checkRequest(ctx, activities.CheckRequestInput{WaveID: w.st.Start.WaveID, Minor: minor, Package: pkg, Resolve: resolve})
+	if err != nil {
+		return "", err
+	}
+	f, ok := w.running[at.Minor]
+	if !ok {
+		return "", fmt.Errorf("%s is no longer running", at.Name)
+	}
+	if err := f.SignalChildWorkflow(ctx, signal, msg(at.System)).Get(ctx, nil); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s: %s request for %s accepted", at.Name, strings.TrimPrefix(signal, "crest."), pkg), nil
+}
+
+// forward hands a validated request to the minor wave that owns it (waves started before
+// versionSettleAsRecorded).
 func (w *majorWave) forward(ctx workflow.Context, number int, pkg, signal string, req any) (string, error) {
 	m, err := w.minorOf(number, pkg)
 	if err != nil {

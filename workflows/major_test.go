@@ -53,10 +53,10 @@ func TestMajorWaveForwardsValidatedRequestsToItsMinorWave(t *testing.T) {
 	env.RegisterDelayedCallback(func() {
 		require.True(t, majorStatus(t, env).Paused)
 		rejected["already paused"] = update(env, workflows.UpdatePause, workflows.PauseRequest{})
-		rejected[`"nosuch" has not failed in a running minor wave; waiting: wave-1-1:libhttp`] = update(env,
-			workflows.UpdateResolve, workflows.ResolveRequest{Package: "nosuch", Resolution: "wont-fix", Reason: "r"})
+		rejected[`wave-1-1: resolve nosuch: package: unknown package`] = update(env,
+			workflows.UpdateResolve, workflows.ResolveRequest{Package: "nosuch", Resolution: "wont-fix", Reason: "r", By: "erin"})
 		rejected[`resolution "later"`] = update(env, workflows.UpdateResolve,
-			workflows.ResolveRequest{Package: "libhttp", Resolution: "later", Reason: "r"})
+			workflows.ResolveRequest{Package: "libhttp", Resolution: "later", Reason: "r", By: "erin"})
 		rejected["minor: wave-1 has no minor wave 9"] = update(env, workflows.UpdateRetry,
 			workflows.RetryRequest{Package: "libhttp", Minor: 9})
 		rejected[`"libnet" is already updated`] = update(env, workflows.UpdateAddUpdate,
@@ -126,7 +126,7 @@ func TestMajorWaveAddUpdateReplansWhatHasNotStarted(t *testing.T) {
 		st := majorStatus(t, env)
 		require.Len(t, st.Minor, 2, "the new update gets a minor wave of its own")
 		require.Equal(t, "wave-1-2", st.Minor[1].Name)
-		update(env, workflows.UpdateResolve, workflows.ResolveRequest{Package: "libhttp", Resolution: "wont-fix", Reason: "r"})
+		update(env, workflows.UpdateResolve, workflows.ResolveRequest{Package: "libhttp", Resolution: "wont-fix", Reason: "r", By: "erin"})
 	}, 2*time.Hour)
 	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
 		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}})

@@ -1,6 +1,9 @@
 package workflows
 
-import "github.com/crestwaves/crest/activities"
+import (
+	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/policy"
+)
 
 // Updates, signals and queries people (Web UI, `crest wave …`) send to a major wave.
 const (
@@ -36,7 +39,14 @@ type ResolveRequest struct {
 	Resolution string `json:"resolution"` // wont-fix or cant-fix
 	Reason     string `json:"reason"`
 	Minor      int    `json:"minor,omitempty"` // which minor wave; 0: the one where it failed
-	By         string `json:"by,omitempty"`    // who decided (for the audit log)
+	By         string `json:"by,omitempty"`    // who decided (for the audit log); required
+	// System is where the failure was recorded; Crest fills it in when it accepts the request.
+	System string `json:"system,omitempty"`
+}
+
+// policyRequest is the request as policy's rules read it.
+func (r ResolveRequest) policyRequest() policy.ResolveRequest {
+	return policy.ResolveRequest{Package: r.Package, Resolution: policy.Resolution(r.Resolution), By: r.By, Reason: r.Reason}
 }
 
 // RetryRequest builds a failed package again in its minor wave.
@@ -45,6 +55,8 @@ type RetryRequest struct {
 	Ref     string `json:"ref,omitempty"` // a fix to merge first (branch, tag or commit)
 	Minor   int    `json:"minor,omitempty"`
 	By      string `json:"by,omitempty"`
+	// System is where the failure was recorded; Crest fills it in when it accepts the request.
+	System string `json:"system,omitempty"`
 }
 
 // AddUpdateRequest adds a root update to a running major wave.

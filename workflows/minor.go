@@ -99,15 +99,23 @@ func (w *minorWave) setup(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (MinorStatus, error) { return w.status(), nil }); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResolve,
-		func(ctx workflow.Context, r ResolveRequest) (string, error) { return w.acceptResolve(r), nil },
-		workflow.UpdateHandlerOptions{Validator: func(r ResolveRequest) error { return validateResolve(r, w.st.Summary, w.st.Phase) }},
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateResolve, w.takeResolve,
+		workflow.UpdateHandlerOptions{Validator: func(r ResolveRequest) error {
+			if err := w.takesRequests(); err != nil {
+				return err
+			}
+			return policy.CheckResolveRequest(r.policyRequest())
+		}},
 	); err != nil {
 		return err
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRetry,
-		func(ctx workflow.Context, r RetryRequest) (string, error) { return w.acceptRetry(r), nil },
-		workflow.UpdateHandlerOptions{Validator: func(r RetryRequest) error { return validateRetry(r, w.st.Summary, w.st.Phase) }},
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRetry, w.takeRetry,
+		workflow.UpdateHandlerOptions{Validator: func(r RetryRequest) error {
+			if err := w.takesRequests(); err != nil {
+				return err
+			}
+			return checkPackage(r.Package)
+		}},
 	); err != nil {
 		return err
 	}
@@ -141,6 +149,48 @@ func (w *minorWave) setup(ctx workflow.Context) error {
 		}
 	})
 	return nil
+}
+
+// takesRequests tells whether the minor wave may take a person's request at all; which
+// packages it takes them about is policy's rule, applied by the handlers.
+func (w *minorWave) takesRequests() error {
+	switch w.st.Phase {
+	case PhaseDone, PhaseTagging, PhaseCancelled:
+		return fmt.Errorf("the minor wave is %s", w.st.Phase)
+	}
+	if w.st.MinorWaveID == 0 {
+		return errors.New("the minor wave is still starting: nothing is recorded yet")
+	}
+	return nil
+}
+
+// takeResolve checks a person's resolution against what is recorded (policy's rule, in an
+// activity: a failure can be settled as soon as it is recorded, whatever the rest of the
+// minor wave is doing) and queues it for the next review.
+func (w *minorWave) takeResolve(ctx workflow.Context, r ResolveRequest) (string, error) {
+	if workflow.GetVersion(ctx, versionSettleAsRecorded, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return w.acceptResolve(r), nil
+	}
+	req := r.policyRequest()
+	at, err := checkRequest(ctx, activities.CheckRequestInput{WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Package: r.Package, Resolve: &req})
+	if err != nil {
+		return "", err
+	}
+	r.System = at.System
+	return w.acceptResolve(r), nil
+}
+
+// takeRetry is takeResolve for a retry.
+func (w *minorWave) takeRetry(ctx workflow.Context, r RetryRequest) (string, error) {
+	if workflow.GetVersion(ctx, versionSettleAsRecorded, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return w.acceptRetry(r), nil
+	}
+	at, err := checkRequest(ctx, activities.CheckRequestInput{WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Package: r.Package})
+	if err != nil {
+		return "", err
+	}
+	r.System = at.System
+	return w.acceptRetry(r), nil
 }
 
 func (w *minorWave) acceptResolve(r ResolveRequest) string {
@@ -334,18 +384,26 @@ func (w *minorWave) settle(ctx workflow.Context) error {
 	for len(w.st.Resolves) > 0 {
 		r := w.st.Resolves[0]
 		w.st.Resolves = w.st.Resolves[1:]
-		f, ok := failureOf(w.st.Summary, r.Package)
-		if !ok || f.Resolution != "" {
-			continue // settled meanwhile (fixed by a retry, or resolved twice)
+		system := r.System
+		if system == "" { // accepted before requests were checked against the records
+			f, ok := failureOf(w.st.Summary, r.Package)
+			if !ok || f.Resolution != "" {
+				continue // settled meanwhile (fixed by a retry, or resolved twice)
+			}
+			system = f.System
 		}
 		by := r.By
 		if by == "" {
 			by = "person"
 		}
-		if err := workflow.ExecuteActivity(ctx, a.Resolve, activities.ResolveInput{
-			Wave: w.in.Name, MinorWaveID: w.st.MinorWaveID, System: f.System, Package: r.Package,
+		err := workflow.ExecuteActivity(ctx, a.Resolve, activities.ResolveInput{
+			Wave: w.in.Name, MinorWaveID: w.st.MinorWaveID, System: system, Package: r.Package,
 			Resolution: r.Resolution, Reason: r.Reason, Actor: by,
-		}).Get(ctx, nil); err != nil {
+		}).Get(ctx, nil)
+		if isInvalidInput(err) {
+			continue // settled meanwhile: fixed by a retry, or passed on its rebuild
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -447,43 +505,10 @@ func failureOf(s activities.Summary, pkg string) (activities.Failure, bool) {
 	return activities.Failure{}, false
 }
 
-// validateResolve rejects requests a minor wave cannot honour, naming the problem.
-func validateResolve(r ResolveRequest, s activities.Summary, phase string) error {
-	if !policy.Resolution(r.Resolution).Settable() {
-		return fmt.Errorf("resolution %q: a person may resolve as %s or %s", r.Resolution, policy.ResolutionWontFix, policy.ResolutionCantFix)
-	}
-	if strings.TrimSpace(r.Reason) == "" {
-		return errors.New("reason: say why, for the record and the maintainers")
-	}
-	return failedHere(r.Package, s, phase)
-}
-
-func validateRetry(r RetryRequest, s activities.Summary, phase string) error {
-	return failedHere(r.Package, s, phase)
-}
-
-func failedHere(pkg string, s activities.Summary, phase string) error {
-	if pkg == "" {
+// checkPackage is the one check of a retry a workflow makes by itself.
+func checkPackage(pkg string) error {
+	if strings.TrimSpace(pkg) == "" {
 		return errors.New("package: required")
-	}
-	if phase == PhaseDone || phase == PhaseTagging || phase == PhaseCancelled {
-		return fmt.Errorf("the minor wave is %s", phase)
-	}
-	f, ok := failureOf(s, pkg)
-	if !ok {
-		var names []string
-		for _, f := range s.Failures {
-			if f.Resolution == "" {
-				names = append(names, f.Package)
-			}
-		}
-		if len(names) == 0 {
-			return fmt.Errorf("package %q did not fail here (nothing is waiting for a resolution)", pkg)
-		}
-		return fmt.Errorf("package %q did not fail here; waiting: %s", pkg, strings.Join(names, ", "))
-	}
-	if f.Resolution != "" {
-		return fmt.Errorf("package %q is already resolved (%s)", pkg, f.Resolution)
 	}
 	return nil
 }

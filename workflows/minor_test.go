@@ -13,9 +13,11 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/policy"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -97,6 +99,33 @@ func (f *fakeWave) register(t *testing.T) {
 			}
 			return out, nil
 		})
+	env.OnActivity(acts.CheckRequest, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CheckRequestInput) (activities.CheckRequestResult, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			var states []policy.State
+			system := ""
+			for _, x := range f.failures {
+				states = append(states, policy.State{Package: x.Package, Status: policy.Status(x.Status), Resolution: policy.Resolution(x.Resolution)})
+				for _, d := range x.Blocked {
+					states = append(states, policy.State{Package: d, Status: policy.StatusDependencyFailed, BlockedBy: []string{x.Package}})
+				}
+				if x.Package == in.Package {
+					system = x.System
+				}
+			}
+			states = append(states, policy.State{Package: "hello", Status: policy.StatusPassed})
+			var err error
+			if in.Resolve != nil {
+				err = policy.ValidateResolve(*in.Resolve, states)
+			} else {
+				err = policy.ValidateRetry(in.Package, states)
+			}
+			if err != nil {
+				return activities.CheckRequestResult{}, temporal.NewNonRetryableApplicationError("wave-1-1: "+err.Error(), activities.ErrInvalidInput, nil)
+			}
+			return activities.CheckRequestResult{MinorWaveID: 7, Minor: 1, Name: "wave-1-1", System: system}, nil
+		})
 	env.OnActivity(acts.RecordDecision, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.RecordState, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.Resolve, mock.Anything, mock.Anything).Return(
@@ -141,6 +170,7 @@ func minorStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflows
 // updateResult is what became of an update: the validator's rejection, or the handler's
 // answer. The test environment delivers both as the workflow runs, after the call returns.
 type updateResult struct {
+	// rejected is the validator's refusal, or the handler's (a check against the records).
 	rejected error
 	text     string
 	done     bool
@@ -155,7 +185,7 @@ func update(env *testsuite.TestWorkflowEnvironment, name string, arg any) *updat
 	env.UpdateWorkflow(name, fmt.Sprint("u", updateSeq), &testsuite.TestUpdateCallback{
 		OnReject:   func(err error) { r.rejected, r.done = err, true },
 		OnAccept:   func() {},
-		OnComplete: func(v any, err error) { r.text, _ = v.(string); r.done = true },
+		OnComplete: func(v any, err error) { r.text, _ = v.(string); r.rejected, r.done = err, true },
 	}, arg)
 	return r
 }
@@ -184,15 +214,19 @@ func TestMinorWaveValidatorsAndDelayedResolve(t *testing.T) {
 		require.Len(t, st.Waiting, 1)
 		require.Contains(t, st.Waiting[0], "libhttp failed, blocks 3")
 
-		rejected[`"nosuch" did not fail here; waiting: libhttp`] = update(env, workflows.UpdateResolve,
-			workflows.ResolveRequest{Package: "nosuch", Resolution: "wont-fix", Reason: "r"})
+		rejected[`resolve nosuch: package: unknown package (not in this minor wave`] = update(env, workflows.UpdateResolve,
+			workflows.ResolveRequest{Package: "nosuch", Resolution: "wont-fix", Reason: "r", By: "bob"})
 		rejected[`resolution "broken"`] = update(env, workflows.UpdateResolve,
-			workflows.ResolveRequest{Package: "libhttp", Resolution: "broken", Reason: "r"})
+			workflows.ResolveRequest{Package: "libhttp", Resolution: "broken", Reason: "r", By: "bob"})
 		rejected["reason"] = update(env, workflows.UpdateResolve,
-			workflows.ResolveRequest{Package: "libhttp", Resolution: "wont-fix"})
-		// A dependent follows its root cause; it is not resolved by itself.
-		rejected[`"fetch" did not fail here`] = update(env, workflows.UpdateResolve,
-			workflows.ResolveRequest{Package: "fetch", Resolution: "wont-fix", Reason: "r"})
+			workflows.ResolveRequest{Package: "libhttp", Resolution: "wont-fix", By: "bob"})
+		rejected["by: who resolves is required"] = update(env, workflows.UpdateResolve,
+			workflows.ResolveRequest{Package: "libhttp", Resolution: "wont-fix", Reason: "r"})
+		rejected[`resolve hello: package: package did not fail (it passed)`] = update(env, workflows.UpdateResolve,
+			workflows.ResolveRequest{Package: "hello", Resolution: "wont-fix", Reason: "r", By: "bob"})
+		// A dependent is rebuilt when its root cause is: retrying it alone is refused.
+		rejected[`libhttp failed: retry those`] = update(env, workflows.UpdateRetry,
+			workflows.RetryRequest{Package: "fetch"})
 		rejected["package: required"] = update(env, workflows.UpdateRetry, workflows.RetryRequest{})
 	}, time.Hour)
 	env.RegisterDelayedCallback(func() {

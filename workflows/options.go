@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -69,4 +70,36 @@ func bookkeeping(ctx workflow.Context) workflow.Context {
 			NonRetryableErrorTypes: []string{activities.ErrInvalidInput, activities.ErrEvaluationFailed, activities.ErrMergeConflict},
 		},
 	})
+}
+
+// Versions of workflow behaviour (workflow.GetVersion change IDs). Waves started before a
+// change keep the old path when replayed.
+const (
+	// versionSettleAsRecorded: Resolve and Retry are checked against the recorded results
+	// (the CheckRequest activity) instead of the last summary, so a failure can be settled
+	// as soon as it is recorded.
+	versionSettleAsRecorded = "settle-as-recorded"
+)
+
+// checkRequest runs the CheckRequest activity and turns its refusal into the error the
+// person sees: policy's words, without Temporal's activity wrapping.
+func checkRequest(ctx workflow.Context, in activities.CheckRequestInput) (activities.CheckRequestResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second,
+			MaximumAttempts: 5, NonRetryableErrorTypes: []string{activities.ErrInvalidInput}},
+	})
+	var out activities.CheckRequestResult
+	err := workflow.ExecuteActivity(ctx, a.CheckRequest, in).Get(ctx, &out)
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == activities.ErrInvalidInput {
+		return out, errors.New(app.Message())
+	}
+	return out, err
+}
+
+// isInvalidInput tells whether an activity refused its input (not worth retrying).
+func isInvalidInput(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.Type() == activities.ErrInvalidInput
 }

@@ -45,6 +45,29 @@ func (s *Store) Results(ctx context.Context, minorWaveID int64, pkg string) ([]P
 	return out, nil
 }
 
+// ResultsFor lists the results of the named packages of a minor wave on one system ("" for
+// every system), by package: what a check of one person's request needs, without reading a
+// 100,000-package minor wave.
+func (s *Store) ResultsFor(ctx context.Context, minorWaveID int64, system string, pkgs []string) ([]PackageResult, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT system, package, drv, round, layer, status, resolution, reason, blocked_by, attempts, log_tail, updated_at
+		FROM package_results WHERE minor_wave_id = $1 AND ($2 = '' OR system = $2) AND package = ANY($3)
+		ORDER BY package, system`, minorWaveID, system, pkgs)
+	if err != nil {
+		return nil, fmt.Errorf("results of minor wave %d: %w", minorWaveID, err)
+	}
+	var out []PackageResult
+	var r PackageResult
+	_, err = pgx.ForEachRow(rows, []any{&r.System, &r.Package, &r.Drv, &r.Round, &r.Layer, &r.Status, &r.Resolution, &r.Reason, &r.BlockedBy, &r.Attempts, &r.LogTail, &r.UpdatedAt}, func() error {
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("results of minor wave %d: %w", minorWaveID, err)
+	}
+	return out, nil
+}
+
 // Counts tallies a minor wave's packages by status, and how many failures are resolved.
 type Counts struct {
 	Total            int `json:"total"`
@@ -127,7 +150,7 @@ func (s *Store) Resolve(ctx context.Context, minorWaveID int64, system, pkg, res
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
 			UPDATE package_results SET resolution = $4, reason = $5, updated_at = now()
-			WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND status IN ('failed', 'test-failed')`,
+			WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND status IN ('failed', 'test-failed', 'dependency-failed')`,
 			minorWaveID, system, pkg, resolution, reason)
 		if err != nil {
 			return err

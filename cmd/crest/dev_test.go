@@ -187,7 +187,7 @@ func TestDevRestartResumesRunningWave(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, h.Get(ctx, nil))
 	}
-	send(workflows.UpdateResolve, workflows.ResolveRequest{Package: "tetrix", Resolution: "wont-fix", Reason: "gone upstream"})
+	send(workflows.UpdateResolve, workflows.ResolveRequest{Package: "tetrix", Resolution: "wont-fix", Reason: "gone upstream", By: "alice"})
 	send(workflows.UpdateRetry, workflows.RetryRequest{Package: "calc", Ref: demo.FixCalcPrecision})
 	waitMinor(t, c, 2, workflows.PhaseWaiting)
 	send(workflows.UpdateRetry, workflows.RetryRequest{Package: "libhttp", Ref: demo.FixLibhttpLibnet2})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/policy"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -361,17 +362,32 @@ func printStatus(ctx context.Context, s *session, major, minor int, all bool, ou
 		if err != nil {
 			return err
 		}
+		// What a person may do comes from policy, the rule the Resolve and Retry updates
+		// apply: status never invites what they would refuse.
+		bySystem := map[string][]store.PackageResult{}
+		for _, r := range results {
+			bySystem[r.System] = append(bySystem[r.System], r)
+		}
+		actions := map[string]map[string][]string{}
+		for system, rs := range bySystem {
+			actions[system] = policy.Actions(activities.PolicyStates(rs))
+		}
 		w := newTable(out, "  PACKAGE\tSTATUS\tRESOLUTION\tATTEMPTS\tBLOCKED BY\tWHY")
 		for _, r := range results {
 			if !all && r.Status == store.StatusPassed && r.Resolution != "fixed" {
 				continue
 			}
 			why := r.Reason
-			if why == "" && r.Resolution == "" {
-				switch r.Status {
-				case store.StatusFailed, store.StatusTestFailed:
-					why = "waiting: resolve (wont-fix, cant-fix) or retry with a fix; " + lastLine(r.LogTail)
-				case store.StatusDependencyFailed:
+			if r.Resolution == "" && (m.State != "done" && m.State != "cancelled") {
+				if next := policy.NextStep(actions[r.System][r.Package]); next != "" {
+					why = strings.TrimPrefix(why+"; next: "+next, "; next: ")
+					if why == next {
+						why = "waiting: " + next
+					}
+					if r.Status == store.StatusFailed || r.Status == store.StatusTestFailed {
+						why += "; " + lastLine(r.LogTail)
+					}
+				} else if r.Status == store.StatusDependencyFailed && why == "" {
 					why = "waiting for its root causes"
 				}
 			}

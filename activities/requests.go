@@ -1,0 +1,151 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/policy"
+)
+
+// CheckRequestInput asks whether a person's Resolve or Retry about a package may be taken
+// now. The answer comes from policy's rules applied to what Postgres records, so a failure
+// can be settled as soon as it is recorded, whatever the rest of its minor wave is doing,
+// and `crest wave status` (policy.Actions on the same records) never invites what this
+// refuses.
+type CheckRequestInput struct {
+	WaveID int64 `json:"wave_id"`
+	// MinorWaveID is the minor wave asked (its own update); 0: find it among the major
+	// wave's running minor waves.
+	MinorWaveID int64 `json:"minor_wave_id,omitempty"`
+	// Minor is the minor wave's number if the person named one; 0: where the package failed.
+	Minor   int    `json:"minor,omitempty"`
+	Package string `json:"package"`
+	// Resolve is the request to check; nil checks a retry.
+	Resolve *policy.ResolveRequest `json:"resolve,omitempty"`
+}
+
+// CheckRequestResult is where an accepted request applies.
+type CheckRequestResult struct {
+	MinorWaveID int64  `json:"minor_wave_id"`
+	Minor       int    `json:"minor"`
+	Name        string `json:"name"`
+	System      string `json:"system"`
+}
+
+// CheckRequest accepts a person's request (naming the minor wave and system it applies
+// to) or refuses it with policy's reason as an InvalidInput error.
+func (a *Activities) CheckRequest(ctx context.Context, in CheckRequestInput) (CheckRequestResult, error) {
+	var candidates []store.MinorWave
+	if in.MinorWaveID != 0 {
+		minors, err := a.Store.MinorWaves(ctx, in.WaveID)
+		if err != nil {
+			return CheckRequestResult{}, err
+		}
+		for _, m := range minors {
+			if m.ID == in.MinorWaveID {
+				candidates = append(candidates, m)
+			}
+		}
+	} else {
+		minors, err := a.Store.MinorWaves(ctx, in.WaveID)
+		if err != nil {
+			return CheckRequestResult{}, err
+		}
+		for _, m := range minors {
+			if (in.Minor == 0 || m.Number == in.Minor) && running(m.State) {
+				candidates = append(candidates, m)
+			}
+		}
+	}
+	if len(candidates) == 0 {
+		if in.Minor != 0 {
+			return CheckRequestResult{}, invalid("minor: minor wave %d is not running", in.Minor)
+		}
+		return CheckRequestResult{}, invalid("package %q: no minor wave is running", in.Package)
+	}
+	var refusals []error
+	for _, m := range candidates {
+		rows, err := a.Store.ResultsFor(ctx, m.ID, "", []string{in.Package})
+		if err != nil {
+			return CheckRequestResult{}, err
+		}
+		for _, row := range rows {
+			states, err := a.statesAround(ctx, m.ID, row)
+			if err != nil {
+				return CheckRequestResult{}, err
+			}
+			if in.Resolve != nil {
+				err = policy.ValidateResolve(*in.Resolve, states)
+			} else {
+				err = policy.ValidateRetry(in.Package, states)
+			}
+			if err == nil {
+				return CheckRequestResult{MinorWaveID: m.ID, Minor: m.Number, Name: m.Name, System: row.System}, nil
+			}
+			refusals = append(refusals, err)
+		}
+	}
+	if len(refusals) > 0 {
+		return CheckRequestResult{}, invalid("%s: %v", candidates[0].Name, refusals[0])
+	}
+	// Not in any running minor wave: let policy name it and suggest close names.
+	last := candidates[len(candidates)-1]
+	all, err := a.Store.Results(ctx, last.ID, "")
+	if err != nil {
+		return CheckRequestResult{}, err
+	}
+	states := make([]policy.State, 0, len(all))
+	for _, r := range all {
+		states = append(states, policyState(r))
+	}
+	if in.Resolve != nil {
+		err = policy.ValidateResolve(*in.Resolve, states)
+	} else {
+		err = policy.ValidateRetry(in.Package, states)
+	}
+	if err == nil {
+		err = errors.New("not in a running minor wave")
+	}
+	return CheckRequestResult{}, invalid("%s: %v", last.Name, err)
+}
+
+// statesAround returns the states policy needs to judge a request about row: its own and
+// those of the root causes it names.
+func (a *Activities) statesAround(ctx context.Context, minorWaveID int64, row store.PackageResult) ([]policy.State, error) {
+	states := []policy.State{policyState(row)}
+	if len(row.BlockedBy) == 0 {
+		return states, nil
+	}
+	roots, err := a.Store.ResultsFor(ctx, minorWaveID, row.System, row.BlockedBy)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range roots {
+		if r.Package != row.Package {
+			states = append(states, policyState(r))
+		}
+	}
+	return states, nil
+}
+
+// running tells whether a minor wave in state may still take requests.
+func running(state string) bool {
+	return !slices.Contains([]string{"done", "tagging", "cancelled", "failed"}, state)
+}
+
+// policyState is what policy's rules know of a recorded result.
+func policyState(r store.PackageResult) policy.State {
+	return policy.State{Package: r.Package, Status: policy.Status(r.Status), Resolution: policy.Resolution(r.Resolution),
+		BlockedBy: r.BlockedBy}
+}
+
+// PolicyStates are recorded results as policy's rules see them (for `crest wave status`).
+func PolicyStates(results []store.PackageResult) []policy.State {
+	out := make([]policy.State, len(results))
+	for i, r := range results {
+		out[i] = policyState(r)
+	}
+	return out
+}
