@@ -79,6 +79,9 @@ type majorWave struct {
 	changed  bool                                 // something worth re-checking the schedule
 	replans  int                                  // AddUpdate handlers in progress
 	childErr error
+	// validated: ValidateWave has answered; refused is its refusal.
+	validated bool
+	refused   error
 	// stopChildren cancels running minor waves (the Cancel signal).
 	childCtx     workflow.Context
 	stopChildren workflow.CancelFunc
@@ -183,6 +186,17 @@ func (w *majorWave) setup(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: w.validateAddUpdate}); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandler(ctx, UpdateValidated, func(ctx workflow.Context) (string, error) {
+		if err := workflow.Await(ctx, func() bool { return w.validated || w.st.Start.WaveID != 0 }); err != nil {
+			return "", err
+		}
+		if w.refused != nil {
+			return "", refusal(w.refused)
+		}
+		return fmt.Sprintf("%s of %s accepted", w.in.Title, w.in.Collection), nil
+	}); err != nil {
+		return err
+	}
 	statuses := workflow.GetSignalChannel(ctx, signalMinorStatus)
 	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -220,6 +234,18 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 	bctx := bookkeeping(ctx)
 	if w.st.Start.WaveID == 0 {
 		w.setPhase(ctx, PhasePlanning)
+		if workflow.GetVersion(ctx, versionValidateBeforeStart, workflow.DefaultVersion, 1) == 1 {
+			err := workflow.ExecuteActivity(bctx, a.ValidateWave, activities.ValidateWaveInput{
+				Collection: w.in.Collection, BaseRef: w.in.BaseRef, Updates: w.in.Updates, Groups: w.in.Groups, Policy: w.in.Policy,
+			}).Get(ctx, nil)
+			w.validated, w.refused = true, err
+			if err != nil {
+				// Refused before anything was allocated: the person who asked (the Validated
+				// update of `crest wave start`) hears why before the wave ends.
+				_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+				return w.fail(ctx, refusal(err))
+			}
+		}
 		input, _ := json.Marshal(w.in)
 		if err := workflow.ExecuteActivity(bctx, a.StartWave, activities.StartWaveInput{
 			WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, Collection: w.in.Collection, Number: w.in.Wave,

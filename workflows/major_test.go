@@ -22,6 +22,7 @@ func registerMajor(env *testsuite.TestWorkflowEnvironment, plan activities.PlanR
 				Collection: activities.Collection{Name: in.Collection, Systems: []string{"x86_64-linux"}},
 				Policy:     []byte(sevenDays)}, nil
 		})
+	env.OnActivity(acts.ValidateWave, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.Plan, mock.Anything, mock.Anything).Return(plan, nil)
 	env.RegisterWorkflow(workflows.MinorWave)
 	env.RegisterWorkflow(workflows.BuildShard)
@@ -102,6 +103,7 @@ func TestMajorWaveAddUpdateReplansWhatHasNotStarted(t *testing.T) {
 	f := newFakeWave(env, libhttp())
 	f.register(t)
 	acts := &activities.Activities{}
+	env.OnActivity(acts.ValidateWave, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.StartWave, mock.Anything, mock.Anything).Return(activities.StartWaveResult{WaveID: 1, Number: 1,
 		Name: "wave-1", Branch: "wave-1", Collection: activities.Collection{Name: "demo", Systems: []string{"x86_64-linux"}},
 		Policy: []byte(sevenDays)}, nil)
@@ -157,4 +159,36 @@ func TestMajorWaveCancelStopsItsMinorWaves(t *testing.T) {
 	require.True(t, temporal.IsCanceledError(err), "cancelled, not failed: %v", err)
 	require.False(t, f.tagged, "nothing is tagged after a cancel")
 	require.Empty(t, f.resolved)
+}
+
+// TestMajorWaveRefusedBeforeAnythingStarts: a wave ValidateWave refuses allocates nothing
+// (no StartWave), fails with the refusal's own words, and the Validated update sent with
+// the start hears them.
+func TestMajorWaveRefusedBeforeAnythingStarts(t *testing.T) {
+	env := quietSuite().NewTestWorkflowEnvironment()
+	acts := &activities.Activities{}
+	env.RegisterActivity(acts)
+	why := `update nosuchpkg: unknown package "nosuchpkg"; update libcore: ref "no/such/ref" not found in the demo repository`
+	env.OnActivity(acts.ValidateWave, mock.Anything, mock.Anything).Return(
+		temporal.NewNonRetryableApplicationError(why, activities.ErrInvalidInput, nil))
+	started := false
+	env.OnActivity(acts.StartWave, mock.Anything, mock.Anything).Return(
+		func(context.Context, activities.StartWaveInput) (activities.StartWaveResult, error) {
+			started = true
+			return activities.StartWaveResult{}, nil
+		})
+	var validated *updateResult
+	env.RegisterDelayedCallback(func() { validated = update(env, workflows.UpdateValidated, nil) }, 0)
+	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
+		Updates: []activities.Update{{Package: "nosuchpkg", Ref: "update/libcore-2"}, {Package: "libcore", Ref: "no/such/ref"}}})
+	require.True(t, env.IsWorkflowCompleted())
+	err := env.GetWorkflowError()
+	require.ErrorContains(t, err, why)
+	var app *temporal.ApplicationError
+	require.ErrorAs(t, err, &app)
+	require.Equal(t, activities.ErrInvalidInput, app.Type())
+	require.False(t, started, "nothing allocated")
+	require.NotNil(t, validated)
+	require.True(t, validated.done)
+	require.ErrorContains(t, validated.rejected, why)
 }

@@ -17,6 +17,10 @@ const (
 	UpdateRetry = "Retry"
 	// UpdateAddUpdate adds a root update to the major wave and re-plans what has not started.
 	UpdateAddUpdate = "AddUpdate"
+	// UpdateValidated answers once the wave's input has been checked (ValidateWave): nil,
+	// or every problem that refused it. `crest wave start` sends it with the start
+	// (update-with-start) so that a refused wave is an error at the prompt.
+	UpdateValidated = "Validated"
 	// SignalCancel stops the wave: running builds are cancelled, nothing more is tagged.
 	SignalCancel = "Cancel"
 	// QueryStatus returns a MajorStatus (major wave) or MinorStatus (minor wave).

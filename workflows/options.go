@@ -79,6 +79,9 @@ const (
 	// (the CheckRequest activity) instead of the last summary, so a failure can be settled
 	// as soon as it is recorded.
 	versionSettleAsRecorded = "settle-as-recorded"
+	// versionValidateBeforeStart: a major wave is checked (ValidateWave) before it
+	// allocates anything, and refused with every problem named.
+	versionValidateBeforeStart = "validate-before-start"
 )
 
 // checkRequest runs the CheckRequest activity and turns its refusal into the error the
@@ -96,6 +99,16 @@ func checkRequest(ctx workflow.Context, in activities.CheckRequestInput) (activi
 		return out, errors.New(app.Message())
 	}
 	return out, err
+}
+
+// refusal is an activity's InvalidInput refusal as the person should read it: its message,
+// non-retryable, without Temporal's activity wrapping. Other errors pass through.
+func refusal(err error) error {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == activities.ErrInvalidInput {
+		return temporal.NewNonRetryableApplicationError(app.Message(), activities.ErrInvalidInput, nil)
+	}
+	return err
 }
 
 // isInvalidInput tells whether an activity refused its input (not worth retrying).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -663,4 +664,17 @@ func (r *Repo) lock(ctx context.Context) (func(), error) {
 		_ = f.Close()
 		<-r.sem
 	}, nil
+}
+
+// RedactURL returns a repository URL with its credentials (https://user:token@host/…, or
+// a token alone as the user) replaced by "***", for messages, logs and records. Anything
+// that does not parse as a URL with credentials (a path, scp-like git@host:repo) is
+// returned as it is.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil || u.Host == "" {
+		return raw
+	}
+	u.User = url.User("***")
+	return strings.Replace(u.String(), "%2A%2A%2A", "***", 1)
 }

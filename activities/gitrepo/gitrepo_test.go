@@ -366,3 +366,15 @@ func TestFetchExternalTag(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "ready for wave 3", fileAt(t, r, head, "UPSTREAM"))
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://alice:s3cr3t-token@git.example/org/repo.git": "https://***@git.example/org/repo.git",
+		"https://ghp_tokenonly@github.example/org/repo":       "https://***@github.example/org/repo",
+		"https://git.example/org/repo.git":                    "https://git.example/org/repo.git",
+		"/srv/git/demo.git":                                   "/srv/git/demo.git",
+		"git@github.example:org/repo.git":                     "git@github.example:org/repo.git",
+	} {
+		require.Equal(t, want, gitrepo.RedactURL(in), in)
+	}
+}

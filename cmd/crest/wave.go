@@ -8,12 +8,15 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
@@ -64,12 +67,16 @@ func (a *app) session(cmd *cobra.Command, needTemporal bool) (*session, func(), 
 		closers = append(closers, s.c.Close)
 	}
 	s.collection, _ = cmd.Flags().GetString("collection")
+	cols, err := st.Collections(ctx)
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	if s.collection != "" && !slices.Contains(cols, s.collection) {
+		done()
+		return nil, nil, fmt.Errorf("unknown collection %q; known: %s", s.collection, strings.Join(cols, ", "))
+	}
 	if s.collection == "" {
-		cols, err := st.Collections(ctx)
-		if err != nil {
-			done()
-			return nil, nil, err
-		}
 		switch len(cols) {
 		case 0:
 			done()
@@ -155,14 +162,14 @@ func newWaveStartCmd(a *app) *cobra.Command {
 				}
 			}
 			id := waveID(in.Collection, in.Wave)
-			run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			run, err := startWave(ctx, s.c, client.StartWorkflowOptions{
 				ID: id, TaskQueue: a.cfg.TaskQueues.Default,
 				TypedSearchAttributes: waveAttributes(in.Collection, in.Wave),
-			}, workflows.MajorWave, in)
+			}, in)
 			if err != nil {
-				return fmt.Errorf("start %s: %w", id, err)
+				return fmt.Errorf("wave-%d of %s refused: %w", in.Wave, in.Collection, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "started wave-%d of %s (workflow %s, run %s)\n", in.Wave, in.Collection, id, run.GetRunID())
+			fmt.Fprintf(cmd.OutOrStdout(), "started wave-%d of %s (workflow %s, run %s)\n", in.Wave, in.Collection, id, run)
 			if !wait {
 				fmt.Fprintf(cmd.OutOrStdout(), "follow it: crest wave status wave-%d\n", in.Wave)
 				return nil
@@ -179,6 +186,30 @@ func newWaveStartCmd(a *app) *cobra.Command {
 	f.StringVar(&inputFile, "input", "", "a JSON file with the workflow input (as typed in the Web UI)")
 	f.BoolVar(&wait, "wait", false, "follow progress until the wave ends")
 	return cmd
+}
+
+// startWave starts a major wave together with its Validated update (update-with-start),
+// so that a wave the workflow refuses (unknown package, missing ref…) is an error here,
+// with every problem named, and not a wave that fails a moment later. It returns the run ID.
+func startWave(ctx context.Context, c client.Client, opts client.StartWorkflowOptions, in workflows.MajorWaveInput) (string, error) {
+	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+	op := c.NewWithStartWorkflowOperation(opts, workflows.MajorWave, in)
+	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: op,
+		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateValidated,
+			WaitForStage: client.WorkflowUpdateStageCompleted},
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := h.Get(ctx, nil); err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			return "", errors.New(app.Message())
+		}
+		return "", err
+	}
+	return h.RunID(), nil
 }
 
 // follow prints progress until the major wave ends.
