@@ -17,6 +17,7 @@ func newBenchCmd(a *app) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newBenchWavesCmd(a))
+	cmd.AddCommand(newBenchQueueCmd(a))
 	cmd.AddCommand(newBenchScheduleCmd(a))
 	return cmd
 }
