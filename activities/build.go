@@ -211,7 +211,13 @@ func (a *Activities) BuildPackage(ctx context.Context, in BuildInput) (BuildResu
 		}
 	}
 	if err != nil {
-		return BuildResult{}, fmt.Errorf("build %s: %w", in.Package, err)
+		err = fmt.Errorf("build %s: %w", in.Package, err)
+		if activity.IsActivity(ctx) && ctx.Err() == nil {
+			// Retried by Temporal: say so where people look (crest wave status).
+			_ = a.Store.RecordBuildTrouble(ctx, in.MinorWaveID, in.System, in.Package,
+				fmt.Sprintf("attempt %d: %s", activity.GetInfo(ctx).Attempt, clip(err.Error(), 300)))
+		}
+		return BuildResult{}, err
 	}
 	res.LogTail = clip(res.LogTail, 16<<10)
 	if err := a.Store.RecordBuild(ctx, store.BuildRecord{

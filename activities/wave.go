@@ -84,7 +84,7 @@ func (a *Activities) StartWave(ctx context.Context, in StartWaveInput) (StartWav
 	}
 	head, err := repo.PrepareBranch(ctx, w.Branch, in.BaseRef)
 	if errors.Is(err, gitrepo.ErrRefNotFound) {
-		return StartWaveResult{}, invalid("base ref %q not found in %s", in.BaseRef, col.Remote)
+		return StartWaveResult{}, invalid("base ref %q not found in %s", in.BaseRef, gitrepo.RedactURL(col.Remote))
 	}
 	if err != nil {
 		return StartWaveResult{}, err
@@ -307,9 +307,9 @@ func (a *Activities) MergeRefs(ctx context.Context, in MergeInput) (string, erro
 		ref, what := src.Ref, src.Ref
 		if src.Repo != "" {
 			// An upstream's tag: fetch it from there, then merge its commit.
-			what = src.Repo + " " + src.Ref
+			what = gitrepo.RedactURL(src.Repo) + " " + src.Ref
 			if ref, err = repo.FetchExternal(ctx, src.Repo, src.Ref); errors.Is(err, gitrepo.ErrRefNotFound) {
-				return "", invalid("%s not found in %s", src.Ref, src.Repo)
+				return "", invalid("%s not found in %s", src.Ref, gitrepo.RedactURL(src.Repo))
 			} else if err != nil {
 				return "", err
 			}
@@ -322,7 +322,7 @@ func (a *Activities) MergeRefs(ctx context.Context, in MergeInput) (string, erro
 				fmt.Sprintf("%s does not merge onto %s: conflicts in %s", what, in.Branch, strings.Join(conflict.Files, ", ")),
 				ErrMergeConflict, err)
 		case errors.Is(err, gitrepo.ErrRefNotFound):
-			return "", invalid("ref %q not found in %s", what, col.Remote)
+			return "", invalid("ref %q not found in %s", what, gitrepo.RedactURL(col.Remote))
 		case err != nil:
 			return "", err
 		}
@@ -345,20 +345,11 @@ func (a *Activities) StartMinorWave(ctx context.Context, in StartMinorInput) (in
 	return m.ID, err
 }
 
-// RecordState records a wave's or minor wave's state and the reason in the audit log.
+// RecordState records a wave's or minor wave's state with its reason (for `crest wave
+// list` and `status`) and the audit entry, in one transaction.
 func (a *Activities) RecordState(ctx context.Context, in StateInput) error {
-	if in.WaveID != 0 {
-		if err := a.Store.SetWaveState(ctx, in.WaveID, in.State); err != nil {
-			return err
-		}
-	}
-	if in.MinorWaveID != 0 {
-		if err := a.Store.SetMinorWave(ctx, in.MinorWaveID, in.State, "", 0); err != nil {
-			return err
-		}
-	}
-	_, err := a.Store.RecordAudit(ctx, store.AuditEntry{Key: in.Key, Actor: "crest", Wave: in.Wave, Action: in.State, Reason: in.Reason})
-	return err
+	return a.Store.RecordState(ctx, store.StateChange{WaveID: in.WaveID, MinorWaveID: in.MinorWaveID, State: in.State,
+		Reason: in.Reason, Audit: store.AuditEntry{Key: in.Key, Actor: "crest", Wave: in.Wave, Action: in.State, Reason: in.Reason}})
 }
 
 func invalid(format string, args ...any) error {

@@ -51,6 +51,8 @@ type MajorStatus struct {
 	Paused     bool          `json:"paused,omitempty"`
 	Branch     string        `json:"branch"`
 	Minor      []MinorStatus `json:"minor"`
+	// Reason says why the wave is in its phase and what a person may do.
+	Reason string `json:"reason,omitempty"`
 }
 
 type minorEntry struct {
@@ -69,6 +71,9 @@ type majorState struct {
 	Phase      string                      `json:"phase"`
 	Paused     bool                        `json:"paused"`
 	Cancelled  bool                        `json:"cancelled"`
+	Reason     string                      `json:"reason,omitempty"`
+	// Recovers: started since versionNeedsAttention (carried across continue-as-new).
+	Recovers bool `json:"recovers,omitempty"`
 }
 
 type majorWave struct {
@@ -82,6 +87,7 @@ type majorWave struct {
 	// validated: ValidateWave has answered; refused is its refusal.
 	validated bool
 	refused   error
+	failure   string // why the wave failed, for its reason
 	// stopChildren cancels running minor waves (the Cancel signal).
 	childCtx     workflow.Context
 	stopChildren workflow.CancelFunc
@@ -178,6 +184,9 @@ func (w *majorWave) setup(ctx workflow.Context) error {
 			if err := w.takesRequests(r.Minor); err != nil {
 				return err
 			}
+			if w.needingAttention(r.Minor, r.Package) != nil {
+				return nil // retry what stopped it, with or without a package and ref
+			}
 			return checkPackage(r.Package)
 		}}); err != nil {
 		return err
@@ -233,6 +242,7 @@ func (w *majorWave) active() error {
 func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 	bctx := bookkeeping(ctx)
 	if w.st.Start.WaveID == 0 {
+		w.st.Recovers = workflow.GetVersion(ctx, versionNeedsAttention, workflow.DefaultVersion, 1) == 1
 		w.setPhase(ctx, PhasePlanning)
 		if workflow.GetVersion(ctx, versionValidateBeforeStart, workflow.DefaultVersion, 1) == 1 {
 			err := workflow.ExecuteActivity(bctx, a.ValidateWave, activities.ValidateWaveInput{
@@ -425,6 +435,13 @@ func (w *majorWave) derivedPhase() string {
 	if w.st.Paused {
 		return PhasePaused
 	}
+	if w.st.Recovers {
+		for _, m := range w.st.Minor {
+			if m.Status.Phase == PhaseNeedsAttention {
+				return PhaseNeedsAttention
+			}
+		}
+	}
 	for _, m := range w.st.Minor {
 		if m.Status.Phase == PhaseWaiting {
 			return PhaseWaiting
@@ -433,16 +450,80 @@ func (w *majorWave) derivedPhase() string {
 	return PhaseRunning
 }
 
+// reason says why the major wave is in its phase: the reasons of its minor waves that
+// wait for people, or what it does.
+func (w *majorWave) reason() string {
+	if w.st.Phase == PhaseFailed && w.failure != "" {
+		return w.failure
+	}
+	var parts []string
+	for _, m := range w.st.Minor {
+		switch m.Status.Phase {
+		case PhaseNeedsAttention, PhaseWaiting:
+			parts = append(parts, m.Plan.Name+" "+m.Status.Phase+": "+m.Status.Reason)
+		}
+	}
+	switch {
+	case len(parts) > 0:
+		return strings.Join(parts, " | ")
+	case w.st.Paused:
+		return "paused: running builds finish, nothing new starts; next: crest wave resume " + w.st.Start.Name
+	}
+	for _, m := range w.st.Minor {
+		if m.Status.Phase != PhasePending && m.Status.Phase != PhaseDone && m.Status.Phase != PhaseCancelled {
+			return m.Plan.Name + " " + m.Status.Phase + ": " + m.Status.Reason
+		}
+	}
+	return ""
+}
+
+// details is the Web UI's markdown for the major wave: one line per minor wave.
+func (w *majorWave) details() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** · %s", w.st.Start.Name, w.st.Phase)
+	if w.in.Title != "" {
+		fmt.Fprintf(&b, " · %s", w.in.Title)
+	}
+	b.WriteString("\n")
+	for _, m := range w.st.Minor {
+		c := m.Status.Summary.Counts
+		var ups []string
+		for _, u := range m.Plan.Updates {
+			ups = append(ups, u.Package)
+		}
+		fmt.Fprintf(&b, "\n- %s (%s) · %s", m.Plan.Name, strings.Join(ups, ", "), m.Status.Phase)
+		if c.Total > 0 {
+			fmt.Fprintf(&b, " · %d/%d settled", c.Total-c.Pending-c.Unresolved, c.Total)
+		}
+		if m.Status.Tag != "" {
+			fmt.Fprintf(&b, " · tag %s", m.Status.Tag)
+		}
+		if m.Status.Reason != "" && m.Status.Phase != PhaseDone {
+			fmt.Fprintf(&b, "\n  %s", m.Status.Reason)
+		}
+	}
+	return b.String()
+}
+
 func (w *majorWave) setPhase(ctx workflow.Context, phase string) {
-	if w.st.Phase == phase {
+	changed := w.st.Phase != phase
+	reason := ""
+	if w.st.Recovers {
+		w.st.Phase = phase
+		reason = w.reason()
+		workflow.SetCurrentDetails(ctx, w.details())
+	}
+	if !changed && reason == w.st.Reason {
 		return
 	}
-	w.st.Phase = phase
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet(phase))
+	w.st.Phase, w.st.Reason = phase, reason
+	if changed {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet(phase))
+	}
 	if w.st.Start.WaveID != 0 {
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Second})
 		_ = workflow.ExecuteLocalActivity(lctx, a.RecordState, activities.StateInput{
-			WaveID: w.st.Start.WaveID, Wave: w.st.Start.Name, State: phase,
+			WaveID: w.st.Start.WaveID, Wave: w.st.Start.Name, State: phase, Reason: reason,
 			Key: fmt.Sprintf("%s/phase/%d/%s", w.st.Start.Name, workflow.GetInfo(ctx).GetCurrentHistoryLength(), phase),
 		}).Get(ctx, nil)
 	}
@@ -450,6 +531,9 @@ func (w *majorWave) setPhase(ctx workflow.Context, phase string) {
 
 func (w *majorWave) fail(ctx workflow.Context, err error) (MajorWaveResult, error) {
 	ctx, _ = workflow.NewDisconnectedContext(ctx) // record the end even when cancelled
+	if w.st.Recovers && !temporal.IsCanceledError(err) {
+		w.failure = errorText(err)
+	}
 	if temporal.IsCanceledError(err) {
 		w.setPhase(ctx, PhaseCancelled)
 	} else {
@@ -471,7 +555,7 @@ func (w *majorWave) result() MajorWaveResult {
 
 func (w *majorWave) status() MajorStatus {
 	s := MajorStatus{Name: w.st.Start.Name, Collection: w.in.Collection, Title: w.in.Title, Phase: w.st.Phase,
-		Paused: w.st.Paused, Branch: w.st.Start.Branch}
+		Paused: w.st.Paused, Branch: w.st.Start.Branch, Reason: w.st.Reason}
 	for _, m := range w.st.Minor {
 		s.Minor = append(s.Minor, m.Status)
 	}
@@ -558,6 +642,16 @@ func (w *majorWave) takeRequest(ctx workflow.Context, minor int, pkg string, res
 	if workflow.GetVersion(ctx, versionSettleAsRecorded, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return w.forward(ctx, minor, pkg, signal, msg(""))
 	}
+	if m := w.needingAttention(minor, pkg); resolve == nil && m != nil {
+		f, ok := w.running[m.Plan.Number]
+		if !ok {
+			return "", fmt.Errorf("%s is no longer running", m.Plan.Name)
+		}
+		if err := f.SignalChildWorkflow(ctx, signal, msg("")).Get(ctx, nil); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s: trying again after %q", m.Plan.Name, m.Status.Attention), nil
+	}
 	at, err := checkRequest(ctx, activities.CheckRequestInput{WaveID: w.st.Start.WaveID, Minor: minor, Package: pkg, Resolve: resolve})
 	if err != nil {
 		return "", err
@@ -570,6 +664,31 @@ func (w *majorWave) takeRequest(ctx workflow.Context, minor int, pkg string, res
 		return "", err
 	}
 	return fmt.Sprintf("%s: %s request for %s accepted", at.Name, strings.TrimPrefix(signal, "crest."), pkg), nil
+}
+
+// needingAttention finds the running minor wave in needs-attention that a retry is about:
+// the one named (minor), or the one whose updates include pkg, or the first one when pkg
+// is empty. Waves started before versionNeedsAttention have none.
+func (w *majorWave) needingAttention(minor int, pkg string) *minorEntry {
+	if !w.st.Recovers {
+		return nil
+	}
+	for i := range w.st.Minor {
+		m := &w.st.Minor[i]
+		if _, ok := w.running[m.Plan.Number]; !ok || m.Status.Phase != PhaseNeedsAttention {
+			continue
+		}
+		if minor != 0 {
+			if m.Plan.Number == minor {
+				return m
+			}
+			continue
+		}
+		if pkg == "" || slices.ContainsFunc(m.Plan.Updates, func(u activities.Update) bool { return u.Package == pkg }) {
+			return m
+		}
+	}
+	return nil
 }
 
 // forward hands a validated request to the minor wave that owns it (waves started before
@@ -611,7 +730,7 @@ func (w *majorWave) validateAddUpdate(r AddUpdateRequest) error {
 		return errors.New("package and ref are required")
 	}
 	for _, u := range w.st.Updates {
-		if u.Package == r.Package {
+		if u.Package == r.Package && w.needingAttention(0, r.Package) == nil {
 			return fmt.Errorf("package %q is already updated in %s (ref %s)", r.Package, w.st.Start.Name, u.Ref)
 		}
 	}
@@ -623,6 +742,27 @@ func (w *majorWave) validateAddUpdate(r AddUpdateRequest) error {
 
 // addUpdate re-plans the minor waves that have not started with the new update.
 func (w *majorWave) addUpdate(ctx workflow.Context, r AddUpdateRequest) (string, error) {
+	if m := w.needingAttention(0, r.Package); m != nil {
+		// Another ref for an update whose minor wave could not merge or evaluate it.
+		f, ok := w.running[m.Plan.Number]
+		if !ok {
+			return "", fmt.Errorf("%s is no longer running", m.Plan.Name)
+		}
+		if err := f.SignalChildWorkflow(ctx, signalRetry, RetryRequest{Package: r.Package, Ref: r.Ref, By: r.By}).Get(ctx, nil); err != nil {
+			return "", err
+		}
+		for i := range w.st.Updates {
+			if w.st.Updates[i].Package == r.Package {
+				w.st.Updates[i].Ref, w.st.Updates[i].Repo = r.Ref, ""
+			}
+		}
+		for i := range m.Plan.Updates {
+			if m.Plan.Updates[i].Package == r.Package {
+				m.Plan.Updates[i].Ref, m.Plan.Updates[i].Repo = r.Ref, ""
+			}
+		}
+		return fmt.Sprintf("%s: %s now updates to %s; trying again", m.Plan.Name, r.Package, r.Ref), nil
+	}
 	w.replans++
 	defer func() { w.replans--; w.changed = true }()
 	pending := []activities.Update{{Package: r.Package, Ref: r.Ref}}

@@ -89,6 +89,10 @@ type MinorStatus struct {
 	Updates  []activities.Update `json:"updates"`
 	Waiting  []string            `json:"waiting,omitempty"` // why it waits, one line per package
 	Requests int                 `json:"requests,omitempty"`
+	// Attention is the error a needs-attention minor wave waits on.
+	Attention string `json:"attention,omitempty"`
+	// Reason says why the minor wave is in its phase and what a person may do.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Phases of waves, also the CrestPhase search attribute.
@@ -99,6 +103,10 @@ const (
 	PhaseEvaluating = "evaluating"
 	PhaseBuilding   = "building"
 	PhaseWaiting    = "waiting" // failures wait for resolutions
+	// PhaseNeedsAttention: infrastructure or input trouble (a ref that does not merge, a
+	// commit that does not evaluate, builds that exhausted their retries) waits for a
+	// person: Retry (same or new ref), AddUpdate with another ref, or Cancel.
+	PhaseNeedsAttention = "needs-attention"
 	PhaseTagging    = "tagging"
 	PhaseRunning    = "running"
 	PhasePaused     = "paused"

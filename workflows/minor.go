@@ -62,6 +62,13 @@ type minorState struct {
 	Events []packageEvent `json:"events,omitempty"`
 	// Decisions are the latest policy decision per waiting package, by package.
 	Decisions []policy.Decision `json:"decisions,omitempty"`
+	// Attention is the error a needs-attention minor wave waits on.
+	Attention string `json:"attention,omitempty"`
+	// Reason is the reason last recorded with the phase.
+	Reason string `json:"reason,omitempty"`
+	// Fixes are refs people gave while the wave needed attention, merged before the next
+	// evaluation.
+	Fixes []activities.Update `json:"fixes,omitempty"`
 }
 
 // packageEvent is a policy event (a retry) about one package.
@@ -75,6 +82,9 @@ type minorWave struct {
 	st        minorState
 	limits    Limits
 	cancelled bool
+	// recovers: waves started since versionNeedsAttention wait for a person on trouble
+	// (needs-attention) and record the reason of every state.
+	recovers bool
 	shards    []workflow.ChildWorkflowFuture // running shards, for pause forwarding
 }
 
@@ -113,6 +123,9 @@ func (w *minorWave) setup(ctx workflow.Context) error {
 		workflow.UpdateHandlerOptions{Validator: func(r RetryRequest) error {
 			if err := w.takesRequests(); err != nil {
 				return err
+			}
+			if w.st.Phase == PhaseNeedsAttention {
+				return nil // retry what stopped it, with or without a package and ref
 			}
 			return checkPackage(r.Package)
 		}},
@@ -182,7 +195,8 @@ func (w *minorWave) takeResolve(ctx workflow.Context, r ResolveRequest) (string,
 
 // takeRetry is takeResolve for a retry.
 func (w *minorWave) takeRetry(ctx workflow.Context, r RetryRequest) (string, error) {
-	if workflow.GetVersion(ctx, versionSettleAsRecorded, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if workflow.GetVersion(ctx, versionSettleAsRecorded, workflow.DefaultVersion, 1) == workflow.DefaultVersion ||
+		w.st.Phase == PhaseNeedsAttention {
 		return w.acceptRetry(r), nil
 	}
 	at, err := checkRequest(ctx, activities.CheckRequestInput{WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Package: r.Package})
@@ -214,6 +228,7 @@ func (w *minorWave) setPaused(ctx workflow.Context, p bool) {
 }
 
 func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
+	w.recovers = workflow.GetVersion(ctx, versionNeedsAttention, workflow.DefaultVersion, 1) == 1
 	ctx = bookkeeping(ctx)
 	if w.st.MinorWaveID == 0 {
 		w.phase(ctx, PhaseMerging)
@@ -223,24 +238,14 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 			return MinorWaveResult{}, err
 		}
 	}
-	if w.st.Commit == "" {
-		if err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{
-			Collection: w.in.Collection, Branch: w.in.Branch, Sources: w.in.Updates, Message: w.in.Name,
-		}).Get(ctx, &w.st.Commit); err != nil {
-			return MinorWaveResult{}, err
+	if w.st.Commit == "" || len(w.st.Evaluations) == 0 || len(w.st.Fixes) > 0 {
+		if err := w.recover(ctx, "merge and evaluate", w.prepare, w.takeAttentionRef); err != nil {
+			return w.stopped(ctx, err)
 		}
-	}
-	if len(w.st.Evaluations) == 0 {
-		w.phase(ctx, PhaseEvaluating)
-		evals, err := w.evaluate(ctx, w.st.Commit)
-		if err != nil {
-			return MinorWaveResult{}, err
-		}
-		w.st.Evaluations = evals
 	}
 	if !w.st.Built {
-		if err := w.buildRound(ctx, nil, nil); err != nil {
-			return MinorWaveResult{}, err
+		if err := w.recover(ctx, "build", func(ctx workflow.Context) error { return w.buildRound(ctx, nil, nil) }, nil); err != nil {
+			return w.stopped(ctx, err)
 		}
 		w.st.Built = true
 	}
@@ -273,7 +278,7 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 			return MinorWaveResult{}, err
 		}
 		if err := w.settle(ctx); err != nil {
-			return MinorWaveResult{}, err
+			return w.stopped(ctx, err)
 		}
 		if w.quiet(ctx) && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			next := w.in
@@ -297,6 +302,94 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 	w.st.Summary = tag.Summary
 	w.phase(ctx, PhaseDone)
 	return MinorWaveResult{Name: w.in.Name, Tag: tag.Tag, Commit: tag.Commit, Summary: tag.Summary}, nil
+}
+
+// prepare merges the minor wave's updates (once) and the fixes people gave since, then
+// evaluates the head on every system.
+func (w *minorWave) prepare(ctx workflow.Context) error {
+	if w.st.Commit == "" {
+		w.phase(ctx, PhaseMerging)
+		if err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{
+			Collection: w.in.Collection, Branch: w.in.Branch, Sources: w.in.Updates, Message: w.in.Name,
+		}).Get(ctx, &w.st.Commit); err != nil {
+			return err
+		}
+	}
+	if len(w.st.Fixes) > 0 {
+		w.phase(ctx, PhaseMerging)
+		if err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{
+			Collection: w.in.Collection, Branch: w.in.Branch, Sources: w.st.Fixes, Message: w.in.Name + ": fix",
+		}).Get(ctx, &w.st.Commit); err != nil {
+			return err
+		}
+		w.st.Fixes = nil
+		w.st.Evaluations = nil
+	}
+	if len(w.st.Evaluations) == 0 {
+		w.phase(ctx, PhaseEvaluating)
+		evals, err := w.evaluate(ctx, w.st.Commit)
+		if err != nil {
+			return err
+		}
+		w.st.Evaluations = evals
+	}
+	return nil
+}
+
+// recover runs step until it succeeds. On waves started since versionNeedsAttention, an
+// error that is not a cancellation does not fail the wave: the minor wave waits in
+// needs-attention with the error until a person sends Retry (the same again, or with a
+// ref, which takeRef applies: nil ignores refs) or cancels. Tags already pushed are never
+// touched and nothing recorded is lost.
+func (w *minorWave) recover(ctx workflow.Context, what string, step func(workflow.Context) error, takeRef func(RetryRequest)) error {
+	for {
+		err := step(ctx)
+		if err == nil || !w.recovers || w.cancelled || temporal.IsCanceledError(err) {
+			return err
+		}
+		queued := len(w.st.Retries)
+		w.st.Attention = what + ": " + errorText(err)
+		w.phase(ctx, PhaseNeedsAttention)
+		if err := workflow.Await(ctx, func() bool { return len(w.st.Retries) > queued || w.cancelled }); err != nil {
+			return err
+		}
+		if w.cancelled {
+			return temporal.NewCanceledError(w.in.Name + " cancelled")
+		}
+		asked := slices.Clone(w.st.Retries[queued:])
+		w.st.Retries = w.st.Retries[:queued:queued]
+		for _, r := range asked {
+			if r.Ref != "" && takeRef != nil {
+				takeRef(r)
+			}
+		}
+		w.st.Attention = ""
+	}
+}
+
+// takeAttentionRef applies a ref given to a minor wave that could not merge or evaluate:
+// it replaces the ref of an update of that package that never merged, or is merged as a
+// fix before the next evaluation.
+func (w *minorWave) takeAttentionRef(r RetryRequest) {
+	if w.st.Commit == "" {
+		for i := range w.in.Updates {
+			if w.in.Updates[i].Package == r.Package {
+				w.in.Updates[i].Ref, w.in.Updates[i].Repo = r.Ref, ""
+				return
+			}
+		}
+	}
+	w.st.Fixes = append(w.st.Fixes, activities.Update{Package: r.Package, Ref: r.Ref})
+}
+
+// stopped ends the minor wave after a step gave up: cancelled, or failed (waves started
+// before versionNeedsAttention).
+func (w *minorWave) stopped(ctx workflow.Context, err error) (MinorWaveResult, error) {
+	if w.cancelled || temporal.IsCanceledError(err) {
+		w.phase(ctx, PhaseCancelled)
+		return MinorWaveResult{Name: w.in.Name, Commit: w.st.Commit, Summary: w.st.Summary}, temporal.NewCanceledError(w.in.Name + " cancelled")
+	}
+	return MinorWaveResult{}, err
 }
 
 // quiet reports that no handler is mid-way, so continuing as new loses nothing.
@@ -419,29 +512,40 @@ func (w *minorWave) settle(ctx workflow.Context) error {
 		w.st.Events = append(w.st.Events, packageEvent{Package: r.Package,
 			Event: policy.Event{Kind: policy.EventRetry, At: workflow.Now(ctx), Actor: r.By}})
 		if r.Ref != "" && !slices.ContainsFunc(fixes, func(u activities.Update) bool { return u.Ref == r.Ref }) {
-			fixes = append(fixes, activities.Update{Ref: r.Ref})
+			fixes = append(fixes, activities.Update{Package: r.Package, Ref: r.Ref})
 		}
 	}
 	slices.Sort(pkgs)
 	pkgs = slices.Compact(pkgs)
 	prev := w.st.Evaluations
 	if len(fixes) > 0 {
-		w.phase(ctx, PhaseMerging)
-		if err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{
-			Collection: w.in.Collection, Branch: w.in.Branch, Sources: fixes,
-			Message: fmt.Sprintf("%s: fix for %s", w.in.Name, strings.Join(pkgs, ", ")),
-		}).Get(ctx, &w.st.Commit); err != nil {
+		merge := func(ctx workflow.Context) error {
+			w.phase(ctx, PhaseMerging)
+			if err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{
+				Collection: w.in.Collection, Branch: w.in.Branch, Sources: fixes,
+				Message: fmt.Sprintf("%s: fix for %s", w.in.Name, strings.Join(pkgs, ", ")),
+			}).Get(ctx, &w.st.Commit); err != nil {
+				return err
+			}
+			w.phase(ctx, PhaseEvaluating)
+			evals, err := w.evaluate(ctx, w.st.Commit)
+			if err != nil {
+				return err
+			}
+			w.st.Evaluations = evals
+			return nil
+		}
+		// A fix ref that does not merge or evaluate waits for another ref.
+		takeRef := func(r RetryRequest) {
+			fixes = slices.DeleteFunc(fixes, func(u activities.Update) bool { return u.Package == r.Package })
+			fixes = append(fixes, activities.Update{Package: r.Package, Ref: r.Ref})
+		}
+		if err := w.recover(ctx, "merge the fix", merge, takeRef); err != nil {
 			return err
 		}
-		w.phase(ctx, PhaseEvaluating)
-		evals, err := w.evaluate(ctx, w.st.Commit)
-		if err != nil {
-			return err
-		}
-		w.st.Evaluations = evals
 	}
 	w.st.Round++
-	return w.buildRound(ctx, pkgs, prev)
+	return w.recover(ctx, "build", func(ctx workflow.Context) error { return w.buildRound(ctx, pkgs, prev) }, nil)
 }
 
 func (w *minorWave) summarize(ctx workflow.Context) error {
@@ -452,21 +556,93 @@ func (w *minorWave) summarize(ctx workflow.Context) error {
 	return nil
 }
 
-// phase records a new phase: search attribute, audit log, and the major wave's view.
+// phase records a new phase: search attribute, audit log, and the major wave's view. On
+// waves that record reasons (versionNeedsAttention) a changed reason is recorded too, and
+// the Web UI's current details say where the wave stands.
 func (w *minorWave) phase(ctx workflow.Context, phase string) {
-	if w.st.Phase == phase {
+	changed := w.st.Phase != phase
+	reason := ""
+	if w.recovers {
+		w.st.Phase = phase
+		reason = w.reason()
+		workflow.SetCurrentDetails(ctx, w.details(reason))
+	}
+	if !changed && reason == w.st.Reason {
 		return
 	}
-	w.st.Phase = phase
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet(phase))
+	w.st.Phase, w.st.Reason = phase, reason
+	if changed {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet(phase))
+	}
 	if w.st.MinorWaveID != 0 {
+		key := fmt.Sprintf("%s/phase/%d/%s", w.in.Name, w.st.Round, phase)
+		if w.recovers {
+			key = fmt.Sprintf("%s/phase/%d/%s", w.in.Name, workflow.GetInfo(ctx).GetCurrentHistoryLength(), phase)
+		}
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Second})
 		_ = workflow.ExecuteLocalActivity(lctx, a.RecordState, activities.StateInput{
-			MinorWaveID: w.st.MinorWaveID, Wave: w.in.Name, State: phase,
-			Key: fmt.Sprintf("%s/phase/%d/%s", w.in.Name, w.st.Round, phase),
+			MinorWaveID: w.st.MinorWaveID, Wave: w.in.Name, State: phase, Reason: reason, Key: key,
 		}).Get(ctx, nil)
 	}
 	w.report(ctx)
+}
+
+// reason says why the minor wave is in its phase and what a person may do next.
+func (w *minorWave) reason() string {
+	switch w.st.Phase {
+	case PhaseNeedsAttention:
+		return fmt.Sprintf("%s; next: crest wave retry %s [--ref REF], crest wave add wave-%d PACKAGE=REF, or crest wave cancel wave-%d",
+			w.st.Attention, w.in.Name, w.in.Wave, w.in.Wave)
+	case PhaseWaiting:
+		var names []string
+		open := 0
+		for _, f := range w.st.Summary.Failures {
+			if f.Resolution == "" {
+				open++
+				if len(names) < 5 {
+					names = append(names, fmt.Sprintf("%s (%s)", f.Package, f.Status))
+				}
+			}
+		}
+		if open > len(names) {
+			names = append(names, fmt.Sprintf("and %d more", open-len(names)))
+		}
+		if open == 0 {
+			return "waiting for the policy's next review"
+		}
+		return fmt.Sprintf("%d %s wait: %s; next: crest wave resolve %s PACKAGE --as wont-fix|cant-fix, or crest wave retry %s PACKAGE --ref FIX",
+			open, plural(open, "failure", "failures"), strings.Join(names, ", "), w.in.Name, w.in.Name)
+	case PhaseBuilding:
+		c := w.st.Summary.Counts
+		if c.Total > 0 {
+			return fmt.Sprintf("round %d: %d of %d packages settled", w.st.Round, c.Total-c.Pending, c.Total)
+		}
+		return fmt.Sprintf("round %d", w.st.Round)
+	}
+	return ""
+}
+
+// details is the Web UI's markdown for the minor wave: phase, counts, why, what next.
+func (w *minorWave) details(reason string) string {
+	c := w.st.Summary.Counts
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** · %s", w.in.Name, w.st.Phase)
+	if w.st.Paused {
+		b.WriteString(" · paused")
+	}
+	fmt.Fprintf(&b, "\n\n%d packages: %d passed, %d failed, %d test-failed, %d dependency-failed, %d pending; %d resolved",
+		c.Total, c.Passed, c.Failed, c.TestFailed, c.DependencyFailed, c.Pending, c.Resolved)
+	if reason != "" {
+		fmt.Fprintf(&b, "\n\n%s", reason)
+	}
+	return b.String()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // report tells the major wave where this minor wave stands.
@@ -480,7 +656,8 @@ func (w *minorWave) report(ctx workflow.Context) {
 
 func (w *minorWave) status() MinorStatus {
 	s := MinorStatus{Name: w.in.Name, Number: w.in.Number, Phase: w.st.Phase, Commit: w.st.Commit, Round: w.st.Round,
-		Paused: w.st.Paused, Summary: w.st.Summary, Updates: w.in.Updates, Requests: len(w.st.Resolves) + len(w.st.Retries)}
+		Paused: w.st.Paused, Summary: w.st.Summary, Updates: w.in.Updates, Requests: len(w.st.Resolves) + len(w.st.Retries),
+		Attention: w.st.Attention, Reason: w.st.Reason}
 	for _, f := range w.st.Summary.Failures {
 		if f.Resolution != "" {
 			continue

@@ -82,7 +82,21 @@ const (
 	// versionValidateBeforeStart: a major wave is checked (ValidateWave) before it
 	// allocates anything, and refused with every problem named.
 	versionValidateBeforeStart = "validate-before-start"
+	// versionNeedsAttention: trouble that is not a build failure (a ref that does not merge,
+	// a commit that does not evaluate, builds out of retries) leaves a minor wave waiting in
+	// needs-attention instead of failing the major wave; every state records its reason.
+	versionNeedsAttention = "needs-attention"
 )
+
+// errorText is an error as a person should read it: an activity's or child's own message,
+// without Temporal's wrapping.
+func errorText(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	return err.Error()
+}
 
 // checkRequest runs the CheckRequest activity and turns its refusal into the error the
 // person sees: policy's words, without Temporal's activity wrapping.

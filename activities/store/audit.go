@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // AuditEntry is one decision or state change with its reason.
@@ -23,6 +26,18 @@ type AuditEntry struct {
 // RecordAudit appends an entry unless one with the same key exists; it reports whether it
 // wrote.
 func (s *Store) RecordAudit(ctx context.Context, e AuditEntry) (bool, error) {
+	return insertAudit(ctx, s.pool, e)
+}
+
+// recordAudit is RecordAudit inside a transaction.
+func recordAudit(ctx context.Context, tx pgx.Tx, e AuditEntry) error {
+	_, err := insertAudit(ctx, tx, e)
+	return err
+}
+
+func insertAudit(ctx context.Context, db interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, e AuditEntry) (bool, error) {
 	var key any
 	if e.Key != "" {
 		key = e.Key
@@ -30,7 +45,7 @@ func (s *Store) RecordAudit(ctx context.Context, e AuditEntry) (bool, error) {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	tag, err := s.pool.Exec(ctx, `
+	tag, err := db.Exec(ctx, `
 		INSERT INTO audit_log (key, at, actor, wave, package, action, reason, details)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (key) DO NOTHING`,

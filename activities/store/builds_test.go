@@ -48,9 +48,19 @@ func TestStartAndRecordBuildOncePerKey(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, done, "an attempt that died while running builds again")
 
+	// Infrastructure trouble while retrying shows on the pending package, until a build is
+	// recorded.
+	require.NoError(t, st.RecordBuildTrouble(ctx, m.ID, "x86_64-linux", "app", "attempt 2: nix-store: store locked"))
+	rs, err := st.Results(ctx, m.ID, "app")
+	require.NoError(t, err)
+	require.Equal(t, "attempt 2: nix-store: store locked", rs[0].LastError)
+
 	rec := key
 	rec.Drv, rec.Status, rec.ExitCode, rec.LogTail = p.Drv, store.StatusTestFailed, 1, "t failed"
 	require.NoError(t, st.RecordBuild(ctx, rec))
+	rs, err = st.Results(ctx, m.ID, "app")
+	require.NoError(t, err)
+	require.Empty(t, rs[0].LastError, "a recorded build clears the trouble")
 	_, got, done, err := st.StartBuild(ctx, ev.ID, key)
 	require.NoError(t, err)
 	require.True(t, done, "a retried activity reports the recorded outcome")

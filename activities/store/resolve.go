@@ -22,12 +22,14 @@ type PackageResult struct {
 	Attempts   int       `json:"attempts"`
 	LogTail    string    `json:"log_tail,omitempty"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// LastError is why a pending build is being retried ("attempt 4: nix-store …").
+	LastError string `json:"last_error,omitempty"`
 }
 
 // Results lists a minor wave's packages (one package when pkg is set), by package.
 func (s *Store) Results(ctx context.Context, minorWaveID int64, pkg string) ([]PackageResult, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT system, package, drv, round, layer, status, resolution, reason, blocked_by, attempts, log_tail, updated_at
+		SELECT system, package, drv, round, layer, status, resolution, reason, blocked_by, attempts, log_tail, updated_at, last_error
 		FROM package_results WHERE minor_wave_id = $1 AND ($2 = '' OR package = $2)
 		ORDER BY package, system`, minorWaveID, pkg)
 	if err != nil {
@@ -35,7 +37,7 @@ func (s *Store) Results(ctx context.Context, minorWaveID int64, pkg string) ([]P
 	}
 	var out []PackageResult
 	var r PackageResult
-	_, err = pgx.ForEachRow(rows, []any{&r.System, &r.Package, &r.Drv, &r.Round, &r.Layer, &r.Status, &r.Resolution, &r.Reason, &r.BlockedBy, &r.Attempts, &r.LogTail, &r.UpdatedAt}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&r.System, &r.Package, &r.Drv, &r.Round, &r.Layer, &r.Status, &r.Resolution, &r.Reason, &r.BlockedBy, &r.Attempts, &r.LogTail, &r.UpdatedAt, &r.LastError}, func() error {
 		out = append(out, r)
 		return nil
 	})
@@ -50,7 +52,7 @@ func (s *Store) Results(ctx context.Context, minorWaveID int64, pkg string) ([]P
 // 100,000-package minor wave.
 func (s *Store) ResultsFor(ctx context.Context, minorWaveID int64, system string, pkgs []string) ([]PackageResult, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT system, package, drv, round, layer, status, resolution, reason, blocked_by, attempts, log_tail, updated_at
+		SELECT system, package, drv, round, layer, status, resolution, reason, blocked_by, attempts, log_tail, updated_at, last_error
 		FROM package_results WHERE minor_wave_id = $1 AND ($2 = '' OR system = $2) AND package = ANY($3)
 		ORDER BY package, system`, minorWaveID, system, pkgs)
 	if err != nil {
@@ -58,7 +60,7 @@ func (s *Store) ResultsFor(ctx context.Context, minorWaveID int64, system string
 	}
 	var out []PackageResult
 	var r PackageResult
-	_, err = pgx.ForEachRow(rows, []any{&r.System, &r.Package, &r.Drv, &r.Round, &r.Layer, &r.Status, &r.Resolution, &r.Reason, &r.BlockedBy, &r.Attempts, &r.LogTail, &r.UpdatedAt}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&r.System, &r.Package, &r.Drv, &r.Round, &r.Layer, &r.Status, &r.Resolution, &r.Reason, &r.BlockedBy, &r.Attempts, &r.LogTail, &r.UpdatedAt, &r.LastError}, func() error {
 		out = append(out, r)
 		return nil
 	})

@@ -293,7 +293,7 @@ func (s *Store) RecordBuild(ctx context.Context, r BuildRecord) error {
 				exit_code = EXCLUDED.exit_code, log_tail = EXCLUDED.log_tail, finished_at = EXCLUDED.finished_at
 			WHERE builds.status = 'running'
 		)
-		UPDATE package_results SET status = $4, log_tail = $5, attempts = attempts + 1, updated_at = now(),
+		UPDATE package_results SET status = $4, log_tail = $5, attempts = attempts + 1, updated_at = now(), last_error = '',
 			resolution = CASE WHEN $4 <> 'passed' THEN ''
 			                  WHEN attempts > 0 THEN 'fixed' ELSE 'passed' END,
 			reason = CASE WHEN $4 = 'passed' AND attempts > 0 THEN 'rebuilt green after a retry' ELSE '' END
@@ -301,6 +301,18 @@ func (s *Store) RecordBuild(ctx context.Context, r BuildRecord) error {
 		r.MinorWaveID, r.System, r.Package, r.Status, r.LogTail, r.Key, r.Drv, r.Outputs, r.ExitCode)
 	if err != nil {
 		return fmt.Errorf("record build %s: %w", r.Key, err)
+	}
+	return nil
+}
+
+// RecordBuildTrouble notes why a pending package's build is being retried (infrastructure,
+// not a build failure), for `crest wave status`; a recorded build clears it.
+func (s *Store) RecordBuildTrouble(ctx context.Context, minorWaveID int64, system, pkg, trouble string) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE package_results SET last_error = $4, updated_at = now()
+		WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND status = 'pending'`, minorWaveID, system, pkg, trouble)
+	if err != nil {
+		return fmt.Errorf("record trouble of %s: %w", pkg, err)
 	}
 	return nil
 }

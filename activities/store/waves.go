@@ -22,6 +22,7 @@ type Wave struct {
 	BaseCommit   string
 	Branch       string
 	State        string
+	Reason       string // why it is in State, and what a person may do
 	Input        json.RawMessage
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
@@ -72,11 +73,11 @@ func (s *Store) CreateWave(ctx context.Context, w Wave) (Wave, error) {
 	return w, nil
 }
 
-const waveColumns = `w.id, w.collection_id, c.name, w.number, w.workflow_id, w.title, w.base_ref, w.base_commit, w.branch, w.state, w.input, w.created_at, w.updated_at`
+const waveColumns = `w.id, w.collection_id, c.name, w.number, w.workflow_id, w.title, w.base_ref, w.base_commit, w.branch, w.state, w.reason, w.input, w.created_at, w.updated_at`
 
 func scanWave(row pgx.Row) (Wave, error) {
 	var w Wave
-	err := row.Scan(&w.ID, &w.CollectionID, &w.Collection, &w.Number, &w.WorkflowID, &w.Title, &w.BaseRef, &w.BaseCommit, &w.Branch, &w.State, &w.Input, &w.CreatedAt, &w.UpdatedAt)
+	err := row.Scan(&w.ID, &w.CollectionID, &w.Collection, &w.Number, &w.WorkflowID, &w.Title, &w.BaseRef, &w.BaseCommit, &w.Branch, &w.State, &w.Reason, &w.Input, &w.CreatedAt, &w.UpdatedAt)
 	return w, err
 }
 
@@ -117,10 +118,37 @@ func (s *Store) Waves(ctx context.Context, collection string) ([]Wave, error) {
 	return out, rows.Err()
 }
 
-// SetWaveState records where a major wave stands.
-func (s *Store) SetWaveState(ctx context.Context, waveID int64, state string) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE waves SET state = $2, updated_at = now() WHERE id = $1`, waveID, state); err != nil {
-		return fmt.Errorf("set wave %d state: %w", waveID, err)
+// StateChange is a wave's or a minor wave's new state with its reason, and the audit
+// entry that records it.
+type StateChange struct {
+	WaveID      int64 // 0: no major wave changes
+	MinorWaveID int64 // 0: no minor wave changes
+	State       string
+	Reason      string
+	Audit       AuditEntry
+}
+
+// RecordState applies a state change and its audit entry in one transaction.
+func (s *Store) RecordState(ctx context.Context, c StateChange) error {
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		if c.WaveID != 0 {
+			if _, err := tx.Exec(ctx, `UPDATE waves SET state = $2, reason = $3, updated_at = now() WHERE id = $1`,
+				c.WaveID, c.State, c.Reason); err != nil {
+				return err
+			}
+		}
+		if c.MinorWaveID != 0 {
+			if _, err := tx.Exec(ctx, `
+				UPDATE minor_waves SET state = $2, reason = $3,
+					finished_at = CASE WHEN $2 IN ('done', 'cancelled') THEN coalesce(finished_at, now()) ELSE finished_at END
+				WHERE id = $1`, c.MinorWaveID, c.State, c.Reason); err != nil {
+				return err
+			}
+		}
+		return recordAudit(ctx, tx, c.Audit)
+	})
+	if err != nil {
+		return fmt.Errorf("record state %s: %w", c.State, err)
 	}
 	return nil
 }
@@ -161,6 +189,7 @@ type MinorWave struct {
 	Number       int
 	Name         string
 	State        string
+	Reason       string // why it is in State, and what a person may do
 	Updates      json.RawMessage
 	EvaluationID int64
 	Commit       string
@@ -183,11 +212,11 @@ func (s *Store) StartMinorWave(ctx context.Context, waveID int64, number int, na
 	return s.MinorWaveByNumber(ctx, waveID, number)
 }
 
-const minorColumns = `id, wave_id, number, name, state, updates, coalesce(evaluation_id, 0), commit, summary, started_at, finished_at`
+const minorColumns = `id, wave_id, number, name, state, reason, updates, coalesce(evaluation_id, 0), commit, summary, started_at, finished_at`
 
 func scanMinor(row pgx.Row) (MinorWave, error) {
 	var m MinorWave
-	err := row.Scan(&m.ID, &m.WaveID, &m.Number, &m.Name, &m.State, &m.Updates, &m.EvaluationID, &m.Commit, &m.Summary, &m.StartedAt, &m.FinishedAt)
+	err := row.Scan(&m.ID, &m.WaveID, &m.Number, &m.Name, &m.State, &m.Reason, &m.Updates, &m.EvaluationID, &m.Commit, &m.Summary, &m.StartedAt, &m.FinishedAt)
 	return m, err
 }
 

@@ -315,7 +315,7 @@ func newWaveListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := newTable(cmd.OutOrStdout(), "WAVE\tSTATE\tTITLE\tBRANCH\tMINOR WAVES\tSTARTED")
+			w := newTable(cmd.OutOrStdout(), "WAVE\tSTATE\tTITLE\tBRANCH\tMINOR WAVES\tSTARTED\tWHY")
 			for _, wv := range waves {
 				minors, err := s.st.MinorWaves(cmd.Context(), wv.ID)
 				if err != nil {
@@ -327,8 +327,8 @@ func newWaveListCmd(a *app) *cobra.Command {
 						tagged++
 					}
 				}
-				fmt.Fprintf(w, "wave-%d\t%s\t%s\t%s\t%d/%d tagged\t%s\n", wv.Number, wv.State, wv.Title, wv.Branch,
-					tagged, len(minors), wv.CreatedAt.Local().Format("2006-01-02 15:04"))
+				fmt.Fprintf(w, "wave-%d\t%s\t%s\t%s\t%d/%d tagged\t%s\t%s\n", wv.Number, wv.State, wv.Title, wv.Branch,
+					tagged, len(minors), wv.CreatedAt.Local().Format("2006-01-02 15:04"), dash(shortReason(wv.Reason)))
 			}
 			return w.Flush()
 		},
@@ -372,6 +372,9 @@ func printStatus(ctx context.Context, s *session, major, minor int, all bool, ou
 		fmt.Fprintf(out, " — %s", wv.Title)
 	}
 	fmt.Fprintf(out, " (branch %s)\n", wv.Branch)
+	if wv.Reason != "" {
+		fmt.Fprintf(out, "  why: %s\n", wv.Reason)
+	}
 	for _, m := range minors {
 		if minor != 0 && m.Number != minor {
 			continue
@@ -387,6 +390,9 @@ func printStatus(ctx context.Context, s *session, major, minor int, all bool, ou
 			names = append(names, u.Package+"@"+u.Ref)
 		}
 		fmt.Fprintf(out, "\n%s  %s  updates %s\n", m.Name, m.State, strings.Join(names, ", "))
+		if m.Reason != "" && m.State != "done" {
+			fmt.Fprintf(out, "  why: %s\n", m.Reason)
+		}
 		fmt.Fprintf(out, "  %d packages: %d passed, %d failed, %d test-failed, %d dependency-failed, %d pending; %d resolved, %d waiting\n",
 			c.Total, c.Passed, c.Failed, c.TestFailed, c.DependencyFailed, c.Pending, c.Resolved, c.Unresolved)
 		results, err := s.st.Results(ctx, m.ID, "")
@@ -405,10 +411,13 @@ func printStatus(ctx context.Context, s *session, major, minor int, all bool, ou
 		}
 		w := newTable(out, "  PACKAGE\tSTATUS\tRESOLUTION\tATTEMPTS\tBLOCKED BY\tWHY")
 		for _, r := range results {
-			if !all && r.Status == store.StatusPassed && r.Resolution != "fixed" {
+			if !all && r.Status == store.StatusPassed && r.Resolution != "fixed" && r.LastError == "" {
 				continue
 			}
 			why := r.Reason
+			if r.Status == store.StatusPending && r.LastError != "" {
+				why = "building " + r.LastError // infrastructure trouble, retried
+			}
 			if r.Resolution == "" && (m.State != "done" && m.State != "cancelled") {
 				if next := policy.NextStep(actions[r.System][r.Package]); next != "" {
 					why = strings.TrimPrefix(why+"; next: "+next, "; next: ")
@@ -430,6 +439,17 @@ func printStatus(ctx context.Context, s *session, major, minor int, all bool, ou
 		}
 	}
 	return nil
+}
+
+// shortReason is the first clause of a reason, for a table column.
+func shortReason(reason string) string {
+	if i := strings.Index(reason, "; next:"); i >= 0 {
+		reason = reason[:i]
+	}
+	if len(reason) > 60 {
+		reason = reason[:57] + "..."
+	}
+	return reason
 }
 
 func lastLine(log string) string {
