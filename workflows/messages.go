@@ -107,10 +107,10 @@ const (
 	// commit that does not evaluate, builds that exhausted their retries) waits for a
 	// person: Retry (same or new ref), AddUpdate with another ref, or Cancel.
 	PhaseNeedsAttention = "needs-attention"
-	PhaseTagging    = "tagging"
-	PhaseRunning    = "running"
-	PhasePaused     = "paused"
-	PhaseDone       = "done"
-	PhaseCancelled  = "cancelled"
-	PhaseFailed     = "failed"
+	PhaseTagging        = "tagging"
+	PhaseRunning        = "running"
+	PhasePaused         = "paused"
+	PhaseDone           = "done"
+	PhaseCancelled      = "cancelled"
+	PhaseFailed         = "failed"
 )

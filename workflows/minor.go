@@ -85,7 +85,7 @@ type minorWave struct {
 	// recovers: waves started since versionNeedsAttention wait for a person on trouble
 	// (needs-attention) and record the reason of every state.
 	recovers bool
-	shards    []workflow.ChildWorkflowFuture // running shards, for pause forwarding
+	shards   []workflow.ChildWorkflowFuture // running shards, for pause forwarding
 }
 
 // MinorWave merges a group's updates onto the wave branch, evaluates, builds and tests
