@@ -516,17 +516,23 @@ func newWaveResolveCmd(a *app) *cobra.Command {
 func newWaveRetryCmd(a *app) *cobra.Command {
 	var ref, by string
 	cmd := &cobra.Command{
-		Use:     "retry wave-N-M PACKAGE [--ref FIX]",
-		Short:   "Build a failed package again, after merging a fix ref when given",
-		Example: `  crest wave retry wave-1-2 libhttp --ref fix/libhttp-libnet-2`,
-		Args:    cobra.ExactArgs(2),
+		Use:   "retry wave-N-M [PACKAGE] [--ref FIX]",
+		Short: "Build a failed package again (after merging a fix ref when given), or move a needs-attention minor wave on",
+		Example: `  crest wave retry wave-1-2 libhttp --ref fix/libhttp-libnet-2
+  crest wave retry wave-1-2                 # a needs-attention minor wave tries again
+  crest wave retry wave-1-2 libnet --ref update/libnet-2.0.1`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			major, minor, err := parseWave(args[0])
 			if err != nil {
 				return err
 			}
+			pkg := ""
+			if len(args) == 2 {
+				pkg = args[1]
+			}
 			return sendUpdate(cmd, a, major, workflows.UpdateRetry, workflows.RetryRequest{
-				Package: args[1], Ref: ref, Minor: minor, By: whoami(by)})
+				Package: pkg, Ref: ref, Minor: minor, By: whoami(by)})
 		},
 	}
 	cmd.Flags().StringVar(&ref, "ref", "", "a fix (branch, tag or commit) to merge first")
