@@ -77,12 +77,17 @@ type majorState struct {
 }
 
 type majorWave struct {
-	in       MajorWaveInput
-	st       majorState
-	limits   Limits
-	running  map[int]workflow.ChildWorkflowFuture // by minor number; looked up, never ranged
-	changed  bool                                 // something worth re-checking the schedule
-	replans  int                                  // AddUpdate handlers in progress
+	in      MajorWaveInput
+	st      majorState
+	limits  Limits
+	running map[int]workflow.ChildWorkflowFuture // by minor number; looked up, never ranged
+	changed bool                                 // something worth re-checking the schedule
+	replans int                                  // AddUpdate handlers in progress
+	adding  []activities.Update                  // their updates, for validators
+	mu      workflow.Mutex                       // serializes handlers that re-plan
+	// drain takes every signal still in its channel (before continuing as new, so none is
+	// lost) and tells whether it took any.
+	drain    func() bool
 	childErr error
 	// validated: ValidateWave has answered; refused is its refusal.
 	validated bool
@@ -108,6 +113,7 @@ func MajorWave(ctx workflow.Context, in MajorWaveInput) (MajorWaveResult, error)
 		w.st.Updates = in.Updates
 	}
 	w.childCtx, w.stopChildren = workflow.WithCancel(ctx)
+	w.mu = workflow.NewMutex(ctx)
 	if err := w.setup(ctx); err != nil {
 		return MajorWaveResult{}, err
 	}
@@ -208,22 +214,43 @@ func (w *majorWave) setup(ctx workflow.Context) error {
 	}
 	statuses := workflow.GetSignalChannel(ctx, signalMinorStatus)
 	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
+	takeStatus := func(s MinorStatus) {
+		if m := w.entry(s.Number); m != nil && m.Result == nil {
+			m.Status = s
+		}
+		w.changed = true
+	}
+	takeCancel := func() {
+		w.st.Cancelled = true
+		w.stopChildren()
+		w.changed = true
+	}
+	w.drain = func() bool {
+		took := false
+		for {
+			var s MinorStatus
+			switch {
+			case statuses.ReceiveAsync(&s):
+				takeStatus(s)
+			case cancels.ReceiveAsync(nil):
+				takeCancel()
+			default:
+				return took
+			}
+			took = true
+		}
+	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			sel := workflow.NewSelector(ctx)
 			sel.AddReceive(statuses, func(c workflow.ReceiveChannel, _ bool) {
 				var s MinorStatus
 				c.Receive(ctx, &s)
-				if m := w.entry(s.Number); m != nil && m.Result == nil {
-					m.Status = s
-				}
-				w.changed = true
+				takeStatus(s)
 			})
 			sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) {
 				c.Receive(ctx, nil)
-				w.st.Cancelled = true
-				w.stopChildren()
-				w.changed = true
+				takeCancel()
 			})
 			sel.Select(ctx)
 		}
@@ -292,7 +319,7 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 		}
 		w.setPhase(ctx, w.derivedPhase())
 		if len(w.running) == 0 && w.replans == 0 && workflow.AllHandlersFinished(ctx) &&
-			workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			workflow.GetInfo(ctx).GetContinueAsNewSuggested() && !w.drain() {
 			next := w.in
 			st := w.st
 			next.Resume = &st
@@ -303,6 +330,10 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 		return w.fail(ctx, temporal.NewCanceledError(w.st.Start.Name+" cancelled"))
 	}
 	w.setPhase(ctx, PhaseDone)
+	// Let handlers in progress answer before the workflow completes.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return w.result(), err
+	}
 	return w.result(), nil
 }
 
@@ -326,6 +357,18 @@ func (w *majorWave) plan(ctx workflow.Context, updates []activities.Update) erro
 		Updates: updates, Groups: w.in.Groups, FirstMinor: first, Policy: w.st.Start.Policy,
 	}).Get(ctx, &plan); err != nil {
 		return err
+	}
+	// Rebuild from the live list, not the copy taken before the activity: a minor wave that
+	// finished meanwhile wrote its result there, and a copy would lose it (its dependents
+	// would never start). Nothing pending started meanwhile: startReady waits for replans.
+	kept, unfinished = w.st.Minor[:0:0], nil
+	for _, m := range w.st.Minor {
+		if m.Status.Phase != PhasePending {
+			kept = append(kept, m)
+			if m.Status.Phase != PhaseDone {
+				unfinished = append(unfinished, m.Plan.Number)
+			}
+		}
 	}
 	w.st.Minor = kept
 	for _, pm := range plan.Minor {
@@ -734,6 +777,11 @@ func (w *majorWave) validateAddUpdate(r AddUpdateRequest) error {
 			return fmt.Errorf("package %q is already updated in %s (ref %s)", r.Package, w.st.Start.Name, u.Ref)
 		}
 	}
+	for _, u := range w.adding {
+		if u.Package == r.Package {
+			return fmt.Errorf("package %q is being added to %s (ref %s)", r.Package, w.st.Start.Name, u.Ref)
+		}
+	}
 	if w.st.Start.WaveID == 0 {
 		return errors.New("the wave is still starting; try again in a moment")
 	}
@@ -744,9 +792,10 @@ func (w *majorWave) validateAddUpdate(r AddUpdateRequest) error {
 func (w *majorWave) addUpdate(ctx workflow.Context, r AddUpdateRequest) (string, error) {
 	if m := w.needingAttention(0, r.Package); m != nil {
 		// Another ref for an update whose minor wave could not merge or evaluate it.
-		f, ok := w.running[m.Plan.Number]
+		name, number := m.Plan.Name, m.Plan.Number
+		f, ok := w.running[number]
 		if !ok {
-			return "", fmt.Errorf("%s is no longer running", m.Plan.Name)
+			return "", fmt.Errorf("%s is no longer running", name)
 		}
 		if err := f.SignalChildWorkflow(ctx, signalRetry, RetryRequest{Package: r.Package, Ref: r.Ref, By: r.By}).Get(ctx, nil); err != nil {
 			return "", err
@@ -756,16 +805,30 @@ func (w *majorWave) addUpdate(ctx workflow.Context, r AddUpdateRequest) (string,
 				w.st.Updates[i].Ref, w.st.Updates[i].Repo = r.Ref, ""
 			}
 		}
-		for i := range m.Plan.Updates {
-			if m.Plan.Updates[i].Package == r.Package {
-				m.Plan.Updates[i].Ref, m.Plan.Updates[i].Repo = r.Ref, ""
+		if e := w.entry(number); e != nil { // looked up again: the list may have changed meanwhile
+			for i := range e.Plan.Updates {
+				if e.Plan.Updates[i].Package == r.Package {
+					e.Plan.Updates[i].Ref, e.Plan.Updates[i].Repo = r.Ref, ""
+				}
 			}
 		}
-		return fmt.Sprintf("%s: %s now updates to %s; trying again", m.Plan.Name, r.Package, r.Ref), nil
+		return fmt.Sprintf("%s: %s now updates to %s; trying again", name, r.Package, r.Ref), nil
 	}
+	// Serialized: each re-plan starts from what the previous one decided. The request is
+	// visible to validators at once, so a second AddUpdate of the same package is refused.
+	add := activities.Update{Package: r.Package, Ref: r.Ref}
+	w.adding = append(w.adding, add)
 	w.replans++
-	defer func() { w.replans--; w.changed = true }()
-	pending := []activities.Update{{Package: r.Package, Ref: r.Ref}}
+	defer func() {
+		w.replans--
+		w.changed = true
+		w.adding = slices.DeleteFunc(w.adding, func(u activities.Update) bool { return u == add })
+	}()
+	if err := w.mu.Lock(ctx); err != nil {
+		return "", err
+	}
+	defer w.mu.Unlock()
+	pending := []activities.Update{add}
 	for _, m := range w.st.Minor {
 		if m.Status.Phase == PhasePending {
 			pending = append(pending, m.Plan.Updates...)

@@ -86,6 +86,9 @@ type minorWave struct {
 	// (needs-attention) and record the reason of every state.
 	recovers bool
 	shards   []workflow.ChildWorkflowFuture // running shards, for pause forwarding
+	// drain takes every signal still in its channel (before continuing as new, so none is
+	// lost) and tells whether it took any.
+	drain func(workflow.Context) bool
 }
 
 // MinorWave merges a group's updates onto the wave branch, evaluates, builds and tests
@@ -136,6 +139,27 @@ func (w *minorWave) setup(ctx workflow.Context) error {
 	retries := workflow.GetSignalChannel(ctx, signalRetry)
 	pauses := workflow.GetSignalChannel(ctx, signalPause)
 	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
+	w.drain = func(ctx workflow.Context) bool {
+		took := false
+		for {
+			var r ResolveRequest
+			var q RetryRequest
+			var p bool
+			switch {
+			case resolves.ReceiveAsync(&r):
+				w.acceptResolve(r)
+			case retries.ReceiveAsync(&q):
+				w.acceptRetry(q)
+			case pauses.ReceiveAsync(&p):
+				w.setPaused(ctx, p)
+			case cancels.ReceiveAsync(nil):
+				w.cancelled = true
+			default:
+				return took
+			}
+			took = true
+		}
+	}
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			sel := workflow.NewSelector(ctx)
@@ -280,7 +304,7 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 		if err := w.settle(ctx); err != nil {
 			return w.stopped(ctx, err)
 		}
-		if w.quiet(ctx) && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() && !w.drain(ctx) && w.quiet(ctx) {
 			next := w.in
 			st := w.st
 			next.Resume = &st
@@ -301,6 +325,11 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 	}
 	w.st.Summary = tag.Summary
 	w.phase(ctx, PhaseDone)
+	// Let handlers in progress answer (their validators refuse new ones now) before the
+	// workflow completes.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return MinorWaveResult{}, err
+	}
 	return MinorWaveResult{Name: w.in.Name, Tag: tag.Tag, Commit: tag.Commit, Summary: tag.Summary}, nil
 }
 
