@@ -620,8 +620,9 @@ func (w *minorWave) phase(ctx workflow.Context, phase string) {
 func (w *minorWave) reason() string {
 	switch w.st.Phase {
 	case PhaseNeedsAttention:
-		return fmt.Sprintf("%s; next: crest wave retry %s [--ref REF], crest wave add wave-%d PACKAGE=REF, or crest wave cancel wave-%d",
-			w.st.Attention, w.in.Name, w.in.Wave, w.in.Wave)
+		major := strings.TrimSuffix(w.in.Name, fmt.Sprintf("-%d", w.in.Number)) // the tag prefix is the collection's
+		return fmt.Sprintf("%s; next: crest wave retry %s [--ref REF], crest wave add %s PACKAGE=REF, or crest wave cancel %s",
+			w.st.Attention, w.in.Name, major, major)
 	case PhaseWaiting:
 		var names []string
 		open := 0
