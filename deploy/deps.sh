@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Crest needs on a Debian/Ubuntu machine when it is missing: PostgreSQL server
-# binaries (initdb, postgres), Nix (nix-bin: the real build backend), git, and the Go
-# modules. Safe to run again: it installs nothing that is already there.
+# binaries (initdb, postgres), Nix (nix-bin: the real build backend), git, Chromium (the
+# status site's browser tests drive it headless), and the Go modules. Safe to run again: it
+# installs nothing that is already there.
 set -euo pipefail
 
 need=()
@@ -12,6 +13,7 @@ done
 $pg_found || need+=(postgresql)
 command -v nix-build >/dev/null 2>&1 || need+=(nix-bin)
 command -v git >/dev/null 2>&1 || need+=(git)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}" >&2
