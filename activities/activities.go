@@ -56,8 +56,12 @@ type Activities struct {
 // Repos opens each collection's working repository once per process, under Dir.
 type Repos struct {
 	Dir string
-	mu  sync.Mutex
-	m   map[string]*gitrepo.Repo
+	// Credentials authenticate git to collection remotes and upstreams by URL prefix. They
+	// stay in this process: collections, workflow payloads and records carry URLs without
+	// them.
+	Credentials []gitrepo.Credential
+	mu          sync.Mutex
+	m           map[string]*gitrepo.Repo
 }
 
 // Open returns the working repository of col, cloning it on first use.
@@ -67,7 +71,7 @@ func (r *Repos) Open(ctx context.Context, col Collection) (*gitrepo.Repo, error)
 	if repo, ok := r.m[col.Name]; ok {
 		return repo, nil
 	}
-	repo, err := gitrepo.Open(ctx, gitrepo.Config{Remote: col.Remote, Dir: filepath.Join(r.Dir, col.Name+".git")})
+	repo, err := gitrepo.Open(ctx, gitrepo.Config{Remote: col.Remote, Dir: filepath.Join(r.Dir, col.Name+".git"), Credentials: r.Credentials})
 	if err != nil {
 		return nil, fmt.Errorf("repository of %s: %w", col.Name, err)
 	}

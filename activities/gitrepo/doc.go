@@ -16,4 +16,13 @@
 // Operations on one repository are serialized by a lock that holds within the process and,
 // through flock, across processes sharing the cache directory. Errors carry the end of git's
 // error output (*GitError).
+//
+// Credentials (Config.Credentials, chosen by the longest URL prefix, or the userinfo of a URL,
+// which is taken out of it) reach git only through the environment of the git child that
+// talks to that repository: GIT_ASKPASS names a small helper beside the working repository
+// that answers git's prompts from that environment, and only for the expected origin, so a
+// redirect elsewhere gets nothing. The operator's credential helpers are switched off for
+// those commands (they would answer first, or store the token). The token is never on a
+// command line, in the remote URL git records, in FETCH_HEAD or a ref name; git's output is
+// scrubbed of it before it becomes an error, as a last line of defence.
 package gitrepo

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +50,11 @@ type Config struct {
 	Git string `json:"git"`
 	// Env is added to the environment of every git command (e.g. GIT_SSH_COMMAND).
 	Env []string `json:"env"`
+	// Credentials authenticate to Remote and to the repositories of FetchExternal and
+	// RemoteTagExists, by URL prefix. They reach git only through the environment of the git
+	// child that talks to that repository (see Credential); credentials in Remote itself are
+	// moved here, so the URL git records and errors show is the one without them.
+	Credentials []Credential `json:"-"`
 }
 
 // Repo is a working repository of a collection: a bare clone whose local branches are the
@@ -68,6 +74,10 @@ type Repo struct {
 func Open(ctx context.Context, cfg Config) (*Repo, error) {
 	if cfg.Remote == "" || cfg.Dir == "" {
 		return nil, errors.New("open repository: Remote and Dir are required")
+	}
+	if clean, cred, ok := SplitCredentials(cfg.Remote); ok {
+		cfg.Remote = clean
+		cfg.Credentials = append(append([]Credential(nil), cfg.Credentials...), cred)
 	}
 	if cfg.Name == "" {
 		cfg.Name = DefaultName
@@ -149,7 +159,7 @@ func (r *Repo) Fetch(ctx context.Context) error {
 }
 
 func (r *Repo) fetch(ctx context.Context) error {
-	_, err := r.run(ctx, "fetch", "--quiet", "--prune", "--tags", remoteName,
+	_, err := r.runRemote(ctx, r.cfg.Remote, "fetch", "--quiet", "--prune", "--tags", remoteName,
 		"+refs/heads/*:refs/remotes/"+remoteName+"/*")
 	return err
 }
@@ -504,7 +514,7 @@ func (r *Repo) Push(ctx context.Context, refs ...string) error {
 		}
 		args = append(args, full+":"+full)
 	}
-	if _, err := r.run(ctx, args...); err != nil {
+	if _, err := r.runRemote(ctx, r.cfg.Remote, args...); err != nil {
 		return fmt.Errorf("push %s: %w", strings.Join(refs, " "), err)
 	}
 	return nil
@@ -512,16 +522,19 @@ func (r *Repo) Push(ctx context.Context, refs ...string) error {
 
 // RemoteTagExists tells whether the repository at remoteURL ("" for the collection's remote)
 // has the tag, asking it directly (git ls-remote), e.g. for an upstream release tag.
+// Credentials in remoteURL are used as if configured and never shown.
 func (r *Repo) RemoteTagExists(ctx context.Context, remoteURL, tag string) (bool, error) {
 	if remoteURL == "" {
 		remoteURL = r.cfg.Remote
 	}
+	shown := RedactURL(remoteURL)
 	if strings.HasPrefix(remoteURL, "-") {
-		return false, fmt.Errorf("ls-remote %q: not a URL", remoteURL)
+		return false, fmt.Errorf("ls-remote %q: not a URL", shown)
 	}
-	out, err := r.run(ctx, "ls-remote", "--tags", remoteURL, "refs/tags/"+tag)
+	remoteURL, extra := r.withURLCredentials(remoteURL)
+	out, err := r.runRemoteWith(ctx, remoteURL, extra, "ls-remote", "--tags", remoteURL, "refs/tags/"+tag)
 	if err != nil {
-		return false, fmt.Errorf("ls-remote %s %s: %w", remoteURL, tag, err)
+		return false, fmt.Errorf("ls-remote %s %s: %w", shown, tag, err)
 	}
 	return strings.TrimSpace(out) != "", nil
 }
@@ -529,26 +542,31 @@ func (r *Repo) RemoteTagExists(ctx context.Context, remoteURL, tag string) (bool
 // FetchExternal fetches ref (a tag or branch) from another repository, such as a
 // package's upstream, and returns its commit; it is kept under refs/external/ so that it
 // can be merged and stays reachable.
+//
+// Credentials in remoteURL are used as if configured (Config.Credentials), never passed to
+// git on its command line or kept in the ref's name, and never shown.
 func (r *Repo) FetchExternal(ctx context.Context, remoteURL, ref string) (string, error) {
+	shown := RedactURL(remoteURL)
 	if strings.HasPrefix(remoteURL, "-") || remoteURL == "" || ref == "" || strings.HasPrefix(ref, "-") {
-		return "", fmt.Errorf("fetch %q from %q: %w", ref, remoteURL, ErrRefNotFound)
+		return "", fmt.Errorf("fetch %q from %q: %w", ref, shown, ErrRefNotFound)
 	}
+	remoteURL, extra := r.withURLCredentials(remoteURL)
 	unlock, err := r.lock(ctx)
 	if err != nil {
-		return "", fmt.Errorf("fetch %s from %s: %w", ref, remoteURL, err)
+		return "", fmt.Errorf("fetch %s from %s: %w", ref, shown, err)
 	}
 	defer unlock()
 	local := "refs/external/" + externalName(remoteURL) + "/" + strings.TrimPrefix(strings.TrimPrefix(ref, "refs/"), "tags/")
-	if _, err := r.run(ctx, "fetch", "--quiet", "--no-tags", remoteURL, "+"+ref+":"+local); err != nil {
+	if _, err := r.runRemoteWith(ctx, remoteURL, extra, "fetch", "--quiet", "--no-tags", remoteURL, "+"+ref+":"+local); err != nil {
 		var gerr *GitError
 		if errors.As(err, &gerr) && strings.Contains(gerr.Stderr, "couldn't find remote ref") {
-			return "", fmt.Errorf("fetch %s from %s: %w", ref, remoteURL, ErrRefNotFound)
+			return "", fmt.Errorf("fetch %s from %s: %w", ref, shown, ErrRefNotFound)
 		}
-		return "", fmt.Errorf("fetch %s from %s: %w", ref, remoteURL, err)
+		return "", fmt.Errorf("fetch %s from %s: %w", ref, shown, err)
 	}
 	out, err := r.run(ctx, "rev-parse", "--verify", local+"^{commit}")
 	if err != nil {
-		return "", fmt.Errorf("fetch %s from %s: %w", ref, remoteURL, err)
+		return "", fmt.Errorf("fetch %s from %s: %w", ref, shown, err)
 	}
 	return strings.TrimSpace(out), nil
 }
@@ -587,11 +605,60 @@ func (e *GitError) Error() string {
 // Unwrap returns the underlying error (an exit status, ErrGitMissing, a context error).
 func (e *GitError) Unwrap() error { return e.Err }
 
+// scrubbedError is an error whose message is scrubbed of credentials; errors.Is and As
+// still see what it wraps.
+type scrubbedError struct {
+	err   error
+	creds []Credential
+}
+
+func (e scrubbedError) Error() string { return scrub(e.err.Error(), e.creds) }
+func (e scrubbedError) Unwrap() error { return e.err }
+
 const stderrTail = 4 << 10
 
-// run runs git on the working repository with Crest's identity and settings that keep user
-// configuration from changing what it writes.
+// withURLCredentials returns a URL without its credentials and the credential set to use for
+// it: the configured one, plus the one the URL carried.
+func (r *Repo) withURLCredentials(raw string) (string, []Credential) {
+	clean, cred, ok := SplitCredentials(raw)
+	if !ok {
+		return raw, nil
+	}
+	return clean, []Credential{cred}
+}
+
+// run runs git on the working repository, with no credentials.
 func (r *Repo) run(ctx context.Context, args ...string) (string, error) {
+	return r.runGit(ctx, nil, nil, args)
+}
+
+// runRemote runs a git command that talks to remote (a URL without credentials), with the
+// configured credential for it, if any.
+func (r *Repo) runRemote(ctx context.Context, remote string, args ...string) (string, error) {
+	return r.runRemoteWith(ctx, remote, nil, args...)
+}
+
+// runRemoteWith is runRemote with extra credentials, which win over the configured ones.
+func (r *Repo) runRemoteWith(ctx context.Context, remote string, extra []Credential, args ...string) (string, error) {
+	cred, ok := lookupCredential(extra, remote)
+	if !ok {
+		cred, ok = lookupCredential(r.cfg.Credentials, remote)
+	}
+	if !ok {
+		return r.runGit(ctx, nil, extra, args)
+	}
+	env, pre, err := r.credentialEnv(remote, cred)
+	if err != nil {
+		return "", err
+	}
+	return r.runGit(ctx, env, extra, append(pre, args...))
+}
+
+// runGit runs git on the working repository with Crest's identity and settings that keep
+// user configuration from changing what it writes; env (credentials) is added last, so
+// nothing overrides it, and only to this child. Its errors never show a credential of the
+// repository or of extra.
+func (r *Repo) runGit(ctx context.Context, env []string, extra []Credential, args []string) (string, error) {
 	full := append([]string{
 		"--git-dir=" + r.cfg.Dir,
 		"-c", "commit.gpgSign=false", "-c", "tag.gpgSign=false", "-c", "core.hooksPath=" + os.DevNull,
@@ -604,6 +671,7 @@ func (r *Repo) run(ctx context.Context, args ...string) (string, error) {
 		"GIT_TERMINAL_PROMPT=0", "LC_ALL=C",
 	)
 	cmd.Env = append(cmd.Env, r.cfg.Env...)
+	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 5 * time.Second
@@ -621,11 +689,16 @@ func (r *Repo) run(ctx context.Context, args ...string) (string, error) {
 	if cmd.ProcessState != nil {
 		code = cmd.ProcessState.ExitCode()
 	}
-	tail := stderr.String()
+	creds := append(slices.Clip(r.cfg.Credentials), extra...)
+	tail := scrub(stderr.String(), creds)
 	if len(tail) > stderrTail {
 		tail = tail[len(tail)-stderrTail:]
 	}
-	return stdout.String(), &GitError{Args: args, ExitCode: code, Stderr: tail, Err: err}
+	shownArgs := make([]string, len(args))
+	for i, a := range args {
+		shownArgs[i] = scrub(a, creds)
+	}
+	return stdout.String(), &GitError{Args: shownArgs, ExitCode: code, Stderr: tail, Err: scrubbedError{err, creds}}
 }
 
 // lock serializes operations on the repository: in this process with a semaphore, across

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,6 +20,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/gitrepo"
 	"github.com/crestwaves/crest/activities/store"
 )
 
@@ -33,7 +36,15 @@ type Config struct {
 	Worker      WorkerConfig       `mapstructure:"worker"`
 	Nix         NixConfig          `mapstructure:"nix"`
 	Tracker     TrackerConfig      `mapstructure:"issue_tracker"`
+	Git         GitConfig          `mapstructure:"git"`
 	Collections []CollectionConfig `mapstructure:"collections"`
+
+	// URLCredentials were taken out of configured remote and upstream URLs at load
+	// (exported only so that printing a Config calls gitrepo.Credential's String, which hides
+	// the secret).
+	URLCredentials []gitrepo.Credential `mapstructure:"-"`
+	// credentialConflicts names the URLs given with credentials that differ from another's.
+	credentialConflicts []string
 }
 
 // TemporalConfig says where the Temporal frontend is. An empty address under `crest dev`
@@ -113,10 +124,36 @@ type GitHubConfig struct {
 	Repo    string `mapstructure:"repo"`
 }
 
+// GitConfig is how the workers authenticate to collection remotes and upstreams over
+// HTTP(S). Credentials are given here (or in CREST_GIT_CREDENTIALS as a JSON list: the
+// environment cannot spell a list of maps otherwise) or in a configured URL's userinfo; either
+// way they stay in the worker's memory and reach git only through the environment of the git
+// process that needs them, never in a stored URL.
+type GitConfig struct {
+	Credentials []GitCredential `mapstructure:"credentials"`
+}
+
+// GitCredential authenticates to the repositories whose URL starts with URLPrefix.
+type GitCredential struct {
+	URLPrefix string `mapstructure:"url_prefix"`
+	Username  string `mapstructure:"username"`
+	Token     string `mapstructure:"token" secret:"true"`
+}
+
+// String hides the token, so that printing a configuration leaks nothing.
+func (g GitCredential) String() string {
+	return fmt.Sprintf("{%s %s (redacted)}", g.URLPrefix, g.Username)
+}
+
+// GoString hides the token from %#v too.
+func (g GitCredential) GoString() string { return g.String() }
+
 // CollectionConfig is one package collection.
 type CollectionConfig struct {
-	Name           string   `mapstructure:"name"`
-	Remote         string   `mapstructure:"remote"`
+	Name string `mapstructure:"name"`
+	// Remote may carry credentials (https://user:token@host/…): they are taken out at load
+	// and Crest keeps, stores and sends the URL without them.
+	Remote         string   `mapstructure:"remote" secret:"url"`
 	Evaluator      string   `mapstructure:"evaluator"`
 	Systems        []string `mapstructure:"systems"`
 	ProtectedRoots []string `mapstructure:"protected_roots"`
@@ -132,7 +169,7 @@ type CollectionConfig struct {
 // UpstreamConfig names a package's upstream repository and its wave tag prefix.
 type UpstreamConfig struct {
 	Package   string `mapstructure:"package"`
-	Repo      string `mapstructure:"repo"`
+	Repo      string `mapstructure:"repo" secret:"url"` // credentials are taken out as in Remote
 	TagPrefix string `mapstructure:"tag_prefix"`
 }
 
@@ -170,6 +207,7 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("issue_tracker.github.base_url", "")
 	v.SetDefault("issue_tracker.github.owner", "")
 	v.SetDefault("issue_tracker.github.repo", "")
+	v.SetDefault("git.credentials", []map[string]any{})
 	v.SetDefault("collections", []map[string]any{})
 }
 
@@ -251,15 +289,76 @@ func loadConfig(file string, flags *pflag.FlagSet) (*Config, *viper.Viper, error
 	var cfg Config
 	err := v.UnmarshalExact(&cfg, viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		mapstructure.StringToTimeDurationHookFunc(),
+		jsonListHook, // before StringToSlice, which would split the JSON at its commas
 		mapstructure.StringToSliceHookFunc(","),
 	)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("config %s: %w", sourceName(v), cleanDecodeError(err))
 	}
+	cfg.takeURLCredentials()
 	if err := cfg.validate(); err != nil {
 		return nil, nil, fmt.Errorf("config %s: %w", sourceName(v), err)
 	}
 	return &cfg, v, nil
+}
+
+// jsonListHook reads a list of sections given as one string (an environment variable such
+// as CREST_GIT_CREDENTIALS) as JSON. Its error never quotes the value, which may hold secrets.
+func jsonListHook(from, to reflect.Type, data any) (any, error) {
+	if from.Kind() != reflect.String || to.Kind() != reflect.Slice || to.Elem().Kind() != reflect.Struct {
+		return data, nil
+	}
+	text := strings.TrimSpace(data.(string))
+	if text == "" {
+		return []any{}, nil
+	}
+	var list []any
+	if err := json.Unmarshal([]byte(text), &list); err != nil {
+		return nil, errors.New(`expected a JSON list of sections, such as [{"url_prefix": "https://git.example/", "username": "crest", "token": "…"}]`)
+	}
+	return list, nil
+}
+
+// takeURLCredentials moves the credentials of configured remote and upstream URLs into the
+// in-memory credential set, so that collections (stored in Postgres, carried by workflows)
+// hold URLs without them.
+//
+// A URL given twice with different credentials is a conflict for validate to report: the
+// credential for a repository is chosen by its URL alone.
+func (c *Config) takeURLCredentials() {
+	take := func(key string, u *string) {
+		clean, cred, ok := gitrepo.SplitCredentials(*u)
+		if !ok {
+			return
+		}
+		*u = clean
+		for _, other := range c.URLCredentials {
+			if other.URLPrefix == cred.URLPrefix {
+				if other != cred {
+					c.credentialConflicts = append(c.credentialConflicts, key)
+				}
+				return
+			}
+		}
+		c.URLCredentials = append(c.URLCredentials, cred)
+	}
+	for i := range c.Collections {
+		col := &c.Collections[i]
+		take(fmt.Sprintf("collections[%d].remote", i), &col.Remote)
+		for j := range col.Upstreams {
+			take(fmt.Sprintf("collections[%d].upstreams[%d].repo", i, j), &col.Upstreams[j].Repo)
+		}
+	}
+}
+
+// gitCredentials is the credential set handed to the git adapter: the configured ones and
+// those taken out of configured URLs (the adapter picks the longest matching prefix).
+func (c *Config) gitCredentials() []gitrepo.Credential {
+	var out []gitrepo.Credential
+	for _, g := range c.Git.Credentials {
+		out = append(out, gitrepo.Credential{URLPrefix: g.URLPrefix, Username: g.Username, Password: g.Token})
+	}
+	return append(out, c.URLCredentials...)
 }
 
 func sourceName(v *viper.Viper) string {
@@ -356,6 +455,24 @@ func (c *Config) validate() error {
 	default:
 		bad("issue_tracker.kind", "%q is not one of local, github", c.Tracker.Kind)
 	}
+	for i, g := range c.Git.Credentials {
+		key := fmt.Sprintf("git.credentials[%d]", i)
+		u, err := url.Parse(g.URLPrefix)
+		switch {
+		case g.URLPrefix == "":
+			bad(key+".url_prefix", "must not be empty")
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+			bad(key+".url_prefix", "%s is not an http(s) URL", gitrepo.RedactURL(g.URLPrefix))
+		case u.User != nil:
+			bad(key+".url_prefix", "%s must not carry credentials: give them as username and token", gitrepo.RedactURL(g.URLPrefix))
+		}
+		if g.Username == "" || g.Token == "" {
+			bad(key, "username and token are required (GitHub: username x-access-token)")
+		}
+	}
+	for _, key := range c.credentialConflicts {
+		bad(key, "the same repository is configured elsewhere with other credentials")
+	}
 	seen := map[string]bool{}
 	for i, col := range c.Collections {
 		key := fmt.Sprintf("collections[%d]", i)
@@ -369,6 +486,9 @@ func (c *Config) validate() error {
 		if col.Remote == "" {
 			bad(key+".remote", "must not be empty")
 		}
+		if err := activities.CheckNoCredentials(col.Remote); err != nil { // a password in an ssh:// URL
+			bad(key+".remote", "%v", err)
+		}
 		if col.TagPrefix != "" && !nameRE.MatchString(col.TagPrefix) {
 			bad(key+".tag_prefix", "%q is not a valid tag prefix", col.TagPrefix)
 		}
@@ -378,6 +498,9 @@ func (c *Config) validate() error {
 		for j, up := range col.Upstreams {
 			if up.Package == "" || up.Repo == "" {
 				bad(fmt.Sprintf("%s.upstreams[%d]", key, j), "package and repo are required")
+			}
+			if err := activities.CheckNoCredentials(up.Repo); err != nil {
+				bad(fmt.Sprintf("%s.upstreams[%d].repo", key, j), "%v", err)
 			}
 			if up.TagPrefix != "" && !nameRE.MatchString(up.TagPrefix) {
 				bad(fmt.Sprintf("%s.upstreams[%d].tag_prefix", key, j), "%q is not a valid tag prefix", up.TagPrefix)
@@ -428,10 +551,42 @@ func (c CollectionConfig) policyJSON() json.RawMessage {
 	return b
 }
 
-// redacted returns the settings as a map for display with every secret masked.
+// redacted returns the settings as a map for display with every secret masked: secret
+// values, database URLs' passwords, repository URLs' credentials, in sections and in lists of
+// sections (also when a list came from the environment as JSON).
 func redacted(v *viper.Viper) map[string]any {
 	all := v.AllSettings()
 	var walk func(t reflect.Type, m map[string]any)
+	walkList := func(t reflect.Type, val any) any {
+		var items []any
+		switch l := val.(type) {
+		case string:
+			if strings.TrimSpace(l) == "" {
+				return l
+			}
+			if json.Unmarshal([]byte(l), &items) != nil {
+				return "(redacted: not a JSON list)"
+			}
+		case []any:
+			items = l
+		case []map[string]any:
+			for _, m := range l {
+				items = append(items, m)
+			}
+		default:
+			return val
+		}
+		out := make([]any, len(items))
+		for i, item := range items {
+			out[i] = item
+			if m, ok := item.(map[string]any); ok {
+				m = maps.Clone(m) // viper's own maps must not change
+				walk(t, m)
+				out[i] = m
+			}
+		}
+		return out
+	}
 	walk = func(t reflect.Type, m map[string]any) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
@@ -449,11 +604,18 @@ func redacted(v *viper.Viper) map[string]any {
 				if s, _ := val.(string); s != "" {
 					m[key] = store.RedactDSN(s)
 				}
+			case "url":
+				if s, _ := val.(string); s != "" {
+					m[key] = gitrepo.RedactURL(s)
+				}
 			}
-			if f.Type.Kind() == reflect.Struct {
+			switch {
+			case f.Type.Kind() == reflect.Struct:
 				if sub, ok := val.(map[string]any); ok {
 					walk(f.Type, sub)
 				}
+			case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+				m[key] = walkList(f.Type.Elem(), val)
 			}
 		}
 	}

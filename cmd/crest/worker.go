@@ -84,7 +84,7 @@ func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Ac
 		Store:     st,
 		Evaluator: n,
 		Builder:   activities.NixBuilder{Nix: n},
-		Repos:     &activities.Repos{Dir: filepath.Join(dataDir, "repos")},
+		Repos:     &activities.Repos{Dir: filepath.Join(dataDir, "repos"), Credentials: cfg.gitCredentials()},
 	}
 	if cfg.Worker.ServeDefault { // builders file no issues and need no tracker credentials
 		tr, err := newTracker(cfg, st, logger)
