@@ -422,13 +422,23 @@ func (w *majorWave) startMinor(ctx workflow.Context, m *minorEntry) {
 	}
 	slices.Sort(deferred)
 	m.Status.Phase = PhaseMerging
-	cctx := workflow.WithChildOptions(w.childCtx, workflow.ChildWorkflowOptions{
+	opts := workflow.ChildWorkflowOptions{
 		WorkflowID:            workflow.GetInfo(ctx).WorkflowExecution.ID + "-" + fmt.Sprint(m.Plan.Number),
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			SearchWave.ValueSet(m.Plan.Name), SearchCollection.ValueSet(w.in.Collection), SearchPhase.ValueSet(PhaseMerging)),
-	})
+	}
+	if w.st.Recovers {
+		// The Web UI's workflow list reads as waves: "wave-1-2 · libnet → update/libnet-2";
+		// the minor wave's current details say where it stands.
+		var ups []string
+		for _, u := range m.Plan.Updates {
+			ups = append(ups, u.Package+" → "+u.Ref)
+		}
+		opts.StaticSummary = m.Plan.Name + " · " + strings.Join(ups, ", ")
+	}
+	cctx := workflow.WithChildOptions(w.childCtx, opts)
 	f := workflow.ExecuteChildWorkflow(cctx, MinorWave, MinorWaveInput{
 		Collection: w.in.Collection, WaveID: w.st.Start.WaveID, Wave: w.st.Start.Number, Number: m.Plan.Number,
 		Name: m.Plan.Name, Branch: w.st.Start.Branch, Updates: m.Plan.Updates, BaseEvaluations: w.st.Evaluation,
