@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,4 +42,26 @@ func TestKeepAliveHeartbeatsInAnActivity(t *testing.T) {
 	require.NoError(t, err)
 	require.Positive(t, beats.Load())
 	keepAlive(context.Background(), "outside an activity")()
+}
+
+// TestSummaryStaysSmall: whatever the failure count, a summary bound for workflow history
+// lists at most MaxFailuresListed root causes, the unresolved first, and counts them all.
+func TestSummaryStaysSmall(t *testing.T) {
+	var s Summary
+	for i := range 20000 {
+		f := Failure{Package: fmt.Sprintf("p%05d", i), Status: "failed"}
+		if i%2 == 0 {
+			f.Resolution = "wont-fix"
+		}
+		s.Failures = append(s.Failures, f)
+	}
+	got := capFailures(s)
+	require.Len(t, got.Failures, MaxFailuresListed)
+	require.Equal(t, 20000, got.RootCauses)
+	for _, f := range got.Failures {
+		require.Empty(t, f.Resolution, "unresolved first")
+	}
+	small := capFailures(Summary{Failures: s.Failures[:3]})
+	require.Len(t, small.Failures, 3)
+	require.Equal(t, 3, small.RootCauses)
 }

@@ -16,7 +16,29 @@ const maxBlockedListed = 10
 // Summarize tallies a minor wave and lists its root causes.
 func (a *Activities) Summarize(ctx context.Context, in SummaryInput) (Summary, error) {
 	sum, _, err := a.summary(ctx, in.MinorWaveID)
-	return sum, err
+	return capFailures(sum), err
+}
+
+// capFailures keeps at most MaxFailuresListed root causes in a summary bound for workflow
+// history, the unresolved ones first (they are what people act on), and counts them all.
+func capFailures(s Summary) Summary {
+	s.RootCauses = len(s.Failures)
+	if len(s.Failures) <= MaxFailuresListed {
+		return s
+	}
+	open := make([]Failure, 0, MaxFailuresListed)
+	for _, f := range s.Failures {
+		if f.Resolution == "" && len(open) < MaxFailuresListed {
+			open = append(open, f)
+		}
+	}
+	for _, f := range s.Failures {
+		if f.Resolution != "" && len(open) < MaxFailuresListed {
+			open = append(open, f)
+		}
+	}
+	s.Failures = open
+	return s
 }
 
 // summary reads a minor wave's counts and root causes once, for Summarize and for the
@@ -123,7 +145,7 @@ func (a *Activities) TagMinorWave(ctx context.Context, in TagInput) (TagResult, 
 	}
 	_, err = a.Store.RecordAudit(ctx, store.AuditEntry{Key: in.Name + "/tag", Actor: "crest", Wave: in.Name, Action: "tag",
 		Reason: fmt.Sprintf("all %d packages settled: %d passed, %d resolved", sum.Counts.Total, sum.Counts.Passed, sum.Counts.Resolved)})
-	return TagResult{Tag: in.Name, Commit: in.Commit, Summary: sum}, err
+	return TagResult{Tag: in.Name, Commit: in.Commit, Summary: capFailures(sum)}, err
 }
 
 // tagMessage is the human part: what the minor wave updated and how its failures settled.

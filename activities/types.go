@@ -212,9 +212,18 @@ type Failure struct {
 
 // Summary is where a minor wave stands.
 type Summary struct {
-	Counts   Counts    `json:"counts"`
+	Counts Counts `json:"counts"`
+	// Failures are root causes, unresolved first, at most MaxFailuresListed of them: the
+	// summary travels in workflow history and signals, which must stay small whatever
+	// the failure count. The full list is in Postgres.
 	Failures []Failure `json:"failures,omitempty"`
+	// RootCauses is how many root causes there are in all (0 in summaries written before
+	// the list was capped: count Failures then).
+	RootCauses int `json:"root_causes,omitempty"`
 }
+
+// MaxFailuresListed caps Summary.Failures.
+const MaxFailuresListed = 50
 
 // Counts tallies a minor wave's packages.
 type Counts = store.Counts
