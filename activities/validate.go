@@ -77,6 +77,10 @@ func (a *Activities) ValidateWave(ctx context.Context, in ValidateWaveInput) err
 		if u.Ref == "" {
 			continue
 		}
+		if err := CheckNoCredentials(u.Repo); err != nil {
+			problems = append(problems, fmt.Sprintf("update %s: %v", u.Package, err))
+			continue
+		}
 		if u.Repo != "" {
 			_, err = repo.FetchExternal(ctx, u.Repo, u.Ref)
 		} else {

@@ -132,6 +132,9 @@ func validateInput(in MajorWaveInput) error {
 		if u.Package == "" || u.Ref == "" {
 			problems = append(problems, fmt.Sprintf("updates[%d]: package and ref are required", i))
 		}
+		if err := activities.CheckNoCredentials(u.Repo); err != nil {
+			problems = append(problems, fmt.Sprintf("updates[%d] (%s): %v", i, u.Package, err))
+		}
 	}
 	if in.Wave < 0 {
 		problems = append(problems, "wave: must be positive (or 0 for the next)")

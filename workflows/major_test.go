@@ -92,10 +92,13 @@ func TestMajorWaveForwardsValidatedRequestsToItsMinorWave(t *testing.T) {
 
 func TestMajorWaveRejectsBadInput(t *testing.T) {
 	env := quietSuite().NewTestWorkflowEnvironment()
-	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Updates: []activities.Update{{Package: "libnet"}}})
+	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Updates: []activities.Update{{Package: "libnet"},
+		{Package: "libfoo", Ref: "wave-1", Repo: "https://alice:s3cr3t-tok@git.example/foo.git"}}})
 	err := env.GetWorkflowError()
 	require.ErrorContains(t, err, "collection: required")
 	require.ErrorContains(t, err, "updates[0]: package and ref are required")
+	require.ErrorContains(t, err, "updates[1] (libfoo): repository https://***@git.example/foo.git carries credentials")
+	require.NotContains(t, err.Error(), "s3cr3t-tok")
 }
 
 func TestMajorWaveAddUpdateReplansWhatHasNotStarted(t *testing.T) {

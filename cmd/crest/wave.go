@@ -156,6 +156,12 @@ func newWaveStartCmd(a *app) *cobra.Command {
 			if len(in.Updates) == 0 {
 				return errors.New("nothing to update: give --update PACKAGE=REF (or --input FILE)")
 			}
+			for _, u := range in.Updates {
+				// Refused here, before the input reaches the workflow's history.
+				if err := activities.CheckNoCredentials(u.Repo); err != nil {
+					return fmt.Errorf("update %s: %w", u.Package, err)
+				}
+			}
 			if in.Wave == 0 {
 				if in.Wave, err = s.st.NextWaveNumber(ctx, in.Collection); err != nil {
 					return err
