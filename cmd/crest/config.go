@@ -34,6 +34,7 @@ type Config struct {
 	Dev         DevConfig          `mapstructure:"dev"`
 	Postgres    PostgresConfig     `mapstructure:"postgres"`
 	Worker      WorkerConfig       `mapstructure:"worker"`
+	Site        SiteConfig         `mapstructure:"site"`
 	Nix         NixConfig          `mapstructure:"nix"`
 	Tracker     TrackerConfig      `mapstructure:"issue_tracker"`
 	Git         GitConfig          `mapstructure:"git"`
@@ -84,6 +85,12 @@ type DevConfig struct {
 	TemporalPort int    `mapstructure:"temporal_port"`
 	UIPort       int    `mapstructure:"ui_port"`
 	PostgresPort int    `mapstructure:"postgres_port"`
+	SitePort     int    `mapstructure:"site_port"`
+}
+
+// SiteConfig is the status site of `crest serve` (crest dev serves it on dev.site_port).
+type SiteConfig struct {
+	Addr string `mapstructure:"addr"`
 }
 
 // PostgresConfig is how `crest dev` runs the system's PostgreSQL binaries.
@@ -100,6 +107,8 @@ type WorkerConfig struct {
 	Systems       []string `mapstructure:"systems"`
 	MaxBuilds     int      `mapstructure:"max_builds"`
 	MaxActivities int      `mapstructure:"max_activities"`
+	// MetricsAddr, when set, serves Prometheus /metrics there (host:port).
+	MetricsAddr string `mapstructure:"metrics_addr"`
 }
 
 // NixConfig is how builders call Nix.
@@ -192,12 +201,15 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("dev.temporal_port", 7233)
 	v.SetDefault("dev.ui_port", 8233)
 	v.SetDefault("dev.postgres_port", 55432)
+	v.SetDefault("dev.site_port", 8234)
+	v.SetDefault("site.addr", "127.0.0.1:8234")
 	v.SetDefault("postgres.bin_dir", "")
 	v.SetDefault("postgres.run_as", "postgres")
 	v.SetDefault("worker.serve_default", true)
 	v.SetDefault("worker.systems", []string{"x86_64-linux"})
 	v.SetDefault("worker.max_builds", 2)
 	v.SetDefault("worker.max_activities", 200)
+	v.SetDefault("worker.metrics_addr", "")
 	v.SetDefault("nix.bin_dir", "")
 	v.SetDefault("nix.builder_path", "/usr/bin:/bin")
 	v.SetDefault("nix.options", []string{})
@@ -256,7 +268,10 @@ var flagKeys = map[string]string{
 	"temporal-port":    "dev.temporal_port",
 	"ui-port":          "dev.ui_port",
 	"postgres-port":    "dev.postgres_port",
+	"site-port":        "dev.site_port",
+	"addr":             "site.addr",
 	"ip":               "dev.ip",
+	"metrics-addr":     "worker.metrics_addr",
 }
 
 // loadConfig builds the effective configuration. file is --config (empty searches
@@ -404,7 +419,7 @@ func (c *Config) validate() error {
 	if c.DataDir == "" {
 		bad("data_dir", "must not be empty")
 	}
-	for key, p := range map[string]int{"dev.temporal_port": c.Dev.TemporalPort, "dev.ui_port": c.Dev.UIPort, "dev.postgres_port": c.Dev.PostgresPort} {
+	for key, p := range map[string]int{"dev.temporal_port": c.Dev.TemporalPort, "dev.ui_port": c.Dev.UIPort, "dev.postgres_port": c.Dev.PostgresPort, "dev.site_port": c.Dev.SitePort} {
 		if p < 0 || p > 65535 {
 			bad(key, "%d is not a port (0–65535; 0 picks a free one)", p)
 		}
@@ -415,6 +430,14 @@ func (c *Config) validate() error {
 	if c.Temporal.Address != "" {
 		if _, _, err := net.SplitHostPort(c.Temporal.Address); err != nil {
 			bad("temporal.address", "%q is not host:port", c.Temporal.Address)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Site.Addr); err != nil {
+		bad("site.addr", "%q is not host:port", c.Site.Addr)
+	}
+	if c.Worker.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.Worker.MetricsAddr); err != nil {
+			bad("worker.metrics_addr", "%q is not host:port", c.Worker.MetricsAddr)
 		}
 	}
 	if c.Temporal.Namespace == "" {

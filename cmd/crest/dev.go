@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/deploy/postgres"
 	"github.com/crestwaves/crest/deploy/temporal"
+	"github.com/crestwaves/crest/metrics"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -40,6 +43,7 @@ reuses it. Ctrl-C shuts everything down.`,
 	f.Int("temporal-port", 0, "Temporal frontend port (config dev.temporal_port, default 7233)")
 	f.Int("ui-port", 0, "Web UI port (config dev.ui_port, default 8233)")
 	f.Int("postgres-port", 0, "PostgreSQL port (config dev.postgres_port, default 55432)")
+	f.Int("site-port", 0, "status site and /metrics port (config dev.site_port, default 8234)")
 	f.String("ip", "", "address to bind (config dev.ip, default 127.0.0.1)")
 	f.BoolVar(&demo, "demo", false, "start a major wave over the demo collection")
 	return cmd
@@ -108,6 +112,17 @@ func runDev(ctx context.Context, cfg *Config, demo bool, out io.Writer) (err err
 	if _, err := s.st.Migrate(ctx); err != nil {
 		return err
 	}
+	// One registry for the process: the worker's SDK metrics and Crest's own from Postgres,
+	// served by the status site at /metrics.
+	reg := metrics.New()
+	if err := reg.Register(metrics.NewStoreCollector(s.st, nil)); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	siteAddr, stopSite, err := startSite(s.st, net.JoinHostPort(cfg.Dev.IP, strconv.Itoa(cfg.Dev.SitePort)), "--site-port", reg.Handler())
+	if err != nil {
+		return err
+	}
+	s.stops = append(s.stops, stopSite)
 
 	frontend, namespace, uiAddr := cfg.Temporal.Address, cfg.Temporal.Namespace, ""
 	if frontend == "" {
@@ -126,7 +141,8 @@ func runDev(ctx context.Context, cfg *Config, demo bool, out io.Writer) (err err
 		s.stops = append(s.stops, s.temporal.Stop)
 		frontend, namespace, uiAddr = s.temporal.FrontendAddr(), s.temporal.Namespace(), s.temporal.UIAddr()
 	}
-	s.client, err = client.DialContext(ctx, client.Options{HostPort: frontend, Namespace: namespace, Logger: newSDKLogger(cfg)})
+	s.client, err = client.DialContext(ctx, client.Options{HostPort: frontend, Namespace: namespace, Logger: newSDKLogger(cfg),
+		MetricsHandler: reg.SDKHandler()})
 	if err != nil {
 		return fmt.Errorf("connect to temporal at %s: %w", frontend, err)
 	}
@@ -155,7 +171,7 @@ func runDev(ctx context.Context, cfg *Config, demo bool, out io.Writer) (err err
 	}
 	s.stops = append(s.stops, func() { _ = os.Remove(filepath.Join(s.dataDir, devStateFile)) })
 
-	printBanner(out, state, s.dataDir, time.Since(started))
+	printBanner(out, state, siteAddr, s.dataDir, time.Since(started))
 	if s.pg != nil && s.pg.Dir() != filepath.Join(s.dataDir, "postgres") {
 		fmt.Fprintf(out, "  (PostgreSQL refuses root and its account cannot reach %s: its cluster is in %s, linked from there)\n", s.dataDir, s.pg.Dir())
 	}
@@ -171,11 +187,13 @@ func runDev(ctx context.Context, cfg *Config, demo bool, out io.Writer) (err err
 	return nil
 }
 
-func printBanner(out io.Writer, st devState, dataDir string, took time.Duration) {
+func printBanner(out io.Writer, st devState, siteAddr, dataDir string, took time.Duration) {
 	fmt.Fprintf(out, "\nCrest is ready (%s).\n\n", took.Round(time.Millisecond))
 	if st.UI != "" {
 		fmt.Fprintf(out, "  Web UI     http://%s/namespaces/%s/workflows\n", st.UI, st.Namespace)
 	}
+	fmt.Fprintf(out, "  Status     http://%s/\n", siteAddr)
+	fmt.Fprintf(out, "  Metrics    http://%s/metrics\n", siteAddr)
 	fmt.Fprintf(out, "  Temporal   %s (namespace %s)\n", st.Temporal, st.Namespace)
 	fmt.Fprintf(out, "  Postgres   %s\n", store.RedactDSN(st.DatabaseURL))
 	fmt.Fprintf(out, "  Data       %s\n", dataDir)

@@ -52,6 +52,7 @@ func newRootCmd() *cobra.Command {
 		newPinCmd(a),
 		newIssuesCmd(a),
 		newBenchCmd(a),
+		newServeCmd(a),
 	)
 	return root
 }

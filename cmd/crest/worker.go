@@ -23,7 +23,7 @@ import (
 )
 
 func newWorkerCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Serve Crest's task queues (workflows and bookkeeping, and builds for worker.systems)",
 		Args:  cobra.NoArgs,
@@ -42,6 +42,12 @@ func newWorkerCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer c.Close()
+			_, namespace := a.temporalAddress()
+			c, stopMetrics, err := workerMetrics(a.cfg, c, namespace, st)
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
 			acts, err := newActivities(a.cfg, st, a.cfg.DataDir)
 			if err != nil {
 				return err
@@ -62,10 +68,15 @@ func newWorkerCmd(a *app) *cobra.Command {
 				serving = append(serving, workflows.BuildQueue(a.cfg.TaskQueues.BuildPrefix, s)+" (builds)")
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "crest worker serving %s; Ctrl-C stops it\n", strings.Join(serving, ", "))
+			if a.cfg.Worker.MetricsAddr != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "metrics at http://%s/metrics\n", a.cfg.Worker.MetricsAddr)
+			}
 			<-ctx.Done()
 			return nil
 		},
 	}
+	cmd.Flags().String("metrics-addr", "", "serve Prometheus /metrics on host:port (config worker.metrics_addr; default: none)")
+	return cmd
 }
 
 // newActivities wires the activities to the store, Nix and git.
