@@ -28,35 +28,22 @@ type PackageResult struct {
 
 // Results lists a minor wave's packages (one package when pkg is set), by package.
 func (s *Store) Results(ctx context.Context, minorWaveID int64, pkg string) ([]PackageResult, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT system, package, drv, round, layer, status, resolution, reason, blocked_by, attempts, log_tail, updated_at, last_error
-		FROM package_results WHERE minor_wave_id = $1 AND ($2 = '' OR package = $2)
-		ORDER BY package, system`, minorWaveID, pkg)
-	if err != nil {
-		return nil, fmt.Errorf("results of minor wave %d: %w", minorWaveID, err)
-	}
-	var out []PackageResult
-	var r PackageResult
-	_, err = pgx.ForEachRow(rows, []any{&r.System, &r.Package, &r.Drv, &r.Round, &r.Layer, &r.Status, &r.Resolution, &r.Reason, &r.BlockedBy, &r.Attempts, &r.LogTail, &r.UpdatedAt, &r.LastError}, func() error {
-		out = append(out, r)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("results of minor wave %d: %w", minorWaveID, err)
-	}
-	return out, nil
+	return s.results(ctx, `minor_wave_id = $1 AND ($2 = '' OR package = $2)`, minorWaveID, pkg)
 }
 
 // ResultsFor lists the results of the named packages of a minor wave on one system ("" for
 // every system), by package: what a check of one person's request needs, without reading a
 // 100,000-package minor wave.
 func (s *Store) ResultsFor(ctx context.Context, minorWaveID int64, system string, pkgs []string) ([]PackageResult, error) {
+	return s.results(ctx, `minor_wave_id = $1 AND ($2 = '' OR system = $2) AND package = ANY($3)`, minorWaveID, system, pkgs)
+}
+
+func (s *Store) results(ctx context.Context, where string, args ...any) ([]PackageResult, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT system, package, drv, round, layer, status, resolution, reason, blocked_by, attempts, log_tail, updated_at, last_error
-		FROM package_results WHERE minor_wave_id = $1 AND ($2 = '' OR system = $2) AND package = ANY($3)
-		ORDER BY package, system`, minorWaveID, system, pkgs)
+		FROM package_results WHERE `+where+` ORDER BY package, system`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("results of minor wave %d: %w", minorWaveID, err)
+		return nil, fmt.Errorf("results of minor wave %v: %w", args[0], err)
 	}
 	var out []PackageResult
 	var r PackageResult
@@ -65,7 +52,7 @@ func (s *Store) ResultsFor(ctx context.Context, minorWaveID int64, system string
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("results of minor wave %d: %w", minorWaveID, err)
+		return nil, fmt.Errorf("results of minor wave %v: %w", args[0], err)
 	}
 	return out, nil
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -98,18 +96,11 @@ func runBenchQueue(o benchQueueOptions, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, format+"\n", args...)
 		}
 	}
-	start := time.Now()
-	progress("loading %s ...", o.graphFile)
-	fh, err := os.Open(o.graphFile)
+	g, err := loadGraphFile(o.graphFile, keyMode, false, progress)
 	if err != nil {
-		return fmt.Errorf("open graph: %w", err)
+		return err
 	}
-	g, rep, err := graph.Load(fh, graph.ReadOptions{Key: keyMode}, graph.Options{})
-	fh.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", o.graphFile, err)
-	}
-	progress("loaded %s in %s; simulating %d days ...", rep, time.Since(start).Round(time.Millisecond), o.sim.Days)
+	progress("simulating %d days ...", o.sim.Days)
 	if !o.quiet {
 		o.sim.Progress = stderr
 	}

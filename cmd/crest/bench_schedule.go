@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -116,22 +115,10 @@ func runBenchSchedule(o benchScheduleOptions, stdout, stderr io.Writer) error {
 		}
 	}
 
-	start := time.Now()
-	progress("loading %s ...", o.graphFile)
-	fh, err := os.Open(o.graphFile)
+	g, err := loadGraphFile(o.graphFile, keyMode, o.lenient, progress)
 	if err != nil {
-		return fmt.Errorf("open graph: %w", err)
+		return err
 	}
-	g, rep, err := graph.Load(fh, graph.ReadOptions{Key: keyMode}, graph.Options{Lenient: o.lenient})
-	fh.Close()
-	if err != nil {
-		var invalid *graph.ValidationError
-		if errors.As(err, &invalid) {
-			return fmt.Errorf("%s: %w (--lenient drops them)", o.graphFile, err)
-		}
-		return fmt.Errorf("%s: %w", o.graphFile, err)
-	}
-	progress("loaded %s in %s", rep, time.Since(start).Round(time.Millisecond))
 
 	var updates []string
 	if len(o.updates) == 0 {
@@ -143,7 +130,7 @@ func runBenchSchedule(o benchScheduleOptions, stdout, stderr io.Writer) error {
 		return fmt.Errorf("update: %w", err)
 	}
 
-	start = time.Now()
+	start := time.Now()
 	plan, err := g.Plan(graph.PlanRequest{Updates: updates, Wave: 1, Builders: o.builders[0]})
 	if err != nil {
 		return err

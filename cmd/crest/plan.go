@@ -106,22 +106,10 @@ func runPlan(o planOptions, stdout, stderr io.Writer) error {
 		}
 	}
 
-	start := time.Now()
-	progress("loading %s ...", o.graphFile)
-	fh, err := os.Open(o.graphFile)
+	g, err := loadGraphFile(o.graphFile, keyMode, o.lenient, progress)
 	if err != nil {
-		return fmt.Errorf("open graph: %w", err)
+		return err
 	}
-	g, rep, err := graph.Load(fh, graph.ReadOptions{Key: keyMode}, graph.Options{Lenient: o.lenient})
-	fh.Close()
-	if err != nil {
-		var invalid *graph.ValidationError
-		if errors.As(err, &invalid) {
-			return fmt.Errorf("%s: %w (--lenient drops them)", o.graphFile, err)
-		}
-		return fmt.Errorf("%s: %w", o.graphFile, err)
-	}
-	progress("loaded %s in %s", rep, time.Since(start).Round(time.Millisecond))
 
 	resolve := func(what string, names []string) ([]string, error) {
 		keys, err := g.ResolveAll(names)
@@ -145,7 +133,7 @@ func runPlan(o planOptions, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	start = time.Now()
+	start := time.Now()
 	n := len(req.Updates)
 	for _, grp := range req.Groups {
 		n += len(grp)
@@ -181,4 +169,26 @@ func planPlural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// loadGraphFile reads a recorded graph for the commands that plan or simulate over one,
+// reporting progress (what was loaded, how long it took).
+func loadGraphFile(file string, key graph.KeyMode, lenient bool, progress func(string, ...any)) (*graph.Graph, error) {
+	start := time.Now()
+	progress("loading %s ...", file)
+	fh, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("open graph: %w", err)
+	}
+	g, rep, err := graph.Load(fh, graph.ReadOptions{Key: key}, graph.Options{Lenient: lenient})
+	fh.Close()
+	if err != nil {
+		var invalid *graph.ValidationError
+		if errors.As(err, &invalid) && !lenient {
+			return nil, fmt.Errorf("%s: %w (--lenient drops them)", file, err)
+		}
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	progress("loaded %s in %s", rep, time.Since(start).Round(time.Millisecond))
+	return g, nil
 }
