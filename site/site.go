@@ -181,6 +181,18 @@ var funcs = template.FuncMap{
 	},
 	"path": url.PathEscape,
 	"join": strings.Join,
+	// updates reads a minor wave's recorded updates as "libcore → update/libcore-2".
+	"updates": func(raw json.RawMessage) string {
+		var ups []struct{ Package, Ref string }
+		if json.Unmarshal(raw, &ups) != nil {
+			return string(raw)
+		}
+		parts := make([]string, len(ups))
+		for i, u := range ups {
+			parts[i] = u.Package + " → " + u.Ref
+		}
+		return strings.Join(parts, ", ")
+	},
 }
 
 // withTimeout bounds every page's queries.
