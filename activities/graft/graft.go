@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -296,10 +297,15 @@ func WriteExpression(dir string, grafts []Graft) error {
 }
 
 // Instantiate evaluates dir/grafts.nix (see WriteExpression) and returns each package's
-// graft derivation, writing the .drv files to the store.
+// graft derivation, writing the .drv files to the store. An empty system is the one Nix
+// runs on.
 func (n Nix) Instantiate(ctx context.Context, dir, system, hostPath string) (map[string]string, error) {
-	expr := fmt.Sprintf(`let g = import %s { system = %q; hostPath = %q; }; in builtins.mapAttrs (_: d: d.drvPath) g`,
-		filepath.Join(dir, "grafts.nix"), system, hostPath)
+	sys := "builtins.currentSystem"
+	if system != "" {
+		sys = strconv.Quote(system)
+	}
+	expr := fmt.Sprintf(`let g = import %s { system = %s; hostPath = %s; }; in builtins.mapAttrs (_: d: d.drvPath) g`,
+		filepath.Join(dir, "grafts.nix"), sys, strconv.Quote(hostPath))
 	out, err := n.output(ctx, "nix-instantiate", "--eval", "--json", "--strict", "--read-write-mode", "--expr", expr)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate grafts: %w", err)

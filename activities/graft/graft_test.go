@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,12 +90,9 @@ func TestGraftOnDemoCollection(t *testing.T) {
 	demo, err := filepath.Abs("../../testdata/demo")
 	require.NoError(t, err)
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
-	system := runtime.GOARCH + "-linux"
-	if runtime.GOARCH == "amd64" {
-		system = "x86_64-linux"
-	} else if runtime.GOARCH == "arm64" {
-		system = "aarch64-linux"
-	}
+	system, _ := run(t, "nix-instantiate", "--eval", "--json", "-E", "builtins.currentSystem")
+	system, err = strconv.Unquote(system)
+	require.NoError(t, err)
 	f := &fixtures{t: t, drvs: map[string]string{}, paths: map[string]string{},
 		args: []string{"--arg", "demo", demo, "--argstr", "nonce", nonce, "--argstr", "system", system}}
 	n := graft.Nix{Options: nixOptions}
@@ -198,4 +194,56 @@ func TestGraftsNixRefusesLengths(t *testing.T) {
 	require.Error(t, graft.WriteExpression(dir, []graft.Graft{{Package: "p"}, {Package: "p"}}), "listed twice")
 	_, err = os.Stat(filepath.Join(dir, "graft.sh"))
 	require.NoError(t, err)
+}
+
+// TestGraftChain grafts a program that refers to libcrypto only through a library: the
+// library is grafted onto the patched libcrypto, and the program onto the grafted library,
+// in one grafts file.
+func TestGraftChain(t *testing.T) {
+	ctx := context.Background()
+	demo, err := filepath.Abs("../../testdata/demo")
+	require.NoError(t, err)
+	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
+	f := &fixtures{t: t, drvs: map[string]string{}, paths: map[string]string{},
+		args: []string{"--arg", "demo", demo, "--argstr", "nonce", nonce}}
+	n := graft.Nix{Options: nixOptions}
+	realise(t, f.drv("browser"), f.drv("patched"))
+	oldLib, newLib, tls, browser := f.path("libcrypto"), f.path("patched"), f.path("tls"), f.path("browser")
+
+	var grafts []graft.Graft
+	for _, g := range []graft.Graft{
+		{Package: "libtls", Path: tls, Replacements: []graft.Replacement{{Old: oldLib, New: newLib}}},
+		{Package: "browser", Path: browser, Replacements: []graft.Replacement{{Old: oldLib, New: newLib}, {Old: tls, Graft: "libtls"}}},
+	} {
+		v, err := n.Check(ctx, g)
+		require.NoError(t, err)
+		require.Equal(t, graft.ActionGraft, v.Action, v.Reason)
+		grafts = append(grafts, v.Graft)
+	}
+	require.Len(t, grafts[1].Replacements, 1, "browser does not refer to libcrypto itself")
+
+	dir := t.TempDir()
+	require.NoError(t, graft.WriteExpression(dir, grafts))
+	drvs, err := n.Instantiate(ctx, dir, "", "/usr/bin:/bin")
+	require.NoError(t, err)
+	built := realise(t, drvs["browser"])
+	want := []string{drvs["browser"], drvs["libtls"]}
+	slices.Sort(want)
+	require.Equal(t, want, built, "exactly the two grafts are built")
+	grafted, err := n.Realise(ctx, drvs["browser"])
+	require.NoError(t, err)
+	graftedTLS, err := n.Realise(ctx, drvs["libtls"])
+	require.NoError(t, err)
+
+	refs, err := n.References(ctx, grafted)
+	require.NoError(t, err)
+	require.Contains(t, refs, graftedTLS)
+	require.NotContains(t, refs, tls)
+	refs, err = n.References(ctx, graftedTLS)
+	require.NoError(t, err)
+	require.Contains(t, refs, newLib)
+	require.NotContains(t, refs, oldLib)
+	out, err := exec.Command(filepath.Join(grafted, "bin", "browser")).Output()
+	require.NoError(t, err)
+	require.Equal(t, "browser: TLS by "+newLib+"\n", string(out))
 }

@@ -10,6 +10,8 @@
 #   backupRebuilt    backup rebuilt from source against `patched`: the build a graft avoids
 #   embedder         a package that copies libcrypto's shared object into its own output
 #   demoBackup       the demo's backup as it is
+#   tls, browser     a library that refers to libcrypto at run time and a program that refers
+#                    to the library only: grafting the program needs the library's graft
 { system ? builtins.currentSystem, hostPath ? "/usr/bin:/bin", demo, nonce ? "0" }:
 
 let
@@ -38,6 +40,17 @@ let
     '';
   };
 
+  tls = pkgs.mkPackage {
+    pname = "libtls";
+    version = "1.8.0";
+    deps = [ pkgs.libcrypto ];
+    exports = [ "tls_connect" ];
+    uses.libcrypto = [ "crypto_sha256" ];
+    postInstall = ''
+      echo "crypto=${pkgs.libcrypto}" >$out/nix-support/runtime
+    '';
+  };
+
   patched = libcryptoAt "2.5.1" { fixes = "CVE-2026-0001"; build = nonce; };
 in
 {
@@ -56,4 +69,14 @@ in
     '';
   };
   demoBackup = pkgs.backup;
+  inherit tls;
+  browser = pkgs.mkPackage {
+    pname = "browser";
+    version = "3.0.0";
+    deps = [ tls ];
+    uses.libtls = [ "tls_connect" ];
+    programs.browser = ''
+      echo "browser: TLS by $(sed -n 's/^crypto=//p' ${tls}/nix-support/runtime)"
+    '';
+  };
 }
