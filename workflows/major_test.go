@@ -38,7 +38,7 @@ func majorStatus(t *testing.T, env *testsuite.TestWorkflowEnvironment) workflows
 }
 
 func TestMajorWaveForwardsValidatedRequestsToItsMinorWave(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	f := newFakeWave(env, libhttp())
 	f.register(t)
 	registerMajor(env, activities.PlanResult{Minor: []activities.PlannedMinor{{Number: 1, Name: "wave-1-1",
@@ -91,7 +91,7 @@ func TestMajorWaveForwardsValidatedRequestsToItsMinorWave(t *testing.T) {
 }
 
 func TestMajorWaveRejectsBadInput(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Updates: []activities.Update{{Package: "libnet"},
 		{Package: "libfoo", Ref: "wave-1", Repo: "https://alice:s3cr3t-tok@git.example/foo.git"}}})
 	err := env.GetWorkflowError()
@@ -102,7 +102,7 @@ func TestMajorWaveRejectsBadInput(t *testing.T) {
 }
 
 func TestMajorWaveAddUpdateReplansWhatHasNotStarted(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	f := newFakeWave(env, libhttp())
 	f.register(t)
 	acts := &activities.Activities{}
@@ -148,7 +148,7 @@ func TestMajorWaveAddUpdateReplansWhatHasNotStarted(t *testing.T) {
 }
 
 func TestMajorWaveCancelStopsItsMinorWaves(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	f := newFakeWave(env, libhttp())
 	f.register(t)
 	registerMajor(env, activities.PlanResult{Minor: []activities.PlannedMinor{{Number: 1, Name: "wave-1-1",
@@ -168,7 +168,7 @@ func TestMajorWaveCancelStopsItsMinorWaves(t *testing.T) {
 // (no StartWave), fails with the refusal's own words, and the Validated update sent with
 // the start hears them.
 func TestMajorWaveRefusedBeforeAnythingStarts(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	acts := &activities.Activities{}
 	env.RegisterActivity(acts)
 	why := `update nosuchpkg: unknown package "nosuchpkg"; update libcore: ref "no/such/ref" not found in the demo repository`

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/policy"
@@ -190,6 +191,15 @@ func update(env *testsuite.TestWorkflowEnvironment, name string, arg any) *updat
 	return r
 }
 
+// newTestEnv is a time-skipping test environment with quiet logging. Its deadlock detector
+// allows 30s per workflow task instead of 1s: under -race on a loaded two-core machine a
+// task can take longer than a second without any deadlock.
+func newTestEnv() *testsuite.TestWorkflowEnvironment {
+	env := quietSuite().NewTestWorkflowEnvironment()
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: 30 * time.Second})
+	return env
+}
+
 // quietSuite is a test suite whose SDK logging stays out of test output.
 func quietSuite() *testsuite.WorkflowTestSuite {
 	s := &testsuite.WorkflowTestSuite{}
@@ -203,7 +213,7 @@ func libhttp() activities.Failure {
 }
 
 func TestMinorWaveValidatorsAndDelayedResolve(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	f := newFakeWave(env, libhttp())
 	f.register(t)
 	rejected := map[string]*updateResult{}
@@ -213,6 +223,8 @@ func TestMinorWaveValidatorsAndDelayedResolve(t *testing.T) {
 		require.Equal(t, workflows.PhaseWaiting, st.Phase)
 		require.Len(t, st.Waiting, 1)
 		require.Contains(t, st.Waiting[0], "libhttp failed, blocks 3")
+		require.Equal(t, "1 failure wait: libhttp (failed); next: crest wave resolve wave-1-1 PACKAGE --as wont-fix|cant-fix, "+
+			"or crest wave retry wave-1-1 PACKAGE --ref FIX", st.Reason, "the phase says why and what next")
 
 		rejected[`resolve nosuch: package: unknown package (not in this minor wave`] = update(env, workflows.UpdateResolve,
 			workflows.ResolveRequest{Package: "nosuch", Resolution: "wont-fix", Reason: "r", By: "bob"})
@@ -253,7 +265,7 @@ func TestMinorWaveValidatorsAndDelayedResolve(t *testing.T) {
 }
 
 func TestGraceElapsesMarksUnprotectedRootBroken(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	start := env.Now()
 	f := newFakeWave(env, libhttp())
 	f.register(t)
@@ -270,7 +282,7 @@ func TestGraceElapsesMarksUnprotectedRootBroken(t *testing.T) {
 }
 
 func TestProtectedRootCauseKeepsTheWaveWaiting(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	pkgtool := activities.Failure{System: "x86_64-linux", Package: "pkgtool", Status: "failed", Dependents: 1}
 	f := newFakeWave(env, pkgtool)
 	f.protected["pkgtool"] = []string{"default-system", "pkgtool"}
@@ -291,7 +303,7 @@ func TestProtectedRootCauseKeepsTheWaveWaiting(t *testing.T) {
 }
 
 func TestResolveBeforeTheDeadlineWins(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	f := newFakeWave(env, libhttp())
 	f.register(t)
 	env.RegisterDelayedCallback(func() {
@@ -306,7 +318,7 @@ func TestResolveBeforeTheDeadlineWins(t *testing.T) {
 }
 
 func TestMaintainerCommentExtendsGraceOnce(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	start := env.Now()
 	f := newFakeWave(env, libhttp())
 	f.register(t)
@@ -323,7 +335,7 @@ func TestMaintainerCommentExtendsGraceOnce(t *testing.T) {
 }
 
 func TestRetryWithFixSettlesTheFailure(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	f := newFakeWave(env, libhttp())
 	f.fixOnRetry["libhttp"] = true
 	f.register(t)

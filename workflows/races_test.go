@@ -42,7 +42,7 @@ func slowReplans(env *testsuite.TestWorkflowEnvironment) *[]activities.PlanInput
 // overwrite the live list of minor waves with a copy taken before the Plan activity, so the
 // finished wave's entry never got its result and the major wave waited forever.
 func TestAddUpdateWhileAMinorWaveFinishes(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	f := newFakeWave(env, libhttp())
 	f.register(t)
 	plans := slowReplans(env)
@@ -71,7 +71,7 @@ func TestAddUpdateWhileAMinorWaveFinishes(t *testing.T) {
 // updates end up in the plan (the second re-plan starts from the first's result), and a
 // third AddUpdate of a package still being added is refused by the validator.
 func TestTwoAddUpdatesAtOnce(t *testing.T) {
-	env := quietSuite().NewTestWorkflowEnvironment()
+	env := newTestEnv()
 	f := newFakeWave(env, libhttp())
 	f.register(t)
 	plans := slowReplans(env)
