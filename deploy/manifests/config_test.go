@@ -46,7 +46,7 @@ func readFile(t *testing.T, path ...string) string {
 type field struct {
 	kind     fieldKind
 	children map[string]*field // struct fields, or the element's fields for listOfStruct
-	secret   bool              // tagged secret:"…": never in crest.yaml, never a literal
+	secret   bool              // tagged secret:"…" (but "url"): never in crest.yaml, never a literal
 }
 
 type fieldKind int
@@ -200,7 +200,9 @@ func shape(structs map[string]*ast.StructType, st *ast.StructType) *field {
 				}
 			}
 		}
-		child.secret = st.Get("secret") != ""
+		// secret:"url" marks a URL whose userinfo Crest strips and masks (a remote): the
+		// URL itself belongs in crest.yaml, its credentials do not.
+		child.secret = st.Get("secret") != "" && st.Get("secret") != "url"
 		node.children[name] = child
 	}
 	return node
