@@ -117,6 +117,17 @@ func (a *Activities) PrepareRound(ctx context.Context, in RoundInput) (RoundLayo
 		return out, err
 	}
 	activity.RecordHeartbeat(ctx, fmt.Sprintf("writing %d packages", len(rows)))
+	if in.Dispatch {
+		// The frontier first: a round exists once PutRound wrote it, and a retried activity
+		// then returns it as it is.
+		front, err := frontier(current, keys)
+		if err != nil {
+			return out, err
+		}
+		if err := a.Store.PutFrontier(ctx, in.MinorWaveID, in.System, in.Round, front); err != nil {
+			return out, err
+		}
+	}
 	if err := a.Store.PutRound(ctx, in.MinorWaveID, in.System, in.Round, rows); err != nil {
 		return out, err
 	}
@@ -146,6 +157,45 @@ func layout(g *graph.Graph, keys []string, size int) ([]store.RoundRow, error) {
 		}
 	}
 	return rows, nil
+}
+
+// frontier is the dependency-driven form of a round: each package with its dependencies
+// and dependents inside the round (cycles cut as graph.BuildSet cuts them) and its bottom
+// level under the default cost model as priority.
+func frontier(g *graph.Graph, keys []string) ([]store.FrontierRow, error) {
+	set, err := g.BuildSet(keys, graph.DefaultCost)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]store.FrontierRow, set.Len())
+	for i := range rows {
+		r := store.FrontierRow{Package: set.Key(i), Priority: set.BottomLevel(i)}
+		for _, d := range set.Deps(i) {
+			r.Deps = append(r.Deps, set.Key(d))
+		}
+		for _, d := range set.Dependents(i) {
+			r.Dependents = append(r.Dependents, set.Key(d))
+		}
+		rows[i] = r
+	}
+	return rows, nil
+}
+
+// TakeReady takes up to Max packages of a dependency-driven round whose dependencies inside
+// the round are final, highest priority first, for a dispatcher to build. Packages whose
+// dependencies failed are marked dependency-failed instead (counted in Blocked). A retried
+// attempt returns what the first took (the token).
+func (a *Activities) TakeReady(ctx context.Context, in TakeReadyInput) (ReadyTasks, error) {
+	got, err := a.Store.TakeReady(ctx, store.FrontierTake{WaveID: in.WaveID, MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID,
+		System: in.System, Round: in.Round, Max: in.Max, Token: in.Token, Owner: in.Owner, Reset: in.Reset})
+	if err != nil {
+		return ReadyTasks{}, err
+	}
+	out := ReadyTasks{Blocked: got.Blocked, Waiting: got.Waiting, Packages: make([]string, len(got.Tasks))}
+	for i, t := range got.Tasks {
+		out.Packages[i] = t.Package
+	}
+	return out, nil
 }
 
 func (a *Activities) loadGraph(ctx context.Context, evaluationID int64) (*graph.Graph, error) {

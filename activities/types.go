@@ -135,6 +135,32 @@ type RoundInput struct {
 	// rebuilt there, once, not here.
 	Deferred  []string `json:"deferred,omitempty"`
 	ShardSize int      `json:"shard_size"`
+	// Dispatch writes the round's frontier too, for a dispatcher that builds each package
+	// as soon as its dependencies are built (TakeReady) instead of in layers.
+	Dispatch bool `json:"dispatch,omitempty"`
+}
+
+// TakeReadyInput asks for up to Max ready packages of a dependency-driven round.
+type TakeReadyInput struct {
+	WaveID       int64  `json:"wave_id"`
+	MinorWaveID  int64  `json:"minor_wave_id"`
+	EvaluationID int64  `json:"evaluation_id"`
+	System       string `json:"system"`
+	Round        int    `json:"round"`
+	Max          int    `json:"max"`
+	// Token names this take ("<owner>/<n>"): a retried attempt returns what the first took.
+	Token string `json:"token"`
+	// Owner is the dispatcher; with Reset, what other dispatchers took and never finished
+	// is given back first.
+	Owner string `json:"owner"`
+	Reset bool   `json:"reset,omitempty"`
+}
+
+// ReadyTasks are packages to build now.
+type ReadyTasks struct {
+	Packages []string `json:"packages"`
+	Blocked  int      `json:"blocked"` // marked dependency-failed instead of built
+	Waiting  int      `json:"waiting"` // pending, not taken yet
 }
 
 // RoundLayout is how a round's packages are laid out: dependency layers cut into shards.

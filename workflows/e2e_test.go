@@ -71,7 +71,7 @@ func TestMajorWaveEndToEnd(t *testing.T) {
 	require.Equal(t, "libhttp", roots[0].Package)
 	require.Equal(t, "fixed", roots[0].Resolution)
 	require.Empty(t, roots[0].Dependents, "its dependents were rebuilt green")
-	recordHistories(t, s.c, id, id+"-1", id+"-2", id+"-1/build/x86_64-linux/r0/l000/s000")
+	recordHistories(t, s.c, id, id+"-1", id+"-2", id+"-1/build/x86_64-linux/r0")
 
 	// Maintainers pin against the newest tag with their package's whole closure green.
 	for pkg, want := range map[string]string{"fetch": "wave-1-2", "libhttp": "wave-1-2", "calc": "wave-1-2", "hello": "wave-1-2"} {

@@ -85,7 +85,10 @@ type minorWave struct {
 	// recovers: waves started since versionNeedsAttention wait for a person on trouble
 	// (needs-attention) and record the reason of every state.
 	recovers bool
-	shards   []workflow.ChildWorkflowFuture // running shards, for pause forwarding
+	// dispatches: waves started since versionDispatch build each round dependency-driven
+	// (BuildSet) instead of in layers.
+	dispatches bool
+	shards     []workflow.ChildWorkflowFuture // running shards, for pause forwarding
 	// drain takes every signal still in its channel (before continuing as new, so none is
 	// lost) and tells whether it took any.
 	drain func(workflow.Context) bool
@@ -153,7 +156,7 @@ func (w *minorWave) setup(ctx workflow.Context) error {
 			case pauses.ReceiveAsync(&p):
 				w.setPaused(ctx, p)
 			case cancels.ReceiveAsync(nil):
-				w.cancelled = true
+				w.cancel(ctx)
 			default:
 				return took
 			}
@@ -180,7 +183,7 @@ func (w *minorWave) setup(ctx workflow.Context) error {
 			})
 			sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) {
 				c.Receive(ctx, nil)
-				w.cancelled = true
+				w.cancel(ctx)
 			})
 			sel.Select(ctx)
 		}
@@ -251,8 +254,20 @@ func (w *minorWave) setPaused(ctx workflow.Context, p bool) {
 	}
 }
 
+// cancel stops the minor wave; a dependency-driven round stops taking packages too (a
+// layered round starts no more shards).
+func (w *minorWave) cancel(ctx workflow.Context) {
+	w.cancelled = true
+	if w.dispatches {
+		for _, f := range w.shards {
+			f.SignalChildWorkflow(ctx, SignalCancel, nil) // best effort: a finished round needs none
+		}
+	}
+}
+
 func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 	w.recovers = workflow.GetVersion(ctx, versionNeedsAttention, workflow.DefaultVersion, 1) == 1
+	w.dispatches = workflow.GetVersion(ctx, versionDispatch, workflow.DefaultVersion, 1) == 1
 	ctx = bookkeeping(ctx)
 	if w.st.MinorWaveID == 0 {
 		w.phase(ctx, PhaseMerging)
@@ -451,6 +466,12 @@ func (w *minorWave) buildRound(ctx workflow.Context, retry []string, prev []acti
 		if prev != nil {
 			in.PreviousEvaluationID = prev[i].EvaluationID
 		}
+		if w.dispatches {
+			if err := w.buildSet(ctx, in); err != nil {
+				return err
+			}
+			continue
+		}
 		var layout activities.RoundLayout
 		if err := workflow.ExecuteActivity(ctx, a.PrepareRound, in).Get(ctx, &layout); err != nil {
 			return err
@@ -462,6 +483,31 @@ func (w *minorWave) buildRound(ctx workflow.Context, retry []string, prev []acti
 		}
 	}
 	return nil
+}
+
+// buildSet lays out one system's round with its frontier and builds it with one BuildSet
+// child, dependency-driven.
+func (w *minorWave) buildSet(ctx workflow.Context, in activities.RoundInput) error {
+	in.Dispatch = true
+	var layout activities.RoundLayout
+	if err := workflow.ExecuteActivity(ctx, a.PrepareRound, in).Get(ctx, &layout); err != nil {
+		return err
+	}
+	if layout.Packages == 0 || w.cancelled {
+		return nil
+	}
+	parent := workflow.GetInfo(ctx).WorkflowExecution.ID
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        fmt.Sprintf("%s/build/%s/r%d", parent, in.System, in.Round),
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_TERMINATE,
+	})
+	f := workflow.ExecuteChildWorkflow(cctx, BuildSet, BuildSetInput{
+		RoundInput: in, Collection: w.in.Collection, KeyPrefix: parent, Limits: w.limits, Paused: w.st.Paused,
+	})
+	w.shards = append(w.shards[:0], f)
+	err := f.Get(ctx, nil)
+	w.shards = w.shards[:0]
+	return err
 }
 
 // buildLayer runs the shards of one dependency layer, a bounded number at a time.

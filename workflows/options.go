@@ -25,6 +25,12 @@ type Limits struct {
 	MinorWaves int `json:"minor_waves,omitempty"`
 	// BuildTimeout bounds one package's build and tests.
 	BuildTimeout Duration `json:"build_timeout,omitempty"`
+	// Builds is how many builds of one system a dependency-driven round has in flight
+	// (BuildSet's window); by default Shards × BuildsPerShard, what layers had at most.
+	Builds int `json:"builds,omitempty"`
+	// HistoryEvents makes a BuildSet continue as new once its history reaches that many
+	// events (0: when Temporal suggests it).
+	HistoryEvents int `json:"history_events,omitempty"`
 	// HeartbeatTimeout declares a silent build's worker dead.
 	HeartbeatTimeout Duration `json:"heartbeat_timeout,omitempty"`
 	// BuildQueuePrefix names builder task queues: <prefix>-<system>.
@@ -41,6 +47,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.BuildsPerShard <= 0 {
 		l.BuildsPerShard = 64
+	}
+	if l.Builds <= 0 {
+		l.Builds = l.Shards * l.BuildsPerShard
 	}
 	if l.MinorWaves <= 0 {
 		l.MinorWaves = 1
@@ -86,6 +95,9 @@ const (
 	// a commit that does not evaluate, builds out of retries) leaves a minor wave waiting in
 	// needs-attention instead of failing the major wave; every state records its reason.
 	versionNeedsAttention = "needs-attention"
+	// versionDispatch: a minor wave builds each round dependency-driven (one BuildSet per
+	// system over the round's frontier in Postgres) instead of in layers of shards.
+	versionDispatch = "dispatch"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

@@ -7,4 +7,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(MajorWave)
 	r.RegisterWorkflow(MinorWave)
 	r.RegisterWorkflow(BuildShard)
+	r.RegisterWorkflow(BuildSet)
 }

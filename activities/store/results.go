@@ -114,91 +114,112 @@ func (s *Store) TakeShard(ctx context.Context, waveID, minorWaveID, evaluationID
 		if err != nil {
 			return err
 		}
-		type pending struct {
-			task ShardTask
-			deps []string
-		}
-		var all []pending
-		var p pending
-		if _, err := pgx.ForEachRow(rows, []any{&p.task.Package, &p.task.Drv, &p.deps}, func() error {
-			all = append(all, pending{p.task, slices.Clone(p.deps)})
-			return nil
-		}); err != nil {
-			return err
-		}
-		// Failures among those dependencies anywhere in this major wave, latest minor wave first.
-		var depKeys []string
-		for _, p := range all {
-			depKeys = append(depKeys, p.deps...)
-		}
-		slices.Sort(depKeys)
-		depKeys = slices.Compact(depKeys)
-		failed := map[string]policy.DepState{} // dependencies that did not build
-		// Most dependencies never failed: find the few with a failure on record first (probes
-		// of the (package, status) index that fetch no rows), then read only their latest
-		// result. This was most of Postgres's time in a 100,000-package wave.
-		rows, err = tx.Query(ctx, `
-			SELECT DISTINCT r.package FROM package_results r
-			WHERE r.package = ANY($3) AND r.status IN ('failed', 'dependency-failed') AND r.system = $2
-			  AND r.minor_wave_id IN (SELECT id FROM minor_waves WHERE wave_id = $1)`, waveID, system, depKeys)
+		all, err := collectPending(rows)
 		if err != nil {
 			return err
 		}
-		suspects, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		if len(suspects) > 0 {
-			rows, err = tx.Query(ctx, `
-				SELECT DISTINCT ON (r.package) r.package, r.status, r.blocked_by
-				FROM package_results r JOIN minor_waves m ON m.id = r.minor_wave_id
-				WHERE m.wave_id = $1 AND r.system = $2 AND r.package = ANY($3)
-				ORDER BY r.package, m.number DESC`, waveID, system, suspects)
-			if err != nil {
-				return err
-			}
-			var dep, status string
-			var blockedBy []string
-			if _, err := pgx.ForEachRow(rows, []any{&dep, &status, &blockedBy}, func() error {
-				if status == StatusFailed || status == StatusDependencyFailed {
-					failed[dep] = policy.DepState{Key: dep, Status: policy.Status(status), BlockedBy: slices.Clone(blockedBy)}
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-		for _, p := range all {
-			// Dependencies without a failure built (earlier layers are done), so only the
-			// failed ones are the gate's business.
-			var deps []policy.DepState
-			for _, d := range p.deps {
-				if f, ok := failed[d]; ok {
-					deps = append(deps, f)
-				}
-			}
-			dec, err := policy.Gate(p.task.Package, deps)
-			if err != nil {
-				return err
-			}
-			if dec.Action != policy.ActionDependencyFailed {
-				tasks = append(tasks, p.task)
-				continue
-			}
-			blockedCount++
-			if _, err := tx.Exec(ctx, `
-				UPDATE package_results SET status = 'dependency-failed', blocked_by = $4, reason = $5, updated_at = now()
-				WHERE minor_wave_id = $1 AND system = $2 AND package = $3`,
-				minorWaveID, system, p.task.Package, dec.BlockedBy, dec.Reason); err != nil {
-				return err
-			}
-		}
-		return nil
+		var blocked []string
+		tasks, blocked, err = gatePending(ctx, tx, waveID, minorWaveID, system, all)
+		blockedCount = len(blocked)
+		return err
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("take shard %d/%d of round %d: %w", layer, shard, round, err)
 	}
 	return tasks, blockedCount, nil
+}
+
+// pendingTask is a pending package with its direct dependencies (all of them, in the
+// round's evaluation).
+type pendingTask struct {
+	task ShardTask
+	deps []string
+}
+
+// collectPending reads rows of (package, drv, deps).
+func collectPending(rows pgx.Rows) ([]pendingTask, error) {
+	var all []pendingTask
+	var p pendingTask
+	_, err := pgx.ForEachRow(rows, []any{&p.task.Package, &p.task.Drv, &p.deps}, func() error {
+		all = append(all, pendingTask{p.task, slices.Clone(p.deps)})
+		return nil
+	})
+	return all, err
+}
+
+// gatePending applies policy.Gate to pending packages whose dependencies are all final:
+// a package with a failed dependency (in this major wave: this minor wave or an earlier
+// one) becomes dependency-failed with its root causes and the gate's reason, and is
+// returned in blocked; the others are returned as tasks to build.
+func gatePending(ctx context.Context, tx pgx.Tx, waveID, minorWaveID int64, system string, all []pendingTask) (tasks []ShardTask, blocked []string, err error) {
+	// Failures among those dependencies anywhere in this major wave, latest minor wave first.
+	var depKeys []string
+	for _, p := range all {
+		depKeys = append(depKeys, p.deps...)
+	}
+	slices.Sort(depKeys)
+	depKeys = slices.Compact(depKeys)
+	failed := map[string]policy.DepState{} // dependencies that did not build
+	// Most dependencies never failed: find the few with a failure on record first (probes
+	// of the (package, status) index that fetch no rows), then read only their latest
+	// result. This was most of Postgres's time in a 100,000-package wave.
+	rows, err := tx.Query(ctx, `
+		SELECT DISTINCT r.package FROM package_results r
+		WHERE r.package = ANY($3) AND r.status IN ('failed', 'dependency-failed') AND r.system = $2
+		  AND r.minor_wave_id IN (SELECT id FROM minor_waves WHERE wave_id = $1)`, waveID, system, depKeys)
+	if err != nil {
+		return nil, nil, err
+	}
+	suspects, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(suspects) > 0 {
+		rows, err = tx.Query(ctx, `
+		SELECT DISTINCT ON (r.package) r.package, r.status, r.blocked_by
+		FROM package_results r JOIN minor_waves m ON m.id = r.minor_wave_id
+		WHERE m.wave_id = $1 AND r.system = $2 AND r.package = ANY($3)
+		ORDER BY r.package, m.number DESC`, waveID, system, suspects)
+		if err != nil {
+			return nil, nil, err
+		}
+		var dep, status string
+		var blockedBy []string
+		if _, err := pgx.ForEachRow(rows, []any{&dep, &status, &blockedBy}, func() error {
+			if status == StatusFailed || status == StatusDependencyFailed {
+				failed[dep] = policy.DepState{Key: dep, Status: policy.Status(status), BlockedBy: slices.Clone(blockedBy)}
+			}
+			return nil
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, p := range all {
+		// Dependencies without a failure built (earlier layers are done), so only the
+		// failed ones are the gate's business.
+		var deps []policy.DepState
+		for _, d := range p.deps {
+			if f, ok := failed[d]; ok {
+				deps = append(deps, f)
+			}
+		}
+		dec, err := policy.Gate(p.task.Package, deps)
+		if err != nil {
+			return nil, nil, err
+		}
+		if dec.Action != policy.ActionDependencyFailed {
+			tasks = append(tasks, p.task)
+			continue
+		}
+		blocked = append(blocked, p.task.Package)
+		if _, err := tx.Exec(ctx, `
+		UPDATE package_results SET status = 'dependency-failed', blocked_by = $4, reason = $5, updated_at = now()
+		WHERE minor_wave_id = $1 AND system = $2 AND package = $3`,
+			minorWaveID, system, p.task.Package, dec.BlockedBy, dec.Reason); err != nil {
+			return nil, nil, err
+		}
+	}
+	return tasks, blocked, nil
 }
 
 // BuildRecord is the outcome of building (and testing) one package.
@@ -283,9 +304,13 @@ func (s *Store) StartBuild(ctx context.Context, evaluationID int64, r BuildRecor
 }
 
 // RecordBuild stores a finished build and the package's new status together, once per key,
-// in one statement (atomic on its own: one round trip, one commit).
+// in one transaction. When the package is in a round's frontier, its dependents there wait
+// for one dependency less, and those it leaves blocked become dependency-failed (with
+// everything they block), in the same transaction: the frontier never lags the results.
 func (s *Store) RecordBuild(ctx context.Context, r BuildRecord) error {
-	_, err := s.pool.Exec(ctx, `
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		var inFrontier bool
+		err := tx.QueryRow(ctx, `
 		WITH build AS (
 			INSERT INTO builds (key, minor_wave_id, package, drv, system, status, outputs, exit_code, log_tail, finished_at)
 			VALUES ($6, $1, $3, $7, $2, $4, $8, $9, $5, now())
@@ -297,8 +322,17 @@ func (s *Store) RecordBuild(ctx context.Context, r BuildRecord) error {
 			resolution = CASE WHEN $4 <> 'passed' THEN ''
 			                  WHEN attempts > 0 THEN 'fixed' ELSE 'passed' END,
 			reason = CASE WHEN $4 = 'passed' AND attempts > 0 THEN 'rebuilt green after a retry' ELSE '' END
-		WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND status = 'pending'`,
-		r.MinorWaveID, r.System, r.Package, r.Status, r.LogTail, r.Key, r.Drv, r.Outputs, r.ExitCode)
+		WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND status = 'pending'
+		RETURNING EXISTS (SELECT 1 FROM frontier f WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.package = $3)`,
+			r.MinorWaveID, r.System, r.Package, r.Status, r.LogTail, r.Key, r.Drv, r.Outputs, r.ExitCode).Scan(&inFrontier)
+		if err == pgx.ErrNoRows || (err == nil && !inFrontier) {
+			return nil // recorded already (a retried attempt), or a layered round
+		}
+		if err != nil {
+			return err
+		}
+		return recordFrontier(ctx, tx, r.MinorWaveID, r.System, r.Package)
+	})
 	if err != nil {
 		return fmt.Errorf("record build %s: %w", r.Key, err)
 	}
@@ -337,4 +371,28 @@ func (s *Store) FinishedBuilds(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count builds: %w", err)
 	}
 	return n, nil
+}
+
+// BuildSpan is when one package's finished build of a minor wave ran.
+type BuildSpan struct {
+	Started, Finished time.Time
+}
+
+// BuildSpans returns when each package of a minor wave was built (its last finished build),
+// by package.
+func (s *Store) BuildSpans(ctx context.Context, minorWaveID int64) (map[string]BuildSpan, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT DISTINCT ON (package) package, started_at, finished_at FROM builds
+		WHERE minor_wave_id = $1 AND finished_at IS NOT NULL ORDER BY package, finished_at DESC`, minorWaveID)
+	if err != nil {
+		return nil, fmt.Errorf("build spans: %w", err)
+	}
+	out := map[string]BuildSpan{}
+	var pkg string
+	var sp BuildSpan
+	_, err = pgx.ForEachRow(rows, []any{&pkg, &sp.Started, &sp.Finished}, func() error {
+		out[pkg] = sp
+		return nil
+	})
+	return out, err
 }

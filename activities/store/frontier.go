@@ -1,0 +1,257 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// FrontierRow is one package of a dependency-driven round: its dependencies and dependents
+// inside the round and its priority (bottom level: remaining critical path in seconds).
+type FrontierRow struct {
+	Package    string
+	Deps       []string
+	Dependents []string
+	Priority   float64
+}
+
+// PutFrontier writes the frontier of round number round of a minor wave: every package
+// waits for its dependencies inside the round. Idempotent: a round written already is left
+// as it is. Call it after PutRound with the same packages.
+func (s *Store) PutFrontier(ctx context.Context, minorWaveID int64, system string, round int, rows []FrontierRow) error {
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM frontier WHERE minor_wave_id = $1 AND system = $2 AND round = $3)`,
+			minorWaveID, system, round).Scan(&exists); err != nil {
+			return err
+		}
+		if exists || len(rows) == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE frontier_rows (package text, deps text[], dependents text[], priority double precision) ON COMMIT DROP`); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"frontier_rows"}, []string{"package", "deps", "dependents", "priority"},
+			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+				r := rows[i]
+				return []any{r.Package, nonNil(r.Deps), nonNil(r.Dependents), r.Priority}, nil
+			})); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `
+			INSERT INTO frontier (minor_wave_id, system, package, round, remaining, priority, deps, dependents)
+			SELECT $1, $2, package, $3, cardinality(deps), priority, deps, dependents FROM frontier_rows
+			ON CONFLICT (minor_wave_id, system, package) DO UPDATE SET
+				round = EXCLUDED.round, remaining = EXCLUDED.remaining, priority = EXCLUDED.priority,
+				deps = EXCLUDED.deps, dependents = EXCLUDED.dependents, taken = ''`,
+			minorWaveID, system, round)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("put frontier of round %d: %w", round, err)
+	}
+	return nil
+}
+
+// FrontierTake asks for up to Max ready packages of a round. Token names the take: a take
+// repeated with the same token (a retried activity) returns what the first one took.
+// Reset first gives back what other dispatchers (tokens not starting with Owner) took
+// and never finished: a dispatcher started afresh after its predecessor stopped.
+type FrontierTake struct {
+	WaveID, MinorWaveID, EvaluationID int64
+	System                            string
+	Round                             int
+	Max                               int
+	Token                             string
+	Owner                             string
+	Reset                             bool
+}
+
+// FrontierTaken is what a take handed out.
+type FrontierTaken struct {
+	Tasks []ShardTask
+	// Blocked counts the packages the take found ready but marked dependency-failed instead
+	// (a failed dependency outside the round, in an earlier minor wave), with everything
+	// they blocked in turn.
+	Blocked int
+	// Waiting counts the round's pending packages nobody has taken yet.
+	Waiting int
+}
+
+// TakeReady takes up to Max ready packages of a round (every dependency inside the round
+// final, still pending, not taken), highest priority first, marks them taken by Token and
+// returns them. A ready package whose dependencies failed becomes dependency-failed instead
+// (policy.Gate decides, as in TakeShard), and so do its dependents in the round, in the
+// same transaction. One transaction.
+func (s *Store) TakeReady(ctx context.Context, in FrontierTake) (FrontierTaken, error) {
+	var out FrontierTaken
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		out = FrontierTaken{}
+		if in.Reset {
+			if _, err := tx.Exec(ctx, `
+				UPDATE frontier f SET taken = '' FROM package_results r
+				WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.taken <> '' AND NOT starts_with(f.taken, $3)
+				  AND r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package AND r.status = 'pending'`,
+				in.MinorWaveID, in.System, in.Owner+"/"); err != nil {
+				return err
+			}
+		}
+		again, err := tx.Query(ctx, `
+			SELECT r.package, r.drv FROM frontier f JOIN package_results r
+			  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
+			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.taken = $3
+			ORDER BY f.priority DESC, f.package`, in.MinorWaveID, in.System, in.Token)
+		if err != nil {
+			return err
+		}
+		var t ShardTask
+		if _, err := pgx.ForEachRow(again, []any{&t.Package, &t.Drv}, func() error {
+			out.Tasks = append(out.Tasks, t)
+			return nil
+		}); err != nil {
+			return err
+		}
+		for len(out.Tasks) == 0 {
+			rows, err := tx.Query(ctx, `
+				WITH ready AS (
+					SELECT f.package, f.priority FROM frontier f JOIN package_results r
+					  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
+					WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND f.remaining = 0 AND f.taken = ''
+					  AND r.status = 'pending'
+					ORDER BY f.priority DESC, f.package LIMIT $5
+				)
+				SELECT pr.package, pr.drv, coalesce(array_agg(d.key) FILTER (WHERE d.key IS NOT NULL), '{}')
+				FROM ready JOIN package_results pr ON pr.minor_wave_id = $1 AND pr.system = $2 AND pr.package = ready.package
+				LEFT JOIN packages p ON p.evaluation_id = $4 AND p.key = pr.package
+				LEFT JOIN edges e ON e.evaluation_id = $4 AND e.pkg = p.idx
+				LEFT JOIN packages d ON d.evaluation_id = $4 AND d.idx = e.dep
+				GROUP BY pr.package, pr.drv, ready.priority ORDER BY ready.priority DESC, pr.package`,
+				in.MinorWaveID, in.System, in.Round, in.EvaluationID, in.Max)
+			if err != nil {
+				return err
+			}
+			all, err := collectPending(rows)
+			if err != nil {
+				return err
+			}
+			if len(all) == 0 {
+				break
+			}
+			tasks, blocked, err := gatePending(ctx, tx, in.WaveID, in.MinorWaveID, in.System, all)
+			if err != nil {
+				return err
+			}
+			n, err := settleFrontier(ctx, tx, in.WaveID, in.MinorWaveID, in.System, blocked)
+			if err != nil {
+				return err
+			}
+			out.Blocked += len(blocked) + n
+			names := make([]string, len(tasks))
+			for i, t := range tasks {
+				names[i] = t.Package
+			}
+			if _, err := tx.Exec(ctx, `UPDATE frontier SET taken = $3 WHERE minor_wave_id = $1 AND system = $2 AND package = ANY($4)`,
+				in.MinorWaveID, in.System, in.Token, names); err != nil {
+				return err
+			}
+			out.Tasks = tasks
+		}
+		return tx.QueryRow(ctx, `
+			SELECT count(*) FROM frontier f JOIN package_results r
+			  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
+			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND f.taken = '' AND r.status = 'pending'`,
+			in.MinorWaveID, in.System, in.Round).Scan(&out.Waiting)
+	})
+	if err != nil {
+		return out, fmt.Errorf("take ready packages of round %d: %w", in.Round, err)
+	}
+	return out, nil
+}
+
+// settleFrontier counts final the packages done (built, failed or dependency-failed) for
+// their dependents in the round: each dependent waits for one dependency less. A dependent
+// left waiting for none whose dependencies did not all build becomes dependency-failed
+// (policy.Gate decides, through gatePending) and is settled in turn. It returns how many
+// packages it marked dependency-failed.
+func settleFrontier(ctx context.Context, tx pgx.Tx, waveID, minorWaveID int64, system string, done []string) (int, error) {
+	marked := 0
+	for len(done) > 0 {
+		rows, err := tx.Query(ctx, `
+			UPDATE frontier d SET remaining = d.remaining - c.n
+			FROM (
+				SELECT f.round, dep, count(*) AS n FROM frontier f, unnest(f.dependents) AS dep
+				WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.package = ANY($3)
+				GROUP BY f.round, dep
+			) c
+			WHERE d.minor_wave_id = $1 AND d.system = $2 AND d.package = c.dep AND d.round = c.round
+			RETURNING d.package, d.remaining, d.deps`, minorWaveID, system, done)
+		if err != nil {
+			return marked, err
+		}
+		var ready []pendingTask
+		var pkg string
+		var remaining int
+		var deps []string
+		if _, err := pgx.ForEachRow(rows, []any{&pkg, &remaining, &deps}, func() error {
+			if remaining == 0 {
+				ready = append(ready, pendingTask{task: ShardTask{Package: pkg}, deps: append([]string(nil), deps...)})
+			}
+			return nil
+		}); err != nil {
+			return marked, err
+		}
+		if len(ready) == 0 {
+			return marked, nil
+		}
+		// Only the dependencies inside the round: the ones outside are gated when the
+		// package is taken.
+		_, blocked, err := gatePending(ctx, tx, waveID, minorWaveID, system, ready)
+		if err != nil {
+			return marked, err
+		}
+		marked += len(blocked)
+		done = blocked
+	}
+	return marked, nil
+}
+
+// recordFrontier settles a package whose build was just recorded (in the transaction that
+// recorded it).
+func recordFrontier(ctx context.Context, tx pgx.Tx, minorWaveID int64, system, pkg string) error {
+	var waveID int64
+	if err := tx.QueryRow(ctx, `SELECT wave_id FROM minor_waves WHERE id = $1`, minorWaveID).Scan(&waveID); err != nil {
+		return err
+	}
+	_, err := settleFrontier(ctx, tx, waveID, minorWaveID, system, []string{pkg})
+	return err
+}
+
+// FrontierState is one package of a round's frontier, for tests and status.
+type FrontierState struct {
+	Package   string
+	Remaining int
+	Priority  float64
+	Taken     string
+	Status    string
+	BlockedBy []string
+}
+
+// Frontier returns the frontier of a minor wave's packages on one system, by package.
+func (s *Store) Frontier(ctx context.Context, minorWaveID int64, system string) ([]FrontierState, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT f.package, f.remaining, f.priority, f.taken, r.status, r.blocked_by
+		FROM frontier f JOIN package_results r ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
+		WHERE f.minor_wave_id = $1 AND f.system = $2 ORDER BY f.package`, minorWaveID, system)
+	if err != nil {
+		return nil, fmt.Errorf("frontier: %w", err)
+	}
+	var out []FrontierState
+	var f FrontierState
+	_, err = pgx.ForEachRow(rows, []any{&f.Package, &f.Remaining, &f.Priority, &f.Taken, &f.Status, &f.BlockedBy}, func() error {
+		f.BlockedBy = append([]string(nil), f.BlockedBy...)
+		out = append(out, f)
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,144 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/deploy/testenv"
+	"github.com/crestwaves/crest/graph"
+)
+
+// TestFrontierRecordsAndBlocksInOneTransaction follows a round through the frontier:
+// recording a build makes its dependents ready in the same call, a failure marks its
+// in-round dependents (transitively) dependency-failed with their root cause at once, and a
+// take repeated with its token returns what it took.
+func TestFrontierRecordsAndBlocksInOneTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := testenv.Store(t)
+	const sys = "x86_64-linux"
+	col, err := st.UpsertCollection(ctx, store.Collection{Name: "c"})
+	require.NoError(t, err)
+	// lib ← mid ← app, and bad ← uses ← top; tiny needs nothing.
+	pkgs := []graph.Package{
+		{Key: "lib", Name: "lib", Drv: "/nix/store/lib.drv"},
+		{Key: "mid", Name: "mid", Drv: "/nix/store/mid.drv", Deps: []string{"lib"}},
+		{Key: "app", Name: "app", Drv: "/nix/store/app.drv", Deps: []string{"mid", "lib"}},
+		{Key: "bad", Name: "bad", Drv: "/nix/store/bad.drv"},
+		{Key: "uses", Name: "uses", Drv: "/nix/store/uses.drv", Deps: []string{"bad"}},
+		{Key: "top", Name: "top", Drv: "/nix/store/top.drv", Deps: []string{"uses", "lib"}},
+		{Key: "tiny", Name: "tiny", Drv: "/nix/store/tiny.drv"},
+	}
+	ev, _, err := st.SaveEvaluation(ctx, col, "abc", sys, pkgs)
+	require.NoError(t, err)
+	w, err := st.CreateWave(ctx, store.Wave{CollectionID: col, WorkflowID: "c/wave-1", BaseRef: "main", State: "running"})
+	require.NoError(t, err)
+	m, err := st.StartMinorWave(ctx, w.ID, 1, "wave-1-1", nil)
+	require.NoError(t, err)
+	var round []store.RoundRow
+	for _, p := range pkgs {
+		round = append(round, store.RoundRow{Package: p.Key, Drv: p.Drv})
+	}
+	require.NoError(t, st.PutRound(ctx, m.ID, sys, 0, round))
+	prio := map[string]float64{"lib": 30, "mid": 20, "app": 10, "bad": 25, "uses": 15, "top": 5, "tiny": 1}
+	deps := map[string][]string{"mid": {"lib"}, "app": {"lib", "mid"}, "uses": {"bad"}, "top": {"lib", "uses"}}
+	var rows []store.FrontierRow
+	for _, p := range pkgs {
+		r := store.FrontierRow{Package: p.Key, Priority: prio[p.Key], Deps: deps[p.Key]}
+		for k, ds := range deps {
+			for _, d := range ds {
+				if d == p.Key {
+					r.Dependents = append(r.Dependents, k)
+				}
+			}
+		}
+		rows = append(rows, r)
+	}
+	require.NoError(t, st.PutFrontier(ctx, m.ID, sys, 0, rows))
+	require.NoError(t, st.PutFrontier(ctx, m.ID, sys, 0, nil), "a round written already is left as it is")
+
+	take := func(token string, max int) store.FrontierTaken {
+		t.Helper()
+		got, err := st.TakeReady(ctx, store.FrontierTake{WaveID: w.ID, MinorWaveID: m.ID, EvaluationID: ev.ID, System: sys,
+			Max: max, Token: token, Owner: "run"})
+		require.NoError(t, err)
+		return got
+	}
+	names := func(got store.FrontierTaken) []string {
+		var out []string
+		for _, t := range got.Tasks {
+			out = append(out, t.Package)
+		}
+		return out
+	}
+	record := func(pkg, status string) {
+		t.Helper()
+		require.NoError(t, st.RecordBuild(ctx, store.BuildRecord{Key: "k/" + pkg, MinorWaveID: m.ID, System: sys, Package: pkg,
+			Drv: "/nix/store/" + pkg + ".drv", Status: status}))
+	}
+	state := func() map[string]store.FrontierState {
+		t.Helper()
+		fs, err := st.Frontier(ctx, m.ID, sys)
+		require.NoError(t, err)
+		out := map[string]store.FrontierState{}
+		for _, f := range fs {
+			out[f.Package] = f
+		}
+		return out
+	}
+
+	got := take("run/1", 2)
+	require.Equal(t, []string{"lib", "bad"}, names(got), "ready packages, highest bottom level first")
+	require.Equal(t, []string{"lib", "bad"}, names(take("run/1", 2)), "a repeated take returns what it took")
+	require.Equal(t, 5, got.Waiting)
+	require.Equal(t, []string{"tiny"}, names(take("run/2", 5)), "nothing else is ready")
+
+	record("lib", store.StatusPassed)
+	f := state()
+	require.Equal(t, 0, f["mid"].Remaining, "recording lib frees mid at once")
+	require.Equal(t, 1, f["app"].Remaining)
+	require.Equal(t, 1, f["top"].Remaining)
+	record("lib", store.StatusPassed) // a retried activity: counted once
+	require.Equal(t, 1, state()["app"].Remaining)
+
+	record("bad", store.StatusFailed)
+	f = state()
+	require.Equal(t, store.StatusDependencyFailed, f["uses"].Status, "bad's dependents are blocked when bad is recorded")
+	require.Equal(t, []string{"bad"}, f["uses"].BlockedBy)
+	require.Equal(t, store.StatusDependencyFailed, f["top"].Status, "transitively")
+	require.Equal(t, []string{"bad"}, f["top"].BlockedBy, "with the root cause")
+	rs, err := st.Results(ctx, m.ID, "top")
+	require.NoError(t, err)
+	require.Contains(t, rs[0].Reason, "blocked by root cause bad")
+
+	got = take("run/3", 5)
+	require.Equal(t, []string{"mid"}, names(got))
+	record("mid", store.StatusTestFailed)
+	require.Equal(t, []string{"app"}, names(take("run/4", 5)), "a test failure does not block dependents")
+	record("tiny", store.StatusPassed)
+	record("app", store.StatusPassed)
+	got = take("run/5", 5)
+	require.Empty(t, got.Tasks)
+	require.Zero(t, got.Waiting)
+
+	// A dispatcher started afresh takes back what its predecessor took and never finished.
+	m2, err := st.StartMinorWave(ctx, w.ID, 2, "wave-1-2", nil)
+	require.NoError(t, err)
+	require.NoError(t, st.PutRound(ctx, m2.ID, sys, 0, []store.RoundRow{{Package: "tiny", Drv: "/nix/store/tiny.drv"}}))
+	require.NoError(t, st.PutFrontier(ctx, m2.ID, sys, 0, []store.FrontierRow{{Package: "tiny", Priority: 1}}))
+	in := store.FrontierTake{WaveID: w.ID, MinorWaveID: m2.ID, EvaluationID: ev.ID, System: sys, Max: 5, Token: "old/1", Owner: "old"}
+	got, err = st.TakeReady(ctx, in)
+	require.NoError(t, err)
+	require.Len(t, got.Tasks, 1)
+	in.Token, in.Owner = "new/1", "new"
+	got, err = st.TakeReady(ctx, in)
+	require.NoError(t, err)
+	require.Empty(t, got.Tasks)
+	in.Reset = true
+	got, err = st.TakeReady(ctx, in)
+	require.NoError(t, err)
+	require.Len(t, got.Tasks, 1)
+}

@@ -1,0 +1,144 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/crestwaves/crest/activities"
+)
+
+// BuildSetInput is one dependency-driven build round of a minor wave on one system.
+type BuildSetInput struct {
+	activities.RoundInput
+	Collection string `json:"collection"`
+	// KeyPrefix makes build idempotency keys unique per minor wave and round (the same keys
+	// as BuildShard's).
+	KeyPrefix string `json:"key_prefix"`
+	Limits    Limits `json:"limits"`
+	Paused    bool   `json:"paused,omitempty"`
+	// Resume carries the counts across continue-as-new.
+	Resume *BuildSetResult `json:"resume,omitempty"`
+}
+
+// BuildSetResult tallies a round: counts only, whatever its size (the packages are in
+// Postgres).
+type BuildSetResult struct {
+	Passed     int `json:"passed"`
+	Failed     int `json:"failed"`
+	TestFailed int `json:"test_failed"`
+	Blocked    int `json:"blocked"`
+	// Takes numbers the TakeReady calls of this dispatcher, across continue-as-new.
+	Takes int `json:"takes"`
+}
+
+// BuildSet builds a round's packages on one system, each as soon as its dependencies in
+// the round are built: it takes ready packages from the round's frontier in Postgres
+// (TakeReady, highest remaining critical path first) for its free build slots, a sliding
+// window of at most Limits.Builds builds, and takes more whenever one finishes. Recording a
+// build (BuildPackage) updates the frontier, and marks what a failure blocks
+// dependency-failed, in the same transaction. It pauses and resumes like a shard, stops
+// taking on Cancel, and continues as new when its history grows, after its builds in
+// flight finished.
+func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
+	var out BuildSetResult
+	if in.Resume != nil {
+		out = *in.Resume
+	}
+	limits := in.Limits.withDefaults()
+	paused, cancelled := in.Paused, false
+	pauses := workflow.GetSignalChannel(ctx, signalPause)
+	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
+	owner := workflow.GetInfo(ctx).FirstRunID
+	fresh := in.Resume == nil
+
+	buildCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           BuildQueue(limits.BuildQueuePrefix, in.System),
+		StartToCloseTimeout: time.Duration(limits.BuildTimeout),
+		HeartbeatTimeout:    time.Duration(limits.HeartbeatTimeout),
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
+			MaximumAttempts:        10,
+			NonRetryableErrorTypes: []string{activities.ErrBuildFailed, activities.ErrTestFailed, activities.ErrInvalidInput},
+		},
+	})
+	sel := workflow.NewSelector(ctx)
+	more := true // something may be ready: a build finished since the last take came back short
+	sel.AddReceive(pauses, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &paused); more = true })
+	sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); cancelled = true })
+	var firstErr error
+	inFlight := 0
+	draining := false
+	for {
+		if !draining && (workflow.GetInfo(ctx).GetContinueAsNewSuggested() ||
+			(limits.HistoryEvents > 0 && workflow.GetInfo(ctx).GetCurrentHistoryLength() >= limits.HistoryEvents)) {
+			draining = true // a quiet point: no build in flight
+		}
+		if draining && inFlight == 0 && firstErr == nil && !cancelled {
+			for pauses.ReceiveAsync(&paused) {
+			}
+			if cancels.ReceiveAsync(nil) {
+				cancelled = true
+				continue
+			}
+			next := in
+			res := out
+			next.Resume, next.Paused = &res, paused
+			return out, workflow.NewContinueAsNewError(ctx, BuildSet, next)
+		}
+		if !paused && !cancelled && !draining && firstErr == nil && more && inFlight < limits.Builds {
+			out.Takes++
+			take := activities.TakeReadyInput{WaveID: in.WaveID, MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID,
+				System: in.System, Round: in.Round, Max: limits.Builds - inFlight,
+				Token: fmt.Sprintf("%s/%d", owner, out.Takes), Owner: owner, Reset: fresh}
+			fresh = false
+			var ready activities.ReadyTasks
+			if err := workflow.ExecuteActivity(bookkeeping(ctx), a.TakeReady, take).Get(ctx, &ready); err != nil {
+				firstErr = err
+				continue
+			}
+			out.Blocked += ready.Blocked
+			// A short take means nothing else is ready until a build finishes (blocked
+			// packages took places in it too).
+			more = len(ready.Packages)+ready.Blocked >= take.Max
+			for _, pkg := range ready.Packages {
+				inFlight++
+				f := workflow.ExecuteActivity(buildCtx, a.BuildPackage, activities.BuildInput{
+					Key:         fmt.Sprintf("%s/%s/%s/r%d", in.KeyPrefix, in.System, pkg, in.Round),
+					MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID, System: in.System,
+					Package: pkg, Collection: in.Collection,
+				})
+				sel.AddFuture(f, func(f workflow.Future) {
+					inFlight--
+					more = true
+					err := f.Get(ctx, nil)
+					var app *temporal.ApplicationError
+					switch {
+					case err == nil:
+						out.Passed++
+					case errors.As(err, &app) && app.Type() == activities.ErrBuildFailed:
+						out.Failed++
+					case errors.As(err, &app) && app.Type() == activities.ErrTestFailed:
+						out.TestFailed++
+					case firstErr == nil:
+						firstErr = fmt.Errorf("build %s: %w", pkg, err)
+					}
+				})
+			}
+			if len(ready.Packages) == 0 && inFlight == 0 {
+				if ready.Waiting > 0 {
+					return out, fmt.Errorf("round %d on %s: %d packages wait but none is ready and nothing is building", in.Round, in.System, ready.Waiting)
+				}
+				return out, nil // every package of the round is final
+			}
+			continue
+		}
+		if inFlight == 0 && (cancelled || firstErr != nil) {
+			return out, firstErr
+		}
+		sel.Select(ctx) // a build finished, or a pause/resume/cancel arrived
+	}
+}
