@@ -81,7 +81,10 @@ type majorWave struct {
 	st      majorState
 	limits  Limits
 	running map[int]workflow.ChildWorkflowFuture // by minor number; looked up, never ranged
-	changed bool                                 // something worth re-checking the schedule
+	// changed counts what is worth re-checking the schedule for; the loop remembers what it
+	// has seen, so a change that arrives while it works (a local activity, an update) is
+	// never lost.
+	changed int
 	replans int                                  // AddUpdate handlers in progress
 	adding  []activities.Update                  // their updates, for validators
 	mu      workflow.Mutex                       // serializes handlers that re-plan
@@ -221,12 +224,12 @@ func (w *majorWave) setup(ctx workflow.Context) error {
 		if m := w.entry(s.Number); m != nil && m.Result == nil {
 			m.Status = s
 		}
-		w.changed = true
+		w.changed++
 	}
 	takeCancel := func() {
 		w.st.Cancelled = true
 		w.stopChildren()
-		w.changed = true
+		w.changed++
 	}
 	w.drain = func() bool {
 		took := false
@@ -308,6 +311,7 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 		}
 	}
 	w.setPhase(ctx, PhaseRunning)
+	seen := w.changed
 	for {
 		w.startReady(ctx)
 		if w.childErr != nil {
@@ -316,10 +320,13 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 		if w.finished() {
 			break
 		}
-		w.changed = false
-		if err := workflow.Await(ctx, func() bool { return w.changed }); err != nil {
+		if !w.st.Recovers {
+			seen = w.changed // waves started before versionNeedsAttention keep their old wakeups
+		}
+		if err := workflow.Await(ctx, func() bool { return w.changed != seen }); err != nil {
 			return w.fail(ctx, err)
 		}
+		seen = w.changed // derivedPhase below reads everything up to here
 		w.setPhase(ctx, w.derivedPhase())
 		if len(w.running) == 0 && w.replans == 0 && workflow.AllHandlersFinished(ctx) &&
 			workflow.GetInfo(ctx).GetContinueAsNewSuggested() && !w.drain() {
@@ -468,7 +475,7 @@ func (w *majorWave) startMinor(ctx workflow.Context, m *minorEntry) {
 				w.childErr = fmt.Errorf("%s: %w", e.Plan.Name, err)
 			}
 		}
-		w.changed = true
+		w.changed++
 	})
 }
 
@@ -766,7 +773,7 @@ func (w *majorWave) forward(ctx workflow.Context, number int, pkg, signal string
 
 func (w *majorWave) pause(ctx workflow.Context, paused bool, r PauseRequest) string {
 	w.st.Paused = paused
-	w.changed = true
+	w.changed++
 	for i := range w.st.Minor {
 		if f, ok := w.running[w.st.Minor[i].Plan.Number]; ok {
 			f.SignalChildWorkflow(ctx, signalPause, paused)
@@ -834,7 +841,7 @@ func (w *majorWave) addUpdate(ctx workflow.Context, r AddUpdateRequest) (string,
 	w.replans++
 	defer func() {
 		w.replans--
-		w.changed = true
+		w.changed++
 		w.adding = slices.DeleteFunc(w.adding, func(u activities.Update) bool { return u == add })
 	}()
 	if err := w.mu.Lock(ctx); err != nil {
