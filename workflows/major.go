@@ -85,9 +85,9 @@ type majorWave struct {
 	// has seen, so a change that arrives while it works (a local activity, an update) is
 	// never lost.
 	changed int
-	replans int                                  // AddUpdate handlers in progress
-	adding  []activities.Update                  // their updates, for validators
-	mu      workflow.Mutex                       // serializes handlers that re-plan
+	replans int                 // AddUpdate handlers in progress
+	adding  []activities.Update // their updates, for validators
+	mu      workflow.Mutex      // serializes handlers that re-plan
 	// drain takes every signal still in its channel (before continuing as new, so none is
 	// lost) and tells whether it took any.
 	drain    func() bool
