@@ -77,6 +77,7 @@ A 100,000-package run takes tens of minutes on two cores.`,
 	f.IntVar(&opts.PoolConns, "pool-conns", bench.DefaultPoolConns, "Postgres connections of the pool (pgx defaults to 4, too few for hundreds of builds in flight)")
 	f.IntVar(&opts.Workers.MaxBuilds, "max-builds", 0, "concurrent build activities of the build worker (default: shards x builds per shard)")
 	f.StringVar(&opts.Graph, "graph", "", "recorded Debian graph (default: shared/data/"+bench.GraphFileName+" here or above, or $CREST_BENCH_GRAPH)")
+	f.Float64Var(&opts.FailShare, "fail-share", 0, "share of packages (0 to 1) whose build fails, chosen by a hash of the key; the policy marks them broken after 1s")
 	f.BoolVar(&opts.SkipRaw, "skip-raw", false, "leave out the raw Temporal run (no ratio)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd

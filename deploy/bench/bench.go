@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -61,6 +62,11 @@ type Options struct {
 	TemporalConfig map[string]any
 	// SkipRaw leaves out the raw run (the ratio is then 0).
 	SkipRaw bool
+	// FailShare is the share of packages (0 to 1) whose own build fails, chosen by a hash
+	// of the package key (Fails), so that every run fails the same ones. Their dependents
+	// become dependency-failed; the wave's policy (FailPolicy) marks the failures broken
+	// after a one-second grace period, so the wave still tags.
+	FailShare float64
 	// Progress receives a line every ProgressEvery while a run goes on (nil: silent).
 	Progress      io.Writer
 	ProgressEvery time.Duration
@@ -94,6 +100,9 @@ func (o Options) withDefaults() (Options, error) {
 		o.Builder = "noop"
 	default:
 		return o, fmt.Errorf("builder %q: the benchmark supports only noop (it measures Crest's own overhead, not Nix)", o.Builder)
+	}
+	if o.FailShare < 0 || o.FailShare >= 1 {
+		return o, fmt.Errorf("fail share: must be at least 0 and below 1 (got %g)", o.FailShare)
 	}
 	l := &o.Limits
 	if l.ShardSize <= 0 {
@@ -160,8 +169,23 @@ type Result struct {
 	// machine moves it less than Ratio.
 	CPURatio float64 `json:"cpu_ratio"`
 
+	// FailShare is the share of packages chosen to fail (Options.FailShare).
+	FailShare float64 `json:"fail_share,omitempty"`
+	// Builds is how many builds the builder ran (dependency-failed packages are not built);
+	// Failed how many of them failed, DependencyFailed how many packages were not built
+	// because a dependency failed.
+	Builds           int64 `json:"builds"`
+	Failed           int   `json:"failed"`
+	DependencyFailed int   `json:"dependency_failed"`
+	// MarkedBroken counts the failures the policy resolved (marked-broken, dependents
+	// following).
+	MarkedBroken int `json:"marked_broken"`
+
 	// MaxHistory is the longest history of any workflow of the run, raw ones included.
 	MaxHistory History `json:"max_history"`
+	// MaxPayload is the largest history event of any workflow of the run (its encoded
+	// size, payloads included), read with GetWorkflowHistory.
+	MaxPayload Payload `json:"max_payload"`
 	// Workflows counts the executions whose history was read.
 	Workflows int `json:"workflows"`
 	// Types sums up the histories by workflow type.
@@ -217,6 +241,14 @@ type TypeHistory struct {
 	Max       int64  `json:"max"`
 }
 
+// Payload is the largest event of one workflow's history.
+type Payload struct {
+	WorkflowID string `json:"workflow_id"`
+	EventID    int64  `json:"event_id"`
+	EventType  string `json:"event_type"`
+	Bytes      int    `json:"bytes"`
+}
+
 // History is one workflow's history length.
 type History struct {
 	WorkflowID string `json:"workflow_id"`
@@ -250,7 +282,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	defer s.stop()
 	say("stack up in %s (in %s; embedded Temporal on %s)", time.Since(began).Round(time.Millisecond), s.dir, s.tm.FrontendAddr())
 
-	res := &Result{Packages: opts.Packages, Builder: opts.Builder, Collection: col.Source, Update: col.Update,
+	res := &Result{Packages: opts.Packages, Builder: opts.Builder, FailShare: opts.FailShare, Collection: col.Source, Update: col.Update,
 		Edges: col.Edges, Layers: col.Layers, Limits: opts.Limits, Workers: opts.Workers, PoolConns: opts.PoolConns,
 		Postgres: "throwaway cluster from the system's binaries, fsync off (deploy/postgres Ephemeral)"}
 	rawID, crestID := "bench/raw", "bench/wave-1"
@@ -317,7 +349,7 @@ func (s *stack) runWave(ctx context.Context, opts Options, col Collection, id st
 	stop := s.progress(opts, "crest", &s.built, say)
 	run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: taskQueue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: CollectionName, Title: "bench: rebuild everything",
-			Updates: []activities.Update{{Package: col.Update, Ref: UpdateRef}}, Limits: opts.Limits})
+			Updates: []activities.Update{{Package: col.Update, Ref: UpdateRef}}, Limits: opts.Limits, Policy: policyOf(opts)})
 	var out workflows.MajorWaveResult
 	if err == nil {
 		err = run.Get(ctx, &out)
@@ -470,6 +502,13 @@ func (s *stack) measure(ctx context.Context, opts Options, res *Result, rawID, c
 		if e.length > res.MaxHistory.Length {
 			res.MaxHistory = History{WorkflowID: e.id, Type: e.typ, Length: e.length}
 		}
+		big, err := s.largestEvent(ctx, e.id)
+		if err != nil {
+			return err
+		}
+		if big.Bytes > res.MaxPayload.Bytes {
+			res.MaxPayload = big
+		}
 		switch {
 		case e.id == crestID:
 			major = e
@@ -551,19 +590,47 @@ func (s *stack) verify(ctx context.Context, opts Options, res *Result) error {
 	if err != nil {
 		return err
 	}
-	check(counts.Total == opts.Packages && counts.Passed == opts.Packages,
-		"every package of the collection passed in Postgres (%d of %d)", counts.Passed, opts.Packages)
 	results, err := s.st.Results(ctx, s.minorID, "")
 	if err != nil {
 		return err
 	}
-	once := 0
-	for _, r := range results {
-		if r.Status == "passed" && r.Attempts == 1 && r.Resolution == "passed" {
-			once++
+	res.Builds = s.built.Load()
+	res.Failed, res.DependencyFailed = counts.Failed, counts.DependencyFailed
+	if opts.FailShare <= 0 {
+		check(counts.Total == opts.Packages && counts.Passed == opts.Packages,
+			"every package of the collection passed in Postgres (%d of %d)", counts.Passed, opts.Packages)
+		once := 0
+		for _, r := range results {
+			if r.Status == "passed" && r.Attempts == 1 && r.Resolution == "passed" {
+				once++
+			}
 		}
+		check(once == opts.Packages, "each recorded passed exactly once (attempts 1): %d", once)
+		check(s.built.Load() == int64(opts.Packages), "the builder ran %d times for %d packages", s.built.Load(), opts.Packages)
+	} else {
+		check(counts.Total == opts.Packages && counts.Passed+counts.Failed+counts.DependencyFailed == opts.Packages,
+			"every package has a result in Postgres: %d passed, %d failed, %d dependency-failed of %d",
+			counts.Passed, counts.Failed, counts.DependencyFailed, opts.Packages)
+		wrong, once := 0, 0
+		for _, r := range results {
+			chosen := Fails(failKey(r.Package), opts.FailShare)
+			switch r.Status {
+			case store.StatusPassed:
+				wrong += b2i(chosen)
+			case store.StatusFailed:
+				wrong += b2i(!chosen)
+				res.MarkedBroken += b2i(r.Resolution == "marked-broken")
+			}
+			if r.Status != store.StatusDependencyFailed && r.Attempts == 1 {
+				once++
+			}
+		}
+		check(counts.Failed > 0 && wrong == 0, "exactly the chosen packages failed (%d failed; %d results disagree with the choice)", counts.Failed, wrong)
+		check(counts.Unresolved == 0 && res.MarkedBroken == counts.Failed,
+			"the policy marked every failure broken (%d of %d; %d unresolved)", res.MarkedBroken, counts.Failed, counts.Unresolved)
+		check(once == counts.Passed+counts.Failed && s.built.Load() == int64(once),
+			"each built package recorded once (attempts 1): %d, the builder ran %d times", once, s.built.Load())
 	}
-	check(once == opts.Packages, "each recorded passed exactly once (attempts 1): %d", once)
 	w, err := s.st.WaveByNumber(ctx, CollectionName, 1)
 	if err != nil {
 		return err
@@ -573,7 +640,6 @@ func (s *stack) verify(ctx context.Context, opts Options, res *Result) error {
 		return err
 	}
 	check(len(dup) == 0, "no derivation built twice (%d duplicates)", len(dup))
-	check(s.built.Load() == int64(opts.Packages), "the builder ran %d times for %d packages", s.built.Load(), opts.Packages)
 	check(res.MaxHistory.Length <= HistoryBudget, "no workflow history above %d events (longest %d)", HistoryBudget, res.MaxHistory.Length)
 	res.Tag = s.tag
 	out, err := exec.CommandContext(ctx, "git", "-C", s.remote, "tag", "-l", "--format=%(objecttype)", s.tag).Output()
@@ -596,4 +662,11 @@ func postgresCPU() time.Duration {
 		}
 	}
 	return total
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -58,3 +58,33 @@ func BenchmarkMinorWave(b *testing.B) {
 	b.ReportMetric(float64(res.MaxHistory.Length), "max-history")
 	b.ReportMetric(res.Crest.Seconds, "wave-s")
 }
+
+// TestRunSmallWithFailures fails a fifth of a few hundred packages: exactly the chosen ones
+// fail, their dependents are dependency-failed, the policy marks every failure broken after
+// its one-second grace period, and the wave still tags.
+func TestRunSmallWithFailures(t *testing.T) {
+	res, err := Run(context.Background(), Options{Packages: 300, Limits: smallLimits, FailShare: 0.2, SkipRaw: true, Progress: testWriter{t}})
+	require.NoError(t, err)
+	require.NoError(t, res.WriteText(os.Stdout))
+	require.Equal(t, "wave-1-1", res.Tag)
+	require.Positive(t, res.Failed)
+	require.Equal(t, res.Failed, res.MarkedBroken)
+	require.Equal(t, int64(300-res.DependencyFailed), res.Builds)
+	require.Positive(t, res.MaxPayload.Bytes)
+	require.LessOrEqual(t, res.MaxHistory.Length, int64(HistoryBudget))
+}
+
+func TestFailsIsAStableShare(t *testing.T) {
+	t.Parallel()
+	n := 0
+	for i := range 10000 {
+		k := "pkg" + strconv.Itoa(i)
+		require.Equal(t, Fails(k, 0.2), Fails(k, 0.2))
+		n += b2i(Fails(k, 0.2))
+	}
+	require.InDelta(t, 2000, n, 200)
+	require.False(t, Fails("x", 0))
+	key, ok := keyOfDrv("/nix/store/bench-v2-lib_a~3.drv")
+	require.True(t, ok)
+	require.Equal(t, "lib_a~3", key)
+}

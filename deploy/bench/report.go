@@ -43,6 +43,14 @@ func (r *Result) WriteText(w io.Writer) error {
 				1000*(c.CPUSeconds+c.PostgresCPUSeconds)/float64(r.Packages), 1000*(r.Raw.CPUSeconds+r.Raw.PostgresCPUSeconds)/float64(r.Packages), 100*r.CPURatio)
 		}
 	}
+	if r.FailShare > 0 {
+		fmt.Fprintf(&b, "  failures      share %g chosen by hash of the key: %s builds, %s failed (marked broken by the policy: %s), %s dependency-failed\n",
+			r.FailShare, thousands(r.Builds), thousands(int64(r.Failed)), thousands(int64(r.MarkedBroken)), thousands(int64(r.DependencyFailed)))
+	} else {
+		fmt.Fprintf(&b, "  builds        %s\n", thousands(r.Builds))
+	}
+	fmt.Fprintf(&b, "  payload       largest history event %s bytes: event %d (%s) of %s\n",
+		thousands(int64(r.MaxPayload.Bytes)), r.MaxPayload.EventID, r.MaxPayload.EventType, r.MaxPayload.WorkflowID)
 	fmt.Fprintf(&b, "  history       longest %s events: %s (%s); %d workflows read (budget %s, Temporal's limit 51,200)\n",
 		thousands(r.MaxHistory.Length), r.MaxHistory.WorkflowID, r.MaxHistory.Type, r.Workflows, thousands(HistoryBudget))
 	for _, t := range r.Types {

@@ -112,7 +112,7 @@ func startStack(ctx context.Context, opts Options, col Collection) (s *stack, er
 	s.acts = &activities.Activities{
 		Store:     s.st,
 		Evaluator: Evaluator{Packages: col.Packages},
-		Builder:   counting{Builder: activities.NoopBuilder{}, n: &s.built},
+		Builder:   counting{Builder: failing{Builder: activities.NoopBuilder{}, share: opts.FailShare}, n: &s.built},
 		Repos:     &activities.Repos{Dir: filepath.Join(s.dir, "repos")},
 	}
 	if err := s.acts.RegisterCollection(ctx, activities.Collection{
