@@ -19,6 +19,8 @@ func newBenchCmd(a *app) *cobra.Command {
 	cmd.AddCommand(newBenchWavesCmd(a))
 	cmd.AddCommand(newBenchQueueCmd(a))
 	cmd.AddCommand(newBenchScheduleCmd(a))
+	cmd.AddCommand(newBenchChaosCmd(a))
+	cmd.AddCommand(newBenchChaosWorkerCmd())
 	return cmd
 }
 
@@ -41,9 +43,16 @@ activities with the same shard size and concurrency (the raw rate). It prints Cr
 packages/s, the raw activities/s and their ratio, the longest history of any workflow, and
 the correctness checks (every package passed and recorded once, the tag on the remote).
 
+With --fail-share F the no-op builder fails the share F of packages chosen by a hash of their
+key (the same ones every run); their dependents become dependency-failed, and the wave's
+policy marks each failure broken after a one-second grace period, so the wave tags. The
+result then counts builds, failures and dependency failures, and names the largest history
+event of any workflow.
+
 A 100,000-package run takes tens of minutes on two cores.`,
 		Example: `  crest bench waves --packages 100000 --builder noop
-  crest bench waves --packages 5000 --shard-size 400 --shards 4 --builds-per-shard 64 --json`,
+  crest bench waves --packages 5000 --shard-size 400 --shards 4 --builds-per-shard 64 --json
+  crest bench waves --packages 20000 --fail-share 0.2 --skip-raw`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if a.cfg != nil {

@@ -26,7 +26,7 @@ func TestBenchWavesFlags(t *testing.T) {
 	waves, _, err := cmd.Find([]string{"waves"})
 	require.NoError(t, err)
 	for flag, def := range map[string]string{"packages": "100000", "builder": "noop", "shard-size": "400",
-		"shards": "4", "builds-per-shard": "64", "json": "false"} {
+		"shards": "4", "builds-per-shard": "64", "json": "false", "fail-share": "0"} {
 		f := waves.Flags().Lookup(flag)
 		require.NotNil(t, f, flag)
 		require.Equal(t, def, f.DefValue, flag)
@@ -50,4 +50,19 @@ func TestBenchWavesSmallRun(t *testing.T) {
 	require.Greater(t, res.Crest.PerSec, 0.0)
 	require.Greater(t, res.Raw.PerSec, 0.0)
 	require.Contains(t, progress.String(), "collection: Debian bookworm")
+}
+
+func TestBenchChaosFlags(t *testing.T) {
+	t.Parallel()
+	cmd := newBenchCmd(&app{})
+	chaos, _, err := cmd.Find([]string{"chaos"})
+	require.NoError(t, err)
+	for flag, def := range map[string]string{"kills": "5", "server-restarts": "1", "seed": "0", "timeout": "15m0s", "json": "false"} {
+		f := chaos.Flags().Lookup(flag)
+		require.NotNil(t, f, flag)
+		require.Equal(t, def, f.DefValue, flag)
+	}
+	worker, _, err := cmd.Find([]string{"chaos-worker"})
+	require.NoError(t, err)
+	require.True(t, worker.Hidden)
 }

@@ -1,4 +1,5 @@
-// Package bench measures Crest's own overhead: `crest bench waves` and BenchmarkMinorWave.
+// Package bench measures Crest's own overhead and robustness: `crest bench waves`,
+// BenchmarkMinorWave and `crest bench chaos`.
 //
 // Run starts, in this process, the stack Crest runs on (a throwaway PostgreSQL cluster from
 // the system's binaries with fsync off, the embedded Temporal server in memory, and workers)
@@ -12,5 +13,12 @@
 //
 // In the same run, on the same server, workers and task queues, a minimal workflow executes
 // as many no-op activities with the same concurrency (the raw rate). Crest's rate is
-// compared with it, and every workflow's history length is read back from the server.
+// compared with it, and every workflow's history length and largest event are read back
+// from the server. With FailShare the no-op builder fails a share of packages chosen by a
+// hash of their key; the wave's policy (FailPolicy) marks them broken after a one-second
+// grace period, so the same run measures histories and payloads of a wave with failures.
+//
+// RunChaos (`crest bench chaos`) runs the demo major wave against a worker in a separate
+// process that it kills with SIGKILL at seeded random points, and restarts the embedded
+// Temporal server on its SQLite file, then counts duplicate builds and lost results.
 package bench
