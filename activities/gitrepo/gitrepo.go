@@ -429,7 +429,22 @@ func (r *Repo) Tag(ctx context.Context, name, commit, message string) error {
 	if exists, err := check(); exists {
 		return err
 	}
-	if _, err := r.run(ctx, "tag", "--annotate", "--message", message, name, want); err != nil {
+	// The message goes through a file: a summary with thousands of failures is larger than
+	// the kernel lets one argument be (MAX_ARG_STRLEN, 128 KiB), and the tag would never
+	// be made.
+	msgFile, err := os.CreateTemp("", "crest-tag-*.txt")
+	if err != nil {
+		return fmt.Errorf("tag %s: message file: %w", name, err)
+	}
+	defer os.Remove(msgFile.Name())
+	_, werr := msgFile.WriteString(message)
+	if cerr := msgFile.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return fmt.Errorf("tag %s: message file: %w", name, werr)
+	}
+	if _, err := r.run(ctx, "tag", "--annotate", "--file", msgFile.Name(), name, want); err != nil {
 		// Another process may have tagged meanwhile.
 		if exists, cerr := check(); exists {
 			return cerr

@@ -378,3 +378,16 @@ func TestRedactURL(t *testing.T) {
 		require.Equal(t, want, gitrepo.RedactURL(in), in)
 	}
 }
+
+// TestTagWithHugeMessage tags with a summary larger than one command-line argument may be
+// (128 KiB): a wave with thousands of failures writes such a summary.
+func TestTagWithHugeMessage(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, r := setup(t)
+	msg := "wave-1-1\n\n" + strings.Repeat("{\"package\":\"p\",\"resolution\":\"marked-broken\"}\n", 8000)
+	require.NoError(t, r.Tag(ctx, "wave-1-1", d.Commits[demo.MainBranch], msg))
+	got, err := r.TagMessage(ctx, "wave-1-1")
+	require.NoError(t, err)
+	require.Equal(t, msg, got)
+}
