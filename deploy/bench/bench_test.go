@@ -71,6 +71,7 @@ func TestRunSmallWithFailures(t *testing.T) {
 	require.Equal(t, res.Failed, res.MarkedBroken)
 	require.Equal(t, int64(300-res.DependencyFailed), res.Builds)
 	require.Positive(t, res.MaxPayload.Bytes)
+	require.NotEmpty(t, res.MaxPayload.EventType)
 	require.LessOrEqual(t, res.MaxHistory.Length, int64(HistoryBudget))
 }
 

@@ -74,14 +74,23 @@ func failKey(pkg string) string { return strings.ReplaceAll(pkg, "/", "_") }
 // largestEvent reads a workflow's whole history and returns its largest event.
 func (s *stack) largestEvent(ctx context.Context, id string) (Payload, error) {
 	var p Payload
+	scheduled := map[int64]string{} // activity type by scheduled event, to name a result
 	it := s.c.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {
 			return p, fmt.Errorf("history of %s: %w", id, err)
 		}
+		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
+			scheduled[e.GetEventId()] = a.GetActivityType().GetName()
+		}
 		if n := proto.Size(e); n > p.Bytes {
 			p = Payload{WorkflowID: id, EventID: e.GetEventId(), EventType: e.GetEventType().String(), Bytes: n}
+			if a := e.GetActivityTaskCompletedEventAttributes(); a != nil {
+				p.Activity = scheduled[a.GetScheduledEventId()]
+			} else if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
+				p.Activity = a.GetActivityType().GetName()
+			}
 		}
 	}
 	return p, nil

@@ -49,8 +49,12 @@ func (r *Result) WriteText(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "  builds        %s\n", thousands(r.Builds))
 	}
+	what := r.MaxPayload.EventType
+	if r.MaxPayload.Activity != "" {
+		what += " " + r.MaxPayload.Activity
+	}
 	fmt.Fprintf(&b, "  payload       largest history event %s bytes: event %d (%s) of %s\n",
-		thousands(int64(r.MaxPayload.Bytes)), r.MaxPayload.EventID, r.MaxPayload.EventType, r.MaxPayload.WorkflowID)
+		thousands(int64(r.MaxPayload.Bytes)), r.MaxPayload.EventID, what, r.MaxPayload.WorkflowID)
 	fmt.Fprintf(&b, "  history       longest %s events: %s (%s); %d workflows read (budget %s, Temporal's limit 51,200)\n",
 		thousands(r.MaxHistory.Length), r.MaxHistory.WorkflowID, r.MaxHistory.Type, r.Workflows, thousands(HistoryBudget))
 	for _, t := range r.Types {
