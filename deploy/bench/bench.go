@@ -395,20 +395,21 @@ func (s *stack) progress(opts Options, what string, done *atomic.Int64, say func
 	return func() { close(quit); <-finished }
 }
 
-// execution is one workflow execution as the server describes it.
+// execution is one workflow execution (one run) as the server describes it.
 type execution struct {
-	id, typ      string
+	id, run, typ string
 	start, close time.Time
 	length       int64
 }
 
-// executions lists and describes every workflow of the run, waiting for visibility to show
-// at least want of them.
+// executions lists and describes every run of every workflow of the run (a workflow that
+// continued as new has several), waiting for visibility to show at least want workflows.
 func (s *stack) executions(ctx context.Context, want int) ([]execution, error) {
 	deadline := time.Now().Add(time.Minute)
-	var ids []string
+	type key struct{ id, run string }
+	var runs []key
 	for {
-		ids = ids[:0]
+		runs = runs[:0]
 		var token []byte
 		for {
 			resp, err := s.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
@@ -417,33 +418,52 @@ func (s *stack) executions(ctx context.Context, want int) ([]execution, error) {
 				return nil, fmt.Errorf("list workflows: %w", err)
 			}
 			for _, e := range resp.GetExecutions() {
-				ids = append(ids, e.GetExecution().GetWorkflowId())
+				runs = append(runs, key{e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId()})
 			}
 			if token = resp.GetNextPageToken(); len(token) == 0 {
 				break
 			}
 		}
+		ids := map[string]bool{}
+		for _, r := range runs {
+			ids[r.id] = true
+		}
 		if len(ids) >= want || time.Now().After(deadline) {
+			if len(ids) < want {
+				return nil, fmt.Errorf("visibility lists %d workflows, want at least %d", len(ids), want)
+			}
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	if len(ids) < want {
-		return nil, fmt.Errorf("visibility lists %d workflows, want at least %d", len(ids), want)
-	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	out := make([]execution, 0, len(ids))
-	for _, id := range ids {
-		d, err := s.c.DescribeWorkflowExecution(ctx, id, "")
+	slices.SortFunc(runs, func(a, b key) int { return strings.Compare(a.id+" "+a.run, b.id+" "+b.run) })
+	runs = slices.Compact(runs)
+	out := make([]execution, 0, len(runs))
+	for _, r := range runs {
+		d, err := s.c.DescribeWorkflowExecution(ctx, r.id, r.run)
 		if err != nil {
-			return nil, fmt.Errorf("describe %s: %w", id, err)
+			return nil, fmt.Errorf("describe %s: %w", r.id, err)
 		}
 		info := d.GetWorkflowExecutionInfo()
-		out = append(out, execution{id: id, typ: info.GetType().GetName(), length: info.GetHistoryLength(),
+		out = append(out, execution{id: r.id, run: r.run, typ: info.GetType().GetName(), length: info.GetHistoryLength(),
 			start: info.GetStartTime().AsTime(), close: info.GetCloseTime().AsTime()})
 	}
 	return out, nil
+}
+
+// span merges the runs of one workflow: its first start to its last close.
+func span(into **execution, e *execution) {
+	if *into == nil {
+		c := *e
+		*into = &c
+		return
+	}
+	if e.start.Before((*into).start) {
+		(*into).start = e.start
+	}
+	if e.close.After((*into).close) {
+		(*into).close = e.close
+	}
 }
 
 // shardID finds the layer of a BuildShard workflow in its ID (…/l003/s012).
@@ -503,7 +523,7 @@ func (s *stack) measure(ctx context.Context, opts Options, res *Result, rawID, c
 		if e.length > res.MaxHistory.Length {
 			res.MaxHistory = History{WorkflowID: e.id, Type: e.typ, Length: e.length}
 		}
-		big, err := s.largestEvent(ctx, e.id)
+		big, err := s.largestEvent(ctx, e.id, e.run)
 		if err != nil {
 			return err
 		}
@@ -512,11 +532,11 @@ func (s *stack) measure(ctx context.Context, opts Options, res *Result, rawID, c
 		}
 		switch {
 		case e.id == crestID:
-			major = e
+			span(&major, e)
 		case e.id == rawID:
-			raw = e
+			span(&raw, e)
 		case e.typ == "MinorWave":
-			minor = e
+			span(&minor, e)
 		case e.typ == "BuildShard":
 			if m := shardID.FindStringSubmatch(e.id); m != nil {
 				l, _ := strconv.Atoi(m[1])

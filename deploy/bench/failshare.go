@@ -71,11 +71,11 @@ func keyOfDrv(drv string) (string, bool) {
 // failKey is the key Fails is asked about for a package of the collection.
 func failKey(pkg string) string { return strings.ReplaceAll(pkg, "/", "_") }
 
-// largestEvent reads a workflow's whole history and returns its largest event.
-func (s *stack) largestEvent(ctx context.Context, id string) (Payload, error) {
+// largestEvent reads one run's whole history and returns its largest event.
+func (s *stack) largestEvent(ctx context.Context, id, run string) (Payload, error) {
 	var p Payload
 	scheduled := map[int64]string{} // activity type by scheduled event, to name a result
-	it := s.c.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := s.c.GetWorkflowHistory(ctx, id, run, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {
