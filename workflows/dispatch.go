@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -55,16 +54,7 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 	owner := workflow.GetInfo(ctx).FirstRunID
 	fresh := in.Resume == nil
 
-	buildCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:           BuildQueue(limits.BuildQueuePrefix, in.System),
-		StartToCloseTimeout: time.Duration(limits.BuildTimeout),
-		HeartbeatTimeout:    time.Duration(limits.HeartbeatTimeout),
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
-			MaximumAttempts:        10,
-			NonRetryableErrorTypes: []string{activities.ErrBuildFailed, activities.ErrTestFailed, activities.ErrInvalidInput},
-		},
-	})
+	buildCtx := building(ctx, limits, in.System)
 	sel := workflow.NewSelector(ctx)
 	more := true // something may be ready: a build finished since the last take came back short
 	sel.AddReceive(pauses, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &paused); more = true })

@@ -69,6 +69,22 @@ func (l Limits) withDefaults() Limits {
 // BuildQueue is the task queue of a system's builders.
 func BuildQueue(prefix, system string) string { return prefix + "-" + system }
 
+// building runs BuildPackage on the builders of system: a build failure is final, anything
+// else (a dead builder, a locked store) is retried, ten times at most, after which the minor
+// wave needs attention.
+func building(ctx workflow.Context, limits Limits, system string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           BuildQueue(limits.BuildQueuePrefix, system),
+		StartToCloseTimeout: time.Duration(limits.BuildTimeout),
+		HeartbeatTimeout:    time.Duration(limits.HeartbeatTimeout),
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
+			MaximumAttempts:        10,
+			NonRetryableErrorTypes: []string{activities.ErrBuildFailed, activities.ErrTestFailed, activities.ErrInvalidInput},
+		},
+	})
+}
+
 // bookkeeping runs Crest's own activities (store, git, evaluation) on the workflow's queue.
 func bookkeeping(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{

@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -46,16 +45,7 @@ func BuildShard(ctx workflow.Context, in ShardInput) (ShardResult, error) {
 	}
 	out.Blocked = tasks.Blocked
 
-	buildCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:           BuildQueue(limits.BuildQueuePrefix, in.System),
-		StartToCloseTimeout: time.Duration(limits.BuildTimeout),
-		HeartbeatTimeout:    time.Duration(limits.HeartbeatTimeout),
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
-			MaximumAttempts:        10,
-			NonRetryableErrorTypes: []string{activities.ErrBuildFailed, activities.ErrTestFailed, activities.ErrInvalidInput},
-		},
-	})
+	buildCtx := building(ctx, limits, in.System)
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(pauses, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &paused) })
 	var firstErr error

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -60,21 +61,7 @@ A 100,000-package run takes tens of minutes on two cores.`,
 			}
 			opts.Progress = cmd.ErrOrStderr()
 			res, err := bench.Run(cmd.Context(), opts)
-			if res != nil {
-				if asJSON {
-					enc := json.NewEncoder(cmd.OutOrStdout())
-					enc.SetIndent("", "  ")
-					if jerr := enc.Encode(res); jerr != nil {
-						return jerr
-					}
-				} else if werr := res.WriteText(cmd.OutOrStdout()); werr != nil {
-					return werr
-				}
-			}
-			if err != nil {
-				return fmt.Errorf("bench waves: %w", err)
-			}
-			return nil
+			return printBench(cmd.OutOrStdout(), "waves", res, asJSON, err)
 		},
 	}
 	f := cmd.Flags()
@@ -90,4 +77,27 @@ A 100,000-package run takes tens of minutes on two cores.`,
 	f.BoolVar(&opts.SkipRaw, "skip-raw", false, "leave out the raw Temporal run (no ratio)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
+}
+
+// printBench prints a bench's result (even a partial one next to an error) as text or JSON
+// and returns the bench's error, named.
+func printBench[T any, R interface {
+	*T
+	WriteText(io.Writer) error
+}](out io.Writer, name string, res R, asJSON bool, err error) error {
+	if res != nil {
+		if asJSON {
+			enc := json.NewEncoder(out)
+			enc.SetIndent("", "  ")
+			if jerr := enc.Encode(res); jerr != nil {
+				return jerr
+			}
+		} else if werr := res.WriteText(out); werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("bench %s: %w", name, err)
+	}
+	return nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -44,21 +43,7 @@ time, and fails unless duplicates and lost results are 0 and every tag is on the
 			opts.WorkerCommand = func() *exec.Cmd { return exec.Command(exe, "bench", "chaos-worker") }
 			opts.Progress = cmd.ErrOrStderr()
 			res, err := bench.RunChaos(cmd.Context(), opts)
-			if res != nil {
-				if asJSON {
-					enc := json.NewEncoder(cmd.OutOrStdout())
-					enc.SetIndent("", "  ")
-					if jerr := enc.Encode(res); jerr != nil {
-						return jerr
-					}
-				} else if werr := res.WriteText(cmd.OutOrStdout()); werr != nil {
-					return werr
-				}
-			}
-			if err != nil {
-				return fmt.Errorf("bench chaos: %w", err)
-			}
-			return nil
+			return printBench(cmd.OutOrStdout(), "chaos", res, asJSON, err)
 		},
 	}
 	f := cmd.Flags()

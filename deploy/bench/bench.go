@@ -498,6 +498,13 @@ func (s *stack) measure(ctx context.Context, opts Options, res *Result, rawID, c
 	}
 	spans := map[int][2]time.Time{}
 	want := 2 + res.Shards
+	// Waves started since the dispatch version build a round in one BuildSet workflow over
+	// the Postgres frontier, not in layer shards: no layer times then.
+	if fs, err := s.st.Frontier(ctx, s.minorID, System); err == nil && len(fs) > 0 {
+		res.Shards, res.LayerTimes = 0, nil
+		clear(layers)
+		want = 3
+	}
 	if !opts.SkipRaw {
 		want += 1 + (opts.Packages+opts.Limits.ShardSize-1)/opts.Limits.ShardSize
 	}
@@ -537,7 +544,7 @@ func (s *stack) measure(ctx context.Context, opts Options, res *Result, rawID, c
 			span(&raw, e)
 		case e.typ == "MinorWave":
 			span(&minor, e)
-		case e.typ == "BuildShard":
+		case e.typ == "BuildShard" || e.typ == "BuildSet":
 			if m := shardID.FindStringSubmatch(e.id); m != nil {
 				l, _ := strconv.Atoi(m[1])
 				sp := spans[l]
