@@ -37,26 +37,18 @@ type CheckRequestResult struct {
 // CheckRequest accepts a person's request (naming the minor wave and system it applies
 // to) or refuses it with policy's reason as an InvalidInput error.
 func (a *Activities) CheckRequest(ctx context.Context, in CheckRequestInput) (CheckRequestResult, error) {
+	minors, err := a.Store.MinorWaves(ctx, in.WaveID)
+	if err != nil {
+		return CheckRequestResult{}, err
+	}
 	var candidates []store.MinorWave
-	if in.MinorWaveID != 0 {
-		minors, err := a.Store.MinorWaves(ctx, in.WaveID)
-		if err != nil {
-			return CheckRequestResult{}, err
+	for _, m := range minors {
+		asked := m.ID == in.MinorWaveID // the minor wave's own update: whatever its state
+		if in.MinorWaveID == 0 {
+			asked = (in.Minor == 0 || m.Number == in.Minor) && running(m.State)
 		}
-		for _, m := range minors {
-			if m.ID == in.MinorWaveID {
-				candidates = append(candidates, m)
-			}
-		}
-	} else {
-		minors, err := a.Store.MinorWaves(ctx, in.WaveID)
-		if err != nil {
-			return CheckRequestResult{}, err
-		}
-		for _, m := range minors {
-			if (in.Minor == 0 || m.Number == in.Minor) && running(m.State) {
-				candidates = append(candidates, m)
-			}
+		if asked {
+			candidates = append(candidates, m)
 		}
 	}
 	if len(candidates) == 0 {

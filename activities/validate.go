@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/crestwaves/crest/activities/gitrepo"
-	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/graph"
 )
 
@@ -32,13 +31,6 @@ type ValidateWaveInput struct {
 func (a *Activities) ValidateWave(ctx context.Context, in ValidateWaveInput) error {
 	col, err := a.LoadCollection(ctx, in.Collection)
 	if err != nil {
-		var known []string
-		if errors.Is(err, store.ErrNotFound) || isInvalid(err) {
-			known, _ = a.Store.Collections(ctx)
-		}
-		if len(known) > 0 {
-			return invalid("unknown collection %q; known: %s", in.Collection, strings.Join(known, ", "))
-		}
 		return err
 	}
 	defer keepAlive(ctx, "validating a wave of "+in.Collection)()
@@ -151,10 +143,4 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// isInvalid tells whether err is an InvalidInput refusal.
-func isInvalid(err error) bool {
-	var app interface{ Type() string }
-	return errors.As(err, &app) && app.Type() == ErrInvalidInput
 }

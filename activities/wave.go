@@ -36,7 +36,8 @@ func (a *Activities) RegisterCollection(ctx context.Context, col Collection) err
 func (a *Activities) LoadCollection(ctx context.Context, name string) (Collection, error) {
 	row, err := a.Store.CollectionByName(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return Collection{}, invalid("unknown collection %q (configure it under collections: in crest.yaml)", name)
+		known, _ := a.Store.Collections(ctx)
+		return Collection{}, invalid("unknown collection %q; known: %s (configure collections in crest.yaml)", name, strings.Join(known, ", "))
 	}
 	if err != nil {
 		return Collection{}, err

@@ -398,7 +398,7 @@ func NewDispatcher(s *BuildSet, order Order) *Dispatcher {
 		d.prio = s.cost
 	}
 	for i := range d.ready {
-		d.ready[i].prio = d.prio
+		d.ready[i].before = byPriority(d.prio)
 	}
 	for v := range n {
 		d.waiting[v] = s.depOff[v+1] - s.depOff[v]
@@ -441,7 +441,7 @@ func (d *Dispatcher) AppendNext(dst []int, free int) []int {
 	for ; free > 0 && d.nReady > 0; free-- {
 		best := -1
 		for si := range d.ready {
-			if len(d.ready[si].h) > 0 && (best < 0 || d.ready[si].less(d.ready[si].h[0], d.ready[best].h[0])) {
+			if len(d.ready[si].h) > 0 && (best < 0 || d.ready[si].before(d.ready[si].h[0], d.ready[best].h[0])) {
 				best = si
 			}
 		}
@@ -551,35 +551,28 @@ func (d *Dispatcher) Running() int { return d.nRunning }
 // Finished reports whether every build has succeeded, failed or been dependency-failed.
 func (d *Dispatcher) Finished() bool { return d.nOpen == 0 }
 
-// readyHeap is a binary max-heap of builds by priority, then by lower build number. It is
+// binaryHeap is a binary heap of T, first the element before puts before all others. It is
 // written out rather than through container/heap, whose interface boxes every element.
-type readyHeap struct {
-	h    []int32
-	prio []float64
+type binaryHeap[T any] struct {
+	h      []T
+	before func(a, b T) bool
 }
 
-func (r *readyHeap) less(a, b int32) bool { // a before b
-	if pa, pb := r.prio[a], r.prio[b]; pa != pb {
-		return pa > pb
-	}
-	return a < b
-}
-
-func (r *readyHeap) push(v int32) {
-	r.h = append(r.h, v)
-	i := len(r.h) - 1
+func (b *binaryHeap[T]) push(v T) {
+	b.h = append(b.h, v)
+	i := len(b.h) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !r.less(r.h[i], r.h[p]) {
+		if !b.before(b.h[i], b.h[p]) {
 			break
 		}
-		r.h[i], r.h[p] = r.h[p], r.h[i]
+		b.h[i], b.h[p] = b.h[p], b.h[i]
 		i = p
 	}
 }
 
-func (r *readyHeap) pop() int32 {
-	h := r.h
+func (b *binaryHeap[T]) pop() T {
+	h := b.h
 	top := h[0]
 	last := len(h) - 1
 	h[0] = h[last]
@@ -590,15 +583,28 @@ func (r *readyHeap) pop() int32 {
 			break
 		}
 		c := l
-		if rr := l + 1; rr < len(h) && r.less(h[rr], h[l]) {
-			c = rr
+		if r := l + 1; r < len(h) && b.before(h[r], h[l]) {
+			c = r
 		}
-		if !r.less(h[c], h[i]) {
+		if !b.before(h[c], h[i]) {
 			break
 		}
 		h[i], h[c] = h[c], h[i]
 		i = c
 	}
-	r.h = h
+	b.h = h
 	return top
+}
+
+// readyHeap holds ready builds by priority, then by lower build number.
+type readyHeap = binaryHeap[int32]
+
+// byPriority orders builds by prio, highest first, then by lower build number.
+func byPriority(prio []float64) func(a, b int32) bool {
+	return func(a, b int32) bool {
+		if pa, pb := prio[a], prio[b]; pa != pb {
+			return pa > pb
+		}
+		return a < b
+	}
 }

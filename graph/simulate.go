@@ -25,7 +25,7 @@ func Simulate(s *BuildSet, builders int, order Order) *Schedule {
 	n := s.Len()
 	sch := &Schedule{Builders: builders, Start: make([]float64, n), Finish: make([]float64, n)}
 	d := NewDispatcher(s, order)
-	var run finishHeap
+	run := binaryHeap[finishing]{before: byFinish}
 	var picked []int
 	now := 0.0
 	for {
@@ -33,14 +33,14 @@ func Simulate(s *BuildSet, builders int, order Order) *Schedule {
 		for _, v := range picked {
 			sch.Start[v] = now
 			sch.Finish[v] = now + s.cost[v]
-			run.push(int32(v), sch.Finish[v])
+			run.push(finishing{at: sch.Finish[v], v: int32(v)})
 		}
 		if len(run.h) == 0 {
 			break
 		}
 		now = run.h[0].at
 		for len(run.h) > 0 && run.h[0].at == now {
-			v := run.pop()
+			v := run.pop().v
 			if err := d.Done(int(v)); err != nil {
 				panic("graph: simulate: " + err.Error()) // the simulator only finishes what it started
 			}
@@ -169,57 +169,18 @@ func (b *setBuilder) mustBuild() *BuildSet {
 	return s
 }
 
-// finishHeap holds running builds by finish time, then build number.
-type finishHeap struct{ h []finishing }
-
+// finishing is a running build and when it finishes.
 type finishing struct {
 	at float64
 	v  int32
 }
 
-func (f *finishHeap) less(a, b finishing) bool {
+// byFinish orders running builds by finish time, then build number.
+func byFinish(a, b finishing) bool {
 	if a.at != b.at {
 		return a.at < b.at
 	}
 	return a.v < b.v
-}
-
-func (f *finishHeap) push(v int32, at float64) {
-	f.h = append(f.h, finishing{at, v})
-	i := len(f.h) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !f.less(f.h[i], f.h[p]) {
-			break
-		}
-		f.h[i], f.h[p] = f.h[p], f.h[i]
-		i = p
-	}
-}
-
-func (f *finishHeap) pop() int32 {
-	h := f.h
-	top := h[0].v
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	for i := 0; ; {
-		l := 2*i + 1
-		if l >= len(h) {
-			break
-		}
-		c := l
-		if r := l + 1; r < len(h) && f.less(h[r], h[l]) {
-			c = r
-		}
-		if !f.less(h[c], h[i]) {
-			break
-		}
-		h[i], h[c] = h[c], h[i]
-		i = c
-	}
-	f.h = h
-	return top
 }
 
 // PlanSimulation compares, for a plan and several builder counts, the layered discipline

@@ -568,7 +568,7 @@ func (w *minorWave) settle(ctx workflow.Context) error {
 			Wave: w.in.Name, MinorWaveID: w.st.MinorWaveID, System: system, Package: r.Package,
 			Resolution: r.Resolution, Reason: r.Reason, Actor: by,
 		}).Get(ctx, nil)
-		if isInvalidInput(err) {
+		if _, refused := invalidInput(err); refused {
 			continue // settled meanwhile: fixed by a retry, or passed on its rebuild
 		}
 		if err != nil {

@@ -136,8 +136,7 @@ func checkRequest(ctx workflow.Context, in activities.CheckRequestInput) (activi
 	})
 	var out activities.CheckRequestResult
 	err := workflow.ExecuteActivity(ctx, a.CheckRequest, in).Get(ctx, &out)
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == activities.ErrInvalidInput {
+	if app, ok := invalidInput(err); ok {
 		return out, errors.New(app.Message())
 	}
 	return out, err
@@ -146,15 +145,15 @@ func checkRequest(ctx workflow.Context, in activities.CheckRequestInput) (activi
 // refusal is an activity's InvalidInput refusal as the person should read it: its message,
 // non-retryable, without Temporal's activity wrapping. Other errors pass through.
 func refusal(err error) error {
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == activities.ErrInvalidInput {
+	if app, ok := invalidInput(err); ok {
 		return temporal.NewNonRetryableApplicationError(app.Message(), activities.ErrInvalidInput, nil)
 	}
 	return err
 }
 
-// isInvalidInput tells whether an activity refused its input (not worth retrying).
-func isInvalidInput(err error) bool {
+// invalidInput finds an activity's refusal of its input (not worth retrying) in err.
+func invalidInput(err error) (*temporal.ApplicationError, bool) {
 	var app *temporal.ApplicationError
-	return errors.As(err, &app) && app.Type() == activities.ErrInvalidInput
+	ok := errors.As(err, &app) && app.Type() == activities.ErrInvalidInput
+	return app, ok
 }
