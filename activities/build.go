@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/graph"
+	"github.com/crestwaves/crest/policy"
 )
 
 // DefaultShardSize bounds the packages one shard workflow builds, which keeps its history
@@ -59,17 +61,15 @@ func (a *Activities) PrepareRound(ctx context.Context, in RoundInput) (RoundLayo
 				want[k] = true
 			}
 		}
-		results, err := a.Store.Results(ctx, in.MinorWaveID, "")
+		states, err := a.Store.States(ctx, in.MinorWaveID, in.System)
 		if err != nil {
 			return out, err
 		}
 		for _, k := range in.Retry {
 			want[k] = true
 		}
-		for _, r := range results {
-			if r.System == in.System && r.Status == store.StatusDependencyFailed && overlaps(r.BlockedBy, in.Retry) {
-				want[r.Package] = true
-			}
+		for _, k := range policy.RetryTakes(states, in.Retry) {
+			want[k] = true
 		}
 	}
 	locked, err := a.Store.LockedIn(ctx, in.WaveID, in.System, in.MinorWaveID)
@@ -112,7 +112,11 @@ func (a *Activities) PrepareRound(ctx context.Context, in RoundInput) (RoundLayo
 		}
 	}
 	slices.Sort(keys)
-	rows, err := layout(current, keys, in.ShardSize)
+	protected, err := protectedSet(current, in.Policy)
+	if err != nil {
+		return out, err
+	}
+	rows, err := layout(current, keys, in.ShardSize, protected)
 	if err != nil {
 		return out, err
 	}
@@ -136,8 +140,23 @@ func (a *Activities) PrepareRound(ctx context.Context, in RoundInput) (RoundLayo
 	return out, err
 }
 
-// layout orders keys in dependency layers and cuts each layer into shards of at most size.
-func layout(g *graph.Graph, keys []string, size int) ([]store.RoundRow, error) {
+// protectedSet is the closure of the protected roots the wave's policy names (those g
+// has), whose packages policy never settles implicitly.
+func protectedSet(g *graph.Graph, settingsJSON json.RawMessage) (policy.Set, error) {
+	settings, err := policy.DecodeSettings(settingsJSON)
+	if err != nil {
+		return policy.Set{}, invalid("wave policy: %v", err)
+	}
+	eff, err := policy.Effective(settings)
+	if err != nil {
+		return policy.Set{}, invalid("wave policy: %v", err)
+	}
+	return policy.Protected(g, rootsIn(g, eff.ProtectedRoots))
+}
+
+// layout orders keys in dependency layers and cuts each layer into shards of at most size,
+// marking the protected packages.
+func layout(g *graph.Graph, keys []string, size int, protected policy.Set) ([]store.RoundRow, error) {
 	if size <= 0 {
 		size = DefaultShardSize
 	}
@@ -153,7 +172,7 @@ func layout(g *graph.Graph, keys []string, size int) ([]store.RoundRow, error) {
 	for li, layer := range sg.Layers() {
 		for i, k := range layer {
 			p, _ := sg.Package(k)
-			rows = append(rows, store.RoundRow{Package: k, Drv: p.Drv, Layer: li, Shard: i / size})
+			rows = append(rows, store.RoundRow{Package: k, Drv: p.Drv, Layer: li, Shard: i / size, Protected: protected.Has(k)})
 		}
 	}
 	return rows, nil
@@ -205,15 +224,6 @@ func (a *Activities) loadGraph(ctx context.Context, evaluationID int64) (*graph.
 	}
 	g, _, err := graph.New(pkgs, graph.Options{Lenient: true})
 	return g, err
-}
-
-func overlaps(a, b []string) bool {
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			return true
-		}
-	}
-	return false
 }
 
 // TakeShard returns what one shard still has to build, marking packages whose dependencies

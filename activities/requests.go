@@ -130,7 +130,7 @@ func running(state string) bool {
 // policyState is what policy's rules know of a recorded result.
 func policyState(r store.PackageResult) policy.State {
 	return policy.State{Package: r.Package, Status: policy.Status(r.Status), Resolution: policy.Resolution(r.Resolution),
-		BlockedBy: r.BlockedBy}
+		BlockedBy: r.BlockedBy, Protected: r.Protected}
 }
 
 // PolicyStates are recorded results as policy's rules see them (for `crest wave status`).

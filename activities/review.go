@@ -164,3 +164,64 @@ func rootsIn(g *graph.Graph, roots []string) []string {
 	}
 	return out
 }
+
+// Review is one policy review of a minor wave, recorded as one activity whatever the
+// number of failures: it brings the issues up to date (ReviewFailures), decides about
+// every unresolved root cause at once (policy.Review, at the workflow's time), records
+// each decision (audit log, and as the package's reason) and marks broken what the policy
+// says to, with its dependents following (Resolve). Idempotent: a retried review finds
+// the packages it marked broken resolved, and the audit log keys decisions.
+func (a *Activities) Review(ctx context.Context, in ReviewInput) (ReviewResult, error) {
+	notices, err := a.ReviewFailures(ctx, in)
+	if err != nil || len(notices) == 0 {
+		return ReviewResult{}, err
+	}
+	settings, err := policy.DecodeSettings(in.Policy)
+	if err != nil {
+		return ReviewResult{}, invalid("wave policy: %v", err)
+	}
+	failures := make([]policy.Failure, len(notices))
+	for i, n := range notices {
+		failures[i] = n.Failure(in.Events)
+	}
+	decisions, wake := policy.Review(failures, settings, in.Now)
+	out := ReviewResult{Wake: wake}
+	for i, d := range decisions {
+		n := notices[i]
+		activity.RecordHeartbeat(ctx, "deciding about "+d.Package)
+		if err := a.RecordDecision(ctx, DecisionInput{Wave: in.Wave, MinorWaveID: in.MinorWaveID, System: n.System,
+			Package: d.Package, Action: string(d.Action), Reason: d.Reason, Until: d.Until}); err != nil {
+			return out, err
+		}
+		switch d.Action {
+		case policy.ActionMarkBroken:
+			if _, err := a.Resolve(ctx, ResolveInput{Wave: in.Wave, MinorWaveID: in.MinorWaveID, System: n.System,
+				Package: n.Package, Resolution: string(policy.ResolutionMarkedBroken), Reason: d.Reason, Actor: "policy"}); err != nil {
+				return out, err
+			}
+			out.MarkedBroken++
+		case policy.ActionBlock:
+			out.Blocked++
+			out.Waiting++
+		default:
+			out.Waiting++
+		}
+	}
+	return out, nil
+}
+
+// Failure is what the grace policy knows of the notice's root cause: its facts, the
+// retries of it among events, and the newest maintainer comment on its issue.
+func (n Notice) Failure(events []PackageEvent) policy.Failure {
+	f := policy.Failure{Package: n.Package, Status: policy.Status(n.Status), Maintainers: n.Maintainers,
+		Notified: n.Notified, Protected: n.Protected}
+	for _, e := range events {
+		if e.Package == n.Package {
+			f.Events = append(f.Events, e.Event)
+		}
+	}
+	if !n.LastComment.IsZero() {
+		f.Events = append(f.Events, policy.Event{Kind: policy.EventComment, At: n.LastComment, Actor: n.LastCommentActor})
+	}
+	return f
+}

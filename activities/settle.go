@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/policy"
 )
 
 // maxBlockedListed caps the dependents a Failure names in workflow history.
@@ -55,9 +56,32 @@ func (a *Activities) summary(ctx context.Context, minorWaveID int64) (Summary, [
 	out := Summary{Counts: counts}
 	for _, r := range roots {
 		f := Failure{System: r.System, Package: r.Package, Status: r.Status, Resolution: r.Resolution,
-			Attempts: r.Attempts, Dependents: len(r.Dependents)}
+			Attempts: r.Attempts, Dependents: len(r.Dependents), Reason: r.Reason}
 		f.Blocked = r.Dependents[:min(len(r.Dependents), maxBlockedListed)]
 		out.Failures = append(out.Failures, f)
+	}
+	// Whether the minor wave may tag is policy's to say. While a package is pending or a
+	// failure has no resolution it plainly may not, and reading every state of a large
+	// minor wave on each summary would be wasted.
+	if counts.Pending == 0 && counts.Unresolved == 0 {
+		systems, err := a.Store.Systems(ctx, minorWaveID)
+		if err != nil {
+			return Summary{}, nil, err
+		}
+		out.Settled = true
+		for _, system := range systems {
+			states, err := a.Store.States(ctx, minorWaveID, system)
+			if err != nil {
+				return Summary{}, nil, err
+			}
+			ok, blocking := policy.Settled(states)
+			out.Settled = out.Settled && ok
+			for _, b := range blocking {
+				if len(out.Blocking) < MaxFailuresListed {
+					out.Blocking = append(out.Blocking, b)
+				}
+			}
+		}
 	}
 	return out, roots, nil
 }
@@ -110,8 +134,12 @@ func (a *Activities) TagMinorWave(ctx context.Context, in TagInput) (TagResult, 
 	if err != nil {
 		return TagResult{}, err
 	}
-	if sum.Counts.Unresolved > 0 || sum.Counts.Pending > 0 {
-		return TagResult{}, invalid("%s is not settled: %d unresolved, %d pending", in.Name, sum.Counts.Unresolved, sum.Counts.Pending)
+	if !sum.Settled {
+		why := fmt.Sprintf("%d unresolved, %d pending", sum.Counts.Unresolved, sum.Counts.Pending)
+		if len(sum.Blocking) > 0 {
+			why = strings.Join(sum.Blocking, "; ")
+		}
+		return TagResult{}, invalid("%s is not settled: %s", in.Name, why)
 	}
 	ts := TagSummary{Schema: "crest.tag/v1", Collection: in.Collection, Tag: in.Name, Commit: in.Commit, Branch: in.Branch,
 		Updates: in.Updates, Evaluations: in.Evaluations, Counts: sum.Counts, Failures: sum.Failures}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/policy"
 )
 
 // Update is one root update of a major wave: a package and the git ref (branch, tag or
@@ -138,6 +139,9 @@ type RoundInput struct {
 	// Dispatch writes the round's frontier too, for a dispatcher that builds each package
 	// as soon as its dependencies are built (TakeReady) instead of in layers.
 	Dispatch bool `json:"dispatch,omitempty"`
+	// Policy is the wave's effective policy (policy.Settings as JSON): its protected roots
+	// mark the packages policy never settles implicitly. Empty: the defaults.
+	Policy json.RawMessage `json:"policy,omitempty"`
 }
 
 // TakeReadyInput asks for up to Max ready packages of a dependency-driven round.
@@ -234,6 +238,9 @@ type Failure struct {
 	Attempts   int      `json:"attempts"`
 	Dependents int      `json:"dependents"`
 	Blocked    []string `json:"blocked,omitempty"` // the first few dependents, for people
+	// Reason is why it is settled, or (unresolved) what it waits for: the policy's latest
+	// decision about it.
+	Reason string `json:"reason,omitempty"`
 }
 
 // Summary is where a minor wave stands.
@@ -246,6 +253,12 @@ type Summary struct {
 	// RootCauses is how many root causes there are in all (0 in summaries written before
 	// the list was capped: count Failures then).
 	RootCauses int `json:"root_causes,omitempty"`
+	// Settled: policy says the minor wave may tag (policy.Settled on every system). False
+	// in summaries written before policy was asked.
+	Settled bool `json:"settled,omitempty"`
+	// Blocking is what keeps a minor wave whose failures all have a resolution from
+	// tagging, in policy's words (at most MaxFailuresListed entries).
+	Blocking []string `json:"blocking,omitempty"`
 }
 
 // MaxFailuresListed caps Summary.Failures.
@@ -298,6 +311,30 @@ type ReviewInput struct {
 	Branch      string           `json:"branch"`
 	Updates     []Update         `json:"updates"`
 	Policy      json.RawMessage  `json:"policy"`
+	// Now is the workflow's time of the review (Review decides grace periods at it).
+	Now time.Time `json:"now,omitzero"`
+	// Events are the retries that may extend a grace period (Review).
+	Events []PackageEvent `json:"events,omitempty"`
+}
+
+// PackageEvent is a policy event (a retry) about one package.
+type PackageEvent struct {
+	Package string       `json:"package"`
+	Event   policy.Event `json:"event"`
+}
+
+// ReviewResult is what one policy review of a minor wave did: counts, not lists, so that a
+// wave with 20,000 failures records a few bytes. The decisions are in the audit log, and
+// each waiting package's reason in its result.
+type ReviewResult struct {
+	// Wake is the earliest grace deadline still running (zero: none).
+	Wake time.Time `json:"wake,omitzero"`
+	// Waiting counts the root causes still unresolved; Blocked those of them that wait
+	// for a person whatever the time (protected, or not judgeable).
+	Waiting int `json:"waiting"`
+	Blocked int `json:"blocked"`
+	// MarkedBroken counts the root causes the policy marked broken now.
+	MarkedBroken int `json:"marked_broken"`
 }
 
 // Notice is what the policy needs to know about one unresolved root cause.

@@ -11,7 +11,23 @@ import (
 	"github.com/crestwaves/crest/policy"
 )
 
-// applyPolicy files or updates the issue of every root cause (ReviewFailures), then asks
+// review is one policy review (waves since versionPolicyReview): the Review activity files
+// and updates issues, decides about every unresolved root cause at the workflow's time and
+// applies what it decided, recording one small result. It returns the earliest deadline to
+// wake up at (zero: none) and whether it resolved anything.
+func (w *minorWave) review(ctx workflow.Context) (time.Time, bool, error) {
+	var res activities.ReviewResult
+	err := workflow.ExecuteActivity(ctx, a.Review, activities.ReviewInput{
+		Collection: w.in.Collection, Wave: w.in.Name, Major: w.in.Wave, Minor: w.in.Number,
+		WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Evaluations: w.st.Evaluations,
+		Commit: w.st.Commit, Branch: w.in.Branch, Updates: w.in.Updates, Policy: w.in.Policy,
+		Now: workflow.Now(ctx), Events: w.st.Events,
+	}).Get(ctx, &res)
+	return res.Wake, res.MarkedBroken > 0, err
+}
+
+// applyPolicy is the review of waves started before versionPolicyReview, kept so that
+// they replay: it files or updates the issue of every root cause (ReviewFailures), then asks
 // the breaking-change policy about each unresolved one: protected packages block until a
 // person acts; others wait out their grace period and are then marked broken, their
 // dependents following. It returns the earliest deadline to wake up at (zero: none) and
@@ -30,8 +46,7 @@ func (w *minorWave) applyPolicy(ctx workflow.Context) (time.Time, bool, error) {
 	resolved := false
 	var decisions []policy.Decision
 	for _, n := range notices {
-		f := policy.Failure{Package: n.Package, Status: policy.Status(n.Status), Maintainers: n.Maintainers,
-			Notified: n.Notified, Protected: n.Protected, Events: w.eventsOf(n)}
+		f := n.Failure(w.st.Events)
 		// The decision goes into history, so later policy changes cannot break replay.
 		var d policy.Decision
 		if err := workflow.SideEffect(ctx, func(workflow.Context) any {
@@ -77,21 +92,6 @@ func decide(f policy.Failure, settingsJSON []byte, now time.Time) policy.Decisio
 		return policy.Decision{Action: policy.ActionBlock, Package: f.Package, Reason: err.Error()}
 	}
 	return d
-}
-
-// eventsOf gathers what may extend a package's grace period: its retries and the newest
-// maintainer comment on its issue.
-func (w *minorWave) eventsOf(n activities.Notice) []policy.Event {
-	var out []policy.Event
-	for _, e := range w.st.Events {
-		if e.Package == n.Package {
-			out = append(out, e.Event)
-		}
-	}
-	if !n.LastComment.IsZero() {
-		out = append(out, policy.Event{Kind: policy.EventComment, At: n.LastComment, Actor: n.LastCommentActor})
-	}
-	return out
 }
 
 // recordDecision writes a decision down once: the audit log keys it by package, action and

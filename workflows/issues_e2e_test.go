@@ -62,7 +62,8 @@ func TestPolicyAndIssuesEndToEnd(t *testing.T) {
 			require.Contains(t, r.Reason, "grace period")
 		case "fetch", "webd", "feedreader":
 			require.Equal(t, store.StatusDependencyFailed, r.Status)
-			require.Equal(t, "dependency-failed", r.Resolution, "dependents follow their root cause")
+			require.Equal(t, "dependency-failed/marked-broken", r.Resolution, "dependents follow their root cause")
+			require.Equal(t, "blocked by libhttp (marked-broken)", r.Reason)
 			require.Equal(t, []string{"libhttp"}, r.BlockedBy)
 		}
 	}

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,7 +60,7 @@ type minorState struct {
 	Resolves    []ResolveRequest            `json:"resolves,omitempty"`
 	Retries     []RetryRequest              `json:"retries,omitempty"`
 	// Events are the retries that may extend a grace period, in order.
-	Events []packageEvent `json:"events,omitempty"`
+	Events []activities.PackageEvent `json:"events,omitempty"`
 	// Decisions are the latest policy decision per waiting package, by package.
 	Decisions []policy.Decision `json:"decisions,omitempty"`
 	// Attention is the error a needs-attention minor wave waits on.
@@ -69,12 +70,6 @@ type minorState struct {
 	// Fixes are refs people gave while the wave needed attention, merged before the next
 	// evaluation.
 	Fixes []activities.Update `json:"fixes,omitempty"`
-}
-
-// packageEvent is a policy event (a retry) about one package.
-type packageEvent struct {
-	Package string       `json:"package"`
-	Event   policy.Event `json:"event"`
 }
 
 type minorWave struct {
@@ -88,7 +83,10 @@ type minorWave struct {
 	// dispatches: waves started since versionDispatch build each round dependency-driven
 	// (BuildSet) instead of in layers.
 	dispatches bool
-	shards     []workflow.ChildWorkflowFuture // running shards, for pause forwarding
+	// reviews: waves started since versionPolicyReview review their failures in one
+	// activity (Review) and tag when policy says they are settled.
+	reviews bool
+	shards  []workflow.ChildWorkflowFuture // running shards, for pause forwarding
 	// drain takes every signal still in its channel (before continuing as new, so none is
 	// lost) and tells whether it took any.
 	drain func(workflow.Context) bool
@@ -268,6 +266,7 @@ func (w *minorWave) cancel(ctx workflow.Context) {
 func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 	w.recovers = workflow.GetVersion(ctx, versionNeedsAttention, workflow.DefaultVersion, 1) == 1
 	w.dispatches = workflow.GetVersion(ctx, versionDispatch, workflow.DefaultVersion, 1) == 1
+	w.reviews = workflow.GetVersion(ctx, versionPolicyReview, workflow.DefaultVersion, 1) == 1
 	ctx = bookkeeping(ctx)
 	if w.st.MinorWaveID == 0 {
 		w.phase(ctx, PhaseMerging)
@@ -296,15 +295,29 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 			w.phase(ctx, PhaseCancelled)
 			return MinorWaveResult{Name: w.in.Name, Commit: w.st.Commit, Summary: w.st.Summary}, temporal.NewCanceledError(w.in.Name + " cancelled")
 		}
-		if w.st.Summary.Counts.Unresolved == 0 && w.st.Summary.Counts.Pending == 0 && len(w.st.Retries) == 0 {
+		settled := w.st.Summary.Counts.Unresolved == 0 && w.st.Summary.Counts.Pending == 0
+		if w.reviews {
+			settled = w.st.Summary.Settled
+		}
+		if settled && len(w.st.Retries) == 0 {
 			break
 		}
-		wake, resolved, err := w.applyPolicy(ctx)
+		review := w.applyPolicy
+		if w.reviews {
+			review = w.review
+		}
+		wake, resolved, err := review(ctx)
 		if err != nil {
 			return MinorWaveResult{}, err
 		}
 		if resolved {
 			continue // the policy settled something: look again
+		}
+		if w.reviews {
+			// The review recorded why each failure waits: show it in the status.
+			if err := w.summarize(ctx); err != nil {
+				return MinorWaveResult{}, err
+			}
 		}
 		w.phase(ctx, PhaseWaiting)
 		asked := func() bool { return len(w.st.Resolves) > 0 || len(w.st.Retries) > 0 || w.cancelled }
@@ -461,7 +474,7 @@ func (w *minorWave) buildRound(ctx workflow.Context, retry []string, prev []acti
 		in := activities.RoundInput{
 			WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, System: ev.System, Round: w.st.Round,
 			BaseEvaluationID: w.in.BaseEvaluations[i].EvaluationID, EvaluationID: ev.EvaluationID,
-			Retry: retry, Deferred: w.in.Deferred, ShardSize: w.limits.ShardSize,
+			Retry: retry, Deferred: w.in.Deferred, ShardSize: w.limits.ShardSize, Policy: w.in.Policy,
 		}
 		if prev != nil {
 			in.PreviousEvaluationID = prev[i].EvaluationID
@@ -584,7 +597,7 @@ func (w *minorWave) settle(ctx workflow.Context) error {
 	var pkgs []string
 	for _, r := range retries {
 		pkgs = append(pkgs, r.Package)
-		w.st.Events = append(w.st.Events, packageEvent{Package: r.Package,
+		w.st.Events = append(w.st.Events, activities.PackageEvent{Package: r.Package,
 			Event: policy.Event{Kind: policy.EventRetry, At: workflow.Now(ctx), Actor: r.By}})
 		if r.Ref != "" && !slices.ContainsFunc(fixes, func(u activities.Update) bool { return u.Ref == r.Ref }) {
 			fixes = append(fixes, activities.Update{Package: r.Package, Ref: r.Ref})
@@ -738,7 +751,7 @@ func (w *minorWave) status() MinorStatus {
 		if f.Resolution != "" {
 			continue
 		}
-		why := "resolve (wont-fix, cant-fix) or retry with a fix"
+		why := cmp.Or(f.Reason, "resolve (wont-fix, cant-fix) or retry with a fix")
 		for _, d := range w.st.Decisions {
 			if d.Package == f.Package {
 				why = d.Reason
@@ -746,6 +759,7 @@ func (w *minorWave) status() MinorStatus {
 		}
 		s.Waiting = append(s.Waiting, fmt.Sprintf("%s %s, blocks %d: %s", f.Package, f.Status, f.Dependents, why))
 	}
+	s.Waiting = append(s.Waiting, w.st.Summary.Blocking...)
 	return s
 }
 

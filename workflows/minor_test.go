@@ -54,6 +54,7 @@ func (f *fakeWave) summary() activities.Summary {
 		}
 	}
 	s.Counts.Passed = s.Counts.Total - s.Counts.Unresolved - s.Counts.Resolved
+	s.Settled = s.Counts.Unresolved == 0 && s.Counts.Pending == 0 // no protected dependents here
 	return s
 }
 
@@ -86,19 +87,34 @@ func (f *fakeWave) register(t *testing.T) {
 		func(_ context.Context, in activities.ReviewInput) ([]activities.Notice, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			var out []activities.Notice
-			for _, x := range f.failures {
-				if x.Resolution != "" {
-					continue
-				}
-				if _, ok := f.notified[x.Package]; !ok {
-					f.notified[x.Package] = env.Now()
-				}
-				out = append(out, activities.Notice{System: x.System, Package: x.Package, Status: x.Status,
-					Maintainers: []string{"alice"}, Notified: f.notified[x.Package], Protected: f.protected[x.Package],
-					LastComment: f.comments[x.Package]})
+			return f.notices(), nil
+		})
+	// Review as the activity does it: the notices, policy's decisions at the workflow's
+	// time, each recorded as the package's reason, and marked-broken packages resolved.
+	env.OnActivity(acts.Review, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ReviewInput) (activities.ReviewResult, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			notices := f.notices()
+			failures := make([]policy.Failure, len(notices))
+			for i, n := range notices {
+				failures[i] = n.Failure(in.Events)
 			}
-			return out, nil
+			settings, err := policy.DecodeSettings(in.Policy)
+			require.NoError(t, err)
+			decisions, wake := policy.Review(failures, settings, in.Now)
+			res := activities.ReviewResult{Wake: wake}
+			for i, d := range decisions {
+				f.setReason(d.Package, d.Reason)
+				if d.Action == policy.ActionMarkBroken {
+					f.resolve(activities.ResolveInput{Wave: in.Wave, MinorWaveID: in.MinorWaveID, System: notices[i].System,
+						Package: d.Package, Resolution: string(policy.ResolutionMarkedBroken), Reason: d.Reason, Actor: "policy"})
+					res.MarkedBroken++
+				} else {
+					res.Waiting++
+				}
+			}
+			return res, nil
 		})
 	env.OnActivity(acts.CheckRequest, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CheckRequestInput) (activities.CheckRequestResult, error) {
@@ -133,12 +149,7 @@ func (f *fakeWave) register(t *testing.T) {
 		func(_ context.Context, in activities.ResolveInput) (int, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			f.resolved = append(f.resolved, in)
-			for i, x := range f.failures {
-				if x.Package == in.Package {
-					f.failures[i].Resolution = in.Resolution
-				}
-			}
+			f.resolve(in)
 			return 0, nil
 		})
 	env.OnActivity(acts.TagMinorWave, mock.Anything, mock.Anything).Return(
@@ -148,6 +159,43 @@ func (f *fakeWave) register(t *testing.T) {
 			f.mu.Unlock()
 			return activities.TagResult{Tag: in.Name, Commit: in.Commit, Summary: f.summary()}, nil
 		})
+}
+
+// notices are the unresolved root causes as ReviewFailures reports them; the first report
+// notifies. Call with f.mu held.
+func (f *fakeWave) notices() []activities.Notice {
+	var out []activities.Notice
+	for _, x := range f.failures {
+		if x.Resolution != "" {
+			continue
+		}
+		if _, ok := f.notified[x.Package]; !ok {
+			f.notified[x.Package] = f.env.Now()
+		}
+		out = append(out, activities.Notice{System: x.System, Package: x.Package, Status: x.Status,
+			Maintainers: []string{"alice"}, Notified: f.notified[x.Package], Protected: f.protected[x.Package],
+			LastComment: f.comments[x.Package]})
+	}
+	return out
+}
+
+// resolve records a resolution. Call with f.mu held.
+func (f *fakeWave) resolve(in activities.ResolveInput) {
+	f.resolved = append(f.resolved, in)
+	for i, x := range f.failures {
+		if x.Package == in.Package {
+			f.failures[i].Resolution, f.failures[i].Reason = in.Resolution, in.Reason
+		}
+	}
+}
+
+// setReason records why a package waits. Call with f.mu held.
+func (f *fakeWave) setReason(pkg, reason string) {
+	for i, x := range f.failures {
+		if x.Package == pkg {
+			f.failures[i].Reason = reason
+		}
+	}
 }
 
 func minorInput(policy string) workflows.MinorWaveInput {

@@ -114,6 +114,10 @@ const (
 	// versionDispatch: a minor wave builds each round dependency-driven (one BuildSet per
 	// system over the round's frontier in Postgres) instead of in layers of shards.
 	versionDispatch = "dispatch"
+	// versionPolicyReview: a minor wave reviews its failures in one Review activity (one
+	// recorded decision batch, whatever the failure count, instead of a side effect and
+	// local activities per root cause) and tags when policy.Settled says it may.
+	versionPolicyReview = "policy-review"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

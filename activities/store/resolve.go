@@ -24,6 +24,9 @@ type PackageResult struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 	// LastError is why a pending build is being retried ("attempt 4: nix-store …").
 	LastError string `json:"last_error,omitempty"`
+	// Protected: in the build closure of a protected root (policy never settles it
+	// implicitly).
+	Protected bool `json:"protected,omitempty"`
 }
 
 // Results lists a minor wave's packages (one package when pkg is set), by package.
@@ -40,14 +43,14 @@ func (s *Store) ResultsFor(ctx context.Context, minorWaveID int64, system string
 
 func (s *Store) results(ctx context.Context, where string, args ...any) ([]PackageResult, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT system, package, drv, round, layer, status, resolution, reason, blocked_by, attempts, log_tail, updated_at, last_error
+		SELECT system, package, drv, round, layer, status, resolution, reason, blocked_by, attempts, log_tail, updated_at, last_error, protected
 		FROM package_results WHERE `+where+` ORDER BY package, system`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("results of minor wave %v: %w", args[0], err)
 	}
 	var out []PackageResult
 	var r PackageResult
-	_, err = pgx.ForEachRow(rows, []any{&r.System, &r.Package, &r.Drv, &r.Round, &r.Layer, &r.Status, &r.Resolution, &r.Reason, &r.BlockedBy, &r.Attempts, &r.LogTail, &r.UpdatedAt, &r.LastError}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&r.System, &r.Package, &r.Drv, &r.Round, &r.Layer, &r.Status, &r.Resolution, &r.Reason, &r.BlockedBy, &r.Attempts, &r.LogTail, &r.UpdatedAt, &r.LastError, &r.Protected}, func() error {
 		out = append(out, r)
 		return nil
 	})
@@ -128,50 +131,6 @@ func (s *Store) RootCauses(ctx context.Context, minorWaveID int64) ([]RootCause,
 		return nil, fmt.Errorf("root causes of minor wave %d: %w", minorWaveID, err)
 	}
 	return out, nil
-}
-
-// Resolve settles a failed package of a minor wave with resolution and reason, and settles
-// every dependency-failed package whose root causes are now all resolved, in one
-// transaction. It returns how many dependents it settled. Resolving again with the same
-// values changes nothing.
-func (s *Store) Resolve(ctx context.Context, minorWaveID int64, system, pkg, resolution, reason string) (int, error) {
-	var settled int
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			UPDATE package_results SET resolution = $4, reason = $5, updated_at = now()
-			WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND status IN ('failed', 'test-failed', 'dependency-failed')`,
-			minorWaveID, system, pkg, resolution, reason)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%s has not failed in this minor wave: %w", pkg, ErrNotFound)
-		}
-		tag, err = tx.Exec(ctx, `
-			UPDATE package_results d SET resolution = 'dependency-failed',
-				reason = 'follows ' || (SELECT string_agg(r.package || ': ' || r.resolution, ', ' ORDER BY r.package)
-				                        FROM package_results r WHERE r.minor_wave_id = d.minor_wave_id
-				                          AND r.system = d.system AND r.package = ANY(d.blocked_by)),
-				updated_at = now()
-			WHERE d.minor_wave_id = $1 AND d.system = $2 AND d.status = 'dependency-failed'
-			  AND $3 = ANY(d.blocked_by) AND d.resolution = ''
-			  AND NOT EXISTS (
-			    SELECT 1 FROM unnest(d.blocked_by) AS root(name)
-			    WHERE NOT EXISTS (
-			      SELECT 1 FROM package_results r JOIN minor_waves m ON m.id = r.minor_wave_id
-			      WHERE m.wave_id = (SELECT wave_id FROM minor_waves WHERE id = $1)
-			        AND r.system = d.system AND r.package = root.name AND r.resolution <> ''))`,
-			minorWaveID, system, pkg)
-		if err != nil {
-			return err
-		}
-		settled = int(tag.RowsAffected())
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("resolve %s as %s: %w", pkg, resolution, err)
-	}
-	return settled, nil
 }
 
 // LockedIn lists the packages a major wave already settled for system in minor waves other

@@ -27,6 +27,8 @@ type RoundRow struct {
 	Drv     string
 	Layer   int
 	Shard   int
+	// Protected: in the build closure of a protected root; never settled implicitly.
+	Protected bool
 }
 
 // LayerLayout is how many shards and packages one dependency layer of a round has.
@@ -49,20 +51,20 @@ func (s *Store) PutRound(ctx context.Context, minorWaveID int64, system string, 
 		if exists || len(rows) == 0 {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE round_rows (package text, drv text, layer int, shard int) ON COMMIT DROP`); err != nil {
+		if _, err := tx.Exec(ctx, `CREATE TEMP TABLE round_rows (package text, drv text, layer int, shard int, protected boolean) ON COMMIT DROP`); err != nil {
 			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"round_rows"}, []string{"package", "drv", "layer", "shard"},
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"round_rows"}, []string{"package", "drv", "layer", "shard", "protected"},
 			pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-				return []any{rows[i].Package, rows[i].Drv, int32(rows[i].Layer), int32(rows[i].Shard)}, nil
+				return []any{rows[i].Package, rows[i].Drv, int32(rows[i].Layer), int32(rows[i].Shard), rows[i].Protected}, nil
 			})); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `
-			INSERT INTO package_results (minor_wave_id, system, package, drv, round, layer, shard, status)
-			SELECT $1, $2, package, drv, $3, layer, shard, 'pending' FROM round_rows
+			INSERT INTO package_results (minor_wave_id, system, package, drv, round, layer, shard, status, protected)
+			SELECT $1, $2, package, drv, $3, layer, shard, 'pending', protected FROM round_rows
 			ON CONFLICT (minor_wave_id, system, package) DO UPDATE SET
-				drv = EXCLUDED.drv, round = EXCLUDED.round, layer = EXCLUDED.layer, shard = EXCLUDED.shard,
+				drv = EXCLUDED.drv, round = EXCLUDED.round, layer = EXCLUDED.layer, shard = EXCLUDED.shard, protected = EXCLUDED.protected,
 				status = 'pending', resolution = '', reason = '', blocked_by = '{}', updated_at = now()`,
 			minorWaveID, system, round)
 		return err
@@ -149,8 +151,9 @@ func collectPending(rows pgx.Rows) ([]pendingTask, error) {
 
 // gatePending applies policy.Gate to pending packages whose dependencies are all final:
 // a package with a failed dependency (in this major wave: this minor wave or an earlier
-// one) becomes dependency-failed with its root causes and the gate's reason, and is
-// returned in blocked; the others are returned as tasks to build.
+// one) becomes dependency-failed with its root causes and the gate's reason (and settled
+// at once if policy.Follow says its root causes were), and is returned in blocked; the
+// others are returned as tasks to build.
 func gatePending(ctx context.Context, tx pgx.Tx, waveID, minorWaveID int64, system string, all []pendingTask) (tasks []ShardTask, blocked []string, err error) {
 	// Failures among those dependencies anywhere in this major wave, latest minor wave first.
 	var depKeys []string
@@ -218,6 +221,11 @@ func gatePending(ctx context.Context, tx pgx.Tx, waveID, minorWaveID int64, syst
 			minorWaveID, system, p.task.Package, dec.BlockedBy, dec.Reason); err != nil {
 			return nil, nil, err
 		}
+	}
+	// A root cause settled already (in an earlier minor wave, or before this package was
+	// reached) settles its new dependents at once, as policy.Follow says.
+	if _, err := follow(ctx, tx, minorWaveID, system, blocked); err != nil {
+		return nil, nil, err
 	}
 	return tasks, blocked, nil
 }
