@@ -84,7 +84,9 @@ func TestBuildSetContinuesAsNewAndLosesNothing(t *testing.T) {
 		acts := &activities.Activities{}
 		env.RegisterActivity(acts)
 		env.OnActivity(acts.TakeReady, mock.Anything, mock.Anything).Return(
-			func(_ context.Context, in activities.TakeReadyInput) (activities.ReadyTasks, error) { return f.take(in), nil })
+			func(_ context.Context, in activities.TakeReadyInput) (activities.ReadyTasks, error) {
+				return f.take(in), nil
+			})
 		env.OnActivity(acts.BuildPackage, mock.Anything, mock.Anything).Return(
 			func(_ context.Context, in activities.BuildInput) (activities.BuildResult, error) {
 				f.mu.Lock()
