@@ -51,3 +51,43 @@ func TestPlanRejectsUnknownAndCyclicInputClearly(t *testing.T) {
 	require.ElementsMatch(t, in.Updates, plan.Minor[0].Updates)
 	require.Equal(t, 3, plan.Minor[0].Builds, "libparse, libcheck and app")
 }
+
+// TestCollectionTagPrefix: a collection whose tag prefix is "rel" gets its waves named
+// with it from the store (the branch of a new major wave, the not-found message) and from
+// the planner (the minor waves' names, which become their tags).
+func TestCollectionTagPrefix(t *testing.T) {
+	ctx := context.Background()
+	st := testenv.Store(t)
+	a := &activities.Activities{Store: st}
+	require.NoError(t, a.RegisterCollection(ctx, activities.Collection{Name: "r", Remote: "/nowhere", TagPrefix: "rel"}))
+	col, err := st.CollectionByName(ctx, "r")
+	require.NoError(t, err)
+	prefix, err := st.TagPrefix(ctx, "r")
+	require.NoError(t, err)
+	require.Equal(t, "rel", prefix)
+	ev, _, err := st.SaveEvaluation(ctx, col.ID, "abc", "x86_64-linux", []graph.Package{
+		{Key: "libcore", Name: "libcore", Drv: "/d/1"},
+		{Key: "libnet", Name: "libnet", Drv: "/d/2", Deps: []string{"libcore"}},
+		{Key: "app", Name: "app", Drv: "/d/3", Deps: []string{"libnet"}},
+	})
+	require.NoError(t, err)
+	w, err := st.CreateWave(ctx, store.Wave{CollectionID: col.ID, WorkflowID: "r/wave-1", BaseRef: "main", State: "planning"})
+	require.NoError(t, err)
+	require.Equal(t, "rel-1", w.Branch, "the branch of a major wave is named with the collection's prefix")
+	require.Equal(t, "rel-1", w.Name())
+	got, err := st.WaveByNumber(ctx, "r", 1)
+	require.NoError(t, err)
+	require.Equal(t, "rel-1", got.Name())
+	_, err = st.WaveByNumber(ctx, "r", 7)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.ErrorContains(t, err, "rel-7 of r")
+
+	plan, err := a.Plan(ctx, activities.PlanInput{Collection: "r", WaveID: w.ID, Wave: 1, EvaluationID: ev.ID, FirstMinor: 1,
+		Updates: []activities.Update{{Package: "libcore", Ref: "update/core"}, {Package: "libnet", Ref: "update/net"}}})
+	require.NoError(t, err)
+	var names []string
+	for _, m := range plan.Minor {
+		names = append(names, m.Name)
+	}
+	require.Equal(t, []string{"rel-1-1", "rel-1-2"}, names)
+}

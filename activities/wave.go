@@ -16,6 +16,7 @@ import (
 	"github.com/crestwaves/crest/activities/gitrepo"
 	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wavename"
 	"github.com/crestwaves/crest/graph"
 	"github.com/crestwaves/crest/graph/planview"
 	"github.com/crestwaves/crest/policy"
@@ -78,7 +79,7 @@ func (a *Activities) StartWave(ctx context.Context, in StartWaveInput) (StartWav
 		}
 		return StartWaveResult{}, err
 	}
-	w.Branch = fmt.Sprintf("%s-%d", col.TagPrefix, w.Number)
+	w.Branch = wavename.Major(col.TagPrefix, w.Number)
 	repo, err := a.Repos.Open(ctx, col)
 	if err != nil {
 		return StartWaveResult{}, err
@@ -97,7 +98,7 @@ func (a *Activities) StartWave(ctx context.Context, in StartWaveInput) (StartWav
 	if err := repo.Push(ctx, w.Branch); err != nil {
 		return StartWaveResult{}, err
 	}
-	return StartWaveResult{WaveID: w.ID, Number: w.Number, Name: fmt.Sprintf("%s-%d", col.TagPrefix, w.Number),
+	return StartWaveResult{WaveID: w.ID, Number: w.Number, Name: wavename.Major(col.TagPrefix, w.Number),
 		Branch: w.Branch, BaseCommit: base, Collection: col, Policy: effective}, nil
 }
 
@@ -155,6 +156,10 @@ func (a *Activities) evaluateAt(ctx context.Context, col Collection, commit, sys
 // stored evaluation), stores the full plan with the wave, and returns the part the workflow
 // needs.
 func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanResult, error) {
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return PlanResult{}, err
+	}
 	pkgs, err := a.Store.LoadPackages(ctx, in.EvaluationID)
 	if err != nil {
 		return PlanResult{}, err
@@ -182,7 +187,7 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanResult, error)
 	if len(unknown) > 0 {
 		return PlanResult{}, invalid("%s", strings.Join(unknown, "; "))
 	}
-	checks, err := a.checkUpstreams(ctx, in, g, refs)
+	checks, err := a.checkUpstreams(ctx, col, in, g, refs)
 	if err != nil {
 		return PlanResult{}, err
 	}
@@ -225,7 +230,7 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanResult, error)
 	for i, m := range plan.Minor {
 		num := in.FirstMinor + i
 		byID[m.ID] = num
-		pm := PlannedMinor{Number: num, Name: fmt.Sprintf("wave-%d-%d", in.Wave, num), Builds: m.Builds, CostSeconds: m.CostSeconds}
+		pm := PlannedMinor{Number: num, Name: wavename.Minor(col.TagPrefix, in.Wave, num), Builds: m.Builds, CostSeconds: m.CostSeconds}
 		for _, k := range m.Updates {
 			pm.Updates = append(pm.Updates, refs[k])
 		}
@@ -241,10 +246,9 @@ func (a *Activities) Plan(ctx context.Context, in PlanInput) (PlanResult, error)
 // updates) and does not already update, for the tag <prefix>-N in the upstream's
 // repository: found, the package is updated to it; missing, an issue asks for it (one per
 // package and wave, however often the wave is planned).
-func (a *Activities) checkUpstreams(ctx context.Context, in PlanInput, g *graph.Graph, updates map[string]Update) ([]UpstreamCheck, error) {
-	col, err := a.LoadCollection(ctx, in.Collection)
-	if err != nil || len(col.Upstreams) == 0 {
-		return nil, err
+func (a *Activities) checkUpstreams(ctx context.Context, col Collection, in PlanInput, g *graph.Graph, updates map[string]Update) ([]UpstreamCheck, error) {
+	if len(col.Upstreams) == 0 {
+		return nil, nil
 	}
 	roots := make([]string, 0, len(updates))
 	for k := range updates {
@@ -269,8 +273,7 @@ func (a *Activities) checkUpstreams(ctx context.Context, in PlanInput, g *graph.
 		if _, updated := updates[key]; updated || !slices.Contains(reached, key) {
 			continue
 		}
-		prefix := cmp.Or(up.TagPrefix, col.TagPrefix)
-		c := UpstreamCheck{Package: key, Repo: up.Repo, Tag: fmt.Sprintf("%s-%d", prefix, in.Wave)}
+		c := UpstreamCheck{Package: key, Repo: up.Repo, Tag: wavename.Major(cmp.Or(up.TagPrefix, col.TagPrefix), in.Wave)}
 		activity.RecordHeartbeat(ctx, "upstream "+key)
 		if c.Found, err = repo.RemoteTagExists(ctx, up.Repo, c.Tag); err != nil {
 			return nil, fmt.Errorf("upstream of %s: %w", key, err)
@@ -282,7 +285,7 @@ func (a *Activities) checkUpstreams(ctx context.Context, in PlanInput, g *graph.
 				ups = append(ups, updates[k])
 			}
 			c.Issue, err = a.Issues.RequestTag(ctx, TagRequest{Collection: col.Name, Package: key, Maintainers: p.Maintainers,
-				Repo: up.Repo, Tag: c.Tag, Wave: fmt.Sprintf("%s-%d", col.TagPrefix, in.Wave), Updates: ups})
+				Repo: up.Repo, Tag: c.Tag, Wave: wavename.Major(col.TagPrefix, in.Wave), Updates: ups})
 			if err != nil {
 				return nil, issueError(key, err)
 			}

@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,12 +17,14 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wavename"
 )
 
 var burndownColor = color.RGBA{R: 0x4c, G: 0x72, B: 0xb0, A: 0xff}
 
 // burndown serves a minor wave's remaining builds over time as SVG
-// (/waves/demo/wave-1/burndown/wave-1-2.svg), or its samples as JSON.
+// (/waves/demo/wave-1/burndown/wave-1-2.svg, named with the collection's tag prefix), or its
+// samples as JSON.
 func (s *Server) burndown(w http.ResponseWriter, r *http.Request) {
 	asJSON := r.URL.Query().Get("format") == "json"
 	wave, err := s.findWave(r)
@@ -32,9 +33,8 @@ func (s *Server) burndown(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := strings.TrimSuffix(r.PathValue("minor"), ".svg")
-	prefix := fmt.Sprintf("wave-%d-", wave.Number)
-	m, err := strconv.Atoi(strings.TrimPrefix(name, prefix))
-	if err != nil || !strings.HasPrefix(name, prefix) {
+	major, m, ok := wavename.Parse(wave.TagPrefix, name)
+	if !ok || major != wave.Number || m == 0 {
 		s.fail(w, r, errNotFound{what: "minor wave " + name + " of " + wave.Collection}, asJSON)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wavename"
 )
 
 // The view types are what pages render and what their JSON is: plain fields with
@@ -20,7 +21,7 @@ type Counts = store.Counts
 // WaveView is a major wave in lists.
 type WaveView struct {
 	Collection string    `json:"collection"`
-	Name       string    `json:"name"` // wave-N
+	Name       string    `json:"name"` // <prefix>-N, with the collection's tag prefix
 	Number     int       `json:"number"`
 	WorkflowID string    `json:"workflow_id"`
 	Title      string    `json:"title,omitempty"`
@@ -56,7 +57,7 @@ func (s *Server) waves(r *http.Request) (any, error) {
 }
 
 func waveView(w store.WaveOverview) WaveView {
-	return WaveView{Collection: w.Collection, Name: fmt.Sprintf("wave-%d", w.Number), Number: w.Number,
+	return WaveView{Collection: w.Collection, Name: w.Name(), Number: w.Number,
 		WorkflowID: w.WorkflowID, Title: w.Title, State: w.State, Reason: w.Reason, BaseRef: w.BaseRef,
 		BaseCommit: w.BaseCommit, Branch: w.Branch, MinorWaves: w.MinorWaves, Counts: w.Counts,
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
@@ -64,7 +65,7 @@ func waveView(w store.WaveOverview) WaveView {
 
 // MinorView is a minor wave on its wave's page.
 type MinorView struct {
-	Name       string          `json:"name"` // wave-N-M
+	Name       string          `json:"name"` // <prefix>-N-M
 	Number     int             `json:"number"`
 	State      string          `json:"state"`
 	Reason     string          `json:"reason,omitempty"`
@@ -98,14 +99,23 @@ type WavePage struct {
 	MinorWaves []MinorView `json:"minor_waves"`
 }
 
+// findWave finds the major wave a path names with its collection's tag prefix
+// (/waves/demo/wave-1, /waves/rels/rel-1).
 func (s *Server) findWave(r *http.Request) (store.Wave, error) {
 	col, name := r.PathValue("collection"), r.PathValue("wave")
-	n, ok := waveNumber(name)
-	if !ok {
-		return store.Wave{}, errNotFound{what: "wave " + name + " of " + col}
-	}
 	ctx, cancel := withTimeout(r)
 	defer cancel()
+	prefix, err := s.st.TagPrefix(ctx, col)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Wave{}, errNotFound{what: "collection " + col}
+	}
+	if err != nil {
+		return store.Wave{}, err
+	}
+	n, minor, ok := wavename.Parse(prefix, name)
+	if !ok || minor != 0 {
+		return store.Wave{}, errNotFound{what: "wave " + name + " of " + col}
+	}
 	w, err := s.st.WaveByNumber(ctx, col, n)
 	if errors.Is(err, store.ErrNotFound) {
 		return w, errNotFound{what: "wave " + name + " of " + col}
@@ -130,7 +140,7 @@ func (s *Server) wave(r *http.Request) (any, error) {
 		addCounts(&o.Counts, m.Counts)
 		mv := MinorView{Name: m.Name, Number: m.Number, State: m.State, Reason: m.Reason, Updates: m.Updates,
 			Commit: m.Commit, Tag: m.Tag, Counts: m.Counts, StartedAt: m.StartedAt, FinishedAt: m.FinishedAt,
-			Burndown: fmt.Sprintf("/waves/%s/wave-%d/burndown/%s.svg", w.Collection, w.Number, m.Name),
+			Burndown: fmt.Sprintf("/waves/%s/%s/burndown/%s.svg", w.Collection, w.Name(), wavename.Minor(w.TagPrefix, w.Number, m.Number)),
 			NotGreen: []RootCauseView{}}
 		rcs, err := s.st.RootCauses(ctx, m.ID)
 		if err != nil {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -147,12 +146,6 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, asJSON 
 }
 
 var errBadRequest = errors.New("bad request")
-
-// waveNumber parses "wave-N".
-func waveNumber(s string) (int, bool) {
-	n, err := strconv.Atoi(strings.TrimPrefix(s, "wave-"))
-	return n, err == nil && strings.HasPrefix(s, "wave-") && n > 0
-}
 
 var funcs = template.FuncMap{
 	"issueURL": func(issue string) string {

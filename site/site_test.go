@@ -15,6 +15,7 @@ import (
 
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/deploy/testenv"
+	"github.com/crestwaves/crest/graph"
 	"github.com/crestwaves/crest/site"
 )
 
@@ -188,5 +189,60 @@ func TestSiteShowsNoSecret(t *testing.T) {
 	require.Contains(t, body, "internal error")
 	for _, p := range paths {
 		check(p)
+	}
+}
+
+// TestSiteNamesWavesWithTheCollectionPrefix: a collection whose tag prefix is "rel" has its
+// waves listed, linked, found and drawn as rel-N and rel-N-M; "wave-N" is no wave of it.
+func TestSiteNamesWavesWithTheCollectionPrefix(t *testing.T) {
+	t.Parallel()
+	srv, st, _ := newSite(t)
+	ctx := context.Background()
+	const sys = "x86_64-linux"
+	col, err := st.UpsertCollection(ctx, store.Collection{Name: "rels", Remote: "/srv/rels.git",
+		Settings: json.RawMessage(`{"name": "rels", "tag_prefix": "rel"}`)})
+	require.NoError(t, err)
+	ev, _, err := st.SaveEvaluation(ctx, col, "r1r1r1r1", sys, []graph.Package{{Key: "libfail", Name: "libfail", Drv: "/nix/store/rlibfail.drv"}})
+	require.NoError(t, err)
+	w, err := st.CreateWave(ctx, store.Wave{CollectionID: col, WorkflowID: "rels/wave-1", BaseRef: "main", State: "running"})
+	require.NoError(t, err)
+	m, err := st.StartMinorWave(ctx, w.ID, 1, "rel-1-1", json.RawMessage(`[{"package":"libfail","ref":"update/libfail-2"}]`))
+	require.NoError(t, err)
+	require.NoError(t, st.SetMinorWave(ctx, m.ID, "building", "r1r1r1r1", ev.ID))
+	require.NoError(t, st.PutRound(ctx, m.ID, sys, 0, []store.RoundRow{{Package: "libfail", Drv: "/nix/store/rlibfail.drv"}}))
+	require.NoError(t, st.RecordBuild(ctx, store.BuildRecord{Key: "k/rel-1-1/libfail", MinorWaveID: m.ID, System: sys,
+		Package: "libfail", Drv: "/nix/store/rlibfail.drv", Status: store.StatusFailed, ExitCode: 1, LogTail: "error: boom"}))
+	_, _, err = st.RecordRootCause(ctx, store.RootCauseRecord{Collection: "rels", Fingerprint: "fp-rlibfail", Package: "libfail",
+		Tracker: store.LocalTracker, Title: "libfail fails to build in rel-1-1",
+		Open: store.IssueEvent{Key: "rels/fp-rlibfail/rel-1-1/open", Event: "open", Major: 1, Minor: 1, Title: "libfail fails"}})
+	require.NoError(t, err)
+
+	_, _, body := get(t, srv, "/?collection=rels")
+	require.Contains(t, body, `href="/waves/rels/rel-1"`)
+	require.NotContains(t, body, "wave-1")
+	var list site.WavesPage
+	_, _, raw := get(t, srv, "/waves.json?collection=rels")
+	require.NoError(t, json.Unmarshal([]byte(raw), &list), raw)
+	require.Len(t, list.Waves, 1)
+	require.Equal(t, "rel-1", list.Waves[0].Name)
+	require.Equal(t, "rel-1", list.Waves[0].Branch)
+
+	code, _, body := get(t, srv, "/waves/rels/rel-1")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "rel-1-1")
+	require.Contains(t, body, "/waves/rels/rel-1/burndown/rel-1-1.svg")
+	code, _, body = get(t, srv, "/waves/rels/rel-1/burndown/rel-1-1.svg")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "Remaining builds of rel-1-1")
+
+	_, _, body = get(t, srv, "/packages/rels/libfail")
+	require.Contains(t, body, `href="/waves/rels/rel-1#rel-1-1"`)
+	_, _, body = get(t, srv, "/issues?collection=rels")
+	require.Contains(t, body, "<td>rel-1-1</td>")
+
+	for _, path := range []string{"/waves/rels/wave-1", "/waves/rels/rel-1-1", "/waves/rels/rel-01",
+		"/waves/rels/rel-1/burndown/wave-1-1.svg", "/waves/rels/rel-1/burndown/rel-2-1.svg", "/waves/nope/rel-1"} {
+		code, _, _ = get(t, srv, path)
+		require.Equal(t, http.StatusNotFound, code, path)
 	}
 }

@@ -57,7 +57,7 @@ type RootCauseReport struct {
 	Phase      tracker.Phase `json:"phase,omitempty"` // build (default) or test
 	// Maintainers are tracker logins, assigned to the issue.
 	Maintainers []string `json:"maintainers,omitempty"`
-	Major       int      `json:"major"` // wave-N-M: N
+	Major       int      `json:"major"` // <prefix>-N-M: N
 	Minor       int      `json:"minor"` // and M
 	// Attempt tells apart reports of one minor wave (a retry after a fix commit that
 	// fails the same way); 0 for the first.
@@ -78,8 +78,9 @@ type RootCauseReport struct {
 // Fingerprint returns the dedupe key of the report's failure.
 func (r RootCauseReport) Fingerprint() string { return tracker.Fingerprint(r.Package, r.LogTail) }
 
-// Report returns the report as the tracker's renderers take it.
-func (r RootCauseReport) Report() tracker.Report {
+// Report returns the report as the tracker's renderers take it, its waves named with
+// tagPrefix (the collection's; empty for the default).
+func (r RootCauseReport) Report(tagPrefix string) tracker.Report {
 	phase := r.Phase
 	if phase == "" {
 		phase = tracker.PhaseBuild
@@ -88,7 +89,7 @@ func (r RootCauseReport) Report() tracker.Report {
 		Package: r.Package, Phase: phase, Major: r.Major, Minor: r.Minor, System: r.System,
 		Commit: r.Commit, Branch: r.Branch, Update: r.Update.String(), Drv: r.Drv,
 		LogTail: r.LogTail, LogURL: r.LogURL, Dependents: r.Dependents, Deadline: r.Deadline,
-		Protected: r.Protected,
+		Protected: r.Protected, TagPrefix: tagPrefix,
 	}
 }
 
@@ -102,7 +103,7 @@ type ResolutionReport struct {
 	LogTail     string `json:"log_tail,omitempty"`
 	// Resolution is fixed, wont-fix, cant-fix or marked-broken.
 	Resolution tracker.EventKind `json:"resolution"`
-	Major      int               `json:"major"` // wave-N-M the resolution happened in: N
+	Major      int               `json:"major"` // <prefix>-N-M the resolution happened in: N
 	Minor      int               `json:"minor"` // and M
 	Attempt    int               `json:"attempt,omitempty"`
 	System     string            `json:"system,omitempty"`
@@ -137,7 +138,8 @@ func (r IssueRef) String() string {
 }
 
 // EventKey returns the outbox key of event e of a failure:
-// "<collection>/<fingerprint>/wave-N-M/<kind>[/<attempt>]".
+// "<collection>/<fingerprint>/<prefix>-N-M/<kind>[/<attempt>]", the prefix the
+// collection's.
 func EventKey(collection, fingerprint string, e tracker.Event) string {
 	return collection + "/" + fingerprint + "/" + e.Key()
 }
@@ -153,13 +155,18 @@ func (f *Filer) RootCause(ctx context.Context, r RootCauseReport) (IssueRef, err
 	if r.Phase != "" && r.Phase != tracker.PhaseBuild && r.Phase != tracker.PhaseTest {
 		return IssueRef{}, invalidf("root cause %s: phase %q is not build or test", r.Package, r.Phase)
 	}
+	prefix, err := f.Store.TagPrefix(ctx, r.Collection)
+	if err != nil {
+		return IssueRef{}, storeError(err)
+	}
 	fp := r.Fingerprint()
-	rep := r.Report()
+	rep := r.Report(prefix)
 	title := tracker.Title(rep)
-	open := tracker.Event{Kind: eventOpen, Package: r.Package, Major: r.Major, Minor: r.Minor, Attempt: r.Attempt}
+	open := tracker.Event{Kind: eventOpen, Package: r.Package, Major: r.Major, Minor: r.Minor, Attempt: r.Attempt, TagPrefix: prefix}
 	recur := tracker.Event{
 		Kind: tracker.EventRecurred, Package: r.Package, Major: r.Major, Minor: r.Minor, Attempt: r.Attempt,
 		System: r.System, Commit: r.Commit, LogTail: r.LogTail, Dependents: r.Dependents, Deadline: r.Deadline,
+		TagPrefix: prefix,
 	}
 	is, ev, err := f.Store.RecordRootCause(ctx, store.RootCauseRecord{
 		Collection: r.Collection, Fingerprint: fp, Package: r.Package, Tracker: f.Tracker.Name(),
@@ -167,7 +174,7 @@ func (f *Filer) RootCause(ctx context.Context, r RootCauseReport) (IssueRef, err
 		Open: store.IssueEvent{
 			Key: EventKey(r.Collection, fp, open), Kind: store.IssueEventOpen, Event: string(eventOpen),
 			Major: r.Major, Minor: r.Minor, Attempt: r.Attempt,
-			Title: title, Body: tracker.Body(rep), Labels: []string{tracker.WaveLabel(r.Major)},
+			Title: title, Body: tracker.Body(rep), Labels: []string{rep.Label()},
 			Assignees: logins(r.Maintainers),
 		},
 		Recur: store.IssueEvent{
@@ -202,9 +209,14 @@ func (f *Filer) Resolved(ctx context.Context, r ResolutionReport) (IssueRef, err
 		}
 		fp = tracker.Fingerprint(r.Package, r.LogTail)
 	}
+	// An unknown collection has no open issue: RecordIssueEvent says so below.
+	prefix, err := f.Store.TagPrefix(ctx, r.Collection)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return IssueRef{}, storeError(err)
+	}
 	e := tracker.Event{
 		Kind: r.Resolution, Package: r.Package, Major: r.Major, Minor: r.Minor, Attempt: r.Attempt,
-		System: r.System, Commit: r.Commit, By: r.By, Reason: r.Reason,
+		System: r.System, Commit: r.Commit, By: r.By, Reason: r.Reason, TagPrefix: prefix,
 	}
 	ev := store.IssueEvent{
 		Key: EventKey(r.Collection, fp, e), Kind: store.IssueEventResolution, Event: string(e.Kind),
@@ -372,7 +384,7 @@ func checkWave(collection, pkg string, major, minor, attempt int) error {
 	case strings.TrimSpace(pkg) == "":
 		return invalidf("no package")
 	case major < 1 || minor < 1:
-		return invalidf("%s: wave-%d-%d is not a minor wave (numbers start at 1)", pkg, major, minor)
+		return invalidf("%s: minor wave %d of major wave %d does not exist (numbers start at 1)", pkg, minor, major)
 	case attempt < 0:
 		return invalidf("%s: attempt %d is negative", pkg, attempt)
 	}

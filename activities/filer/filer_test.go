@@ -566,3 +566,50 @@ func TestLogsCarryNoSecretsAndNameTheIssue(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
+
+// TestCollectionTagPrefix: a collection that names its waves "rel-N-M" sees that prefix in
+// everything the filer writes (title, body, label, outbox and comment keys) and in the
+// store's issue rows; never the default.
+func TestCollectionTagPrefix(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	st := testenv.Store(t)
+	_, err := st.UpsertCollection(ctx, store.Collection{Name: "rels", Remote: "https://example.org/rels.git",
+		Settings: []byte(`{"name": "rels", "tag_prefix": "rel"}`)})
+	require.NoError(t, err)
+	m := trackertest.NewMemory()
+	f := &filer.Filer{Store: st, Tracker: m}
+
+	rc := rootCause(3, 1, logA1)
+	rc.Collection, rc.Branch = "rels", "rel-3"
+	first, err := f.RootCause(ctx, rc)
+	require.NoError(t, err)
+	require.Equal(t, "rels/"+first.Fingerprint+"/rel-3-1/open", first.Event)
+	rc.Major, rc.Minor = 3, 2
+	recur, err := f.RootCause(ctx, rc)
+	require.NoError(t, err)
+	require.Equal(t, "rels/"+first.Fingerprint+"/rel-3-2/recurred", recur.Event)
+	res := resolution(tracker.EventFixed, 3, 3, logA1)
+	res.Collection = "rels"
+	fixed, err := f.Resolved(ctx, res)
+	require.NoError(t, err)
+	require.Equal(t, "rels/"+first.Fingerprint+"/rel-3-3/fixed", fixed.Event)
+
+	issues := m.Issues()
+	require.Len(t, issues, 1)
+	is := issues[0]
+	require.Equal(t, "libfoo: build fails in rel-3-1", is.Issue.Title)
+	require.Equal(t, []string{"rel-3"}, is.Issue.Labels)
+	require.Contains(t, is.Issue.Body, "crest wave retry rel-3-1 libfoo")
+	var keys []string
+	for _, c := range is.Comments {
+		keys = append(keys, c.Key)
+		require.NotContains(t, c.Body, "wave-3")
+	}
+	require.Equal(t, []string{"rel-3-2/recurred", "rel-3-3/fixed"}, keys)
+	require.NotContains(t, is.Issue.Title+is.Issue.Body, "wave-3")
+
+	row := storeIssue(t, f, first)
+	require.Equal(t, "rel-3-1", row.FirstWave())
+	require.Equal(t, "rel-3-2", row.LastWave())
+}

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crestwaves/crest/activities/wavename"
 )
 
 // LocalTracker is the name of the local tracker (activities/tracker/local), whose issues
@@ -70,18 +72,20 @@ type Issue struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	ClosedAt  time.Time `json:"closed_at,omitzero"`
+	// TagPrefix is the collection's tag prefix, which names its waves ("" for the default).
+	TagPrefix string `json:"tag_prefix,omitempty"`
 }
 
 // FirstWave names the minor wave the failure was first seen in: "wave-3-1".
-func (i Issue) FirstWave() string { return fmt.Sprintf("wave-%d-%d", i.FirstMajor, i.FirstMinor) }
+func (i Issue) FirstWave() string { return wavename.Minor(i.TagPrefix, i.FirstMajor, i.FirstMinor) }
 
 // LastWave names the latest minor wave the failure was seen in.
-func (i Issue) LastWave() string { return fmt.Sprintf("wave-%d-%d", i.LastMajor, i.LastMinor) }
+func (i Issue) LastWave() string { return wavename.Minor(i.TagPrefix, i.LastMajor, i.LastMinor) }
 
 // IssueEvent is one outbox row: something Crest writes to an issue, exactly once.
 type IssueEvent struct {
 	ID      int64  `json:"id"`
-	Key     string `json:"key"` // <collection>/<fingerprint>/wave-N-M/<event>[/<attempt>]
+	Key     string `json:"key"` // <collection>/<fingerprint>/<prefix>-N-M/<event>[/<attempt>]
 	IssueID int64  `json:"issue_id"`
 	Kind    string `json:"kind"`  // IssueEventOpen, …Comment, …Close, …Resolution
 	Event   string `json:"event"` // open, recurred, fixed, wont-fix, cant-fix, marked-broken
@@ -128,7 +132,7 @@ const issueColumns = `i.id, c.name, i.fingerprint, i.package, i.tracker, i.repo,
 		THEN (SELECT count(*) FROM local_issue_comments lc WHERE lc.issue = i.number)
 		ELSE (SELECT count(*) FROM issue_events e WHERE e.issue_id = i.id AND e.state = 'done' AND e.kind <> 'open')
 	END)::int,
-	i.created_at, i.updated_at, i.closed_at
+	i.created_at, i.updated_at, i.closed_at, ` + tagPrefixColumn + `
 	FROM issues i JOIN collections c ON c.id = i.collection_id`
 
 func scanIssue(row pgx.Row) (Issue, error) {
@@ -136,7 +140,7 @@ func scanIssue(row pgx.Row) (Issue, error) {
 	var closed *time.Time
 	err := row.Scan(&i.ID, &i.Collection, &i.Fingerprint, &i.Package, &i.Tracker, &i.Repo, &i.Number, &i.URL,
 		&i.State, &i.CloseReason, &i.Resolution, &i.Title, &i.FirstMajor, &i.FirstMinor, &i.LastMajor, &i.LastMinor,
-		&i.Comments, &i.CreatedAt, &i.UpdatedAt, &closed)
+		&i.Comments, &i.CreatedAt, &i.UpdatedAt, &closed, &i.TagPrefix)
 	if closed != nil {
 		i.ClosedAt = *closed
 	}

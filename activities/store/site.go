@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crestwaves/crest/activities/wavename"
 )
 
 // This file holds the read-only queries of the status site (site/): overviews that would
@@ -28,7 +30,7 @@ func (s *Store) WaveOverviews(ctx context.Context, collection string) ([]WaveOve
 		LEFT JOIN minor_waves m ON m.wave_id = w.id
 		LEFT JOIN package_results pr ON pr.minor_wave_id = m.id
 		WHERE $1 = '' OR c.name = $1
-		GROUP BY w.id, c.name
+		GROUP BY w.id, c.id
 		ORDER BY c.name, w.number DESC`, collection)
 	if err != nil {
 		return nil, fmt.Errorf("wave overviews: %w", err)
@@ -39,9 +41,8 @@ func (s *Store) WaveOverviews(ctx context.Context, collection string) ([]WaveOve
 		var o WaveOverview
 		w := &o.Wave
 		c := &o.Counts
-		if err := rows.Scan(&w.ID, &w.CollectionID, &w.Collection, &w.Number, &w.WorkflowID, &w.Title, &w.BaseRef,
-			&w.BaseCommit, &w.Branch, &w.State, &w.Reason, &w.Input, &w.CreatedAt, &w.UpdatedAt, &o.MinorWaves,
-			&c.Total, &c.Pending, &c.Passed, &c.Failed, &c.TestFailed, &c.DependencyFailed, &c.Resolved, &c.Unresolved); err != nil {
+		if err := rows.Scan(append(waveFields(w), &o.MinorWaves,
+			&c.Total, &c.Pending, &c.Passed, &c.Failed, &c.TestFailed, &c.DependencyFailed, &c.Resolved, &c.Unresolved)...); err != nil {
 			return nil, fmt.Errorf("wave overviews: %w", err)
 		}
 		out = append(out, o)
@@ -104,8 +105,8 @@ func (s *Store) MinorOverviews(ctx context.Context, waveID int64) ([]MinorOvervi
 // green: Debian britney's "excuses", one per (minor wave, system).
 type Excuse struct {
 	Collection string
-	Wave       string // wave-N
-	MinorWave  string // wave-N-M
+	Wave       string // <prefix>-N, with the collection's tag prefix
+	MinorWave  string // <prefix>-N-M, as the minor wave was named
 	MinorState string
 	PackageResult
 	Issue      string     // where people answer (URL or local#N); empty before one is filed
@@ -127,7 +128,7 @@ type Blocker struct {
 // the root causes that block it. Empty when no wave rebuilt it.
 func (s *Store) Excuses(ctx context.Context, collection, pkg string) ([]Excuse, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT c.name, 'wave-' || w.number, m.name, m.state,
+		SELECT c.name, `+tagPrefixColumn+`, w.number, m.name, m.state,
 			r.system, r.package, r.drv, r.round, r.layer, r.status, r.resolution, r.reason, r.blocked_by, r.attempts,
 			r.log_tail, r.updated_at, r.last_error, r.issue, r.notified_at, m.id
 		FROM package_results r JOIN minor_waves m ON m.id = r.minor_wave_id
@@ -141,10 +142,13 @@ func (s *Store) Excuses(ctx context.Context, collection, pkg string) ([]Excuse, 
 	var minorIDs []int64
 	var e Excuse
 	var minorID int64
+	var prefix string
+	var number int
 	r := &e.PackageResult
-	_, err = pgx.ForEachRow(rows, []any{&e.Collection, &e.Wave, &e.MinorWave, &e.MinorState,
+	_, err = pgx.ForEachRow(rows, []any{&e.Collection, &prefix, &number, &e.MinorWave, &e.MinorState,
 		&r.System, &r.Package, &r.Drv, &r.Round, &r.Layer, &r.Status, &r.Resolution, &r.Reason, &r.BlockedBy, &r.Attempts,
 		&r.LogTail, &r.UpdatedAt, &r.LastError, &e.Issue, &e.NotifiedAt, &minorID}, func() error {
+		e.Wave = wavename.Major(prefix, number)
 		out = append(out, e)
 		minorIDs = append(minorIDs, minorID)
 		return nil

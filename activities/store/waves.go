@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crestwaves/crest/activities/wavename"
 )
 
 // Wave is a major wave's row.
@@ -26,7 +28,12 @@ type Wave struct {
 	Input        json.RawMessage
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+	// TagPrefix is the collection's tag prefix as its settings have it ("" for the default).
+	TagPrefix string
 }
+
+// Name is the wave's name with its collection's tag prefix: "wave-3".
+func (w Wave) Name() string { return wavename.Major(w.TagPrefix, w.Number) }
 
 // CreateWave registers a major wave for workflowID, allocating the next number of the
 // collection when number is 0. It is idempotent: the same workflow ID gets its wave back.
@@ -42,7 +49,8 @@ func (s *Store) CreateWave(ctx context.Context, w Wave) (Wave, error) {
 	}
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		// Serialize number allocation per collection.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM collections WHERE id = $1 FOR UPDATE`, w.CollectionID); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT `+tagPrefixColumn+` FROM collections c WHERE c.id = $1 FOR UPDATE`, w.CollectionID).
+			Scan(&w.TagPrefix); err != nil {
 			return err
 		}
 		if w.Number == 0 {
@@ -59,7 +67,7 @@ func (s *Store) CreateWave(ctx context.Context, w Wave) (Wave, error) {
 			}
 		}
 		if w.Branch == "" {
-			w.Branch = fmt.Sprintf("wave-%d", w.Number)
+			w.Branch = w.Name()
 		}
 		return tx.QueryRow(ctx, `
 			INSERT INTO waves (collection_id, number, workflow_id, title, base_ref, branch, state, input)
@@ -73,12 +81,33 @@ func (s *Store) CreateWave(ctx context.Context, w Wave) (Wave, error) {
 	return w, nil
 }
 
-const waveColumns = `w.id, w.collection_id, c.name, w.number, w.workflow_id, w.title, w.base_ref, w.base_commit, w.branch, w.state, w.reason, w.input, w.created_at, w.updated_at`
+// tagPrefixColumn is the tag prefix in the settings of the collection aliased c, as
+// activities.Collection writes them ("" when unset: wavename applies the default).
+const tagPrefixColumn = `coalesce(c.settings->>'tag_prefix', '')`
+
+const waveColumns = `w.id, w.collection_id, c.name, w.number, w.workflow_id, w.title, w.base_ref, w.base_commit, w.branch, w.state, w.reason, w.input, w.created_at, w.updated_at, ` + tagPrefixColumn
+
+// waveFields are the scan targets of waveColumns.
+func waveFields(w *Wave) []any {
+	return []any{&w.ID, &w.CollectionID, &w.Collection, &w.Number, &w.WorkflowID, &w.Title, &w.BaseRef, &w.BaseCommit,
+		&w.Branch, &w.State, &w.Reason, &w.Input, &w.CreatedAt, &w.UpdatedAt, &w.TagPrefix}
+}
 
 func scanWave(row pgx.Row) (Wave, error) {
 	var w Wave
-	err := row.Scan(&w.ID, &w.CollectionID, &w.Collection, &w.Number, &w.WorkflowID, &w.Title, &w.BaseRef, &w.BaseCommit, &w.Branch, &w.State, &w.Reason, &w.Input, &w.CreatedAt, &w.UpdatedAt)
+	err := row.Scan(waveFields(&w)...)
 	return w, err
+}
+
+// TagPrefix returns the tag prefix of a collection, with the default applied: what its
+// waves, tags and branches are named with. ErrNotFound for an unknown collection.
+func (s *Store) TagPrefix(ctx context.Context, collection string) (string, error) {
+	var prefix string
+	err := s.pool.QueryRow(ctx, `SELECT `+tagPrefixColumn+` FROM collections c WHERE c.name = $1`, collection).Scan(&prefix)
+	if err != nil {
+		return "", notFound(err, "collection "+collection)
+	}
+	return wavename.Prefix(prefix), nil
 }
 
 // WaveByWorkflow finds the wave a workflow runs.
@@ -94,7 +123,8 @@ func (s *Store) WaveByWorkflow(ctx context.Context, workflowID string) (Wave, er
 func (s *Store) WaveByNumber(ctx context.Context, collection string, number int) (Wave, error) {
 	w, err := scanWave(s.pool.QueryRow(ctx, `SELECT `+waveColumns+` FROM waves w JOIN collections c ON c.id = w.collection_id WHERE c.name = $1 AND w.number = $2`, collection, number))
 	if err != nil {
-		return w, notFound(err, fmt.Sprintf("wave-%d of %s", number, collection))
+		prefix, _ := s.TagPrefix(ctx, collection) // the default when the collection is unknown too
+		return w, notFound(err, wavename.Major(prefix, number)+" of "+collection)
 	}
 	return w, nil
 }

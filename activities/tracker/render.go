@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/crestwaves/crest/activities/wavename"
 )
 
 // Limits of rendered text. GitHub rejects bodies over 65,536 characters; staying well
@@ -25,19 +27,13 @@ const (
 	PhaseTest  Phase = "test"
 )
 
-// WaveTag names minor wave minor of major wave major: "wave-3-2".
-func WaveTag(major, minor int) string { return fmt.Sprintf("wave-%d-%d", major, minor) }
-
-// WaveLabel is the issue label of major wave major: "wave-3".
-func WaveLabel(major int) string { return fmt.Sprintf("wave-%d", major) }
-
 // Report is what Crest tells maintainers about one root-cause failure. The activity
 // layer fills it from the store; the renderers turn it into issue text.
 type Report struct {
 	Package string `json:"package"`          // attribute path, e.g. "python312Packages.requests"
 	Phase   Phase  `json:"phase"`            // what failed: the build or the tests
-	Major   int    `json:"major"`            // major wave number: the N of wave-N-M
-	Minor   int    `json:"minor"`            // minor wave number: the M of wave-N-M
+	Major   int    `json:"major"`            // major wave number: the N of <prefix>-N-M
+	Minor   int    `json:"minor"`            // minor wave number: the M of <prefix>-N-M
 	System  string `json:"system,omitempty"` // e.g. "x86_64-linux"
 	Commit  string `json:"commit,omitempty"` // collection commit the minor wave built
 	// Branch is where a fix goes (the wave branch); optional.
@@ -54,16 +50,25 @@ type Report struct {
 	// Protected says the package is in the closure of a protected root, so policy will
 	// not mark it broken: the wave waits for a fix or a release manager's decision.
 	Protected bool `json:"protected,omitempty"`
+	// TagPrefix is the collection's tag prefix, which names its waves; empty means the
+	// default.
+	TagPrefix string `json:"tag_prefix,omitempty"`
 }
 
-// Title renders the issue title: "<package>: build fails in wave-N-M" or
-// "<package>: tests fail in wave-N-M".
+// Tag names the minor wave of the report: "wave-3-2".
+func (r Report) Tag() string { return wavename.Minor(r.TagPrefix, r.Major, r.Minor) }
+
+// Label is the issue label of the report's major wave: "wave-3".
+func (r Report) Label() string { return wavename.Major(r.TagPrefix, r.Major) }
+
+// Title renders the issue title: "<package>: build fails in <prefix>-N-M" or
+// "<package>: tests fail in <prefix>-N-M".
 func Title(r Report) string {
 	what := "build fails"
 	if r.Phase == PhaseTest {
 		what = "tests fail"
 	}
-	return fmt.Sprintf("%s: %s in %s", oneLine(r.Package), what, WaveTag(r.Major, r.Minor))
+	return fmt.Sprintf("%s: %s in %s", oneLine(r.Package), what, r.Tag())
 }
 
 // Body renders the issue body in Markdown: what failed where, the log tail, the blocked
@@ -71,7 +76,7 @@ func Title(r Report) string {
 // MaxBodyBytes bytes (the log is cut from the top first).
 func Body(r Report) string {
 	var b strings.Builder
-	tag := WaveTag(r.Major, r.Minor)
+	tag := r.Tag()
 	verb := "fails to build"
 	if r.Phase == PhaseTest {
 		verb = "builds, but its tests fail"
@@ -80,7 +85,7 @@ func Body(r Report) string {
 	if r.System != "" {
 		fmt.Fprintf(&b, " on %s", code(r.System))
 	}
-	fmt.Fprintf(&b, " in minor wave %s of major wave %s.", code(tag), code(WaveLabel(r.Major)))
+	fmt.Fprintf(&b, " in minor wave %s of major wave %s.", code(tag), code(r.Label()))
 	b.WriteString(" All of its dependencies built, so this is a root cause: the packages it blocks get no issue of their own.\n\n")
 
 	b.WriteString("| | |\n|---|---|\n")
@@ -186,7 +191,7 @@ const (
 type Event struct {
 	Kind    EventKind `json:"kind"`    // what happened
 	Package string    `json:"package"` // attribute path
-	Major   int       `json:"major"`   // wave-N-M the event happened in: N
+	Major   int       `json:"major"`   // <prefix>-N-M the event happened in: N
 	Minor   int       `json:"minor"`   // and M
 	// Attempt tells apart events of one kind in one minor wave (a retry after a fix
 	// commit that fails again); 0 for the first.
@@ -200,12 +205,18 @@ type Event struct {
 	// By and Reason describe a resolution: who decided, and why.
 	By     string `json:"by,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// TagPrefix is the collection's tag prefix, which names its waves; empty means the
+	// default.
+	TagPrefix string `json:"tag_prefix,omitempty"`
 }
+
+// Tag names the minor wave the event happened in: "wave-3-2".
+func (e Event) Tag() string { return wavename.Minor(e.TagPrefix, e.Major, e.Minor) }
 
 // Key is the comment key of the event: "wave-3-2/recurred", "wave-3-2/recurred/2".
 // One key, one comment, however often the activity is retried.
 func (e Event) Key() string {
-	k := WaveTag(e.Major, e.Minor) + "/" + string(e.Kind)
+	k := e.Tag() + "/" + string(e.Kind)
 	if e.Attempt > 0 {
 		k += fmt.Sprintf("/%d", e.Attempt)
 	}
@@ -227,7 +238,7 @@ func (e Event) CloseReason() (CloseReason, bool) {
 // RenderEvent renders the comment that records e on the issue. Same event, same text.
 func RenderEvent(e Event) string {
 	var b strings.Builder
-	tag := code(WaveTag(e.Major, e.Minor))
+	tag := code(e.Tag())
 	pkg := code(e.Package)
 	at := ""
 	if e.Commit != "" {

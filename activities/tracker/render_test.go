@@ -147,3 +147,27 @@ func TestEvents(t *testing.T) {
 	}
 	golden(t, "events.golden.md", all.String())
 }
+
+// TestCollectionTagPrefix: a collection with its own tag prefix sees it in every name the
+// renderers write (title, body, label, comment key and text), and never the default.
+func TestCollectionTagPrefix(t *testing.T) {
+	t.Parallel()
+	r := tracker.Report{Package: "libfoo", Major: 3, Minor: 2, System: "x86_64-linux", LogTail: "error: boom",
+		Branch: "rel-3", TagPrefix: "rel"}
+	require.Equal(t, "rel-3-2", r.Tag())
+	require.Equal(t, "rel-3", r.Label())
+	require.Equal(t, "libfoo: build fails in rel-3-2", tracker.Title(r))
+	body := tracker.Body(r)
+	require.Contains(t, body, "in minor wave `rel-3-2` of major wave `rel-3`.")
+	require.Contains(t, body, "crest wave retry rel-3-2 libfoo --ref <branch>")
+	require.NotContains(t, body, "wave-3")
+
+	e := tracker.Event{Kind: tracker.EventRecurred, Package: "libfoo", Major: 3, Minor: 2, Attempt: 1, TagPrefix: "rel"}
+	require.Equal(t, "rel-3-2/recurred/1", e.Key())
+	require.NoError(t, tracker.ValidateKey("key", e.Key()))
+	require.Contains(t, tracker.RenderEvent(e), "`rel-3-2`")
+
+	r.TagPrefix, e.TagPrefix = "", ""
+	require.Equal(t, "wave-3", r.Label(), "an empty prefix is the default")
+	require.Equal(t, "wave-3-2/recurred/1", e.Key())
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/gitrepo"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wavename"
 )
 
 // Config is Crest's effective configuration: defaults < crest.yaml < CREST_* environment <
@@ -549,9 +550,7 @@ func (c CollectionConfig) collection() activities.Collection {
 	if len(col.Systems) == 0 {
 		col.Systems = []string{"x86_64-linux"}
 	}
-	if col.TagPrefix == "" {
-		col.TagPrefix = "wave"
-	}
+	col.TagPrefix = wavename.Prefix(col.TagPrefix)
 	if col.MainBranch == "" {
 		col.MainBranch = "main"
 	}

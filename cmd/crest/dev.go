@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wavename"
 	"github.com/crestwaves/crest/deploy/postgres"
 	"github.com/crestwaves/crest/deploy/temporal"
 	"github.com/crestwaves/crest/metrics"
@@ -200,7 +201,7 @@ func printBanner(out io.Writer, st devState, siteAddr, dataDir string, took time
 	fmt.Fprintf(out, "\nTry, in another terminal (the demo collection is registered as \"demo\"):\n")
 	cli := cliName()
 	fmt.Fprintf(out, "  %s wave start --update libcore=update/libcore-2 --update libnet=update/libnet-2 --wait\n", cli)
-	fmt.Fprintf(out, "  %s wave status wave-1\n", cli)
+	fmt.Fprintf(out, "  %s wave status %s\n", cli, wavename.Major(demoPrefix, 1))
 	fmt.Fprintf(out, "  %s plan --graph ../shared/data/debian-bookworm-amd64-graph.jsonl.gz --update glibc --update openssl\n", cli)
 	fmt.Fprintf(out, "\nCtrl-C stops everything; the data directory keeps the state for the next start.\n")
 }

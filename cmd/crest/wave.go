@@ -20,6 +20,7 @@ import (
 
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wavename"
 	"github.com/crestwaves/crest/policy"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -29,8 +30,9 @@ func newWaveCmd(a *app) *cobra.Command {
 		Use:   "wave",
 		Short: "Start, follow and steer major waves",
 		Long: `Waves are Temporal workflows: everything here can also be done from the Web UI.
-A major wave is named wave-N, its minor waves wave-N-M; --collection picks the collection
-when more than one is configured.`,
+A major wave is named <prefix>-N, its minor waves <prefix>-N-M, with the collection's
+tag_prefix (default "wave": wave-3, wave-3-2); --collection picks the collection when
+more than one is configured.`,
 	}
 	cmd.PersistentFlags().String("collection", "", "collection (default: the only one registered)")
 	cmd.AddCommand(newWaveStartCmd(a), newWaveListCmd(a), newWaveStatusCmd(a), newWaveResolveCmd(a),
@@ -44,7 +46,11 @@ type session struct {
 	st         *store.Store
 	c          client.Client
 	collection string
+	prefix     string // the collection's tag prefix, which names its waves
 }
+
+// name is the name of the collection's major wave n: "wave-3".
+func (s *session) name(n int) string { return wavename.Major(s.prefix, n) }
 
 func (a *app) session(cmd *cobra.Command, needTemporal bool) (*session, func(), error) {
 	ctx := cmd.Context()
@@ -88,15 +94,21 @@ func (a *app) session(cmd *cobra.Command, needTemporal bool) (*session, func(), 
 			return nil, nil, fmt.Errorf("several collections (%s): choose one with --collection", strings.Join(cols, ", "))
 		}
 	}
+	if s.prefix, err = st.TagPrefix(ctx, s.collection); err != nil {
+		done()
+		return nil, nil, err
+	}
 	return s, done, nil
 }
 
-// waveID is the workflow ID of major wave n of a collection.
+// waveID is the workflow ID of major wave n of a collection. It is an identifier, not a
+// name people read, and keeps "wave" whatever the tag prefix, so that waves started before
+// the prefix was respected are still found.
 func waveID(collection string, n int) string { return fmt.Sprintf("%s/wave-%d", collection, n) }
 
 var waveNameRE = regexp.MustCompile(`^(?:[a-z][a-z0-9._]*(?:-[a-z][a-z0-9._]*)*-)?(\d+)(?:-(\d+))?$`)
 
-// parseWave reads "wave-3" or "wave-3-2" (or "3", "3-2").
+// parseWave reads "wave-3" or "wave-3-2" (or "3", "3-2"), with any tag prefix.
 func parseWave(s string) (major, minor int, err error) {
 	m := waveNameRE.FindStringSubmatch(s)
 	if m == nil {
@@ -167,17 +179,22 @@ func newWaveStartCmd(a *app) *cobra.Command {
 					return err
 				}
 			}
-			id := waveID(in.Collection, in.Wave)
+			if in.Collection != s.collection { // the input file's
+				if s.prefix, err = s.st.TagPrefix(ctx, in.Collection); err != nil {
+					return err
+				}
+			}
+			id, name := waveID(in.Collection, in.Wave), s.name(in.Wave)
 			run, err := startWave(ctx, s.c, client.StartWorkflowOptions{
 				ID: id, TaskQueue: a.cfg.TaskQueues.Default,
-				TypedSearchAttributes: waveAttributes(in.Collection, in.Wave),
+				TypedSearchAttributes: waveAttributes(in.Collection, name),
 			}, in)
 			if err != nil {
-				return fmt.Errorf("wave-%d of %s refused: %w", in.Wave, in.Collection, err)
+				return fmt.Errorf("%s of %s refused: %w", name, in.Collection, err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "started wave-%d of %s (workflow %s, run %s)\n", in.Wave, in.Collection, id, run)
+			fmt.Fprintf(cmd.OutOrStdout(), "started %s of %s (workflow %s, run %s)\n", name, in.Collection, id, run)
 			if !wait {
-				fmt.Fprintf(cmd.OutOrStdout(), "follow it: crest wave status wave-%d\n", in.Wave)
+				fmt.Fprintf(cmd.OutOrStdout(), "follow it: crest wave status %s\n", name)
 				return nil
 			}
 			return follow(ctx, s, id, in.Wave, cmd.OutOrStdout())
@@ -235,9 +252,9 @@ func follow(ctx context.Context, s *session, id string, n int, out io.Writer) er
 			line, _ := progressLine(ctx, s, id, n)
 			fmt.Fprintf(out, "\r%s\n", line)
 			if err != nil {
-				return fmt.Errorf("wave-%d: %w", n, err)
+				return fmt.Errorf("%s: %w", s.name(n), err)
 			}
-			fmt.Fprintf(out, "wave-%d finished; pin against its tags: crest tags, crest pin PACKAGE\n", n)
+			fmt.Fprintf(out, "%s finished; pin against its tags: crest tags, crest pin PACKAGE\n", s.name(n))
 			return nil
 		case <-ctx.Done():
 			fmt.Fprintln(out)
@@ -271,7 +288,7 @@ func progressLine(ctx context.Context, s *session, id string, n int) (string, er
 		}
 	}
 	if cur == nil {
-		return fmt.Sprintf("wave-%d %s: %d minor waves tagged", n, st.Phase, len(st.Minor)), nil
+		return fmt.Sprintf("%s %s: %d minor waves tagged", s.name(n), st.Phase, len(st.Minor)), nil
 	}
 	counts := cur.Summary.Counts
 	if w, err := s.st.WaveByNumber(ctx, st.Collection, n); err == nil {
@@ -333,7 +350,7 @@ func newWaveListCmd(a *app) *cobra.Command {
 						tagged++
 					}
 				}
-				fmt.Fprintf(w, "wave-%d\t%s\t%s\t%s\t%d/%d tagged\t%s\t%s\n", wv.Number, wv.State, wv.Title, wv.Branch,
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d/%d tagged\t%s\t%s\n", wv.Name(), wv.State, wv.Title, wv.Branch,
 					tagged, len(minors), wv.CreatedAt.Local().Format("2006-01-02 15:04"), dash(shortReason(wv.Reason)))
 			}
 			return w.Flush()
@@ -373,7 +390,7 @@ func printStatus(ctx context.Context, s *session, major, minor int, all bool, ou
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "wave-%d of %s: %s", wv.Number, s.collection, wv.State)
+	fmt.Fprintf(out, "%s of %s: %s", wv.Name(), s.collection, wv.State)
 	if wv.Title != "" {
 		fmt.Fprintf(out, " — %s", wv.Title)
 	}
@@ -487,11 +504,11 @@ func sendUpdate(cmd *cobra.Command, a *app, major int, name string, arg any) err
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
-		return fmt.Errorf("wave-%d: %w", major, err)
+		return fmt.Errorf("%s: %w", s.name(major), err)
 	}
 	var out string
 	if err := h.Get(cmd.Context(), &out); err != nil {
-		return fmt.Errorf("wave-%d: %w", major, err)
+		return fmt.Errorf("%s: %w", s.name(major), err)
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), out)
 	return nil
@@ -603,9 +620,9 @@ func newWaveCancelCmd(a *app) *cobra.Command {
 			}
 			defer done()
 			if err := s.c.SignalWorkflow(cmd.Context(), waveID(s.collection, major), "", workflows.SignalCancel, nil); err != nil {
-				return fmt.Errorf("wave-%d: %w", major, err)
+				return fmt.Errorf("%s: %w", s.name(major), err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wave-%d: cancel requested\n", major)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: cancel requested\n", s.name(major))
 			return nil
 		},
 	}

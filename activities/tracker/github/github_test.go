@@ -81,7 +81,7 @@ func newEnv(t *testing.T, mutate ...func(*github.Config)) *env {
 
 func sampleIssue() tracker.Issue {
 	r := tracker.Report{Package: "libfoo", Major: 3, Minor: 2, System: "x86_64-linux", LogTail: "error: boom"}
-	return tracker.Issue{Title: tracker.Title(r), Body: tracker.Body(r), Labels: []string{tracker.WaveLabel(3)}}
+	return tracker.Issue{Title: tracker.Title(r), Body: tracker.Body(r), Labels: []string{r.Label()}}
 }
 
 var fp = tracker.Fingerprint("libfoo", "error: boom")
