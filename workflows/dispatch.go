@@ -63,8 +63,7 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 	inFlight := 0
 	draining := false
 	for {
-		if !draining && (workflow.GetInfo(ctx).GetContinueAsNewSuggested() ||
-			(limits.HistoryEvents > 0 && workflow.GetInfo(ctx).GetCurrentHistoryLength() >= limits.HistoryEvents)) {
+		if !draining && historyFull(ctx, limits.HistoryEvents) {
 			draining = true // a quiet point: no build in flight
 		}
 		if draining && inFlight == 0 && firstErr == nil && !cancelled {

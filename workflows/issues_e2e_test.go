@@ -25,9 +25,10 @@ func TestPolicyAndIssuesEndToEnd(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
 	short := json.RawMessage(`{"grace_period": "4s", "allow_short_periods": true, "max_extensions": 0}`)
-	res := s.runWave(t, s.queue+"/wave-1", workflows.MajorWaveInput{Collection: "demo", Policy: short, Limits: s.limits,
+	res := s.runWave(t, wavePolicy, workflows.MajorWaveInput{Collection: "demo", Policy: short, Limits: s.limits,
 		Updates: []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}, {Package: "libnet", Ref: demo.UpdateLibnet2}}})
 	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, res.Tags, "policy settled every failure; both minor waves tag")
+	recordHistories(t, s.c, wavePolicy)
 
 	issues, err := s.st.Issues(ctx, store.IssueFilter{Collection: "demo"})
 	require.NoError(t, err)

@@ -329,7 +329,7 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 		seen = w.changed // derivedPhase below reads everything up to here
 		w.setPhase(ctx, w.derivedPhase())
 		if len(w.running) == 0 && w.replans == 0 && workflow.AllHandlersFinished(ctx) &&
-			workflow.GetInfo(ctx).GetContinueAsNewSuggested() && !w.drain() {
+			historyFull(ctx, w.limits.WaveHistoryEvents) && !w.drain() {
 			next := w.in
 			st := w.st
 			next.Resume = &st

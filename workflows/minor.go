@@ -332,7 +332,7 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 		if err := w.settle(ctx); err != nil {
 			return w.stopped(ctx, err)
 		}
-		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() && !w.drain(ctx) && w.quiet(ctx) {
+		if historyFull(ctx, w.limits.WaveHistoryEvents) && !w.drain(ctx) && w.quiet(ctx) {
 			next := w.in
 			st := w.st
 			next.Resume = &st

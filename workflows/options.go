@@ -31,6 +31,10 @@ type Limits struct {
 	// HistoryEvents makes a BuildSet continue as new once its history reaches that many
 	// events (0: when Temporal suggests it).
 	HistoryEvents int `json:"history_events,omitempty"`
+	// WaveHistoryEvents makes a major or minor wave continue as new at its next quiet point
+	// once its history reaches that many events (0: when Temporal suggests it). Tests force
+	// continue-as-new with it; waves started without it behave as before.
+	WaveHistoryEvents int `json:"wave_history_events,omitempty"`
 	// HeartbeatTimeout declares a silent build's worker dead.
 	HeartbeatTimeout Duration `json:"heartbeat_timeout,omitempty"`
 	// BuildQueuePrefix names builder task queues: <prefix>-<system>.
@@ -64,6 +68,13 @@ func (l Limits) withDefaults() Limits {
 		l.BuildQueuePrefix = "crest-build"
 	}
 	return l
+}
+
+// historyFull tells a workflow to continue as new at its next quiet point: Temporal
+// suggests it, or its history reached events (0: no threshold of ours).
+func historyFull(ctx workflow.Context, events int) bool {
+	info := workflow.GetInfo(ctx)
+	return info.GetContinueAsNewSuggested() || (events > 0 && info.GetCurrentHistoryLength() >= events)
 }
 
 // BuildQueue is the task queue of a system's builders.

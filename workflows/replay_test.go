@@ -2,14 +2,22 @@ package workflows_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -17,11 +25,105 @@ import (
 	"github.com/crestwaves/crest/workflows"
 )
 
-// historiesDir holds recorded histories of real runs (the end-to-end test writes them when
-// CREST_RECORD_HISTORIES is set: "1" writes here, another value into that subfolder, so that
-// histories of older workflow code stay beside newer ones and all of them are replayed). Replaying them proves a change to workflow code does not break
-// waves already running: such changes go behind workflow.GetVersion.
+// historiesDir holds recorded histories of real waves, one JSON file per workflow run,
+// named after the workflow ID ("/" written "~"; "@runN" when it continued as new). Replaying
+// them proves a change to workflow code does not break waves already running: such changes
+// go behind workflow.GetVersion.
+//
+// The top level holds the first recording (the libcore 2 + libnet 2 wave of
+// TestMajorWaveEndToEnd), each subfolder the same wave recorded with the code of the
+// GetVersion change it is named after (settle-as-recorded, needs-attention, dispatch), and
+// scenarios/ the waves of scenarios_e2e_test.go and TestPolicyAndIssuesEndToEnd (happy
+// path, AddUpdate, Pause/Resume, Cancel, policy mark-broken, retry with a fix, forced
+// continue-as-new), recorded with the code of Limits.WaveHistoryEvents.
+//
+// When: after every change to workflow code that goes behind workflow.GetVersion, record
+// all of them again with the new code, into a new subfolder named after the change ID, and
+// add the new files to requiredHistories. Older folders stay: waves started before the
+// change must still replay. How (real Nix, Postgres and git, as the end-to-end tests run):
+//
+//	CREST_RECORD_HISTORIES=<change-id> go test -count=1 \
+//	    -run 'TestMajorWaveEndToEnd|TestScenario|TestPolicyAndIssuesEndToEnd' ./workflows/
+//
+// recordHistories writes each recorded wave with every child it started (minor waves,
+// build sets) and every run of each. CREST_RECORD_HISTORIES=1 would write into the top
+// level, over the oldest recording: never use it.
 const historiesDir = "../testdata/histories"
+
+// requiredHistories are the recordings the replay test expects, relative to historiesDir,
+// with text each must contain (historyText: its strings, payloads decoded) to show its
+// scenario happened: deleting a file, or re-recording that loses a scenario, fails
+// TestReplayRecordedHistories.
+var requiredHistories = []struct {
+	file string
+	has  []string
+}{
+	// TestMajorWaveEndToEnd, libcore 2 + libnet 2: resolve wont-fix, retries with fixes; one
+	// folder per workflow version.
+	{"demo~wave-1.json", []string{`"resolution":"wont-fix"`, `"ref":"fix/calc-precision"`, `"ref":"fix/libhttp-libnet-2"`}},
+	{"demo~wave-1-1.json", nil},
+	{"demo~wave-1-1~build~x86_64-linux~r0~l000~s000.json", nil},
+	{"demo~wave-1-2.json", nil},
+	{"settle-as-recorded/demo~wave-1.json", []string{versionMarker("settle-as-recorded")}},
+	{"settle-as-recorded/demo~wave-1-1.json", nil},
+	{"settle-as-recorded/demo~wave-1-1~build~x86_64-linux~r0~l000~s000.json", nil},
+	{"settle-as-recorded/demo~wave-1-2.json", nil},
+	{"needs-attention/demo~wave-1.json", []string{versionMarker("needs-attention")}},
+	{"needs-attention/demo~wave-1-1.json", nil},
+	{"needs-attention/demo~wave-1-1~build~x86_64-linux~r0~l000~s000.json", nil},
+	{"needs-attention/demo~wave-1-2.json", nil},
+	{"dispatch/demo~wave-1.json", nil},
+	{"dispatch/demo~wave-1-1.json", []string{versionMarker("dispatch")}},
+	{"dispatch/demo~wave-1-1~build~x86_64-linux~r0.json", nil},
+	{"dispatch/demo~wave-1-2.json", nil},
+
+	// TestScenarioHappyPath: libcore 2 rc1, every package passes.
+	{"scenarios/demo~wave-green.json", []string{completed, `"tag":"wave-1-1"`}},
+	{"scenarios/demo~wave-green-1.json", []string{completed}},
+	{"scenarios/demo~wave-green-1~build~x86_64-linux~r0.json", []string{completed}},
+	// TestScenarioAddUpdate: calc added while libhttp waits; libhttp retried with its fix.
+	{"scenarios/demo~wave-addupdate.json", []string{"AddUpdate", `"ref":"fix/calc-precision"`, completed}},
+	{"scenarios/demo~wave-addupdate-1.json", []string{"crest.retry", `"ref":"fix/libhttp-libnet-2"`}},
+	{"scenarios/demo~wave-addupdate-1~build~x86_64-linux~r0.json", nil},
+	{"scenarios/demo~wave-addupdate-1~build~x86_64-linux~r1.json", nil},
+	{"scenarios/demo~wave-addupdate-2.json", []string{`"ref":"fix/calc-precision"`}},
+	{"scenarios/demo~wave-addupdate-2~build~x86_64-linux~r0.json", nil},
+	// TestScenarioPauseResume: paused while building, resumed.
+	{"scenarios/demo~wave-pause.json", []string{"Pause", "Resume", completed}},
+	{"scenarios/demo~wave-pause-1.json", []string{"crest.pause"}},
+	{"scenarios/demo~wave-pause-1~build~x86_64-linux~r0.json", []string{"crest.pause"}},
+	// TestScenarioCancel: cancelled while building.
+	{"scenarios/demo~wave-cancel.json", []string{"Cancel", cancelled}},
+	{"scenarios/demo~wave-cancel-1.json", []string{cancelled}},
+	{"scenarios/demo~wave-cancel-1~build~x86_64-linux~r0.json", []string{cancelled}},
+	// TestPolicyAndIssuesEndToEnd: tetrix, calc and libhttp marked broken after a 4s grace.
+	{"scenarios/demo~wave-policy.json", []string{`"grace_period":"4s"`, completed}},
+	{"scenarios/demo~wave-policy-1.json", []string{`"resolution":"marked-broken"`}},
+	{"scenarios/demo~wave-policy-1~build~x86_64-linux~r0.json", nil},
+	{"scenarios/demo~wave-policy-2.json", []string{`"resolution":"marked-broken"`}},
+	{"scenarios/demo~wave-policy-2~build~x86_64-linux~r0.json", nil},
+	// TestScenarioContinueAsNew: the major wave continues as new twice, the minor wave that
+	// waited for libhttp once.
+	{"scenarios/demo~wave-continue@run1.json", []string{`"wave_history_events":1`, continued}},
+	{"scenarios/demo~wave-continue@run2.json", []string{continued}},
+	{"scenarios/demo~wave-continue@run3.json", []string{completed}},
+	{"scenarios/demo~wave-continue-1@run1.json", []string{"crest.retry", continued}},
+	{"scenarios/demo~wave-continue-1@run2.json", []string{completed}},
+	{"scenarios/demo~wave-continue-1~build~x86_64-linux~r0.json", nil},
+	{"scenarios/demo~wave-continue-1~build~x86_64-linux~r1.json", nil},
+	{"scenarios/demo~wave-continue-2.json", nil},
+	{"scenarios/demo~wave-continue-2~build~x86_64-linux~r0.json", nil},
+}
+
+// How a history ended.
+const (
+	completed = "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
+	cancelled = "EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED"
+	continued = "EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW"
+)
+
+// versionMarker is the payload a workflow.GetVersion marker records for a change ID.
+func versionMarker(change string) string { return `"` + change + `"` }
 
 func TestReplayRecordedHistories(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(historiesDir, "*.json"))
@@ -29,26 +131,128 @@ func TestReplayRecordedHistories(t *testing.T) {
 	more, err := filepath.Glob(filepath.Join(historiesDir, "*", "*.json"))
 	require.NoError(t, err)
 	files = append(files, more...)
-	require.NotEmpty(t, files, "no recorded histories in %s: run CREST_RECORD_HISTORIES=1 go test -run TestMajorWaveEndToEnd ./workflows/", historiesDir)
+	found := map[string]bool{}
+	for _, f := range files {
+		found[strings.TrimPrefix(f, historiesDir+"/")] = true
+	}
+	for _, r := range requiredHistories {
+		require.True(t, found[r.file], "recorded history %s is missing: re-record it (see historiesDir)", r.file)
+		if len(r.has) > 0 {
+			text := historyText(t, filepath.Join(historiesDir, r.file))
+			for _, s := range r.has {
+				require.True(t, strings.Contains(text, s), "%s does not show its scenario: no %s", r.file, s)
+			}
+		}
+	}
 	for _, f := range files {
 		t.Run(strings.TrimPrefix(f, historiesDir+"/"), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			workflows.Register(r)
-			fh, err := os.Open(f)
-			require.NoError(t, err)
-			defer fh.Close()
-			h, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
-			require.NoError(t, err)
-			// Child workflow IDs derive from the parent's: replay under the recorded ID.
-			id := strings.ReplaceAll(strings.TrimSuffix(filepath.Base(f), ".json"), "~", "/")
-			require.NoError(t, r.ReplayWorkflowHistoryWithOptions(nil, h, worker.ReplayWorkflowHistoryOptions{
-				OriginalExecution: workflow.Execution{ID: id}}))
+			require.NoError(t, replay(t, r, f))
 		})
 	}
 }
 
-// recordHistories writes the histories of the given workflows into historiesDir (named
-// after their IDs, "/" written "~") when CREST_RECORD_HISTORIES=1.
+// TestReplayRejectsChangedWorkflowCode proves the replay test fails when workflow code
+// changes in a way replay rejects: recorded histories replayed against workflows that issue
+// other commands than they did, without workflow.GetVersion, fail as nondeterministic.
+func TestReplayRejectsChangedWorkflowCode(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, workflow string
+		fn                   any
+	}{
+		{"a timer before anything else", "scenarios/demo~wave-green.json", "MajorWave",
+			func(ctx workflow.Context, in workflows.MajorWaveInput) (workflows.MajorWaveResult, error) {
+				if err := workflow.Sleep(ctx, time.Second); err != nil {
+					return workflows.MajorWaveResult{}, err
+				}
+				return workflows.MajorWave(ctx, in)
+			}},
+		{"done without building", "scenarios/demo~wave-addupdate-1.json", "MinorWave",
+			func(ctx workflow.Context, in workflows.MinorWaveInput) (workflows.MinorWaveResult, error) {
+				return workflows.MinorWaveResult{Name: in.Name}, nil
+			}},
+		{"a smaller build window", "scenarios/demo~wave-green-1~build~x86_64-linux~r0.json", "BuildSet",
+			func(ctx workflow.Context, in workflows.BuildSetInput) (workflows.BuildSetResult, error) {
+				in.Limits.Builds = 1
+				return workflows.BuildSet(ctx, in)
+			}},
+		{"without the history threshold it ran with", "scenarios/demo~wave-continue-1@run1.json", "MinorWave",
+			func(ctx workflow.Context, in workflows.MinorWaveInput) (workflows.MinorWaveResult, error) {
+				in.Limits.WaveHistoryEvents = 0 // never continues as new where it did
+				return workflows.MinorWave(ctx, in)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := filepath.Join(historiesDir, tc.file)
+			unchanged := worker.NewWorkflowReplayer()
+			workflows.Register(unchanged)
+			require.NoError(t, replay(t, unchanged, f), "the unchanged code replays it")
+
+			changed := worker.NewWorkflowReplayer()
+			changed.RegisterWorkflowWithOptions(tc.fn, workflow.RegisterOptions{Name: tc.workflow})
+			err := replay(t, changed, f)
+			require.ErrorContains(t, err, "TMPRL1100", "replay rejects %s as nondeterministic", tc.name)
+			t.Logf("rejected: %v", err)
+		})
+	}
+}
+
+// historyText is every string of a recorded history's JSON, one a line, with payloads
+// decoded (protojson writes them in base64, its spacing varies).
+func historyText(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	require.NoError(t, err)
+	var v any
+	require.NoError(t, json.Unmarshal(b, &v))
+	var lines []string
+	var walk func(key string, v any)
+	walk = func(key string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				walk(k, x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(key, x)
+			}
+		case string:
+			if key == "data" {
+				if d, err := base64.StdEncoding.DecodeString(v); err == nil {
+					v = string(d)
+				}
+			}
+			lines = append(lines, v)
+		}
+	}
+	walk("", v)
+	return strings.Join(lines, "\n")
+}
+
+// quietLogger keeps the replayer's reports of rejected histories (the error says it all)
+// out of test output.
+var quietLogger = log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+// replay replays one recorded history under the workflow ID it was recorded with (child
+// workflow IDs derive from their parent's).
+func replay(t *testing.T, r worker.WorkflowReplayer, file string) error {
+	t.Helper()
+	fh, err := os.Open(file)
+	require.NoError(t, err)
+	defer fh.Close()
+	h, err := client.HistoryFromJSON(fh, client.HistoryJSONOptions{})
+	require.NoError(t, err)
+	name, _, _ := strings.Cut(strings.TrimSuffix(filepath.Base(file), ".json"), "@")
+	id := strings.ReplaceAll(name, "~", "/")
+	return r.ReplayWorkflowHistoryWithOptions(quietLogger, h, worker.ReplayWorkflowHistoryOptions{
+		OriginalExecution: workflow.Execution{ID: id}})
+}
+
+// recordHistories writes the histories of the given workflows, of every child workflow
+// they started and of every run of each into historiesDir when CREST_RECORD_HISTORIES is
+// set: "1" writes into historiesDir itself, another value into that subfolder.
 func recordHistories(t *testing.T, c client.Client, ids ...string) {
 	t.Helper()
 	into := os.Getenv("CREST_RECORD_HISTORIES")
@@ -61,18 +265,53 @@ func recordHistories(t *testing.T, c client.Client, ids ...string) {
 		into = filepath.Join(historiesDir, filepath.Base(into))
 	}
 	require.NoError(t, os.MkdirAll(into, 0o755))
-	for _, id := range ids {
-		var h historypb.History
-		it := c.GetWorkflowHistory(context.Background(), id, "", false, 0)
+	seen := map[string]bool{}
+	for len(ids) > 0 {
+		id := ids[0]
+		ids = ids[1:]
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		runs := runHistories(t, c, id)
+		for i, h := range runs {
+			file := strings.ReplaceAll(id, "/", "~")
+			if len(runs) > 1 {
+				file += fmt.Sprintf("@run%d", i+1)
+			}
+			b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(h)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(into, file+".json"), b, 0o644))
+			t.Logf("recorded %s (%d events, %d KB)", file, len(h.Events), len(b)/1024)
+			for _, ev := range h.Events {
+				if a := ev.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil {
+					ids = append(ids, a.GetWorkflowId())
+				}
+			}
+		}
+	}
+}
+
+// runHistories is the history of every run of a workflow, first run first.
+func runHistories(t *testing.T, c client.Client, id string) []*historypb.History {
+	t.Helper()
+	ctx := context.Background()
+	d, err := c.DescribeWorkflowExecution(ctx, id, "")
+	require.NoError(t, err)
+	var out []*historypb.History
+	for run := d.GetWorkflowExecutionInfo().GetFirstRunId(); run != ""; {
+		h := &historypb.History{}
+		it := c.GetWorkflowHistory(ctx, id, run, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {
 			ev, err := it.Next()
 			require.NoError(t, err)
 			h.Events = append(h.Events, ev)
 		}
-		b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(&h)
-		require.NoError(t, err)
-		file := strings.ReplaceAll(id, "/", "~") + ".json"
-		require.NoError(t, os.WriteFile(filepath.Join(into, file), b, 0o644))
-		t.Logf("recorded %s (%d events)", id, len(h.Events))
+		out = append(out, h)
+		run = ""
+		if n := len(h.Events); n > 0 {
+			run = h.Events[n-1].GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
+		}
 	}
+	return out
 }
