@@ -8,16 +8,8 @@ import (
 
 	"github.com/crestwaves/crest/activities/gitrepo"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/graph"
-)
-
-// Stable application error types: workflows branch on them, people see them in the Web UI.
-const (
-	ErrBuildFailed      = "BuildFailed"      // a package's build failed (not retried)
-	ErrTestFailed       = "TestFailed"       // a package built but a passthru test failed
-	ErrEvaluationFailed = "EvaluationFailed" // the collection does not evaluate at a commit
-	ErrMergeConflict    = "MergeConflict"    // an update or fix ref does not merge
-	ErrInvalidInput     = "InvalidInput"     // unknown package, ref, collection…
 )
 
 // Evaluator lists a collection's packages at a checkout (Nix: the index expression).
@@ -30,20 +22,11 @@ type Builder interface {
 	// Build returns the outcome of a build that ran (passed, failed, test-failed); an error
 	// means the build could not run (infrastructure) and is worth retrying. heartbeat is
 	// called while it runs.
-	Build(ctx context.Context, drv string, tests []string, heartbeat func()) (BuildResult, error)
+	Build(ctx context.Context, drv string, tests []string, heartbeat func()) (wire.BuildResult, error)
 }
 
-// BuildResult is the outcome of building one package and its tests.
-type BuildResult struct {
-	Status     string   `json:"status"` // store.StatusPassed, StatusFailed, StatusTestFailed
-	Outputs    []string `json:"outputs,omitempty"`
-	ExitCode   int      `json:"exit_code,omitempty"`
-	FailedTest string   `json:"failed_test,omitempty"`
-	LogTail    string   `json:"log_tail,omitempty"`
-}
-
-// Activities holds what Crest's activities need. Workflows reference its methods; one value
-// is registered per worker.
+// Activities holds what Crest's activities need. Workflows call its methods by name (the
+// wire.Activity… constants); one value is registered per worker (Register).
 type Activities struct {
 	Store     *store.Store
 	Evaluator Evaluator
@@ -65,7 +48,7 @@ type Repos struct {
 }
 
 // Open returns the working repository of col, cloning it on first use.
-func (r *Repos) Open(ctx context.Context, col Collection) (*gitrepo.Repo, error) {
+func (r *Repos) Open(ctx context.Context, col wire.Collection) (*gitrepo.Repo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if repo, ok := r.m[col.Name]; ok {

@@ -11,13 +11,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/graph"
 	"github.com/crestwaves/crest/policy"
 )
-
-// DefaultShardSize bounds the packages one shard workflow builds, which keeps its history
-// near 3,000 events (about six per build).
-const DefaultShardSize = 400
 
 // PrepareRound decides what a build round of a minor wave builds for one system and lays
 // it out in Postgres: dependency layers (a cycle shares one) cut into shards. The first
@@ -26,12 +23,12 @@ const DefaultShardSize = 400
 // (they are built once, later). A retry round builds the retried packages, the dependents
 // they blocked, and whatever a fix commit changed. Idempotent: a round laid out already is
 // returned as it is.
-func (a *Activities) PrepareRound(ctx context.Context, in RoundInput) (RoundLayout, error) {
-	out := RoundLayout{System: in.System, Round: in.Round}
+func (a *Activities) PrepareRound(ctx context.Context, in wire.RoundInput) (wire.RoundLayout, error) {
+	out := wire.RoundLayout{System: in.System, Round: in.Round}
 	if layers, err := a.Store.RoundLayout(ctx, in.MinorWaveID, in.System, in.Round); err != nil {
 		return out, err
 	} else if len(layers) > 0 {
-		out.Layers = layers
+		out.Layers = wireLayers(layers)
 		for _, l := range layers {
 			out.Packages += l.Packages
 		}
@@ -136,8 +133,22 @@ func (a *Activities) PrepareRound(ctx context.Context, in RoundInput) (RoundLayo
 		return out, err
 	}
 	out.Packages = len(rows)
-	out.Layers, err = a.Store.RoundLayout(ctx, in.MinorWaveID, in.System, in.Round)
+	layers, err := a.Store.RoundLayout(ctx, in.MinorWaveID, in.System, in.Round)
+	out.Layers = wireLayers(layers)
 	return out, err
+}
+
+// wireLayers is the store's round layout as workflows receive it (nil stays nil: the
+// payload is the one recorded histories hold).
+func wireLayers(ls []store.LayerLayout) []wire.LayerLayout {
+	if ls == nil {
+		return nil
+	}
+	out := make([]wire.LayerLayout, len(ls))
+	for i, l := range ls {
+		out[i] = wire.LayerLayout(l)
+	}
+	return out
 }
 
 // protectedSet is the closure of the protected roots the wave's policy names (those g
@@ -158,7 +169,7 @@ func protectedSet(g *graph.Graph, settingsJSON json.RawMessage) (policy.Set, err
 // marking the protected packages.
 func layout(g *graph.Graph, keys []string, size int, protected policy.Set) ([]store.RoundRow, error) {
 	if size <= 0 {
-		size = DefaultShardSize
+		size = wire.DefaultShardSize
 	}
 	sub, err := g.Subgraph(keys)
 	if err != nil {
@@ -204,13 +215,13 @@ func frontier(g *graph.Graph, keys []string) ([]store.FrontierRow, error) {
 // the round are final, highest priority first, for a dispatcher to build. Packages whose
 // dependencies failed are marked dependency-failed instead (counted in Blocked). A retried
 // attempt returns what the first took (the token).
-func (a *Activities) TakeReady(ctx context.Context, in TakeReadyInput) (ReadyTasks, error) {
+func (a *Activities) TakeReady(ctx context.Context, in wire.TakeReadyInput) (wire.ReadyTasks, error) {
 	got, err := a.Store.TakeReady(ctx, store.FrontierTake{WaveID: in.WaveID, MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID,
 		System: in.System, Round: in.Round, Max: in.Max, Token: in.Token, Owner: in.Owner, Reset: in.Reset})
 	if err != nil {
-		return ReadyTasks{}, err
+		return wire.ReadyTasks{}, err
 	}
-	out := ReadyTasks{Blocked: got.Blocked, Waiting: got.Waiting, Packages: make([]string, len(got.Tasks))}
+	out := wire.ReadyTasks{Blocked: got.Blocked, Waiting: got.Waiting, Packages: make([]string, len(got.Tasks))}
 	for i, t := range got.Tasks {
 		out.Packages[i] = t.Package
 	}
@@ -228,12 +239,12 @@ func (a *Activities) loadGraph(ctx context.Context, evaluationID int64) (*graph.
 
 // TakeShard returns what one shard still has to build, marking packages whose dependencies
 // failed as dependency-failed (with their root causes) instead.
-func (a *Activities) TakeShard(ctx context.Context, in ShardInput) (ShardTasks, error) {
+func (a *Activities) TakeShard(ctx context.Context, in wire.ShardInput) (wire.ShardTasks, error) {
 	tasks, blocked, err := a.Store.TakeShard(ctx, in.WaveID, in.MinorWaveID, in.EvaluationID, in.System, in.Round, in.Layer, in.Shard)
 	if err != nil {
-		return ShardTasks{}, err
+		return wire.ShardTasks{}, err
 	}
-	out := ShardTasks{Blocked: blocked, Packages: make([]string, len(tasks))}
+	out := wire.ShardTasks{Blocked: blocked, Packages: make([]string, len(tasks))}
 	for i, t := range tasks {
 		out.Packages[i] = t.Package
 	}
@@ -244,16 +255,16 @@ func (a *Activities) TakeShard(ctx context.Context, in ShardInput) (ShardTasks, 
 // idempotency key: a retried attempt that finds the outcome recorded reports it without
 // building. A real failure is recorded, then returned as a non-retryable BuildFailed or
 // TestFailed error carrying the log tail; anything else retries.
-func (a *Activities) BuildPackage(ctx context.Context, in BuildInput) (BuildResult, error) {
+func (a *Activities) BuildPackage(ctx context.Context, in wire.BuildInput) (wire.BuildResult, error) {
 	// One round trip before the build and one after (there were seven, with a transaction):
 	// this is what Crest adds to every build of a wave, a hundred thousand times.
 	p, rec, done, err := a.Store.StartBuild(ctx, in.EvaluationID, store.BuildRecord{Key: in.Key, MinorWaveID: in.MinorWaveID,
 		System: in.System, Package: in.Package})
 	if err != nil {
-		return BuildResult{}, err
+		return wire.BuildResult{}, err
 	}
 	if done {
-		return outcome(in, BuildResult{Status: rec.Status, Outputs: rec.Outputs, ExitCode: rec.ExitCode, LogTail: rec.LogTail})
+		return outcome(in, wire.BuildResult{Status: rec.Status, Outputs: rec.Outputs, ExitCode: rec.ExitCode, LogTail: rec.LogTail})
 	}
 	tests := make([]string, 0, len(p.Tests))
 	for _, t := range p.Tests {
@@ -277,31 +288,31 @@ func (a *Activities) BuildPackage(ctx context.Context, in BuildInput) (BuildResu
 			_ = a.Store.RecordBuildTrouble(ctx, in.MinorWaveID, in.System, in.Package,
 				fmt.Sprintf("attempt %d: %s", activity.GetInfo(ctx).Attempt, clip(err.Error(), 300)))
 		}
-		return BuildResult{}, err
+		return wire.BuildResult{}, err
 	}
 	res.LogTail = clip(res.LogTail, 16<<10)
 	if err := a.Store.RecordBuild(ctx, store.BuildRecord{
 		Key: in.Key, MinorWaveID: in.MinorWaveID, System: in.System, Package: in.Package, Drv: p.Drv,
 		Status: res.Status, ExitCode: res.ExitCode, LogTail: res.LogTail, Outputs: res.Outputs, StartedAt: started,
 	}); err != nil {
-		return BuildResult{}, err
+		return wire.BuildResult{}, err
 	}
 	return outcome(in, res)
 }
 
-func outcome(in BuildInput, res BuildResult) (BuildResult, error) {
-	details := BuildFailureDetails{Package: in.Package, FailedTest: res.FailedTest, LogTail: clip(res.LogTail, 4<<10)}
+func outcome(in wire.BuildInput, res wire.BuildResult) (wire.BuildResult, error) {
+	details := wire.BuildFailureDetails{Package: in.Package, FailedTest: res.FailedTest, LogTail: clip(res.LogTail, 4<<10)}
 	switch res.Status {
 	case store.StatusFailed:
-		return res, temporal.NewNonRetryableApplicationError("build of "+in.Package+" failed", ErrBuildFailed, nil, details)
+		return res, temporal.NewNonRetryableApplicationError("build of "+in.Package+" failed", wire.ErrBuildFailed, nil, details)
 	case store.StatusTestFailed:
-		return res, temporal.NewNonRetryableApplicationError("tests of "+in.Package+" failed", ErrTestFailed, nil, details)
+		return res, temporal.NewNonRetryableApplicationError("tests of "+in.Package+" failed", wire.ErrTestFailed, nil, details)
 	}
 	res.LogTail = "" // a green build's log is not worth history space
 	return res, nil
 }
 
-func (a *Activities) instantiate(ctx context.Context, in BuildInput) error {
+func (a *Activities) instantiate(ctx context.Context, in wire.BuildInput) error {
 	ev, err := a.Store.Evaluation(ctx, in.EvaluationID)
 	if err != nil {
 		return err

@@ -11,6 +11,8 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+
+	"github.com/crestwaves/crest/activities/wire"
 )
 
 // TestPulseBeatsWhileSilentWorkRuns: a long silent step (a Nixpkgs evaluation, a clone)
@@ -47,21 +49,21 @@ func TestKeepAliveHeartbeatsInAnActivity(t *testing.T) {
 // TestSummaryStaysSmall: whatever the failure count, a summary bound for workflow history
 // lists at most MaxFailuresListed root causes, the unresolved first, and counts them all.
 func TestSummaryStaysSmall(t *testing.T) {
-	var s Summary
+	var s wire.Summary
 	for i := range 20000 {
-		f := Failure{Package: fmt.Sprintf("p%05d", i), Status: "failed"}
+		f := wire.Failure{Package: fmt.Sprintf("p%05d", i), Status: "failed"}
 		if i%2 == 0 {
 			f.Resolution = "wont-fix"
 		}
 		s.Failures = append(s.Failures, f)
 	}
 	got := capFailures(s)
-	require.Len(t, got.Failures, MaxFailuresListed)
+	require.Len(t, got.Failures, wire.MaxFailuresListed)
 	require.Equal(t, 20000, got.RootCauses)
 	for _, f := range got.Failures {
 		require.Empty(t, f.Resolution, "unresolved first")
 	}
-	small := capFailures(Summary{Failures: s.Failures[:3]})
+	small := capFailures(wire.Summary{Failures: s.Failures[:3]})
 	require.Len(t, small.Failures, 3)
 	require.Equal(t, 3, small.RootCauses)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/testenv"
 	"github.com/crestwaves/crest/graph"
 )
@@ -22,7 +23,7 @@ func TestPlanRejectsUnknownAndCyclicInputClearly(t *testing.T) {
 	ctx := context.Background()
 	st := testenv.Store(t)
 	a := &activities.Activities{Store: st}
-	require.NoError(t, a.RegisterCollection(ctx, activities.Collection{Name: "c", Remote: "/nowhere", TagPrefix: "wave"}))
+	require.NoError(t, a.RegisterCollection(ctx, wire.Collection{Name: "c", Remote: "/nowhere", TagPrefix: "wave"}))
 	col, err := st.CollectionByName(ctx, "c")
 	require.NoError(t, err)
 	ev, _, err := st.SaveEvaluation(ctx, col.ID, "abc", "x86_64-linux", []graph.Package{
@@ -34,17 +35,17 @@ func TestPlanRejectsUnknownAndCyclicInputClearly(t *testing.T) {
 	require.NoError(t, err)
 	w, err := st.CreateWave(ctx, store.Wave{CollectionID: col.ID, WorkflowID: "c/wave-1", BaseRef: "main", State: "planning"})
 	require.NoError(t, err)
-	in := activities.PlanInput{Collection: "c", WaveID: w.ID, Wave: 1, EvaluationID: ev.ID, FirstMinor: 1}
+	in := wire.PlanInput{Collection: "c", WaveID: w.ID, Wave: 1, EvaluationID: ev.ID, FirstMinor: 1}
 
-	in.Updates = []activities.Update{{Package: "libcroe", Ref: "update/x"}}
+	in.Updates = []wire.Update{{Package: "libcroe", Ref: "update/x"}}
 	_, err = a.Plan(ctx, in)
 	var app *temporal.ApplicationError
 	require.ErrorAs(t, err, &app)
-	require.Equal(t, activities.ErrInvalidInput, app.Type(), "not retried")
+	require.Equal(t, wire.ErrInvalidInput, app.Type(), "not retried")
 	require.ErrorContains(t, err, "libcroe")
 	require.ErrorContains(t, err, "libcore", "with a did-you-mean")
 
-	in.Updates = []activities.Update{{Package: "libparse", Ref: "update/p"}, {Package: "libcheck", Ref: "update/c"}}
+	in.Updates = []wire.Update{{Package: "libparse", Ref: "update/p"}, {Package: "libcheck", Ref: "update/c"}}
 	plan, err := a.Plan(ctx, in)
 	require.NoError(t, err)
 	require.Len(t, plan.Minor, 1, "a cycle is updated and rebuilt as one group")
@@ -59,7 +60,7 @@ func TestCollectionTagPrefix(t *testing.T) {
 	ctx := context.Background()
 	st := testenv.Store(t)
 	a := &activities.Activities{Store: st}
-	require.NoError(t, a.RegisterCollection(ctx, activities.Collection{Name: "r", Remote: "/nowhere", TagPrefix: "rel"}))
+	require.NoError(t, a.RegisterCollection(ctx, wire.Collection{Name: "r", Remote: "/nowhere", TagPrefix: "rel"}))
 	col, err := st.CollectionByName(ctx, "r")
 	require.NoError(t, err)
 	prefix, err := st.TagPrefix(ctx, "r")
@@ -82,8 +83,8 @@ func TestCollectionTagPrefix(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	require.ErrorContains(t, err, "rel-7 of r")
 
-	plan, err := a.Plan(ctx, activities.PlanInput{Collection: "r", WaveID: w.ID, Wave: 1, EvaluationID: ev.ID, FirstMinor: 1,
-		Updates: []activities.Update{{Package: "libcore", Ref: "update/core"}, {Package: "libnet", Ref: "update/net"}}})
+	plan, err := a.Plan(ctx, wire.PlanInput{Collection: "r", WaveID: w.ID, Wave: 1, EvaluationID: ev.ID, FirstMinor: 1,
+		Updates: []wire.Update{{Package: "libcore", Ref: "update/core"}, {Package: "libnet", Ref: "update/net"}}})
 	require.NoError(t, err)
 	var names []string
 	for _, m := range plan.Minor {

@@ -6,11 +6,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/policy"
 )
 
 func TestEffectivePolicyLayersCollectionAndWave(t *testing.T) {
-	col := Collection{Name: "demo", ProtectedRoots: []string{"stdenv"},
+	col := wire.Collection{Name: "demo", ProtectedRoots: []string{"stdenv"},
 		Policy: json.RawMessage(`{"grace_period": "3d", "protected_roots": ["default-system"]}`)}
 	js, err := EffectivePolicy(col, json.RawMessage(`{"max_extensions": 0}`))
 	require.NoError(t, err)
@@ -25,7 +26,7 @@ func TestEffectivePolicyLayersCollectionAndWave(t *testing.T) {
 	require.ErrorContains(t, err, "grace: unknown field")
 	_, err = EffectivePolicy(col, json.RawMessage(`{"grace_period": "10m"}`))
 	require.ErrorContains(t, err, "grace_period")
-	_, err = EffectivePolicy(Collection{Name: "bad", Policy: json.RawMessage(`{"extension": "soon"}`)}, nil)
+	_, err = EffectivePolicy(wire.Collection{Name: "bad", Policy: json.RawMessage(`{"extension": "soon"}`)}, nil)
 	require.ErrorContains(t, err, "policy of collection bad")
 	require.ErrorContains(t, err, "extension")
 }

@@ -6,40 +6,16 @@ import (
 	"slices"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/policy"
 )
 
-// CheckRequestInput asks whether a person's Resolve or Retry about a package may be taken
-// now. The answer comes from policy's rules applied to what Postgres records, so a failure
-// can be settled as soon as it is recorded, whatever the rest of its minor wave is doing,
-// and `crest wave status` (policy.Actions on the same records) never invites what this
-// refuses.
-type CheckRequestInput struct {
-	WaveID int64 `json:"wave_id"`
-	// MinorWaveID is the minor wave asked (its own update); 0: find it among the major
-	// wave's running minor waves.
-	MinorWaveID int64 `json:"minor_wave_id,omitempty"`
-	// Minor is the minor wave's number if the person named one; 0: where the package failed.
-	Minor   int    `json:"minor,omitempty"`
-	Package string `json:"package"`
-	// Resolve is the request to check; nil checks a retry.
-	Resolve *policy.ResolveRequest `json:"resolve,omitempty"`
-}
-
-// CheckRequestResult is where an accepted request applies.
-type CheckRequestResult struct {
-	MinorWaveID int64  `json:"minor_wave_id"`
-	Minor       int    `json:"minor"`
-	Name        string `json:"name"`
-	System      string `json:"system"`
-}
-
 // CheckRequest accepts a person's request (naming the minor wave and system it applies
 // to) or refuses it with policy's reason as an InvalidInput error.
-func (a *Activities) CheckRequest(ctx context.Context, in CheckRequestInput) (CheckRequestResult, error) {
+func (a *Activities) CheckRequest(ctx context.Context, in wire.CheckRequestInput) (wire.CheckRequestResult, error) {
 	minors, err := a.Store.MinorWaves(ctx, in.WaveID)
 	if err != nil {
-		return CheckRequestResult{}, err
+		return wire.CheckRequestResult{}, err
 	}
 	var candidates []store.MinorWave
 	for _, m := range minors {
@@ -53,20 +29,20 @@ func (a *Activities) CheckRequest(ctx context.Context, in CheckRequestInput) (Ch
 	}
 	if len(candidates) == 0 {
 		if in.Minor != 0 {
-			return CheckRequestResult{}, invalid("minor: minor wave %d is not running", in.Minor)
+			return wire.CheckRequestResult{}, invalid("minor: minor wave %d is not running", in.Minor)
 		}
-		return CheckRequestResult{}, invalid("package %q: no minor wave is running", in.Package)
+		return wire.CheckRequestResult{}, invalid("package %q: no minor wave is running", in.Package)
 	}
 	var refusals []error
 	for _, m := range candidates {
 		rows, err := a.Store.ResultsFor(ctx, m.ID, "", []string{in.Package})
 		if err != nil {
-			return CheckRequestResult{}, err
+			return wire.CheckRequestResult{}, err
 		}
 		for _, row := range rows {
 			states, err := a.statesAround(ctx, m.ID, row)
 			if err != nil {
-				return CheckRequestResult{}, err
+				return wire.CheckRequestResult{}, err
 			}
 			if in.Resolve != nil {
 				err = policy.ValidateResolve(*in.Resolve, states)
@@ -74,19 +50,19 @@ func (a *Activities) CheckRequest(ctx context.Context, in CheckRequestInput) (Ch
 				err = policy.ValidateRetry(in.Package, states)
 			}
 			if err == nil {
-				return CheckRequestResult{MinorWaveID: m.ID, Minor: m.Number, Name: m.Name, System: row.System}, nil
+				return wire.CheckRequestResult{MinorWaveID: m.ID, Minor: m.Number, Name: m.Name, System: row.System}, nil
 			}
 			refusals = append(refusals, err)
 		}
 	}
 	if len(refusals) > 0 {
-		return CheckRequestResult{}, invalid("%s: %v", candidates[0].Name, refusals[0])
+		return wire.CheckRequestResult{}, invalid("%s: %v", candidates[0].Name, refusals[0])
 	}
 	// Not in any running minor wave: let policy name it and suggest close names.
 	last := candidates[len(candidates)-1]
 	all, err := a.Store.Results(ctx, last.ID, "")
 	if err != nil {
-		return CheckRequestResult{}, err
+		return wire.CheckRequestResult{}, err
 	}
 	states := make([]policy.State, 0, len(all))
 	for _, r := range all {
@@ -100,7 +76,7 @@ func (a *Activities) CheckRequest(ctx context.Context, in CheckRequestInput) (Ch
 	if err == nil {
 		err = errors.New("not in a running minor wave")
 	}
-	return CheckRequestResult{}, invalid("%s: %v", last.Name, err)
+	return wire.CheckRequestResult{}, invalid("%s: %v", last.Name, err)
 }
 
 // statesAround returns the states policy needs to judge a request about row: its own and

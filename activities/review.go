@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/graph"
 	"github.com/crestwaves/crest/policy"
 )
@@ -27,33 +28,33 @@ type Issues interface {
 
 // TagRequest asks an upstream to tag its repository for a major wave.
 type TagRequest struct {
-	Collection  string   `json:"collection"`
-	Package     string   `json:"package"`
-	Maintainers []string `json:"maintainers,omitempty"`
-	Repo        string   `json:"repo"`
-	Tag         string   `json:"tag"`
-	Wave        string   `json:"wave"`
-	Updates     []Update `json:"updates"` // what the wave updates upstream of the package
+	Collection  string        `json:"collection"`
+	Package     string        `json:"package"`
+	Maintainers []string      `json:"maintainers,omitempty"`
+	Repo        string        `json:"repo"`
+	Tag         string        `json:"tag"`
+	Wave        string        `json:"wave"`
+	Updates     []wire.Update `json:"updates"` // what the wave updates upstream of the package
 }
 
 // IssueReport is what an issue about a root cause says.
 type IssueReport struct {
-	Collection  string    `json:"collection"`
-	Package     string    `json:"package"`
-	System      string    `json:"system"`
-	Status      string    `json:"status"` // failed or test-failed
-	Maintainers []string  `json:"maintainers,omitempty"`
-	Major       int       `json:"major"`
-	Minor       int       `json:"minor"`
-	Attempt     int       `json:"attempt"`
-	Commit      string    `json:"commit"`
-	Branch      string    `json:"branch"`
-	Update      Update    `json:"update"` // the root update that set it off
-	Drv         string    `json:"drv"`
-	LogTail     string    `json:"log_tail"`
-	Dependents  []string  `json:"dependents,omitempty"`
-	Deadline    time.Time `json:"deadline,omitzero"`
-	Protected   bool      `json:"protected,omitempty"`
+	Collection  string      `json:"collection"`
+	Package     string      `json:"package"`
+	System      string      `json:"system"`
+	Status      string      `json:"status"` // failed or test-failed
+	Maintainers []string    `json:"maintainers,omitempty"`
+	Major       int         `json:"major"`
+	Minor       int         `json:"minor"`
+	Attempt     int         `json:"attempt"`
+	Commit      string      `json:"commit"`
+	Branch      string      `json:"branch"`
+	Update      wire.Update `json:"update"` // the root update that set it off
+	Drv         string      `json:"drv"`
+	LogTail     string      `json:"log_tail"`
+	Dependents  []string    `json:"dependents,omitempty"`
+	Deadline    time.Time   `json:"deadline,omitzero"`
+	Protected   bool        `json:"protected,omitempty"`
 	// Fingerprint names the failure an earlier Report filed (for Settle; empty to derive
 	// it from the log).
 	Fingerprint string `json:"fingerprint,omitempty"`
@@ -71,7 +72,7 @@ type IssueState struct {
 // needs about each unresolved root cause: every unresolved root cause gets its issue (one
 // per failure, listing the dependents it blocks), every settled one has its resolution
 // written there, and protected packages are named with the chain that protects them.
-func (a *Activities) ReviewFailures(ctx context.Context, in ReviewInput) ([]Notice, error) {
+func (a *Activities) ReviewFailures(ctx context.Context, in wire.ReviewInput) ([]wire.Notice, error) {
 	roots, err := a.Store.RootCauses(ctx, in.MinorWaveID)
 	if err != nil || len(roots) == 0 {
 		return nil, err
@@ -84,7 +85,7 @@ func (a *Activities) ReviewFailures(ctx context.Context, in ReviewInput) ([]Noti
 	if err != nil {
 		return nil, invalid("wave policy: %v", err)
 	}
-	update := Update{}
+	update := wire.Update{}
 	if len(in.Updates) > 0 {
 		update = in.Updates[0]
 	}
@@ -120,7 +121,7 @@ func (a *Activities) ReviewFailures(ctx context.Context, in ReviewInput) ([]Noti
 		}
 		graphs[ev.System], protected[ev.System] = g, set
 	}
-	var out []Notice
+	var out []wire.Notice
 	for _, r := range waiting {
 		activity.RecordHeartbeat(ctx, r.Package)
 		rep := report(r)
@@ -135,7 +136,7 @@ func (a *Activities) ReviewFailures(ctx context.Context, in ReviewInput) ([]Noti
 		if !rep.Protected {
 			rep.Deadline = now.Add(time.Duration(*eff.GracePeriod))
 		}
-		n := Notice{System: r.System, Package: r.Package, Status: r.Status, Maintainers: rep.Maintainers, Protected: chain}
+		n := wire.Notice{System: r.System, Package: r.Package, Status: r.Status, Maintainers: rep.Maintainers, Protected: chain}
 		var st IssueState
 		if a.Issues != nil {
 			if st, err = a.Issues.Report(ctx, rep); err != nil {
@@ -171,31 +172,31 @@ func rootsIn(g *graph.Graph, roots []string) []string {
 // each decision (audit log, and as the package's reason) and marks broken what the policy
 // says to, with its dependents following (Resolve). Idempotent: a retried review finds
 // the packages it marked broken resolved, and the audit log keys decisions.
-func (a *Activities) Review(ctx context.Context, in ReviewInput) (ReviewResult, error) {
+func (a *Activities) Review(ctx context.Context, in wire.ReviewInput) (wire.ReviewResult, error) {
 	notices, err := a.ReviewFailures(ctx, in)
 	if err != nil || len(notices) == 0 {
-		return ReviewResult{}, err
+		return wire.ReviewResult{}, err
 	}
 	settings, err := policy.DecodeSettings(in.Policy)
 	if err != nil {
-		return ReviewResult{}, invalid("wave policy: %v", err)
+		return wire.ReviewResult{}, invalid("wave policy: %v", err)
 	}
 	failures := make([]policy.Failure, len(notices))
 	for i, n := range notices {
 		failures[i] = n.Failure(in.Events)
 	}
 	decisions, wake := policy.Review(failures, settings, in.Now)
-	out := ReviewResult{Wake: wake}
+	out := wire.ReviewResult{Wake: wake}
 	for i, d := range decisions {
 		n := notices[i]
 		activity.RecordHeartbeat(ctx, "deciding about "+d.Package)
-		if err := a.RecordDecision(ctx, DecisionInput{Wave: in.Wave, MinorWaveID: in.MinorWaveID, System: n.System,
+		if err := a.RecordDecision(ctx, wire.DecisionInput{Wave: in.Wave, MinorWaveID: in.MinorWaveID, System: n.System,
 			Package: d.Package, Action: string(d.Action), Reason: d.Reason, Until: d.Until}); err != nil {
 			return out, err
 		}
 		switch d.Action {
 		case policy.ActionMarkBroken:
-			if _, err := a.Resolve(ctx, ResolveInput{Wave: in.Wave, MinorWaveID: in.MinorWaveID, System: n.System,
+			if _, err := a.Resolve(ctx, wire.ResolveInput{Wave: in.Wave, MinorWaveID: in.MinorWaveID, System: n.System,
 				Package: n.Package, Resolution: string(policy.ResolutionMarkedBroken), Reason: d.Reason, Actor: "policy"}); err != nil {
 				return out, err
 			}
@@ -208,20 +209,4 @@ func (a *Activities) Review(ctx context.Context, in ReviewInput) (ReviewResult, 
 		}
 	}
 	return out, nil
-}
-
-// Failure is what the grace policy knows of the notice's root cause: its facts, the
-// retries of it among events, and the newest maintainer comment on its issue.
-func (n Notice) Failure(events []PackageEvent) policy.Failure {
-	f := policy.Failure{Package: n.Package, Status: policy.Status(n.Status), Maintainers: n.Maintainers,
-		Notified: n.Notified, Protected: n.Protected}
-	for _, e := range events {
-		if e.Package == n.Package {
-			f.Events = append(f.Events, e.Event)
-		}
-	}
-	if !n.LastComment.IsZero() {
-		f.Events = append(f.Events, policy.Event{Kind: policy.EventComment, At: n.LastComment, Actor: n.LastCommentActor})
-	}
-	return f
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/policy"
 )
 
@@ -15,26 +16,26 @@ import (
 const maxBlockedListed = 10
 
 // Summarize tallies a minor wave and lists its root causes.
-func (a *Activities) Summarize(ctx context.Context, in SummaryInput) (Summary, error) {
+func (a *Activities) Summarize(ctx context.Context, in wire.SummaryInput) (wire.Summary, error) {
 	sum, _, err := a.summary(ctx, in.MinorWaveID)
 	return capFailures(sum), err
 }
 
 // capFailures keeps at most MaxFailuresListed root causes in a summary bound for workflow
 // history, the unresolved ones first (they are what people act on), and counts them all.
-func capFailures(s Summary) Summary {
+func capFailures(s wire.Summary) wire.Summary {
 	s.RootCauses = len(s.Failures)
-	if len(s.Failures) <= MaxFailuresListed {
+	if len(s.Failures) <= wire.MaxFailuresListed {
 		return s
 	}
-	open := make([]Failure, 0, MaxFailuresListed)
+	open := make([]wire.Failure, 0, wire.MaxFailuresListed)
 	for _, f := range s.Failures {
-		if f.Resolution == "" && len(open) < MaxFailuresListed {
+		if f.Resolution == "" && len(open) < wire.MaxFailuresListed {
 			open = append(open, f)
 		}
 	}
 	for _, f := range s.Failures {
-		if f.Resolution != "" && len(open) < MaxFailuresListed {
+		if f.Resolution != "" && len(open) < wire.MaxFailuresListed {
 			open = append(open, f)
 		}
 	}
@@ -44,18 +45,18 @@ func capFailures(s Summary) Summary {
 
 // summary reads a minor wave's counts and root causes once, for Summarize and for the
 // tag, which also needs the root causes' issue fingerprints.
-func (a *Activities) summary(ctx context.Context, minorWaveID int64) (Summary, []store.RootCause, error) {
+func (a *Activities) summary(ctx context.Context, minorWaveID int64) (wire.Summary, []store.RootCause, error) {
 	counts, err := a.Store.MinorWaveCounts(ctx, minorWaveID)
 	if err != nil {
-		return Summary{}, nil, err
+		return wire.Summary{}, nil, err
 	}
 	roots, err := a.Store.RootCauses(ctx, minorWaveID)
 	if err != nil {
-		return Summary{}, nil, err
+		return wire.Summary{}, nil, err
 	}
-	out := Summary{Counts: counts}
+	out := wire.Summary{Counts: wire.Counts(counts)}
 	for _, r := range roots {
-		f := Failure{System: r.System, Package: r.Package, Status: r.Status, Resolution: r.Resolution,
+		f := wire.Failure{System: r.System, Package: r.Package, Status: r.Status, Resolution: r.Resolution,
 			Attempts: r.Attempts, Dependents: len(r.Dependents), Reason: r.Reason}
 		f.Blocked = r.Dependents[:min(len(r.Dependents), maxBlockedListed)]
 		out.Failures = append(out.Failures, f)
@@ -66,18 +67,18 @@ func (a *Activities) summary(ctx context.Context, minorWaveID int64) (Summary, [
 	if counts.Pending == 0 && counts.Unresolved == 0 {
 		systems, err := a.Store.Systems(ctx, minorWaveID)
 		if err != nil {
-			return Summary{}, nil, err
+			return wire.Summary{}, nil, err
 		}
 		out.Settled = true
 		for _, system := range systems {
 			states, err := a.Store.States(ctx, minorWaveID, system)
 			if err != nil {
-				return Summary{}, nil, err
+				return wire.Summary{}, nil, err
 			}
 			ok, blocking := policy.Settled(states)
 			out.Settled = out.Settled && ok
 			for _, b := range blocking {
-				if len(out.Blocking) < MaxFailuresListed {
+				if len(out.Blocking) < wire.MaxFailuresListed {
 					out.Blocking = append(out.Blocking, b)
 				}
 			}
@@ -88,7 +89,7 @@ func (a *Activities) summary(ctx context.Context, minorWaveID int64) (Summary, [
 
 // Resolve settles a failed package (and the dependents it alone blocked) and records who
 // decided and why.
-func (a *Activities) Resolve(ctx context.Context, in ResolveInput) (int, error) {
+func (a *Activities) Resolve(ctx context.Context, in wire.ResolveInput) (int, error) {
 	settled, err := a.Store.Resolve(ctx, in.MinorWaveID, in.System, in.Package, in.Resolution, in.Reason)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, invalid("%v", err)
@@ -106,61 +107,61 @@ func (a *Activities) Resolve(ctx context.Context, in ResolveInput) (int, error) 
 
 // TagSummary is the machine-readable part of a wave tag's message.
 type TagSummary struct {
-	Schema      string    `json:"schema"` // crest.tag/v1
-	Collection  string    `json:"collection"`
-	Tag         string    `json:"tag"`
-	Commit      string    `json:"commit"`
-	Branch      string    `json:"branch"`
-	Updates     []Update  `json:"updates"`
-	Evaluations []int64   `json:"evaluations"`
-	Counts      Counts    `json:"counts"`
-	Failures    []Failure `json:"failures,omitempty"` // every root cause and how it was settled
+	Schema      string         `json:"schema"` // crest.tag/v1
+	Collection  string         `json:"collection"`
+	Tag         string         `json:"tag"`
+	Commit      string         `json:"commit"`
+	Branch      string         `json:"branch"`
+	Updates     []wire.Update  `json:"updates"`
+	Evaluations []int64        `json:"evaluations"`
+	Counts      wire.Counts    `json:"counts"`
+	Failures    []wire.Failure `json:"failures,omitempty"` // every root cause and how it was settled
 }
 
 // TagMinorWave pins a settled minor wave: an annotated tag wave-N-M on its commit whose
 // message ends with a JSON summary, pushed with the branch, and recorded with the minor
 // wave's done state in one transaction. Idempotent.
-func (a *Activities) TagMinorWave(ctx context.Context, in TagInput) (TagResult, error) {
+func (a *Activities) TagMinorWave(ctx context.Context, in wire.TagInput) (wire.TagResult, error) {
 	col, err := a.LoadCollection(ctx, in.Collection)
 	if err != nil {
-		return TagResult{}, err
+		return wire.TagResult{}, err
 	}
 	row, err := a.Store.CollectionByName(ctx, in.Collection)
 	if err != nil {
-		return TagResult{}, err
+		return wire.TagResult{}, err
 	}
 	defer keepAlive(ctx, "tagging "+in.Name)()
 	sum, roots, err := a.summary(ctx, in.MinorWaveID)
 	if err != nil {
-		return TagResult{}, err
+		return wire.TagResult{}, err
 	}
 	if !sum.Settled {
 		why := fmt.Sprintf("%d unresolved, %d pending", sum.Counts.Unresolved, sum.Counts.Pending)
 		if len(sum.Blocking) > 0 {
 			why = strings.Join(sum.Blocking, "; ")
 		}
-		return TagResult{}, invalid("%s is not settled: %s", in.Name, why)
+		return wire.TagResult{}, invalid("%s is not settled: %s", in.Name, why)
 	}
 	ts := TagSummary{Schema: "crest.tag/v1", Collection: in.Collection, Tag: in.Name, Commit: in.Commit, Branch: in.Branch,
 		Updates: in.Updates, Evaluations: in.Evaluations, Counts: sum.Counts, Failures: sum.Failures}
 	js, err := json.MarshalIndent(ts, "", "  ")
 	if err != nil {
-		return TagResult{}, err
+		return wire.TagResult{}, err
 	}
 	message := tagMessage(in, sum) + "\n\n" + string(js) + "\n"
 	repo, err := a.Repos.Open(ctx, col)
 	if err != nil {
-		return TagResult{}, err
+		return wire.TagResult{}, err
 	}
 	if err := repo.Tag(ctx, in.Name, in.Commit, message); err != nil {
-		return TagResult{}, err
+		return wire.TagResult{}, err
 	}
 	if err := repo.Push(ctx, in.Branch, "refs/tags/"+in.Name); err != nil {
-		return TagResult{}, err
+		return wire.TagResult{}, err
 	}
 	if err := a.Store.FinishMinorWave(ctx, row.ID, store.Tag{Name: in.Name, Commit: in.Commit, MinorWaveID: in.MinorWaveID,
 		Message: message, Summary: js}); err != nil {
-		return TagResult{}, err
+		return wire.TagResult{}, err
 	}
 	// Fixed root causes close their issues; the others' resolutions are written there.
 	for _, r := range roots {
@@ -168,16 +169,16 @@ func (a *Activities) TagMinorWave(ctx context.Context, in TagInput) (TagResult, 
 			Major: in.Major, Minor: in.Minor, Attempt: r.Attempts, Commit: in.Commit, Branch: in.Branch,
 			Drv: r.Drv, LogTail: r.LogTail, Fingerprint: r.Fingerprint}
 		if err := a.settleIssue(ctx, rep, r.Resolution, r.Reason); err != nil {
-			return TagResult{}, err
+			return wire.TagResult{}, err
 		}
 	}
 	_, err = a.Store.RecordAudit(ctx, store.AuditEntry{Key: in.Name + "/tag", Actor: "crest", Wave: in.Name, Action: "tag",
 		Reason: fmt.Sprintf("all %d packages settled: %d passed, %d resolved", sum.Counts.Total, sum.Counts.Passed, sum.Counts.Resolved)})
-	return TagResult{Tag: in.Name, Commit: in.Commit, Summary: capFailures(sum)}, err
+	return wire.TagResult{Tag: in.Name, Commit: in.Commit, Summary: capFailures(sum)}, err
 }
 
 // tagMessage is the human part: what the minor wave updated and how its failures settled.
-func tagMessage(in TagInput, sum Summary) string {
+func tagMessage(in wire.TagInput, sum wire.Summary) string {
 	var b strings.Builder
 	var ups []string
 	for _, u := range in.Updates {
@@ -201,7 +202,7 @@ func tagMessage(in TagInput, sum Summary) string {
 
 // RecordDecision writes a policy decision to the audit log (once per package, action and
 // deadline) and, while the package waits, as its reason for `crest wave status`.
-func (a *Activities) RecordDecision(ctx context.Context, in DecisionInput) error {
+func (a *Activities) RecordDecision(ctx context.Context, in wire.DecisionInput) error {
 	key := fmt.Sprintf("%s/%s/%s/%s/%d", in.Wave, in.System, in.Package, in.Action, in.Until.Unix())
 	if _, err := a.Store.RecordAudit(ctx, store.AuditEntry{Key: key, Actor: "policy", Wave: in.Wave, Package: in.Package,
 		Action: "policy:" + in.Action, Reason: in.Reason}); err != nil {

@@ -2,25 +2,15 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/crestwaves/crest/activities/gitrepo"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/graph"
 )
-
-// ValidateWaveInput is a major wave as a person asked for it (CLI or Web UI), before
-// anything is allocated.
-type ValidateWaveInput struct {
-	Collection string          `json:"collection"`
-	BaseRef    string          `json:"base_ref,omitempty"`
-	Updates    []Update        `json:"updates"`
-	Groups     [][]string      `json:"groups,omitempty"`
-	Policy     json.RawMessage `json:"policy,omitempty"`
-}
 
 // ValidateWave refuses, with every problem named at once, a major wave that could only fail:
 // an unknown collection, a base ref or update ref missing from the collection's repository
@@ -28,7 +18,7 @@ type ValidateWaveInput struct {
 // package updated twice, a group naming a package that is not updated, a policy that does
 // not decode. It allocates nothing: no wave number, branch or tag. A refusal is an
 // InvalidInput error; the base evaluation it leaves in Postgres is the one the wave reuses.
-func (a *Activities) ValidateWave(ctx context.Context, in ValidateWaveInput) error {
+func (a *Activities) ValidateWave(ctx context.Context, in wire.ValidateWaveInput) error {
 	col, err := a.LoadCollection(ctx, in.Collection)
 	if err != nil {
 		return err
@@ -69,7 +59,7 @@ func (a *Activities) ValidateWave(ctx context.Context, in ValidateWaveInput) err
 		if u.Ref == "" {
 			continue
 		}
-		if err := CheckNoCredentials(u.Repo); err != nil {
+		if err := wire.CheckNoCredentials(u.Repo); err != nil {
 			problems = append(problems, fmt.Sprintf("update %s: %v", u.Package, err))
 			continue
 		}
@@ -91,7 +81,7 @@ func (a *Activities) ValidateWave(ctx context.Context, in ValidateWaveInput) err
 	}
 
 	if base != "" && len(col.Systems) > 0 {
-		ev, err := a.Evaluate(ctx, EvaluateInput{Collection: in.Collection, Commit: base, System: col.Systems[0]})
+		ev, err := a.Evaluate(ctx, wire.EvaluateInput{Collection: in.Collection, Commit: base, System: col.Systems[0]})
 		if err != nil {
 			return err
 		}

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -26,7 +26,7 @@ func TestNeedsAttentionRecoversWithAnotherRef(t *testing.T) {
 	id := s.queue + "/wave-1"
 	run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: "demo", Limits: s.limits,
-			Updates: []activities.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}}})
+			Updates: []wire.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}}})
 	require.NoError(t, err)
 	s.waitFor(id, "wave-1 started", func(st workflows.MajorStatus) bool { return len(st.Minor) == 1 })
 	_, err = s.update(id, workflows.UpdateAddUpdate, workflows.AddUpdateRequest{Package: "libcrypto", Ref: "no/such/ref", By: "erin"})

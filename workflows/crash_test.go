@@ -19,6 +19,7 @@ import (
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/deploy/testenv"
 	"github.com/crestwaves/crest/workflows"
@@ -59,9 +60,9 @@ func runWorkerProcess() int {
 		Repos: &activities.Repos{Dir: cfg.ReposDir}}
 	main := worker.New(c, cfg.Queue, worker.Options{})
 	workflows.Register(main)
-	main.RegisterActivity(acts)
+	activities.Register(main, acts)
 	build := worker.New(c, workflows.BuildQueue(cfg.BuildPrefix, "x86_64-linux"), worker.Options{MaxConcurrentActivityExecutionSize: 2})
-	build.RegisterActivity(acts.BuildPackage)
+	activities.RegisterBuilds(build, acts)
 	if err := main.Start(); err != nil {
 		return 2
 	}
@@ -88,7 +89,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 	repo, err := demo.Create(ctx, filepath.Join(dir, "demo"))
 	require.NoError(t, err)
 	acts := &activities.Activities{Store: st}
-	require.NoError(t, acts.RegisterCollection(ctx, activities.Collection{Name: "demo", Remote: repo.Remote,
+	require.NoError(t, acts.RegisterCollection(ctx, wire.Collection{Name: "demo", Remote: repo.Remote,
 		Evaluator: "index.nix", Systems: []string{"x86_64-linux"}, ProtectedRoots: repo.ProtectedRoots, TagPrefix: "wave", MainBranch: "main"}))
 
 	cfg, _ := json.Marshal(workerProcessConfig{Temporal: srv.FrontendAddr(), Namespace: srv.Namespace(), DSN: dsn,
@@ -107,7 +108,7 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 		ShardSize: 6, Shards: 1, BuildsPerShard: 2}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: queue + "/wave-1", TaskQueue: queue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: "demo", Limits: limits,
-			Updates: []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}})
+			Updates: []wire.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}})
 	require.NoError(t, err)
 
 	// Kill the worker once some builds are recorded and others are not.

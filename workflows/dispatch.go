@@ -7,12 +7,12 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 )
 
 // BuildSetInput is one dependency-driven build round of a minor wave on one system.
 type BuildSetInput struct {
-	activities.RoundInput
+	wire.RoundInput
 	Collection string `json:"collection"`
 	// KeyPrefix makes build idempotency keys unique per minor wave and round (the same keys
 	// as BuildShard's).
@@ -80,12 +80,12 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 		}
 		if !paused && !cancelled && !draining && firstErr == nil && more && inFlight < limits.Builds {
 			out.Takes++
-			take := activities.TakeReadyInput{WaveID: in.WaveID, MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID,
+			take := wire.TakeReadyInput{WaveID: in.WaveID, MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID,
 				System: in.System, Round: in.Round, Max: limits.Builds - inFlight,
 				Token: fmt.Sprintf("%s/%d", owner, out.Takes), Owner: owner, Reset: fresh}
 			fresh = false
-			var ready activities.ReadyTasks
-			if err := workflow.ExecuteActivity(bookkeeping(ctx), a.TakeReady, take).Get(ctx, &ready); err != nil {
+			var ready wire.ReadyTasks
+			if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityTakeReady, take).Get(ctx, &ready); err != nil {
 				firstErr = err
 				continue
 			}
@@ -95,7 +95,7 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 			more = len(ready.Packages)+ready.Blocked >= take.Max
 			for _, pkg := range ready.Packages {
 				inFlight++
-				f := workflow.ExecuteActivity(buildCtx, a.BuildPackage, activities.BuildInput{
+				f := workflow.ExecuteActivity(buildCtx, wire.ActivityBuildPackage, wire.BuildInput{
 					Key:         fmt.Sprintf("%s/%s/%s/r%d", in.KeyPrefix, in.System, pkg, in.Round),
 					MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID, System: in.System,
 					Package: pkg, Collection: in.Collection,
@@ -108,9 +108,9 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 					switch {
 					case err == nil:
 						out.Passed++
-					case errors.As(err, &app) && app.Type() == activities.ErrBuildFailed:
+					case errors.As(err, &app) && app.Type() == wire.ErrBuildFailed:
 						out.Failed++
-					case errors.As(err, &app) && app.Type() == activities.ErrTestFailed:
+					case errors.As(err, &app) && app.Type() == wire.ErrTestFailed:
 						out.TestFailed++
 					case firstErr == nil:
 						firstErr = fmt.Errorf("build %s: %w", pkg, err)

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/graph"
 	"github.com/crestwaves/crest/workflows"
@@ -23,12 +24,12 @@ type slowBuilder struct {
 	delay time.Duration
 }
 
-func (b slowBuilder) Build(ctx context.Context, drv string, tests []string, heartbeat func()) (activities.BuildResult, error) {
+func (b slowBuilder) Build(ctx context.Context, drv string, tests []string, heartbeat func()) (wire.BuildResult, error) {
 	if strings.Contains(drv, b.slow) {
 		select {
 		case <-time.After(b.delay):
 		case <-ctx.Done():
-			return activities.BuildResult{}, ctx.Err()
+			return wire.BuildResult{}, ctx.Err()
 		}
 	}
 	return b.inner.Build(ctx, drv, tests, heartbeat)
@@ -48,7 +49,7 @@ func TestMinorWaveBuildsAsSoonAsDependenciesAre(t *testing.T) {
 	id := s.queue + "/wave-1"
 	run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: "demo", Limits: limits,
-			Updates: []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}})
+			Updates: []wire.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}})
 	require.NoError(t, err)
 	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancel()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/crestwaves/crest/activities/wire"
 	"slices"
 	"sync"
 	"testing"
@@ -45,13 +46,13 @@ func newFakeFrontier(layers, width int) *fakeFrontier {
 	return f
 }
 
-func (f *fakeFrontier) take(in activities.TakeReadyInput) activities.ReadyTasks {
+func (f *fakeFrontier) take(in wire.TakeReadyInput) wire.ReadyTasks {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if got, ok := f.tokens[in.Token]; ok {
-		return activities.ReadyTasks{Packages: got}
+		return wire.ReadyTasks{Packages: got}
 	}
-	var out activities.ReadyTasks
+	var out wire.ReadyTasks
 	for _, k := range f.order {
 		if f.taken[k] {
 			continue
@@ -73,7 +74,7 @@ func (f *fakeFrontier) take(in activities.TakeReadyInput) activities.ReadyTasks 
 // dependency order, and the counts carry across runs.
 func TestBuildSetContinuesAsNewAndLosesNothing(t *testing.T) {
 	f := newFakeFrontier(6, 7)
-	in := workflows.BuildSetInput{RoundInput: activities.RoundInput{WaveID: 1, MinorWaveID: 7, System: "x86_64-linux"},
+	in := workflows.BuildSetInput{RoundInput: wire.RoundInput{WaveID: 1, MinorWaveID: 7, System: "x86_64-linux"},
 		Collection: "demo", KeyPrefix: "wave-1-1", Limits: workflows.Limits{Builds: 3}}
 	runs := 0
 	var res workflows.BuildSetResult
@@ -84,20 +85,20 @@ func TestBuildSetContinuesAsNewAndLosesNothing(t *testing.T) {
 		acts := &activities.Activities{}
 		env.RegisterActivity(acts)
 		env.OnActivity(acts.TakeReady, mock.Anything, mock.Anything).Return(
-			func(_ context.Context, in activities.TakeReadyInput) (activities.ReadyTasks, error) {
+			func(_ context.Context, in wire.TakeReadyInput) (wire.ReadyTasks, error) {
 				return f.take(in), nil
 			})
 		env.OnActivity(acts.BuildPackage, mock.Anything, mock.Anything).Return(
-			func(_ context.Context, in activities.BuildInput) (activities.BuildResult, error) {
+			func(_ context.Context, in wire.BuildInput) (wire.BuildResult, error) {
 				f.mu.Lock()
 				defer f.mu.Unlock()
 				for _, d := range f.deps[in.Package] {
 					if f.built[d] == 0 {
-						return activities.BuildResult{}, errors.New(in.Package + " built before " + d)
+						return wire.BuildResult{}, errors.New(in.Package + " built before " + d)
 					}
 				}
 				f.built[in.Package]++
-				return activities.BuildResult{}, nil
+				return wire.BuildResult{}, nil
 			}).After(time.Minute)
 		// Temporal suggests continuing as new once the history grew: after a few builds.
 		env.RegisterDelayedCallback(func() { env.SetContinueAsNewSuggested(true) }, 150*time.Second)

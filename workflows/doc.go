@@ -4,5 +4,6 @@
 //
 // Code here never does I/O, reads the clock, draws random numbers, starts goroutines or
 // ranges over maps: it calls activities for every side effect and carries IDs and small
-// summaries, never whole graphs.
+// summaries, never whole graphs. It knows activities only by their names and payload types
+// in activities/wire, so it never links the activities' adapters or their database.
 package workflows

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -24,7 +24,7 @@ func TestMajorWaveEndToEnd(t *testing.T) {
 	id := "demo/wave-1" // a stable ID (its children's derive from it): its histories are recorded
 	run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: "demo", Title: "libcore 2, libnet 2", Limits: s.limits,
-			Updates: []activities.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}, {Package: "libcore", Ref: demo.UpdateLibcore2}}})
+			Updates: []wire.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}, {Package: "libcore", Ref: demo.UpdateLibcore2}}})
 	require.NoError(t, err)
 
 	// wave-1-1 updates libcore: tetrix fails to build, calc's test fails. Each request is
@@ -54,7 +54,7 @@ func TestMajorWaveEndToEnd(t *testing.T) {
 	_, err = s.update(id, workflows.UpdateRetry, workflows.RetryRequest{Package: "libhttp", Ref: demo.FixLibhttpLibnet2, By: "dave"})
 	require.NoError(t, err)
 	st := s.waitFor(id, "wave-1-2 started", func(st workflows.MajorStatus) bool { return len(st.Minor) == 2 && st.Minor[0].Tag != "" })
-	require.Equal(t, []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}}, st.Minor[0].Updates, "libnet depends on libcore: two minor waves")
+	require.Equal(t, []wire.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}}, st.Minor[0].Updates, "libnet depends on libcore: two minor waves")
 
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()

@@ -7,7 +7,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/policy"
 )
 
@@ -16,8 +16,8 @@ import (
 // applies what it decided, recording one small result. It returns the earliest deadline to
 // wake up at (zero: none) and whether it resolved anything.
 func (w *minorWave) review(ctx workflow.Context) (time.Time, bool, error) {
-	var res activities.ReviewResult
-	err := workflow.ExecuteActivity(ctx, a.Review, activities.ReviewInput{
+	var res wire.ReviewResult
+	err := workflow.ExecuteActivity(ctx, wire.ActivityReview, wire.ReviewInput{
 		Collection: w.in.Collection, Wave: w.in.Name, Major: w.in.Wave, Minor: w.in.Number,
 		WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Evaluations: w.st.Evaluations,
 		Commit: w.st.Commit, Branch: w.in.Branch, Updates: w.in.Updates, Policy: w.in.Policy,
@@ -33,8 +33,8 @@ func (w *minorWave) review(ctx workflow.Context) (time.Time, bool, error) {
 // dependents following. It returns the earliest deadline to wake up at (zero: none) and
 // whether it resolved anything.
 func (w *minorWave) applyPolicy(ctx workflow.Context) (time.Time, bool, error) {
-	var notices []activities.Notice
-	if err := workflow.ExecuteActivity(ctx, a.ReviewFailures, activities.ReviewInput{
+	var notices []wire.Notice
+	if err := workflow.ExecuteActivity(ctx, wire.ActivityReviewFailures, wire.ReviewInput{
 		Collection: w.in.Collection, Wave: w.in.Name, Major: w.in.Wave, Minor: w.in.Number,
 		WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Evaluations: w.st.Evaluations,
 		Commit: w.st.Commit, Branch: w.in.Branch, Updates: w.in.Updates, Policy: w.in.Policy,
@@ -60,7 +60,7 @@ func (w *minorWave) applyPolicy(ctx workflow.Context) (time.Time, bool, error) {
 		}
 		switch d.Action {
 		case policy.ActionMarkBroken:
-			if err := workflow.ExecuteActivity(ctx, a.Resolve, activities.ResolveInput{
+			if err := workflow.ExecuteActivity(ctx, wire.ActivityResolve, wire.ResolveInput{
 				Wave: w.in.Name, MinorWaveID: w.st.MinorWaveID, System: n.System, Package: n.Package,
 				Resolution: string(policy.ResolutionMarkedBroken), Reason: d.Reason, Actor: "policy",
 			}).Get(ctx, nil); err != nil {
@@ -101,7 +101,7 @@ func (w *minorWave) recordDecision(ctx workflow.Context, system string, d policy
 		return nil
 	}
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: time.Minute})
-	err := workflow.ExecuteLocalActivity(lctx, a.RecordDecision, activities.DecisionInput{
+	err := workflow.ExecuteLocalActivity(lctx, wire.ActivityRecordDecision, wire.DecisionInput{
 		Wave: w.in.Name, MinorWaveID: w.st.MinorWaveID, System: system, Package: d.Package,
 		Action: string(d.Action), Reason: d.Reason, Until: d.Until,
 	}).Get(ctx, nil)

@@ -16,6 +16,7 @@ import (
 	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/tracker/local"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/deploy/testenv"
 	"github.com/crestwaves/crest/workflows"
@@ -63,17 +64,17 @@ func newStack(t *testing.T) *stack {
 }
 
 // demoCollection is the demo as the stack registers it.
-func (s *stack) demoCollection() activities.Collection {
-	return activities.Collection{Name: "demo", Remote: s.demo.Remote, Evaluator: "index.nix", Systems: []string{"x86_64-linux"},
+func (s *stack) demoCollection() wire.Collection {
+	return wire.Collection{Name: "demo", Remote: s.demo.Remote, Evaluator: "index.nix", Systems: []string{"x86_64-linux"},
 		ProtectedRoots: s.demo.ProtectedRoots, TagPrefix: "wave", MainBranch: demo.MainBranch}
 }
 
 func (s *stack) startWorkers() {
 	main := worker.New(s.c, s.queue, worker.Options{})
 	workflows.Register(main)
-	main.RegisterActivity(s.acts)
+	activities.Register(main, s.acts)
 	build := worker.New(s.c, workflows.BuildQueue(s.limits.BuildQueuePrefix, "x86_64-linux"), worker.Options{MaxConcurrentActivityExecutionSize: 2})
-	build.RegisterActivity(s.acts.BuildPackage)
+	activities.RegisterBuilds(build, s.acts)
 	require.NoError(s.t, main.Start())
 	require.NoError(s.t, build.Start())
 	s.stop = func() { main.Stop(); build.Stop() }

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -26,7 +26,7 @@ func TestPolicyAndIssuesEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	short := json.RawMessage(`{"grace_period": "4s", "allow_short_periods": true, "max_extensions": 0}`)
 	res := s.runWave(t, wavePolicy, workflows.MajorWaveInput{Collection: "demo", Policy: short, Limits: s.limits,
-		Updates: []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}, {Package: "libnet", Ref: demo.UpdateLibnet2}}})
+		Updates: []wire.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}, {Package: "libnet", Ref: demo.UpdateLibnet2}}})
 	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, res.Tags, "policy settled every failure; both minor waves tag")
 	recordHistories(t, s.c, wavePolicy)
 
@@ -76,7 +76,7 @@ func TestPolicyAndIssuesEndToEnd(t *testing.T) {
 	id := s.queue + "/wave-2"
 	run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: "demo", Limits: s.limits,
-			Updates: []activities.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}}})
+			Updates: []wire.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}}})
 	require.NoError(t, err)
 	s.waitFor(id, "wave-2-1 waiting", minorWaiting(1, "libhttp"))
 	issues, err = s.st.Issues(ctx, store.IssueFilter{Collection: "demo", Package: "libhttp"})

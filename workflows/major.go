@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/policy"
 )
 
@@ -22,14 +22,14 @@ import (
 //	{"collection": "demo", "title": "libcore 2",
 //	 "updates": [{"package": "libcore", "ref": "update/libcore-2"}]}
 type MajorWaveInput struct {
-	Collection string              `json:"collection"`
-	Wave       int                 `json:"wave,omitempty"` // 0: the next number
-	Title      string              `json:"title,omitempty"`
-	BaseRef    string              `json:"base_ref,omitempty"` // default: the collection's main branch
-	Updates    []activities.Update `json:"updates"`
-	Groups     [][]string          `json:"groups,omitempty"` // packages to update together
-	Policy     json.RawMessage     `json:"policy,omitempty"` // overrides of the collection's policy
-	Limits     Limits              `json:"limits,omitempty"`
+	Collection string          `json:"collection"`
+	Wave       int             `json:"wave,omitempty"` // 0: the next number
+	Title      string          `json:"title,omitempty"`
+	BaseRef    string          `json:"base_ref,omitempty"` // default: the collection's main branch
+	Updates    []wire.Update   `json:"updates"`
+	Groups     [][]string      `json:"groups,omitempty"` // packages to update together
+	Policy     json.RawMessage `json:"policy,omitempty"` // overrides of the collection's policy
+	Limits     Limits          `json:"limits,omitempty"`
 	// Resume carries the state across continue-as-new; people leave it out.
 	Resume *majorState `json:"resume,omitempty"`
 }
@@ -56,22 +56,22 @@ type MajorStatus struct {
 }
 
 type minorEntry struct {
-	Plan   activities.PlannedMinor `json:"plan"`
-	Status MinorStatus             `json:"status"`
-	Result *MinorWaveResult        `json:"result,omitempty"`
+	Plan   wire.PlannedMinor `json:"plan"`
+	Status MinorStatus       `json:"status"`
+	Result *MinorWaveResult  `json:"result,omitempty"`
 }
 
 // majorState is everything a major wave must remember, small and serializable.
 type majorState struct {
-	Start      activities.StartWaveResult  `json:"start"`
-	Evaluation []activities.EvaluateResult `json:"evaluations"`
-	Plan       activities.PlanResult       `json:"plan"`
-	Minor      []minorEntry                `json:"minor"`
-	Updates    []activities.Update         `json:"updates"`
-	Phase      string                      `json:"phase"`
-	Paused     bool                        `json:"paused"`
-	Cancelled  bool                        `json:"cancelled"`
-	Reason     string                      `json:"reason,omitempty"`
+	Start      wire.StartWaveResult  `json:"start"`
+	Evaluation []wire.EvaluateResult `json:"evaluations"`
+	Plan       wire.PlanResult       `json:"plan"`
+	Minor      []minorEntry          `json:"minor"`
+	Updates    []wire.Update         `json:"updates"`
+	Phase      string                `json:"phase"`
+	Paused     bool                  `json:"paused"`
+	Cancelled  bool                  `json:"cancelled"`
+	Reason     string                `json:"reason,omitempty"`
 	// Recovers: started since versionNeedsAttention (carried across continue-as-new).
 	Recovers bool `json:"recovers,omitempty"`
 }
@@ -85,9 +85,9 @@ type majorWave struct {
 	// has seen, so a change that arrives while it works (a local activity, an update) is
 	// never lost.
 	changed int
-	replans int                 // AddUpdate handlers in progress
-	adding  []activities.Update // their updates, for validators
-	mu      workflow.Mutex      // serializes handlers that re-plan
+	replans int            // AddUpdate handlers in progress
+	adding  []wire.Update  // their updates, for validators
+	mu      workflow.Mutex // serializes handlers that re-plan
 	// drain takes every signal still in its channel (before continuing as new, so none is
 	// lost) and tells whether it took any.
 	drain    func() bool
@@ -108,7 +108,7 @@ type majorWave struct {
 func MajorWave(ctx workflow.Context, in MajorWaveInput) (MajorWaveResult, error) {
 	w := &majorWave{in: in, limits: in.Limits.withDefaults(), running: map[int]workflow.ChildWorkflowFuture{}}
 	if err := validateInput(in); err != nil {
-		return MajorWaveResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrInvalidInput, nil)
+		return MajorWaveResult{}, temporal.NewNonRetryableApplicationError(err.Error(), wire.ErrInvalidInput, nil)
 	}
 	if in.Resume != nil {
 		w.st = *in.Resume
@@ -135,7 +135,7 @@ func validateInput(in MajorWaveInput) error {
 		if u.Package == "" || u.Ref == "" {
 			problems = append(problems, fmt.Sprintf("updates[%d]: package and ref are required", i))
 		}
-		if err := activities.CheckNoCredentials(u.Repo); err != nil {
+		if err := wire.CheckNoCredentials(u.Repo); err != nil {
 			problems = append(problems, fmt.Sprintf("updates[%d] (%s): %v", i, u.Package, err))
 		}
 	}
@@ -152,7 +152,7 @@ func (w *majorWave) setup(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (MajorStatus, error) { return w.status(), nil }); err != nil {
 		return err
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryPlan, func() (activities.PlanResult, error) { return w.st.Plan, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, QueryPlan, func() (wire.PlanResult, error) { return w.st.Plan, nil }); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdatePause,
@@ -278,7 +278,7 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 		w.st.Recovers = workflow.GetVersion(ctx, versionNeedsAttention, workflow.DefaultVersion, 1) == 1
 		w.setPhase(ctx, PhasePlanning)
 		if workflow.GetVersion(ctx, versionValidateBeforeStart, workflow.DefaultVersion, 1) == 1 {
-			err := workflow.ExecuteActivity(bctx, a.ValidateWave, activities.ValidateWaveInput{
+			err := workflow.ExecuteActivity(bctx, wire.ActivityValidateWave, wire.ValidateWaveInput{
 				Collection: w.in.Collection, BaseRef: w.in.BaseRef, Updates: w.in.Updates, Groups: w.in.Groups, Policy: w.in.Policy,
 			}).Get(ctx, nil)
 			w.validated, w.refused = true, err
@@ -290,7 +290,7 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 			}
 		}
 		input, _ := json.Marshal(w.in)
-		if err := workflow.ExecuteActivity(bctx, a.StartWave, activities.StartWaveInput{
+		if err := workflow.ExecuteActivity(bctx, wire.ActivityStartWave, wire.StartWaveInput{
 			WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, Collection: w.in.Collection, Number: w.in.Wave,
 			Title: w.in.Title, BaseRef: w.in.BaseRef, Input: input, Policy: w.in.Policy,
 		}).Get(ctx, &w.st.Start); err != nil {
@@ -298,8 +298,8 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 		}
 		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchWave.ValueSet(w.st.Start.Name), SearchCollection.ValueSet(w.in.Collection))
 		for _, system := range w.st.Start.Collection.Systems {
-			var ev activities.EvaluateResult
-			if err := workflow.ExecuteActivity(bctx, a.Evaluate, activities.EvaluateInput{
+			var ev wire.EvaluateResult
+			if err := workflow.ExecuteActivity(bctx, wire.ActivityEvaluate, wire.EvaluateInput{
 				Collection: w.in.Collection, Commit: w.st.Start.BaseCommit, System: system,
 			}).Get(ctx, &ev); err != nil {
 				return w.fail(ctx, err)
@@ -347,7 +347,7 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 	return w.result(), nil
 }
 
-func (w *majorWave) plan(ctx workflow.Context, updates []activities.Update) error {
+func (w *majorWave) plan(ctx workflow.Context, updates []wire.Update) error {
 	// Keep what started; re-plan what had not. New minor waves also wait for every
 	// unfinished one: those were planned without the new updates.
 	kept := w.st.Minor[:0:0]
@@ -361,8 +361,8 @@ func (w *majorWave) plan(ctx workflow.Context, updates []activities.Update) erro
 		}
 	}
 	first := len(kept) + 1
-	var plan activities.PlanResult
-	if err := workflow.ExecuteActivity(bookkeeping(ctx), a.Plan, activities.PlanInput{
+	var plan wire.PlanResult
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityPlan, wire.PlanInput{
 		Collection: w.in.Collection, WaveID: w.st.Start.WaveID, Wave: w.st.Start.Number, EvaluationID: w.st.Evaluation[0].EvaluationID,
 		Updates: updates, Groups: w.in.Groups, FirstMinor: first, Policy: w.st.Start.Policy,
 	}).Get(ctx, &plan); err != nil {
@@ -386,7 +386,7 @@ func (w *majorWave) plan(ctx workflow.Context, updates []activities.Update) erro
 		pm.After = append(slices.Clone(unfinished), pm.After...)
 		w.st.Minor = append(w.st.Minor, minorEntry{Plan: pm, Status: MinorStatus{Name: pm.Name, Number: pm.Number, Phase: PhasePending, Updates: pm.Updates}})
 	}
-	w.st.Plan = activities.PlanResult{}
+	w.st.Plan = wire.PlanResult{}
 	for _, m := range w.st.Minor {
 		w.st.Plan.Minor = append(w.st.Plan.Minor, m.Plan)
 		w.st.Plan.Builds += m.Plan.Builds
@@ -412,7 +412,7 @@ func (w *majorWave) startReady(ctx workflow.Context) {
 	}
 }
 
-func (w *majorWave) afterDone(p activities.PlannedMinor) bool {
+func (w *majorWave) afterDone(p wire.PlannedMinor) bool {
 	for _, n := range p.After {
 		if e := w.entry(n); e != nil && e.Result == nil {
 			return false
@@ -585,7 +585,7 @@ func (w *majorWave) setPhase(ctx workflow.Context, phase string) {
 	}
 	if w.st.Start.WaveID != 0 {
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Second})
-		_ = workflow.ExecuteLocalActivity(lctx, a.RecordState, activities.StateInput{
+		_ = workflow.ExecuteLocalActivity(lctx, wire.ActivityRecordState, wire.StateInput{
 			WaveID: w.st.Start.WaveID, Wave: w.st.Start.Name, State: phase, Reason: reason,
 			Key: fmt.Sprintf("%s/phase/%d/%s", w.st.Start.Name, workflow.GetInfo(ctx).GetCurrentHistoryLength(), phase),
 		}).Get(ctx, nil)
@@ -715,7 +715,7 @@ func (w *majorWave) takeRequest(ctx workflow.Context, minor int, pkg string, res
 		}
 		return fmt.Sprintf("%s: trying again after %q", m.Plan.Name, m.Status.Attention), nil
 	}
-	at, err := checkRequest(ctx, activities.CheckRequestInput{WaveID: w.st.Start.WaveID, Minor: minor, Package: pkg, Resolve: resolve})
+	at, err := checkRequest(ctx, wire.CheckRequestInput{WaveID: w.st.Start.WaveID, Minor: minor, Package: pkg, Resolve: resolve})
 	if err != nil {
 		return "", err
 	}
@@ -747,7 +747,7 @@ func (w *majorWave) needingAttention(minor int, pkg string) *minorEntry {
 			}
 			continue
 		}
-		if pkg == "" || slices.ContainsFunc(m.Plan.Updates, func(u activities.Update) bool { return u.Package == pkg }) {
+		if pkg == "" || slices.ContainsFunc(m.Plan.Updates, func(u wire.Update) bool { return u.Package == pkg }) {
 			return m
 		}
 	}
@@ -836,19 +836,19 @@ func (w *majorWave) addUpdate(ctx workflow.Context, r AddUpdateRequest) (string,
 	}
 	// Serialized: each re-plan starts from what the previous one decided. The request is
 	// visible to validators at once, so a second AddUpdate of the same package is refused.
-	add := activities.Update{Package: r.Package, Ref: r.Ref}
+	add := wire.Update{Package: r.Package, Ref: r.Ref}
 	w.adding = append(w.adding, add)
 	w.replans++
 	defer func() {
 		w.replans--
 		w.changed++
-		w.adding = slices.DeleteFunc(w.adding, func(u activities.Update) bool { return u == add })
+		w.adding = slices.DeleteFunc(w.adding, func(u wire.Update) bool { return u == add })
 	}()
 	if err := w.mu.Lock(ctx); err != nil {
 		return "", err
 	}
 	defer w.mu.Unlock()
-	pending := []activities.Update{add}
+	pending := []wire.Update{add}
 	for _, m := range w.st.Minor {
 		if m.Status.Phase == PhasePending {
 			pending = append(pending, m.Plan.Updates...)

@@ -11,15 +11,16 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/workflows"
 )
 
-func registerMajor(env *testsuite.TestWorkflowEnvironment, plan activities.PlanResult) {
+func registerMajor(env *testsuite.TestWorkflowEnvironment, plan wire.PlanResult) {
 	acts := &activities.Activities{}
 	env.OnActivity(acts.StartWave, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.StartWaveInput) (activities.StartWaveResult, error) {
-			return activities.StartWaveResult{WaveID: 1, Number: 1, Name: "wave-1", Branch: "wave-1", BaseCommit: "base",
-				Collection: activities.Collection{Name: in.Collection, Systems: []string{"x86_64-linux"}},
+		func(_ context.Context, in wire.StartWaveInput) (wire.StartWaveResult, error) {
+			return wire.StartWaveResult{WaveID: 1, Number: 1, Name: "wave-1", Branch: "wave-1", BaseCommit: "base",
+				Collection: wire.Collection{Name: in.Collection, Systems: []string{"x86_64-linux"}},
 				Policy:     []byte(sevenDays)}, nil
 		})
 	env.OnActivity(acts.ValidateWave, mock.Anything, mock.Anything).Return(nil)
@@ -41,8 +42,8 @@ func TestMajorWaveForwardsValidatedRequestsToItsMinorWave(t *testing.T) {
 	env := newTestEnv()
 	f := newFakeWave(env, libhttp())
 	f.register(t)
-	registerMajor(env, activities.PlanResult{Minor: []activities.PlannedMinor{{Number: 1, Name: "wave-1-1",
-		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}, Builds: 11}}})
+	registerMajor(env, wire.PlanResult{Minor: []wire.PlannedMinor{{Number: 1, Name: "wave-1-1",
+		Updates: []wire.Update{{Package: "libnet", Ref: "update/libnet-2"}}, Builds: 11}}})
 	rejected := map[string]*updateResult{}
 	var paused, resumed, resolved *updateResult
 	env.RegisterDelayedCallback(func() {
@@ -75,7 +76,7 @@ func TestMajorWaveForwardsValidatedRequestsToItsMinorWave(t *testing.T) {
 	}, 3*time.Hour)
 
 	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
-		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
+		Updates: []wire.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	var res workflows.MajorWaveResult
@@ -92,7 +93,7 @@ func TestMajorWaveForwardsValidatedRequestsToItsMinorWave(t *testing.T) {
 
 func TestMajorWaveRejectsBadInput(t *testing.T) {
 	env := newTestEnv()
-	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Updates: []activities.Update{{Package: "libnet"},
+	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Updates: []wire.Update{{Package: "libnet"},
 		{Package: "libfoo", Ref: "wave-1", Repo: "https://alice:s3cr3t-tok@git.example/foo.git"}}})
 	err := env.GetWorkflowError()
 	require.ErrorContains(t, err, "collection: required")
@@ -107,16 +108,16 @@ func TestMajorWaveAddUpdateReplansWhatHasNotStarted(t *testing.T) {
 	f.register(t)
 	acts := &activities.Activities{}
 	env.OnActivity(acts.ValidateWave, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(acts.StartWave, mock.Anything, mock.Anything).Return(activities.StartWaveResult{WaveID: 1, Number: 1,
-		Name: "wave-1", Branch: "wave-1", Collection: activities.Collection{Name: "demo", Systems: []string{"x86_64-linux"}},
+	env.OnActivity(acts.StartWave, mock.Anything, mock.Anything).Return(wire.StartWaveResult{WaveID: 1, Number: 1,
+		Name: "wave-1", Branch: "wave-1", Collection: wire.Collection{Name: "demo", Systems: []string{"x86_64-linux"}},
 		Policy: []byte(sevenDays)}, nil)
-	var plans []activities.PlanInput
+	var plans []wire.PlanInput
 	env.OnActivity(acts.Plan, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.PlanInput) (activities.PlanResult, error) {
+		func(_ context.Context, in wire.PlanInput) (wire.PlanResult, error) {
 			plans = append(plans, in)
-			var out activities.PlanResult
+			var out wire.PlanResult
 			for i, u := range in.Updates {
-				out.Minor = append(out.Minor, activities.PlannedMinor{Number: in.FirstMinor + i, Updates: []activities.Update{u}})
+				out.Minor = append(out.Minor, wire.PlannedMinor{Number: in.FirstMinor + i, Updates: []wire.Update{u}})
 			}
 			return out, nil
 		})
@@ -134,13 +135,13 @@ func TestMajorWaveAddUpdateReplansWhatHasNotStarted(t *testing.T) {
 		update(env, workflows.UpdateResolve, workflows.ResolveRequest{Package: "libhttp", Resolution: "wont-fix", Reason: "r", By: "erin"})
 	}, 2*time.Hour)
 	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
-		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
+		Updates: []wire.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
 	require.NoError(t, env.GetWorkflowError())
 	require.NoError(t, added.rejected)
 	require.Contains(t, added.text, "zlib added")
 	require.Len(t, plans, 2)
 	require.Equal(t, 2, plans[1].FirstMinor, "the running minor wave keeps its number")
-	require.Equal(t, []activities.Update{{Package: "zlib", Ref: "update/zlib-2"}}, plans[1].Updates,
+	require.Equal(t, []wire.Update{{Package: "zlib", Ref: "update/zlib-2"}}, plans[1].Updates,
 		"only what has not started is planned again")
 	var res workflows.MajorWaveResult
 	require.NoError(t, env.GetWorkflowResult(&res))
@@ -151,11 +152,11 @@ func TestMajorWaveCancelStopsItsMinorWaves(t *testing.T) {
 	env := newTestEnv()
 	f := newFakeWave(env, libhttp())
 	f.register(t)
-	registerMajor(env, activities.PlanResult{Minor: []activities.PlannedMinor{{Number: 1, Name: "wave-1-1",
-		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}}}})
+	registerMajor(env, wire.PlanResult{Minor: []wire.PlannedMinor{{Number: 1, Name: "wave-1-1",
+		Updates: []wire.Update{{Package: "libnet", Ref: "update/libnet-2"}}}}})
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.SignalCancel, nil) }, time.Hour)
 	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
-		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
+		Updates: []wire.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
 	require.True(t, env.IsWorkflowCompleted())
 	err := env.GetWorkflowError()
 	require.Error(t, err)
@@ -173,23 +174,23 @@ func TestMajorWaveRefusedBeforeAnythingStarts(t *testing.T) {
 	env.RegisterActivity(acts)
 	why := `update nosuchpkg: unknown package "nosuchpkg"; update libcore: ref "no/such/ref" not found in the demo repository`
 	env.OnActivity(acts.ValidateWave, mock.Anything, mock.Anything).Return(
-		temporal.NewNonRetryableApplicationError(why, activities.ErrInvalidInput, nil))
+		temporal.NewNonRetryableApplicationError(why, wire.ErrInvalidInput, nil))
 	started := false
 	env.OnActivity(acts.StartWave, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.StartWaveInput) (activities.StartWaveResult, error) {
+		func(context.Context, wire.StartWaveInput) (wire.StartWaveResult, error) {
 			started = true
-			return activities.StartWaveResult{}, nil
+			return wire.StartWaveResult{}, nil
 		})
 	var validated *updateResult
 	env.RegisterDelayedCallback(func() { validated = update(env, workflows.UpdateValidated, nil) }, 0)
 	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
-		Updates: []activities.Update{{Package: "nosuchpkg", Ref: "update/libcore-2"}, {Package: "libcore", Ref: "no/such/ref"}}})
+		Updates: []wire.Update{{Package: "nosuchpkg", Ref: "update/libcore-2"}, {Package: "libcore", Ref: "no/such/ref"}}})
 	require.True(t, env.IsWorkflowCompleted())
 	err := env.GetWorkflowError()
 	require.ErrorContains(t, err, why)
 	var app *temporal.ApplicationError
 	require.ErrorAs(t, err, &app)
-	require.Equal(t, activities.ErrInvalidInput, app.Type())
+	require.Equal(t, wire.ErrInvalidInput, app.Type())
 	require.False(t, started, "nothing allocated")
 	require.NotNil(t, validated)
 	require.True(t, validated.done)

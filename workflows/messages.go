@@ -1,7 +1,7 @@
 package workflows
 
 import (
-	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/policy"
 )
 
@@ -78,17 +78,17 @@ type PauseRequest struct {
 
 // MinorStatus is where a minor wave stands.
 type MinorStatus struct {
-	Name     string              `json:"name"`
-	Number   int                 `json:"number"`
-	Phase    string              `json:"phase"`
-	Commit   string              `json:"commit,omitempty"`
-	Round    int                 `json:"round"`
-	Paused   bool                `json:"paused,omitempty"`
-	Tag      string              `json:"tag,omitempty"`
-	Summary  activities.Summary  `json:"summary"`
-	Updates  []activities.Update `json:"updates"`
-	Waiting  []string            `json:"waiting,omitempty"` // why it waits, one line per package
-	Requests int                 `json:"requests,omitempty"`
+	Name     string        `json:"name"`
+	Number   int           `json:"number"`
+	Phase    string        `json:"phase"`
+	Commit   string        `json:"commit,omitempty"`
+	Round    int           `json:"round"`
+	Paused   bool          `json:"paused,omitempty"`
+	Tag      string        `json:"tag,omitempty"`
+	Summary  wire.Summary  `json:"summary"`
+	Updates  []wire.Update `json:"updates"`
+	Waiting  []string      `json:"waiting,omitempty"` // why it waits, one line per package
+	Requests int           `json:"requests,omitempty"`
 	// Attention is the error a needs-attention minor wave waits on.
 	Attention string `json:"attention,omitempty"`
 	// Reason says why the minor wave is in its phase and what a person may do.

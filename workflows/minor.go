@@ -13,22 +13,22 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/policy"
 )
 
 // MinorWaveInput is one step of a major wave. The major wave starts it as a child; a person
 // never needs to.
 type MinorWaveInput struct {
-	Collection string              `json:"collection"`
-	WaveID     int64               `json:"wave_id"`
-	Wave       int                 `json:"wave"`
-	Number     int                 `json:"number"`
-	Name       string              `json:"name"` // wave-N-M
-	Branch     string              `json:"branch"`
-	Updates    []activities.Update `json:"updates"`
+	Collection string        `json:"collection"`
+	WaveID     int64         `json:"wave_id"`
+	Wave       int           `json:"wave"`
+	Number     int           `json:"number"`
+	Name       string        `json:"name"` // wave-N-M
+	Branch     string        `json:"branch"`
+	Updates    []wire.Update `json:"updates"`
 	// BaseEvaluations are the major wave's starting point, one per system.
-	BaseEvaluations []activities.EvaluateResult `json:"base_evaluations"`
+	BaseEvaluations []wire.EvaluateResult `json:"base_evaluations"`
 	// Deferred are the updates of other unfinished minor waves.
 	Deferred []string `json:"deferred,omitempty"`
 	Limits   Limits   `json:"limits"`
@@ -41,26 +41,26 @@ type MinorWaveInput struct {
 
 // MinorWaveResult is a finished minor wave.
 type MinorWaveResult struct {
-	Name    string             `json:"name"`
-	Tag     string             `json:"tag"`
-	Commit  string             `json:"commit"`
-	Summary activities.Summary `json:"summary"`
+	Name    string       `json:"name"`
+	Tag     string       `json:"tag"`
+	Commit  string       `json:"commit"`
+	Summary wire.Summary `json:"summary"`
 }
 
 // minorState is everything a minor wave must remember, small and serializable.
 type minorState struct {
-	MinorWaveID int64                       `json:"minor_wave_id"`
-	Phase       string                      `json:"phase"`
-	Commit      string                      `json:"commit"`
-	Evaluations []activities.EvaluateResult `json:"evaluations"`
-	Round       int                         `json:"round"`
-	Built       bool                        `json:"built"` // round 0 done
-	Summary     activities.Summary          `json:"summary"`
-	Paused      bool                        `json:"paused"`
-	Resolves    []ResolveRequest            `json:"resolves,omitempty"`
-	Retries     []RetryRequest              `json:"retries,omitempty"`
+	MinorWaveID int64                 `json:"minor_wave_id"`
+	Phase       string                `json:"phase"`
+	Commit      string                `json:"commit"`
+	Evaluations []wire.EvaluateResult `json:"evaluations"`
+	Round       int                   `json:"round"`
+	Built       bool                  `json:"built"` // round 0 done
+	Summary     wire.Summary          `json:"summary"`
+	Paused      bool                  `json:"paused"`
+	Resolves    []ResolveRequest      `json:"resolves,omitempty"`
+	Retries     []RetryRequest        `json:"retries,omitempty"`
 	// Events are the retries that may extend a grace period, in order.
-	Events []activities.PackageEvent `json:"events,omitempty"`
+	Events []wire.PackageEvent `json:"events,omitempty"`
 	// Decisions are the latest policy decision per waiting package, by package.
 	Decisions []policy.Decision `json:"decisions,omitempty"`
 	// Attention is the error a needs-attention minor wave waits on.
@@ -69,7 +69,7 @@ type minorState struct {
 	Reason string `json:"reason,omitempty"`
 	// Fixes are refs people gave while the wave needed attention, merged before the next
 	// evaluation.
-	Fixes []activities.Update `json:"fixes,omitempty"`
+	Fixes []wire.Update `json:"fixes,omitempty"`
 }
 
 type minorWave struct {
@@ -210,7 +210,7 @@ func (w *minorWave) takeResolve(ctx workflow.Context, r ResolveRequest) (string,
 		return w.acceptResolve(r), nil
 	}
 	req := r.policyRequest()
-	at, err := checkRequest(ctx, activities.CheckRequestInput{WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Package: r.Package, Resolve: &req})
+	at, err := checkRequest(ctx, wire.CheckRequestInput{WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Package: r.Package, Resolve: &req})
 	if err != nil {
 		return "", err
 	}
@@ -224,7 +224,7 @@ func (w *minorWave) takeRetry(ctx workflow.Context, r RetryRequest) (string, err
 		w.st.Phase == PhaseNeedsAttention {
 		return w.acceptRetry(r), nil
 	}
-	at, err := checkRequest(ctx, activities.CheckRequestInput{WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Package: r.Package})
+	at, err := checkRequest(ctx, wire.CheckRequestInput{WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Package: r.Package})
 	if err != nil {
 		return "", err
 	}
@@ -270,7 +270,7 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 	ctx = bookkeeping(ctx)
 	if w.st.MinorWaveID == 0 {
 		w.phase(ctx, PhaseMerging)
-		if err := workflow.ExecuteActivity(ctx, a.StartMinorWave, activities.StartMinorInput{
+		if err := workflow.ExecuteActivity(ctx, wire.ActivityStartMinorWave, wire.StartMinorInput{
 			WaveID: w.in.WaveID, Number: w.in.Number, Name: w.in.Name, Updates: w.in.Updates,
 		}).Get(ctx, &w.st.MinorWaveID); err != nil {
 			return MinorWaveResult{}, err
@@ -340,12 +340,12 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 		}
 	}
 	w.phase(ctx, PhaseTagging)
-	var tag activities.TagResult
+	var tag wire.TagResult
 	evals := make([]int64, len(w.st.Evaluations))
 	for i, e := range w.st.Evaluations {
 		evals[i] = e.EvaluationID
 	}
-	if err := workflow.ExecuteActivity(ctx, a.TagMinorWave, activities.TagInput{
+	if err := workflow.ExecuteActivity(ctx, wire.ActivityTagMinorWave, wire.TagInput{
 		Collection: w.in.Collection, WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Name: w.in.Name,
 		Major: w.in.Wave, Minor: w.in.Number, Branch: w.in.Branch, Commit: w.st.Commit, Updates: w.in.Updates, Evaluations: evals,
 	}).Get(ctx, &tag); err != nil {
@@ -366,7 +366,7 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 func (w *minorWave) prepare(ctx workflow.Context) error {
 	if w.st.Commit == "" {
 		w.phase(ctx, PhaseMerging)
-		if err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{
+		if err := workflow.ExecuteActivity(ctx, wire.ActivityMergeRefs, wire.MergeInput{
 			Collection: w.in.Collection, Branch: w.in.Branch, Sources: w.in.Updates, Message: w.in.Name,
 		}).Get(ctx, &w.st.Commit); err != nil {
 			return err
@@ -374,7 +374,7 @@ func (w *minorWave) prepare(ctx workflow.Context) error {
 	}
 	if len(w.st.Fixes) > 0 {
 		w.phase(ctx, PhaseMerging)
-		if err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{
+		if err := workflow.ExecuteActivity(ctx, wire.ActivityMergeRefs, wire.MergeInput{
 			Collection: w.in.Collection, Branch: w.in.Branch, Sources: w.st.Fixes, Message: w.in.Name + ": fix",
 		}).Get(ctx, &w.st.Commit); err != nil {
 			return err
@@ -436,7 +436,7 @@ func (w *minorWave) takeAttentionRef(r RetryRequest) {
 			}
 		}
 	}
-	w.st.Fixes = append(w.st.Fixes, activities.Update{Package: r.Package, Ref: r.Ref})
+	w.st.Fixes = append(w.st.Fixes, wire.Update{Package: r.Package, Ref: r.Ref})
 }
 
 // stopped ends the minor wave after a step gave up: cancelled, or failed (waves started
@@ -454,10 +454,10 @@ func (w *minorWave) quiet(ctx workflow.Context) bool {
 	return workflow.AllHandlersFinished(ctx) && len(w.st.Resolves) == 0 && len(w.st.Retries) == 0
 }
 
-func (w *minorWave) evaluate(ctx workflow.Context, commit string) ([]activities.EvaluateResult, error) {
-	evals := make([]activities.EvaluateResult, len(w.in.BaseEvaluations))
+func (w *minorWave) evaluate(ctx workflow.Context, commit string) ([]wire.EvaluateResult, error) {
+	evals := make([]wire.EvaluateResult, len(w.in.BaseEvaluations))
 	for i, base := range w.in.BaseEvaluations {
-		if err := workflow.ExecuteActivity(ctx, a.Evaluate, activities.EvaluateInput{
+		if err := workflow.ExecuteActivity(ctx, wire.ActivityEvaluate, wire.EvaluateInput{
 			Collection: w.in.Collection, Commit: commit, System: base.System,
 		}).Get(ctx, &evals[i]); err != nil {
 			return nil, err
@@ -468,10 +468,10 @@ func (w *minorWave) evaluate(ctx workflow.Context, commit string) ([]activities.
 
 // buildRound lays out and builds one round on every system: the first (retry nil) or a
 // retry of packages after prev evaluations.
-func (w *minorWave) buildRound(ctx workflow.Context, retry []string, prev []activities.EvaluateResult) error {
+func (w *minorWave) buildRound(ctx workflow.Context, retry []string, prev []wire.EvaluateResult) error {
 	w.phase(ctx, PhaseBuilding)
 	for i, ev := range w.st.Evaluations {
-		in := activities.RoundInput{
+		in := wire.RoundInput{
 			WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, System: ev.System, Round: w.st.Round,
 			BaseEvaluationID: w.in.BaseEvaluations[i].EvaluationID, EvaluationID: ev.EvaluationID,
 			Retry: retry, Deferred: w.in.Deferred, ShardSize: w.limits.ShardSize, Policy: w.in.Policy,
@@ -485,8 +485,8 @@ func (w *minorWave) buildRound(ctx workflow.Context, retry []string, prev []acti
 			}
 			continue
 		}
-		var layout activities.RoundLayout
-		if err := workflow.ExecuteActivity(ctx, a.PrepareRound, in).Get(ctx, &layout); err != nil {
+		var layout wire.RoundLayout
+		if err := workflow.ExecuteActivity(ctx, wire.ActivityPrepareRound, in).Get(ctx, &layout); err != nil {
 			return err
 		}
 		for _, layer := range layout.Layers {
@@ -500,10 +500,10 @@ func (w *minorWave) buildRound(ctx workflow.Context, retry []string, prev []acti
 
 // buildSet lays out one system's round with its frontier and builds it with one BuildSet
 // child, dependency-driven.
-func (w *minorWave) buildSet(ctx workflow.Context, in activities.RoundInput) error {
+func (w *minorWave) buildSet(ctx workflow.Context, in wire.RoundInput) error {
 	in.Dispatch = true
-	var layout activities.RoundLayout
-	if err := workflow.ExecuteActivity(ctx, a.PrepareRound, in).Get(ctx, &layout); err != nil {
+	var layout wire.RoundLayout
+	if err := workflow.ExecuteActivity(ctx, wire.ActivityPrepareRound, in).Get(ctx, &layout); err != nil {
 		return err
 	}
 	if layout.Packages == 0 || w.cancelled {
@@ -524,7 +524,7 @@ func (w *minorWave) buildSet(ctx workflow.Context, in activities.RoundInput) err
 }
 
 // buildLayer runs the shards of one dependency layer, a bounded number at a time.
-func (w *minorWave) buildLayer(ctx workflow.Context, ev activities.EvaluateResult, layer, shards int) error {
+func (w *minorWave) buildLayer(ctx workflow.Context, ev wire.EvaluateResult, layer, shards int) error {
 	parent := workflow.GetInfo(ctx).WorkflowExecution.ID
 	var firstErr error
 	running, next := 0, 0
@@ -540,7 +540,7 @@ func (w *minorWave) buildLayer(ctx workflow.Context, ev activities.EvaluateResul
 				ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_TERMINATE,
 			})
 			f := workflow.ExecuteChildWorkflow(cctx, BuildShard, ShardInput{
-				ShardInput: activities.ShardInput{WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, EvaluationID: ev.EvaluationID,
+				ShardInput: wire.ShardInput{WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, EvaluationID: ev.EvaluationID,
 					System: ev.System, Round: w.st.Round, Layer: layer, Shard: shard},
 				Collection: w.in.Collection, KeyPrefix: parent, Limits: w.limits, Paused: w.st.Paused,
 			})
@@ -577,7 +577,7 @@ func (w *minorWave) settle(ctx workflow.Context) error {
 		if by == "" {
 			by = "person"
 		}
-		err := workflow.ExecuteActivity(ctx, a.Resolve, activities.ResolveInput{
+		err := workflow.ExecuteActivity(ctx, wire.ActivityResolve, wire.ResolveInput{
 			Wave: w.in.Name, MinorWaveID: w.st.MinorWaveID, System: system, Package: r.Package,
 			Resolution: r.Resolution, Reason: r.Reason, Actor: by,
 		}).Get(ctx, nil)
@@ -593,14 +593,14 @@ func (w *minorWave) settle(ctx workflow.Context) error {
 	}
 	retries := w.st.Retries
 	w.st.Retries = nil
-	var fixes []activities.Update
+	var fixes []wire.Update
 	var pkgs []string
 	for _, r := range retries {
 		pkgs = append(pkgs, r.Package)
-		w.st.Events = append(w.st.Events, activities.PackageEvent{Package: r.Package,
+		w.st.Events = append(w.st.Events, wire.PackageEvent{Package: r.Package,
 			Event: policy.Event{Kind: policy.EventRetry, At: workflow.Now(ctx), Actor: r.By}})
-		if r.Ref != "" && !slices.ContainsFunc(fixes, func(u activities.Update) bool { return u.Ref == r.Ref }) {
-			fixes = append(fixes, activities.Update{Package: r.Package, Ref: r.Ref})
+		if r.Ref != "" && !slices.ContainsFunc(fixes, func(u wire.Update) bool { return u.Ref == r.Ref }) {
+			fixes = append(fixes, wire.Update{Package: r.Package, Ref: r.Ref})
 		}
 	}
 	slices.Sort(pkgs)
@@ -609,7 +609,7 @@ func (w *minorWave) settle(ctx workflow.Context) error {
 	if len(fixes) > 0 {
 		merge := func(ctx workflow.Context) error {
 			w.phase(ctx, PhaseMerging)
-			if err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{
+			if err := workflow.ExecuteActivity(ctx, wire.ActivityMergeRefs, wire.MergeInput{
 				Collection: w.in.Collection, Branch: w.in.Branch, Sources: fixes,
 				Message: fmt.Sprintf("%s: fix for %s", w.in.Name, strings.Join(pkgs, ", ")),
 			}).Get(ctx, &w.st.Commit); err != nil {
@@ -625,8 +625,8 @@ func (w *minorWave) settle(ctx workflow.Context) error {
 		}
 		// A fix ref that does not merge or evaluate waits for another ref.
 		takeRef := func(r RetryRequest) {
-			fixes = slices.DeleteFunc(fixes, func(u activities.Update) bool { return u.Package == r.Package })
-			fixes = append(fixes, activities.Update{Package: r.Package, Ref: r.Ref})
+			fixes = slices.DeleteFunc(fixes, func(u wire.Update) bool { return u.Package == r.Package })
+			fixes = append(fixes, wire.Update{Package: r.Package, Ref: r.Ref})
 		}
 		if err := w.recover(ctx, "merge the fix", merge, takeRef); err != nil {
 			return err
@@ -637,7 +637,7 @@ func (w *minorWave) settle(ctx workflow.Context) error {
 }
 
 func (w *minorWave) summarize(ctx workflow.Context) error {
-	if err := workflow.ExecuteActivity(ctx, a.Summarize, activities.SummaryInput{MinorWaveID: w.st.MinorWaveID}).Get(ctx, &w.st.Summary); err != nil {
+	if err := workflow.ExecuteActivity(ctx, wire.ActivitySummarize, wire.SummaryInput{MinorWaveID: w.st.MinorWaveID}).Get(ctx, &w.st.Summary); err != nil {
 		return err
 	}
 	w.report(ctx)
@@ -668,7 +668,7 @@ func (w *minorWave) phase(ctx workflow.Context, phase string) {
 			key = fmt.Sprintf("%s/phase/%d/%s", w.in.Name, workflow.GetInfo(ctx).GetCurrentHistoryLength(), phase)
 		}
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{ScheduleToCloseTimeout: 10 * time.Second})
-		_ = workflow.ExecuteLocalActivity(lctx, a.RecordState, activities.StateInput{
+		_ = workflow.ExecuteLocalActivity(lctx, wire.ActivityRecordState, wire.StateInput{
 			MinorWaveID: w.st.MinorWaveID, Wave: w.in.Name, State: phase, Reason: reason, Key: key,
 		}).Get(ctx, nil)
 	}
@@ -763,13 +763,13 @@ func (w *minorWave) status() MinorStatus {
 	return s
 }
 
-func failureOf(s activities.Summary, pkg string) (activities.Failure, bool) {
+func failureOf(s wire.Summary, pkg string) (wire.Failure, bool) {
 	for _, f := range s.Failures {
 		if f.Package == pkg {
 			return f, true
 		}
 	}
-	return activities.Failure{}, false
+	return wire.Failure{}, false
 }
 
 // checkPackage is the one check of a retry a workflow makes by itself.

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/policy"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -27,24 +28,24 @@ import (
 type fakeWave struct {
 	mu         sync.Mutex
 	env        *testsuite.TestWorkflowEnvironment
-	failures   []activities.Failure
+	failures   []wire.Failure
 	protected  map[string][]string // package → protection chain
 	notified   map[string]time.Time
 	comments   map[string]time.Time // newest maintainer comment per package
-	resolved   []activities.ResolveInput
+	resolved   []wire.ResolveInput
 	fixOnRetry map[string]bool
 	tagged     bool
 }
 
-func newFakeWave(env *testsuite.TestWorkflowEnvironment, failures ...activities.Failure) *fakeWave {
+func newFakeWave(env *testsuite.TestWorkflowEnvironment, failures ...wire.Failure) *fakeWave {
 	return &fakeWave{env: env, failures: failures, protected: map[string][]string{}, notified: map[string]time.Time{},
 		comments: map[string]time.Time{}, fixOnRetry: map[string]bool{}}
 }
 
-func (f *fakeWave) summary() activities.Summary {
+func (f *fakeWave) summary() wire.Summary {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := activities.Summary{Failures: append([]activities.Failure(nil), f.failures...)}
+	s := wire.Summary{Failures: append([]wire.Failure(nil), f.failures...)}
 	s.Counts.Total = 10
 	for _, x := range f.failures {
 		if x.Resolution == "" {
@@ -65,11 +66,11 @@ func (f *fakeWave) register(t *testing.T) {
 	env.OnActivity(acts.StartMinorWave, mock.Anything, mock.Anything).Return(int64(7), nil)
 	env.OnActivity(acts.MergeRefs, mock.Anything, mock.Anything).Return("c0ffee", nil)
 	env.OnActivity(acts.Evaluate, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.EvaluateInput) (activities.EvaluateResult, error) {
-			return activities.EvaluateResult{System: in.System, EvaluationID: 2}, nil
+		func(_ context.Context, in wire.EvaluateInput) (wire.EvaluateResult, error) {
+			return wire.EvaluateResult{System: in.System, EvaluationID: 2}, nil
 		})
 	env.OnActivity(acts.PrepareRound, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RoundInput) (activities.RoundLayout, error) {
+		func(_ context.Context, in wire.RoundInput) (wire.RoundLayout, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			for i, x := range f.failures {
@@ -79,12 +80,12 @@ func (f *fakeWave) register(t *testing.T) {
 					}
 				}
 			}
-			return activities.RoundLayout{System: in.System, Round: in.Round}, nil
+			return wire.RoundLayout{System: in.System, Round: in.Round}, nil
 		})
 	env.OnActivity(acts.Summarize, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.SummaryInput) (activities.Summary, error) { return f.summary(), nil })
+		func(context.Context, wire.SummaryInput) (wire.Summary, error) { return f.summary(), nil })
 	env.OnActivity(acts.ReviewFailures, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ReviewInput) ([]activities.Notice, error) {
+		func(_ context.Context, in wire.ReviewInput) ([]wire.Notice, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			return f.notices(), nil
@@ -92,7 +93,7 @@ func (f *fakeWave) register(t *testing.T) {
 	// Review as the activity does it: the notices, policy's decisions at the workflow's
 	// time, each recorded as the package's reason, and marked-broken packages resolved.
 	env.OnActivity(acts.Review, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ReviewInput) (activities.ReviewResult, error) {
+		func(_ context.Context, in wire.ReviewInput) (wire.ReviewResult, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			notices := f.notices()
@@ -103,11 +104,11 @@ func (f *fakeWave) register(t *testing.T) {
 			settings, err := policy.DecodeSettings(in.Policy)
 			require.NoError(t, err)
 			decisions, wake := policy.Review(failures, settings, in.Now)
-			res := activities.ReviewResult{Wake: wake}
+			res := wire.ReviewResult{Wake: wake}
 			for i, d := range decisions {
 				f.setReason(d.Package, d.Reason)
 				if d.Action == policy.ActionMarkBroken {
-					f.resolve(activities.ResolveInput{Wave: in.Wave, MinorWaveID: in.MinorWaveID, System: notices[i].System,
+					f.resolve(wire.ResolveInput{Wave: in.Wave, MinorWaveID: in.MinorWaveID, System: notices[i].System,
 						Package: d.Package, Resolution: string(policy.ResolutionMarkedBroken), Reason: d.Reason, Actor: "policy"})
 					res.MarkedBroken++
 				} else {
@@ -117,7 +118,7 @@ func (f *fakeWave) register(t *testing.T) {
 			return res, nil
 		})
 	env.OnActivity(acts.CheckRequest, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.CheckRequestInput) (activities.CheckRequestResult, error) {
+		func(_ context.Context, in wire.CheckRequestInput) (wire.CheckRequestResult, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			var states []policy.State
@@ -139,32 +140,32 @@ func (f *fakeWave) register(t *testing.T) {
 				err = policy.ValidateRetry(in.Package, states)
 			}
 			if err != nil {
-				return activities.CheckRequestResult{}, temporal.NewNonRetryableApplicationError("wave-1-1: "+err.Error(), activities.ErrInvalidInput, nil)
+				return wire.CheckRequestResult{}, temporal.NewNonRetryableApplicationError("wave-1-1: "+err.Error(), wire.ErrInvalidInput, nil)
 			}
-			return activities.CheckRequestResult{MinorWaveID: 7, Minor: 1, Name: "wave-1-1", System: system}, nil
+			return wire.CheckRequestResult{MinorWaveID: 7, Minor: 1, Name: "wave-1-1", System: system}, nil
 		})
 	env.OnActivity(acts.RecordDecision, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.RecordState, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(acts.Resolve, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ResolveInput) (int, error) {
+		func(_ context.Context, in wire.ResolveInput) (int, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.resolve(in)
 			return 0, nil
 		})
 	env.OnActivity(acts.TagMinorWave, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.TagInput) (activities.TagResult, error) {
+		func(_ context.Context, in wire.TagInput) (wire.TagResult, error) {
 			f.mu.Lock()
 			f.tagged = true
 			f.mu.Unlock()
-			return activities.TagResult{Tag: in.Name, Commit: in.Commit, Summary: f.summary()}, nil
+			return wire.TagResult{Tag: in.Name, Commit: in.Commit, Summary: f.summary()}, nil
 		})
 }
 
 // notices are the unresolved root causes as ReviewFailures reports them; the first report
 // notifies. Call with f.mu held.
-func (f *fakeWave) notices() []activities.Notice {
-	var out []activities.Notice
+func (f *fakeWave) notices() []wire.Notice {
+	var out []wire.Notice
 	for _, x := range f.failures {
 		if x.Resolution != "" {
 			continue
@@ -172,7 +173,7 @@ func (f *fakeWave) notices() []activities.Notice {
 		if _, ok := f.notified[x.Package]; !ok {
 			f.notified[x.Package] = f.env.Now()
 		}
-		out = append(out, activities.Notice{System: x.System, Package: x.Package, Status: x.Status,
+		out = append(out, wire.Notice{System: x.System, Package: x.Package, Status: x.Status,
 			Maintainers: []string{"alice"}, Notified: f.notified[x.Package], Protected: f.protected[x.Package],
 			LastComment: f.comments[x.Package]})
 	}
@@ -180,7 +181,7 @@ func (f *fakeWave) notices() []activities.Notice {
 }
 
 // resolve records a resolution. Call with f.mu held.
-func (f *fakeWave) resolve(in activities.ResolveInput) {
+func (f *fakeWave) resolve(in wire.ResolveInput) {
 	f.resolved = append(f.resolved, in)
 	for i, x := range f.failures {
 		if x.Package == in.Package {
@@ -200,8 +201,8 @@ func (f *fakeWave) setReason(pkg, reason string) {
 
 func minorInput(policy string) workflows.MinorWaveInput {
 	return workflows.MinorWaveInput{Collection: "demo", WaveID: 1, Wave: 1, Number: 1, Name: "wave-1-1", Branch: "wave-1",
-		Updates:         []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}},
-		BaseEvaluations: []activities.EvaluateResult{{System: "x86_64-linux", EvaluationID: 1}},
+		Updates:         []wire.Update{{Package: "libnet", Ref: "update/libnet-2"}},
+		BaseEvaluations: []wire.EvaluateResult{{System: "x86_64-linux", EvaluationID: 1}},
 		Policy:          json.RawMessage(policy)}
 }
 
@@ -255,8 +256,8 @@ func quietSuite() *testsuite.WorkflowTestSuite {
 	return s
 }
 
-func libhttp() activities.Failure {
-	return activities.Failure{System: "x86_64-linux", Package: "libhttp", Status: "failed", Dependents: 3,
+func libhttp() wire.Failure {
+	return wire.Failure{System: "x86_64-linux", Package: "libhttp", Status: "failed", Dependents: 3,
 		Blocked: []string{"feedreader", "fetch", "webd"}}
 }
 
@@ -306,7 +307,7 @@ func TestMinorWaveValidatorsAndDelayedResolve(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&res))
 	require.Equal(t, "wave-1-1", res.Tag)
 	require.Len(t, f.resolved, 1)
-	require.Equal(t, activities.ResolveInput{Wave: "wave-1-1", MinorWaveID: 7, System: "x86_64-linux", Package: "libhttp",
+	require.Equal(t, wire.ResolveInput{Wave: "wave-1-1", MinorWaveID: 7, System: "x86_64-linux", Package: "libhttp",
 		Resolution: "cant-fix", Reason: "needs a libnet 2 port upstream", Actor: "bob"}, f.resolved[0])
 	require.NoError(t, accepted.rejected)
 	require.Contains(t, accepted.text, "libhttp will be resolved as cant-fix")
@@ -331,7 +332,7 @@ func TestGraceElapsesMarksUnprotectedRootBroken(t *testing.T) {
 
 func TestProtectedRootCauseKeepsTheWaveWaiting(t *testing.T) {
 	env := newTestEnv()
-	pkgtool := activities.Failure{System: "x86_64-linux", Package: "pkgtool", Status: "failed", Dependents: 1}
+	pkgtool := wire.Failure{System: "x86_64-linux", Package: "pkgtool", Status: "failed", Dependents: 1}
 	f := newFakeWave(env, pkgtool)
 	f.protected["pkgtool"] = []string{"default-system", "pkgtool"}
 	f.register(t)

@@ -7,11 +7,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 )
-
-// a is the typed handle on activity methods: workflows reference them, never call them.
-var a *activities.Activities
 
 // Limits has the knobs of a wave's fan-out; zero fields take defaults.
 type Limits struct {
@@ -44,7 +41,7 @@ type Limits struct {
 // withDefaults fills unset limits.
 func (l Limits) withDefaults() Limits {
 	if l.ShardSize <= 0 {
-		l.ShardSize = activities.DefaultShardSize
+		l.ShardSize = wire.DefaultShardSize
 	}
 	if l.Shards <= 0 {
 		l.Shards = 4
@@ -91,7 +88,7 @@ func building(ctx workflow.Context, limits Limits, system string) workflow.Conte
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
 			MaximumAttempts:        10,
-			NonRetryableErrorTypes: []string{activities.ErrBuildFailed, activities.ErrTestFailed, activities.ErrInvalidInput},
+			NonRetryableErrorTypes: []string{wire.ErrBuildFailed, wire.ErrTestFailed, wire.ErrInvalidInput},
 		},
 	})
 }
@@ -103,7 +100,7 @@ func bookkeeping(ctx workflow.Context) workflow.Context {
 		HeartbeatTimeout:    2 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrInvalidInput, activities.ErrEvaluationFailed, activities.ErrMergeConflict},
+			NonRetryableErrorTypes: []string{wire.ErrInvalidInput, wire.ErrEvaluationFailed, wire.ErrMergeConflict},
 		},
 	})
 }
@@ -143,14 +140,14 @@ func errorText(err error) string {
 
 // checkRequest runs the CheckRequest activity and turns its refusal into the error the
 // person sees: policy's words, without Temporal's activity wrapping.
-func checkRequest(ctx workflow.Context, in activities.CheckRequestInput) (activities.CheckRequestResult, error) {
+func checkRequest(ctx workflow.Context, in wire.CheckRequestInput) (wire.CheckRequestResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second,
-			MaximumAttempts: 5, NonRetryableErrorTypes: []string{activities.ErrInvalidInput}},
+			MaximumAttempts: 5, NonRetryableErrorTypes: []string{wire.ErrInvalidInput}},
 	})
-	var out activities.CheckRequestResult
-	err := workflow.ExecuteActivity(ctx, a.CheckRequest, in).Get(ctx, &out)
+	var out wire.CheckRequestResult
+	err := workflow.ExecuteActivity(ctx, wire.ActivityCheckRequest, in).Get(ctx, &out)
 	if app, ok := invalidInput(err); ok {
 		return out, errors.New(app.Message())
 	}
@@ -161,7 +158,7 @@ func checkRequest(ctx workflow.Context, in activities.CheckRequestInput) (activi
 // non-retryable, without Temporal's activity wrapping. Other errors pass through.
 func refusal(err error) error {
 	if app, ok := invalidInput(err); ok {
-		return temporal.NewNonRetryableApplicationError(app.Message(), activities.ErrInvalidInput, nil)
+		return temporal.NewNonRetryableApplicationError(app.Message(), wire.ErrInvalidInput, nil)
 	}
 	return err
 }
@@ -169,6 +166,6 @@ func refusal(err error) error {
 // invalidInput finds an activity's refusal of its input (not worth retrying) in err.
 func invalidInput(err error) (*temporal.ApplicationError, bool) {
 	var app *temporal.ApplicationError
-	ok := errors.As(err, &app) && app.Type() == activities.ErrInvalidInput
+	ok := errors.As(err, &app) && app.Type() == wire.ErrInvalidInput
 	return app, ok
 }

@@ -10,23 +10,24 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/workflows"
 )
 
 // slowReplans registers a major wave whose first Plan answers at once and whose re-plans
 // (AddUpdate) take three hours, one minor wave per update; it returns the plans asked for.
-func slowReplans(env *testsuite.TestWorkflowEnvironment) *[]activities.PlanInput {
+func slowReplans(env *testsuite.TestWorkflowEnvironment) *[]wire.PlanInput {
 	acts := &activities.Activities{}
 	env.OnActivity(acts.ValidateWave, mock.Anything, mock.Anything).Return(nil)
-	env.OnActivity(acts.StartWave, mock.Anything, mock.Anything).Return(activities.StartWaveResult{WaveID: 1, Number: 1,
-		Name: "wave-1", Branch: "wave-1", Collection: activities.Collection{Name: "demo", Systems: []string{"x86_64-linux"}},
+	env.OnActivity(acts.StartWave, mock.Anything, mock.Anything).Return(wire.StartWaveResult{WaveID: 1, Number: 1,
+		Name: "wave-1", Branch: "wave-1", Collection: wire.Collection{Name: "demo", Systems: []string{"x86_64-linux"}},
 		Policy: []byte(sevenDays)}, nil)
-	var plans []activities.PlanInput
-	plan := func(_ context.Context, in activities.PlanInput) (activities.PlanResult, error) {
+	var plans []wire.PlanInput
+	plan := func(_ context.Context, in wire.PlanInput) (wire.PlanResult, error) {
 		plans = append(plans, in)
-		var out activities.PlanResult
+		var out wire.PlanResult
 		for i, u := range in.Updates {
-			out.Minor = append(out.Minor, activities.PlannedMinor{Number: in.FirstMinor + i, Updates: []activities.Update{u}})
+			out.Minor = append(out.Minor, wire.PlannedMinor{Number: in.FirstMinor + i, Updates: []wire.Update{u}})
 		}
 		return out, nil
 	}
@@ -56,7 +57,7 @@ func TestAddUpdateWhileAMinorWaveFinishes(t *testing.T) {
 			Reason: "r", By: "erin"})
 	}, 2*time.Hour)
 	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
-		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
+		Updates: []wire.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
 	require.True(t, env.IsWorkflowCompleted(), "the major wave finished (it used to hang)")
 	require.NoError(t, env.GetWorkflowError())
 	require.NoError(t, added.rejected)
@@ -87,7 +88,7 @@ func TestTwoAddUpdatesAtOnce(t *testing.T) {
 		update(env, workflows.UpdateResolve, workflows.ResolveRequest{Package: "libhttp", Resolution: "wont-fix", Reason: "r", By: "erin"})
 	}, 10*time.Hour)
 	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
-		Updates: []activities.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
+		Updates: []wire.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	require.NoError(t, zlib.rejected)
@@ -95,7 +96,7 @@ func TestTwoAddUpdatesAtOnce(t *testing.T) {
 	require.ErrorContains(t, again.rejected, `package "zlib" is being added`)
 	require.Len(t, *plans, 3)
 	last := (*plans)[2]
-	require.ElementsMatch(t, []activities.Update{{Package: "openssl", Ref: "update/openssl"}, {Package: "zlib", Ref: "update/zlib"}},
+	require.ElementsMatch(t, []wire.Update{{Package: "openssl", Ref: "update/openssl"}, {Package: "zlib", Ref: "update/zlib"}},
 		last.Updates, "the second re-plan includes the first's update")
 	var res workflows.MajorWaveResult
 	require.NoError(t, env.GetWorkflowResult(&res))

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"fmt"
+	"github.com/crestwaves/crest/activities/wire"
 	"testing"
 	"time"
 
@@ -11,7 +12,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
@@ -60,7 +60,7 @@ func minorPhase(m int, phase string) func(workflows.MajorStatus) bool {
 func TestScenarioHappyPath(t *testing.T) {
 	s := newStack(t)
 	run := s.start(waveGreen, workflows.MajorWaveInput{Title: "libcore 2 rc1",
-		Updates: []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}})
+		Updates: []wire.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}})
 	res, err := finish(t, run)
 	require.NoError(t, err)
 	require.Equal(t, []string{"wave-1-1"}, res.Tags)
@@ -74,7 +74,7 @@ func TestScenarioHappyPath(t *testing.T) {
 func TestScenarioAddUpdate(t *testing.T) {
 	s := newStack(t)
 	id := waveAddUpdate
-	run := s.start(id, workflows.MajorWaveInput{Updates: []activities.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}}})
+	run := s.start(id, workflows.MajorWaveInput{Updates: []wire.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}}})
 	s.waitRecorded(t, 1, 1, "libhttp", store.StatusFailed)
 	out, err := s.update(id, workflows.UpdateAddUpdate, workflows.AddUpdateRequest{Package: "calc", Ref: demo.FixCalcPrecision, By: "erin"})
 	require.NoError(t, err)
@@ -94,7 +94,7 @@ func TestScenarioPauseResume(t *testing.T) {
 	s := newStack(t)
 	s.acts.Builder = slowBuilder{inner: s.acts.Builder, slow: "-hello-", delay: 5 * time.Second}
 	id := wavePause
-	run := s.start(id, workflows.MajorWaveInput{Updates: []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}})
+	run := s.start(id, workflows.MajorWaveInput{Updates: []wire.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}})
 	s.waitFor(id, "wave-1-1 building", minorPhase(1, workflows.PhaseBuilding))
 	out, err := s.update(id, workflows.UpdatePause, workflows.PauseRequest{Reason: "infra maintenance", By: "rm"})
 	require.NoError(t, err)
@@ -122,7 +122,7 @@ func TestScenarioCancel(t *testing.T) {
 	s := newStack(t)
 	s.acts.Builder = slowBuilder{inner: s.acts.Builder, slow: "-libnet-", delay: 5 * time.Second}
 	id := waveCancel
-	run := s.start(id, workflows.MajorWaveInput{Updates: []activities.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}}})
+	run := s.start(id, workflows.MajorWaveInput{Updates: []wire.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}}})
 	s.waitFor(id, "wave-1-1 building", minorPhase(1, workflows.PhaseBuilding))
 	require.Eventually(t, func() bool { // its build set took libnet
 		_, err := s.c.DescribeWorkflowExecution(context.Background(), id+"-1/build/x86_64-linux/r0", "")
@@ -150,7 +150,7 @@ func TestScenarioContinueAsNew(t *testing.T) {
 	id := waveContinue
 	limits := s.limits
 	limits.WaveHistoryEvents = 1
-	run := s.start(id, workflows.MajorWaveInput{Limits: limits, Updates: []activities.Update{
+	run := s.start(id, workflows.MajorWaveInput{Limits: limits, Updates: []wire.Update{
 		{Package: "libnet", Ref: demo.UpdateLibnet2}, {Package: "calc", Ref: demo.FixCalcPrecision}}})
 	st := s.waitFor(id, "libhttp waiting", func(st workflows.MajorStatus) bool {
 		for m := range st.Minor {

@@ -7,13 +7,13 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 )
 
 // ShardInput is one shard of a build round: at most Limits.ShardSize packages of one
 // dependency layer.
 type ShardInput struct {
-	activities.ShardInput
+	wire.ShardInput
 	Collection string `json:"collection"`
 	// KeyPrefix makes build idempotency keys unique per minor wave and round.
 	KeyPrefix string `json:"key_prefix"`
@@ -39,8 +39,8 @@ func BuildShard(ctx workflow.Context, in ShardInput) (ShardResult, error) {
 	paused := in.Paused
 	pauses := workflow.GetSignalChannel(ctx, signalPause)
 
-	var tasks activities.ShardTasks
-	if err := workflow.ExecuteActivity(bookkeeping(ctx), a.TakeShard, in.ShardInput).Get(ctx, &tasks); err != nil {
+	var tasks wire.ShardTasks
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityTakeShard, in.ShardInput).Get(ctx, &tasks); err != nil {
 		return out, err
 	}
 	out.Blocked = tasks.Blocked
@@ -55,7 +55,7 @@ func BuildShard(ctx workflow.Context, in ShardInput) (ShardResult, error) {
 			pkg := tasks.Packages[next]
 			next++
 			inFlight++
-			f := workflow.ExecuteActivity(buildCtx, a.BuildPackage, activities.BuildInput{
+			f := workflow.ExecuteActivity(buildCtx, wire.ActivityBuildPackage, wire.BuildInput{
 				Key:         fmt.Sprintf("%s/%s/%s/r%d", in.KeyPrefix, in.System, pkg, in.Round),
 				MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID, System: in.System,
 				Package: pkg, Collection: in.Collection,
@@ -67,9 +67,9 @@ func BuildShard(ctx workflow.Context, in ShardInput) (ShardResult, error) {
 				switch {
 				case err == nil:
 					out.Passed++
-				case errors.As(err, &app) && app.Type() == activities.ErrBuildFailed:
+				case errors.As(err, &app) && app.Type() == wire.ErrBuildFailed:
 					out.Failed = append(out.Failed, pkg)
-				case errors.As(err, &app) && app.Type() == activities.ErrTestFailed:
+				case errors.As(err, &app) && app.Type() == wire.ErrTestFailed:
 					out.TestFailed = append(out.TestFailed, pkg)
 				case firstErr == nil:
 					firstErr = fmt.Errorf("build %s: %w", pkg, err)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -25,10 +25,10 @@ func TestUpstreamWaveTags(t *testing.T) {
 	ctx := context.Background()
 	upstream, work := s.upstreamOf(t)
 	col := s.demoCollection()
-	col.Upstreams = []activities.Upstream{{Package: "libjson", Repo: upstream}}
+	col.Upstreams = []wire.Upstream{{Package: "libjson", Repo: upstream}}
 	require.NoError(t, s.acts.RegisterCollection(ctx, col))
 	in := workflows.MajorWaveInput{Collection: "demo", Limits: s.limits,
-		Updates: []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}}
+		Updates: []wire.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}}
 
 	res := s.runWave(t, s.queue+"/wave-1", in)
 	require.Equal(t, []string{"wave-1-1"}, res.Tags, "libjson is not updated: one minor wave")
@@ -51,9 +51,9 @@ func TestUpstreamWaveTags(t *testing.T) {
 	require.NoError(t, err)
 	m, err := s.st.MinorWaveByNumber(ctx, w.ID, 2)
 	require.NoError(t, err)
-	var ups []activities.Update
+	var ups []wire.Update
 	require.NoError(t, json.Unmarshal(m.Updates, &ups))
-	require.Equal(t, []activities.Update{{Package: "libjson", Ref: "refs/tags/wave-2", Repo: upstream}}, ups)
+	require.Equal(t, []wire.Update{{Package: "libjson", Ref: "refs/tags/wave-2", Repo: upstream}}, ups)
 	ev, err := s.st.FindEvaluation(ctx, mustCollectionID(t, s), res.Minor[1].Commit, "x86_64-linux")
 	require.NoError(t, err)
 	p, err := s.st.PackageAt(ctx, ev.ID, "libjson")

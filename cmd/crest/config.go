@@ -23,6 +23,7 @@ import (
 	"github.com/crestwaves/crest/activities/gitrepo"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/wavename"
+	"github.com/crestwaves/crest/activities/wire"
 )
 
 // Config is Crest's effective configuration: defaults < crest.yaml < CREST_* environment <
@@ -510,7 +511,7 @@ func (c *Config) validate() error {
 		if col.Remote == "" {
 			bad(key+".remote", "must not be empty")
 		}
-		if err := activities.CheckNoCredentials(col.Remote); err != nil { // a password in an ssh:// URL
+		if err := wire.CheckNoCredentials(col.Remote); err != nil { // a password in an ssh:// URL
 			bad(key+".remote", "%v", err)
 		}
 		if col.TagPrefix != "" && !nameRE.MatchString(col.TagPrefix) {
@@ -523,7 +524,7 @@ func (c *Config) validate() error {
 			if up.Package == "" || up.Repo == "" {
 				bad(fmt.Sprintf("%s.upstreams[%d]", key, j), "package and repo are required")
 			}
-			if err := activities.CheckNoCredentials(up.Repo); err != nil {
+			if err := wire.CheckNoCredentials(up.Repo); err != nil {
 				bad(fmt.Sprintf("%s.upstreams[%d].repo", key, j), "%v", err)
 			}
 			if up.TagPrefix != "" && !nameRE.MatchString(up.TagPrefix) {
@@ -539,8 +540,8 @@ func (c *Config) validate() error {
 }
 
 // collection returns a configured collection with defaults filled in.
-func (c CollectionConfig) collection() activities.Collection {
-	col := activities.Collection{
+func (c CollectionConfig) collection() wire.Collection {
+	col := wire.Collection{
 		Name: c.Name, Remote: c.Remote, Evaluator: c.Evaluator, Systems: c.Systems,
 		ProtectedRoots: c.ProtectedRoots, TagPrefix: c.TagPrefix, MainBranch: c.MainBranch,
 	}
@@ -556,7 +557,7 @@ func (c CollectionConfig) collection() activities.Collection {
 	}
 	col.Policy = c.policyJSON()
 	for _, up := range c.Upstreams {
-		col.Upstreams = append(col.Upstreams, activities.Upstream{Package: up.Package, Repo: up.Repo, TagPrefix: up.TagPrefix})
+		col.Upstreams = append(col.Upstreams, wire.Upstream{Package: up.Package, Repo: up.Repo, TagPrefix: up.TagPrefix})
 	}
 	return col
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/crestwaves/crest/activities/gitrepo"
 	"github.com/crestwaves/crest/activities/gitrepo/githttptest"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/deploy/testenv"
 )
@@ -196,17 +197,17 @@ collections:
 			env.RegisterActivity(acts)
 			var seen []string // results and errors, as Temporal would record them
 
-			val, err := env.ExecuteActivity(acts.StartWave, activities.StartWaveInput{WorkflowID: "wave-1", Collection: "demo", Title: "secrets"})
+			val, err := env.ExecuteActivity(acts.StartWave, wire.StartWaveInput{WorkflowID: "wave-1", Collection: "demo", Title: "secrets"})
 			require.NoError(t, err)
-			var started activities.StartWaveResult
+			var started wire.StartWaveResult
 			require.NoError(t, val.Get(&started))
 			require.Equal(t, clean, started.Collection.Remote)
 			require.Equal(t, d.Commits[demo.MainBranch], gitOutAt(t, d.Remote, "rev-parse", started.Branch), "the wave branch was pushed")
 			b, _ := json.Marshal(started)
 			seen = append(seen, string(b))
 
-			val, err = env.ExecuteActivity(acts.MergeRefs, activities.MergeInput{Collection: "demo", Branch: started.Branch, Message: "wave-1",
-				Sources: []activities.Update{{Package: "libnet", Repo: clean, Ref: "refs/heads/" + demo.UpdateLibnet2}}})
+			val, err = env.ExecuteActivity(acts.MergeRefs, wire.MergeInput{Collection: "demo", Branch: started.Branch, Message: "wave-1",
+				Sources: []wire.Update{{Package: "libnet", Repo: clean, Ref: "refs/heads/" + demo.UpdateLibnet2}}})
 			require.NoError(t, err)
 			var head string
 			require.NoError(t, val.Get(&head))
@@ -214,14 +215,14 @@ collections:
 			seen = append(seen, head)
 
 			// Failures: a missing upstream ref, a missing base ref, a collection with a wrong token.
-			_, err = env.ExecuteActivity(acts.MergeRefs, activities.MergeInput{Collection: "demo", Branch: started.Branch,
-				Sources: []activities.Update{{Package: "libnet", Repo: clean, Ref: "refs/tags/no-such-tag"}}})
+			_, err = env.ExecuteActivity(acts.MergeRefs, wire.MergeInput{Collection: "demo", Branch: started.Branch,
+				Sources: []wire.Update{{Package: "libnet", Repo: clean, Ref: "refs/tags/no-such-tag"}}})
 			require.ErrorContains(t, err, "no-such-tag not found in "+clean)
 			seen = append(seen, err.Error(), fmt.Sprintf("%+v", err))
-			_, err = env.ExecuteActivity(acts.StartWave, activities.StartWaveInput{WorkflowID: "wave-2", Collection: "demo", BaseRef: "no/such/ref"})
+			_, err = env.ExecuteActivity(acts.StartWave, wire.StartWaveInput{WorkflowID: "wave-2", Collection: "demo", BaseRef: "no/such/ref"})
 			require.ErrorContains(t, err, "not found")
 			seen = append(seen, err.Error(), fmt.Sprintf("%+v", err))
-			_, err = env.ExecuteActivity(acts.StartWave, activities.StartWaveInput{WorkflowID: "wave-3", Collection: "broken"})
+			_, err = env.ExecuteActivity(acts.StartWave, wire.StartWaveInput{WorkflowID: "wave-3", Collection: "broken"})
 			require.Error(t, err)
 			seen = append(seen, err.Error(), fmt.Sprintf("%+v", err))
 
@@ -234,9 +235,9 @@ collections:
 			t.Cleanup(w.Stop)
 			id := "secret-probe-" + mode
 			run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue},
-				secretProbeWorkflow, activities.StartWaveInput{WorkflowID: id, Collection: "demo"}, clean)
+				secretProbeWorkflow, wire.StartWaveInput{WorkflowID: id, Collection: "demo"}, clean)
 			require.NoError(t, err)
-			var probed activities.StartWaveResult
+			var probed wire.StartWaveResult
 			require.NoError(t, run.Get(ctx, &probed))
 			var history strings.Builder
 			iter := c.GetWorkflowHistory(ctx, id, run.GetRunID(), false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -286,17 +287,17 @@ collections:
 
 // secretProbeWorkflow starts a wave and fails to merge a missing upstream ref, so that its
 // history holds an activity input, a result carrying the collection, and a failure.
-func secretProbeWorkflow(ctx workflow.Context, in activities.StartWaveInput, upstream string) (activities.StartWaveResult, error) {
+func secretProbeWorkflow(ctx workflow.Context, in wire.StartWaveInput, upstream string) (wire.StartWaveResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Minute, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
 	var a *activities.Activities
-	var res activities.StartWaveResult
+	var res wire.StartWaveResult
 	if err := workflow.ExecuteActivity(ctx, a.StartWave, in).Get(ctx, &res); err != nil {
 		return res, err
 	}
-	err := workflow.ExecuteActivity(ctx, a.MergeRefs, activities.MergeInput{Collection: in.Collection, Branch: res.Branch,
-		Sources: []activities.Update{{Package: "libnet", Repo: upstream, Ref: "refs/tags/no-such-tag"}}}).Get(ctx, nil)
+	err := workflow.ExecuteActivity(ctx, a.MergeRefs, wire.MergeInput{Collection: in.Collection, Branch: res.Branch,
+		Sources: []wire.Update{{Package: "libnet", Repo: upstream, Ref: "refs/tags/no-such-tag"}}}).Get(ctx, nil)
 	if err == nil {
 		return res, errors.New("merging a missing ref succeeded")
 	}

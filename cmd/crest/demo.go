@@ -14,6 +14,7 @@ import (
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/wavename"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -35,7 +36,7 @@ func setupDemo(ctx context.Context, acts *activities.Activities, dataDir string)
 			return fmt.Errorf("demo collection: %w", err)
 		}
 	}
-	return acts.RegisterCollection(ctx, activities.Collection{
+	return acts.RegisterCollection(ctx, wire.Collection{
 		Name: demoCollection, Remote: remote, Evaluator: "index.nix", Systems: []string{"x86_64-linux"},
 		ProtectedRoots: demo.ProtectedRoots(), TagPrefix: demoPrefix, MainBranch: demo.MainBranch,
 	})
@@ -63,7 +64,7 @@ func startDemoWave(ctx context.Context, cfg *Config, c client.Client, st *store.
 	in := workflows.MajorWaveInput{Collection: demoCollection, Wave: n, Title: "libcore 2 and libnet 2",
 		// A demo cannot wait a week: unfixed failures are marked broken after ten minutes.
 		Policy:  json.RawMessage(`{"grace_period": "10m", "extension": "5m", "allow_short_periods": true}`),
-		Updates: []activities.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}, {Package: "libnet", Ref: demo.UpdateLibnet2}},
+		Updates: []wire.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}, {Package: "libnet", Ref: demo.UpdateLibnet2}},
 		Limits:  workflows.Limits{BuildQueuePrefix: cfg.TaskQueues.BuildPrefix}}
 	id, name := waveID(demoCollection, n), wavename.Major(demoPrefix, n)
 	if _, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: cfg.TaskQueues.Default,

@@ -8,7 +8,7 @@ import (
 
 	"go.temporal.io/sdk/log"
 
-	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 )
 
 // newSDKLogger is the Temporal SDK's logger: warnings and errors on stderr, except the
@@ -26,7 +26,7 @@ func (h expectedFailures) Handle(ctx context.Context, r slog.Record) error {
 		expected := false
 		r.Attrs(func(a slog.Attr) bool {
 			v := a.Value.String()
-			if strings.Contains(v, "type: "+activities.ErrBuildFailed+",") || strings.Contains(v, "type: "+activities.ErrTestFailed+",") {
+			if strings.Contains(v, "type: "+wire.ErrBuildFailed+",") || strings.Contains(v, "type: "+wire.ErrTestFailed+",") {
 				expected = true
 				return false
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/wavename"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/policy"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -160,7 +161,7 @@ func newWaveStartCmd(a *app) *cobra.Command {
 				if !ok || pkg == "" || ref == "" {
 					return fmt.Errorf("--update %q: want PACKAGE=REF", u)
 				}
-				in.Updates = append(in.Updates, activities.Update{Package: pkg, Ref: ref})
+				in.Updates = append(in.Updates, wire.Update{Package: pkg, Ref: ref})
 			}
 			for _, g := range groups {
 				in.Groups = append(in.Groups, strings.Split(g, ","))
@@ -170,7 +171,7 @@ func newWaveStartCmd(a *app) *cobra.Command {
 			}
 			for _, u := range in.Updates {
 				// Refused here, before the input reaches the workflow's history.
-				if err := activities.CheckNoCredentials(u.Repo); err != nil {
+				if err := wire.CheckNoCredentials(u.Repo); err != nil {
 					return fmt.Errorf("update %s: %w", u.Package, err)
 				}
 			}
@@ -294,7 +295,7 @@ func progressLine(ctx context.Context, s *session, id string, n int) (string, er
 	if w, err := s.st.WaveByNumber(ctx, st.Collection, n); err == nil {
 		if m, err := s.st.MinorWaveByNumber(ctx, w.ID, cur.Number); err == nil {
 			if c, err := s.st.MinorWaveCounts(ctx, m.ID); err == nil {
-				counts = c
+				counts = wire.Counts(c)
 			}
 		}
 	}
@@ -406,7 +407,7 @@ func printStatus(ctx context.Context, s *session, major, minor int, all bool, ou
 		if err != nil {
 			return err
 		}
-		var ups []activities.Update
+		var ups []wire.Update
 		_ = json.Unmarshal(m.Updates, &ups)
 		var names []string
 		for _, u := range ups {

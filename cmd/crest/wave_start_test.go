@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -67,7 +67,7 @@ func TestWaveStartRefusesBadInput(t *testing.T) {
 			switch c2.args[j] {
 			case "--update":
 				pkg, ref, _ := strings.Cut(c2.args[j+1], "=")
-				in.Updates = append(in.Updates, activities.Update{Package: pkg, Ref: ref})
+				in.Updates = append(in.Updates, wire.Update{Package: pkg, Ref: ref})
 			case "--group":
 				in.Groups = append(in.Groups, strings.Split(c2.args[j+1], ","))
 			case "--base-ref":

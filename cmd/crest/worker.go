@@ -136,14 +136,14 @@ func startWorkers(cfg *Config, c client.Client, acts *activities.Activities) (fu
 			MaxConcurrentActivityExecutionSize: cfg.Worker.MaxActivities,
 		})
 		workflows.Register(main)
-		main.RegisterActivity(acts)
+		activities.Register(main, acts)
 		ws = append(ws, main)
 	}
 	for _, system := range cfg.Worker.Systems {
 		b := worker.New(c, workflows.BuildQueue(cfg.TaskQueues.BuildPrefix, system), worker.Options{
 			MaxConcurrentActivityExecutionSize: cfg.Worker.MaxBuilds,
 		})
-		b.RegisterActivity(acts.BuildPackage)
+		activities.RegisterBuilds(b, acts)
 		ws = append(ws, b)
 	}
 	for i, w := range ws {

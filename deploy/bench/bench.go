@@ -18,8 +18,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -31,7 +31,7 @@ const HistoryBudget = 10240
 // the raw run can copy them; flags override them.
 const (
 	DefaultPackages       = 100000
-	DefaultShardSize      = activities.DefaultShardSize
+	DefaultShardSize      = wire.DefaultShardSize
 	DefaultShards         = 4
 	DefaultBuildsPerShard = 64
 	// DefaultPoolConns sizes the Postgres pool for hundreds of builds in flight: pgx's own
@@ -350,7 +350,7 @@ func (s *stack) runWave(ctx context.Context, opts Options, col Collection, id st
 	stop := s.progress(opts, "crest", &s.built, say)
 	run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: taskQueue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: CollectionName, Title: "bench: rebuild everything",
-			Updates: []activities.Update{{Package: col.Update, Ref: UpdateRef}}, Limits: opts.Limits, Policy: policyOf(opts)})
+			Updates: []wire.Update{{Package: col.Update, Ref: UpdateRef}}, Limits: opts.Limits, Policy: policyOf(opts)})
 	var out workflows.MajorWaveResult
 	if err == nil {
 		err = run.Get(ctx, &out)

@@ -27,6 +27,7 @@ import (
 	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/tracker/local"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/deploy/postgres"
 	"github.com/crestwaves/crest/deploy/temporal"
@@ -131,9 +132,9 @@ func RunChaosWorker(ctx context.Context) error {
 		Issues: activities.FilerIssues{Filer: &filer.Filer{Store: st, Tracker: local.New(st, local.Options{})}}}
 	main := worker.New(c, cfg.Queue, worker.Options{})
 	workflows.Register(main)
-	main.RegisterActivity(acts)
+	activities.Register(main, acts)
 	build := worker.New(c, workflows.BuildQueue(cfg.BuildPrefix, System), worker.Options{MaxConcurrentActivityExecutionSize: 2})
-	build.RegisterActivity(acts.BuildPackage)
+	activities.RegisterBuilds(build, acts)
 	if err := main.Start(); err != nil {
 		return err
 	}
@@ -249,7 +250,7 @@ func RunChaos(ctx context.Context, opts ChaosOptions) (res *ChaosResult, err err
 		return nil, err
 	}
 	acts := &activities.Activities{Store: k.st}
-	if err := acts.RegisterCollection(ctx, activities.Collection{Name: "demo", Remote: repo.Remote, Evaluator: "index.nix",
+	if err := acts.RegisterCollection(ctx, wire.Collection{Name: "demo", Remote: repo.Remote, Evaluator: "index.nix",
 		Systems: []string{System}, ProtectedRoots: repo.ProtectedRoots, TagPrefix: "wave", MainBranch: demo.MainBranch}); err != nil {
 		return nil, err
 	}
@@ -266,7 +267,7 @@ func RunChaos(ctx context.Context, opts ChaosOptions) (res *ChaosResult, err err
 		ShardSize: 8, Shards: 2, BuildsPerShard: 4}
 	if _, err := k.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: "demo", Title: "libcore 2, libnet 2", Limits: limits,
-			Updates: []activities.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}, {Package: "libcore", Ref: demo.UpdateLibcore2}}}); err != nil {
+			Updates: []wire.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}, {Package: "libcore", Ref: demo.UpdateLibcore2}}}); err != nil {
 		return nil, fmt.Errorf("start the demo wave: %w", err)
 	}
 	k.say("started %s", id)

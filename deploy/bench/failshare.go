@@ -13,6 +13,7 @@ import (
 
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 )
 
 // FailPolicy is the wave policy of a run with failures: no protected roots, a grace period
@@ -46,9 +47,9 @@ type failing struct {
 }
 
 // Build fails the derivation of a chosen package and passes the rest.
-func (b failing) Build(ctx context.Context, drv string, tests []string, heartbeat func()) (activities.BuildResult, error) {
+func (b failing) Build(ctx context.Context, drv string, tests []string, heartbeat func()) (wire.BuildResult, error) {
 	if key, ok := keyOfDrv(drv); ok && Fails(key, b.share) {
-		return activities.BuildResult{Status: store.StatusFailed, ExitCode: 1,
+		return wire.BuildResult{Status: store.StatusFailed, ExitCode: 1,
 			LogTail: "crest bench: " + key + " is among the packages chosen to fail"}, nil
 	}
 	return b.Builder.Build(ctx, drv, tests, heartbeat)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/postgres"
 	"github.com/crestwaves/crest/deploy/temporal"
 	"github.com/crestwaves/crest/workflows"
@@ -115,7 +116,7 @@ func startStack(ctx context.Context, opts Options, col Collection) (s *stack, er
 		Builder:   counting{Builder: failing{Builder: activities.NoopBuilder{}, share: opts.FailShare}, n: &s.built},
 		Repos:     &activities.Repos{Dir: filepath.Join(s.dir, "repos")},
 	}
-	if err := s.acts.RegisterCollection(ctx, activities.Collection{
+	if err := s.acts.RegisterCollection(ctx, wire.Collection{
 		Name: CollectionName, Remote: s.remote, Evaluator: VersionFile, Systems: []string{System},
 		TagPrefix: "wave", MainBranch: MainBranch,
 	}); err != nil {
@@ -135,13 +136,13 @@ func (s *stack) startWorkers(opts Options) error {
 		MaxConcurrentActivityTaskPollers:       w.ActivityPollers,
 	})
 	workflows.Register(main)
-	main.RegisterActivity(s.acts)
+	activities.Register(main, s.acts)
 	registerRawWorkflows(main)
 	build := worker.New(s.c, workflows.BuildQueue(opts.Limits.BuildQueuePrefix, System), worker.Options{
 		MaxConcurrentActivityExecutionSize: w.MaxBuilds,
 		MaxConcurrentActivityTaskPollers:   w.ActivityPollers,
 	})
-	build.RegisterActivity(s.acts.BuildPackage)
+	activities.RegisterBuilds(build, s.acts)
 	registerRawActivity(build, &s.noops)
 	if err := main.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -160,7 +161,7 @@ type counting struct {
 	n *atomic.Int64
 }
 
-func (b counting) Build(ctx context.Context, drv string, tests []string, heartbeat func()) (activities.BuildResult, error) {
+func (b counting) Build(ctx context.Context, drv string, tests []string, heartbeat func()) (wire.BuildResult, error) {
 	res, err := b.Builder.Build(ctx, drv, tests, heartbeat)
 	b.n.Add(1)
 	return res, err

@@ -1,10 +1,9 @@
-package activities
+package wire
 
 import (
 	"encoding/json"
 	"time"
 
-	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/policy"
 )
 
@@ -15,6 +14,16 @@ type Update struct {
 	Package string `json:"package"`
 	Ref     string `json:"ref"`
 	Repo    string `json:"repo,omitempty"`
+}
+
+// ValidateWaveInput is a major wave as a person asked for it (CLI or Web UI), before
+// anything is allocated.
+type ValidateWaveInput struct {
+	Collection string          `json:"collection"`
+	BaseRef    string          `json:"base_ref,omitempty"`
+	Updates    []Update        `json:"updates"`
+	Groups     [][]string      `json:"groups,omitempty"`
+	Policy     json.RawMessage `json:"policy,omitempty"`
 }
 
 // StartWaveInput registers a major wave and prepares its branch.
@@ -107,6 +116,10 @@ type MergeInput struct {
 	Branch     string   `json:"branch"`
 	Sources    []Update `json:"sources"`
 	Message    string   `json:"message"`
+	// Refs are refs of the collection's repository to merge before Sources: what workers
+	// wrote before Sources replaced it. Kept so that a merge scheduled by such a worker
+	// still merges after an upgrade; nothing writes it now.
+	Refs []string `json:"refs,omitempty"`
 }
 
 // StartMinorInput registers a minor wave.
@@ -144,6 +157,10 @@ type RoundInput struct {
 	Policy json.RawMessage `json:"policy,omitempty"`
 }
 
+// DefaultShardSize bounds the packages one shard workflow builds, which keeps its history
+// near 3,000 events (about six per build).
+const DefaultShardSize = 400
+
 // TakeReadyInput asks for up to Max ready packages of a dependency-driven round.
 type TakeReadyInput struct {
 	WaveID       int64  `json:"wave_id"`
@@ -169,13 +186,20 @@ type ReadyTasks struct {
 
 // RoundLayout is how a round's packages are laid out: dependency layers cut into shards.
 type RoundLayout struct {
-	System   string              `json:"system"`
-	Round    int                 `json:"round"`
-	Packages int                 `json:"packages"`
-	Locked   int                 `json:"locked"`
-	Deferred int                 `json:"deferred"`
-	Broken   int                 `json:"broken"` // meta.broken, not scheduled
-	Layers   []store.LayerLayout `json:"layers"`
+	System   string        `json:"system"`
+	Round    int           `json:"round"`
+	Packages int           `json:"packages"`
+	Locked   int           `json:"locked"`
+	Deferred int           `json:"deferred"`
+	Broken   int           `json:"broken"` // meta.broken, not scheduled
+	Layers   []LayerLayout `json:"layers"`
+}
+
+// LayerLayout is how many shards and packages one dependency layer of a round has.
+type LayerLayout struct {
+	Layer    int `json:"layer"`
+	Shards   int `json:"shards"`
+	Packages int `json:"packages"`
 }
 
 // ShardInput names one shard of a round.
@@ -206,11 +230,13 @@ type BuildInput struct {
 	Collection   string `json:"collection"`
 }
 
-// BuildFailureDetails ride on BuildFailed/TestFailed errors.
-type BuildFailureDetails struct {
-	Package    string `json:"package"`
-	FailedTest string `json:"failed_test,omitempty"`
-	LogTail    string `json:"log_tail"`
+// BuildResult is the outcome of building one package and its tests.
+type BuildResult struct {
+	Status     string   `json:"status"` // policy.StatusPassed, StatusFailed or StatusTestFailed
+	Outputs    []string `json:"outputs,omitempty"`
+	ExitCode   int      `json:"exit_code,omitempty"`
+	FailedTest string   `json:"failed_test,omitempty"`
+	LogTail    string   `json:"log_tail,omitempty"`
 }
 
 // ResolveInput settles a failed package.
@@ -222,6 +248,31 @@ type ResolveInput struct {
 	Resolution  string `json:"resolution"`
 	Reason      string `json:"reason"`
 	Actor       string `json:"actor"`
+}
+
+// CheckRequestInput asks whether a person's Resolve or Retry about a package may be taken
+// now. The answer comes from policy's rules applied to what Postgres records, so a failure
+// can be settled as soon as it is recorded, whatever the rest of its minor wave is doing,
+// and `crest wave status` (policy.Actions on the same records) never invites what this
+// refuses.
+type CheckRequestInput struct {
+	WaveID int64 `json:"wave_id"`
+	// MinorWaveID is the minor wave asked (its own update); 0: find it among the major
+	// wave's running minor waves.
+	MinorWaveID int64 `json:"minor_wave_id,omitempty"`
+	// Minor is the minor wave's number if the person named one; 0: where the package failed.
+	Minor   int    `json:"minor,omitempty"`
+	Package string `json:"package"`
+	// Resolve is the request to check; nil checks a retry.
+	Resolve *policy.ResolveRequest `json:"resolve,omitempty"`
+}
+
+// CheckRequestResult is where an accepted request applies.
+type CheckRequestResult struct {
+	MinorWaveID int64  `json:"minor_wave_id"`
+	Minor       int    `json:"minor"`
+	Name        string `json:"name"`
+	System      string `json:"system"`
 }
 
 // SummaryInput names a minor wave.
@@ -264,8 +315,17 @@ type Summary struct {
 // MaxFailuresListed caps Summary.Failures.
 const MaxFailuresListed = 50
 
-// Counts tallies a minor wave's packages.
-type Counts = store.Counts
+// Counts tallies a minor wave's packages by status, and how many failures are resolved.
+type Counts struct {
+	Total            int `json:"total"`
+	Pending          int `json:"pending"`
+	Passed           int `json:"passed"`
+	Failed           int `json:"failed"`
+	TestFailed       int `json:"test_failed"`
+	DependencyFailed int `json:"dependency_failed"`
+	Resolved         int `json:"resolved"`   // failures settled by a resolution
+	Unresolved       int `json:"unresolved"` // failures still waiting
+}
 
 // TagInput pins a settled minor wave.
 type TagInput struct {
@@ -361,4 +421,20 @@ type DecisionInput struct {
 	Action      string    `json:"action"`
 	Reason      string    `json:"reason"`
 	Until       time.Time `json:"until,omitzero"`
+}
+
+// Failure is what the grace policy knows of the notice's root cause: its facts, the
+// retries of it among events, and the newest maintainer comment on its issue.
+func (n Notice) Failure(events []PackageEvent) policy.Failure {
+	f := policy.Failure{Package: n.Package, Status: policy.Status(n.Status), Maintainers: n.Maintainers,
+		Notified: n.Notified, Protected: n.Protected}
+	for _, e := range events {
+		if e.Package == n.Package {
+			f.Events = append(f.Events, e.Event)
+		}
+	}
+	if !n.LastComment.IsZero() {
+		f.Events = append(f.Events, policy.Event{Kind: policy.EventComment, At: n.LastComment, Actor: n.LastCommentActor})
+	}
+	return f
 }

@@ -1,0 +1,37 @@
+package wire
+
+// Activity names, as workflows call them (workflow.ExecuteActivity by name) and as the
+// worker registers them: the method names of activities.Activities. Histories record
+// them, so a name never changes; a new activity gets a new name.
+const (
+	ActivityValidateWave       = "ValidateWave"       // ValidateWaveInput → error only
+	ActivityStartWave          = "StartWave"          // StartWaveInput → StartWaveResult
+	ActivityRegisterCollection = "RegisterCollection" // Collection → error only
+	ActivityLoadCollection     = "LoadCollection"     // collection name → Collection
+	ActivityEvaluate           = "Evaluate"           // EvaluateInput → EvaluateResult
+	ActivityPlan               = "Plan"               // PlanInput → PlanResult
+	ActivityMergeRefs          = "MergeRefs"          // MergeInput → the merged commit
+	ActivityStartMinorWave     = "StartMinorWave"     // StartMinorInput → the minor wave's ID
+	ActivityRecordState        = "RecordState"        // StateInput → error only (local)
+	ActivityPrepareRound       = "PrepareRound"       // RoundInput → RoundLayout
+	ActivityTakeReady          = "TakeReady"          // TakeReadyInput → ReadyTasks
+	ActivityTakeShard          = "TakeShard"          // ShardInput → ShardTasks
+	ActivityBuildPackage       = "BuildPackage"       // BuildInput → BuildResult (builder queues)
+	ActivitySummarize          = "Summarize"          // SummaryInput → Summary
+	ActivityCheckRequest       = "CheckRequest"       // CheckRequestInput → CheckRequestResult
+	ActivityResolve            = "Resolve"            // ResolveInput → packages settled
+	ActivityReviewFailures     = "ReviewFailures"     // ReviewInput → []Notice (waves before policy-review)
+	ActivityReview             = "Review"             // ReviewInput → ReviewResult
+	ActivityRecordDecision     = "RecordDecision"     // DecisionInput → error only (local)
+	ActivityTagMinorWave       = "TagMinorWave"       // TagInput → TagResult
+)
+
+// ActivityNames lists every activity name, for the tests that hold the worker's
+// registration and recorded histories to them.
+var ActivityNames = []string{
+	ActivityValidateWave, ActivityStartWave, ActivityRegisterCollection, ActivityLoadCollection,
+	ActivityEvaluate, ActivityPlan, ActivityMergeRefs, ActivityStartMinorWave, ActivityRecordState,
+	ActivityPrepareRound, ActivityTakeReady, ActivityTakeShard, ActivityBuildPackage,
+	ActivitySummarize, ActivityCheckRequest, ActivityResolve, ActivityReviewFailures,
+	ActivityReview, ActivityRecordDecision, ActivityTagMinorWave,
+}
