@@ -113,6 +113,21 @@ var requiredHistories = []struct {
 	{"scenarios/demo~wave-continue-1~build~x86_64-linux~r1.json", nil},
 	{"scenarios/demo~wave-continue-2.json", nil},
 	{"scenarios/demo~wave-continue-2~build~x86_64-linux~r0.json", nil},
+
+	// policy-review: one Review activity per review, tagging when policy.Settled says so.
+	// TestMajorWaveEndToEnd and TestPolicyAndIssuesEndToEnd again.
+	{"policy-review/demo~wave-1.json", []string{completed}},
+	{"policy-review/demo~wave-1-1.json", []string{versionMarker("policy-review"), `"marked_broken":0`, `"settled":true`}},
+	{"policy-review/demo~wave-1-1~build~x86_64-linux~r0.json", nil},
+	{"policy-review/demo~wave-1-1~build~x86_64-linux~r1.json", nil},
+	{"policy-review/demo~wave-1-2.json", []string{versionMarker("policy-review"), `"marked_broken":`}},
+	{"policy-review/demo~wave-1-2~build~x86_64-linux~r0.json", nil},
+	{"policy-review/demo~wave-1-2~build~x86_64-linux~r1.json", nil},
+	{"policy-review/demo~wave-policy.json", []string{`"grace_period":"4s"`, completed}},
+	{"policy-review/demo~wave-policy-1.json", []string{versionMarker("policy-review"), `"marked_broken":`}},
+	{"policy-review/demo~wave-policy-1~build~x86_64-linux~r0.json", nil},
+	{"policy-review/demo~wave-policy-2.json", []string{versionMarker("policy-review"), `"marked_broken":1`}},
+	{"policy-review/demo~wave-policy-2~build~x86_64-linux~r0.json", nil},
 }
 
 // How a history ended.
