@@ -777,6 +777,8 @@ func (w *majorWave) pause(ctx workflow.Context, paused bool, r PauseRequest) str
 	for i := range w.st.Minor {
 		if f, ok := w.running[w.st.Minor[i].Plan.Number]; ok {
 			f.SignalChildWorkflow(ctx, signalPause, paused)
+			// Shown at once, not when the minor wave next reports.
+			w.st.Minor[i].Status.Paused = paused
 		}
 	}
 	if paused {

@@ -106,7 +106,16 @@ func MinorWave(ctx workflow.Context, in MinorWaveInput) (MinorWaveResult, error)
 	if err := w.setup(ctx); err != nil {
 		return MinorWaveResult{}, err
 	}
-	return w.run(ctx)
+	res, err := w.run(ctx)
+	if temporal.IsCanceledError(err) && w.st.Phase != PhaseCancelled &&
+		workflow.GetVersion(ctx, versionRecordCancel, workflow.DefaultVersion, 1) == 1 {
+		// Cancelled by its major wave (the context, not the Cancel signal): the records
+		// still say so, through a context the cancellation does not reach.
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		w.phase(dctx, PhaseCancelled)
+		res = MinorWaveResult{Name: w.in.Name, Commit: w.st.Commit, Summary: w.st.Summary}
+	}
+	return res, err
 }
 
 func (w *minorWave) setup(ctx workflow.Context) error {
@@ -443,6 +452,9 @@ func (w *minorWave) takeAttentionRef(r RetryRequest) {
 // before versionNeedsAttention).
 func (w *minorWave) stopped(ctx workflow.Context, err error) (MinorWaveResult, error) {
 	if w.cancelled || temporal.IsCanceledError(err) {
+		if ctx.Err() != nil && workflow.GetVersion(ctx, versionRecordCancel, workflow.DefaultVersion, 1) == 1 {
+			ctx, _ = workflow.NewDisconnectedContext(ctx) // record the end even when cancelled
+		}
 		w.phase(ctx, PhaseCancelled)
 		return MinorWaveResult{Name: w.in.Name, Commit: w.st.Commit, Summary: w.st.Summary}, temporal.NewCanceledError(w.in.Name + " cancelled")
 	}

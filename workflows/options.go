@@ -126,6 +126,9 @@ const (
 	// recorded decision batch, whatever the failure count, instead of a side effect and
 	// local activities per root cause) and tags when policy.Settled says it may.
 	versionPolicyReview = "policy-review"
+	// versionRecordCancel: a minor wave cancelled through its context (its major wave was
+	// cancelled) records its cancelled phase, which it used to leave at building.
+	versionRecordCancel = "record-cancel"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

@@ -128,6 +128,12 @@ var requiredHistories = []struct {
 	{"policy-review/demo~wave-policy-1~build~x86_64-linux~r0.json", nil},
 	{"policy-review/demo~wave-policy-2.json", []string{versionMarker("policy-review"), `"marked_broken":1`}},
 	{"policy-review/demo~wave-policy-2~build~x86_64-linux~r0.json", nil},
+
+	// record-cancel: a minor wave cancelled through its context records its end.
+	// TestScenarioCancel again.
+	{"record-cancel/demo~wave-cancel.json", []string{"Cancel", cancelled}},
+	{"record-cancel/demo~wave-cancel-1.json", []string{versionMarker("record-cancel"), cancelled}},
+	{"record-cancel/demo~wave-cancel-1~build~x86_64-linux~r0.json", []string{cancelled}},
 }
 
 // How a history ended.

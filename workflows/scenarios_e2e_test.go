@@ -102,6 +102,7 @@ func TestScenarioPauseResume(t *testing.T) {
 	st := s.status(id)
 	require.True(t, st.Paused)
 	require.Equal(t, workflows.PhasePaused, st.Phase)
+	require.True(t, st.Minor[0].Paused, "the major wave shows its minor wave paused at once")
 	v, err := s.c.QueryWorkflow(context.Background(), id+"-1", "", workflows.QueryStatus)
 	require.NoError(t, err)
 	var minor workflows.MinorStatus
@@ -116,8 +117,8 @@ func TestScenarioPauseResume(t *testing.T) {
 }
 
 // TestScenarioCancel: a wave cancelled while it builds (libnet builds slowly) ends
-// cancelled, its minor wave too, and tags nothing. (Postgres keeps wave-1-1 "building": the
-// minor wave records its end with its cancelled context.)
+// cancelled, its minor wave too (in Temporal and in Postgres: it records its end through a
+// context the cancellation does not reach), and tags nothing.
 func TestScenarioCancel(t *testing.T) {
 	s := newStack(t)
 	s.acts.Builder = slowBuilder{inner: s.acts.Builder, slow: "-libnet-", delay: 5 * time.Second}
@@ -136,6 +137,9 @@ func TestScenarioCancel(t *testing.T) {
 	d, err := s.c.DescribeWorkflowExecution(context.Background(), id+"-1", "")
 	require.NoError(t, err)
 	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED, d.GetWorkflowExecutionInfo().GetStatus(), "wave-1-1 cancelled too")
+	m, err := s.st.MinorWaveByNumber(context.Background(), w.ID, 1)
+	require.NoError(t, err)
+	require.Equal(t, workflows.PhaseCancelled, m.State, "Postgres says so too")
 	tags, err := s.st.Tags(context.Background(), "demo")
 	require.NoError(t, err)
 	require.Empty(t, tags)
