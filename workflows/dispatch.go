@@ -53,6 +53,7 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
 	owner := workflow.GetInfo(ctx).FirstRunID
 	fresh := in.Resume == nil
+	batched := workflow.GetVersion(ctx, versionBatchedTakes, workflow.DefaultVersion, 1) == 1
 
 	buildCtx := building(ctx, limits, in.System)
 	sel := workflow.NewSelector(ctx)
@@ -129,5 +130,8 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 			return out, firstErr
 		}
 		sel.Select(ctx) // a build finished, or a pause/resume/cancel arrived
+		for batched && sel.HasPending() {
+			sel.Select(ctx) // every build that finished meanwhile: one take fills all their slots
+		}
 	}
 }

@@ -129,6 +129,10 @@ const (
 	// versionRecordCancel: a minor wave cancelled through its context (its major wave was
 	// cancelled) records its cancelled phase, which it used to leave at building.
 	versionRecordCancel = "record-cancel"
+	// versionBatchedTakes: a BuildSet takes every build that finished before it takes
+	// ready packages again, so one TakeReady fills all the freed slots instead of one
+	// take per finished build (which capped a 100,000-package round at a few builds/s).
+	versionBatchedTakes = "batched-takes"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

@@ -93,8 +93,11 @@ func TestFrontierRecordsAndBlocksInOneTransaction(t *testing.T) {
 	got := take("run/1", 2)
 	require.Equal(t, []string{"lib", "bad"}, names(got), "ready packages, highest bottom level first")
 	require.Equal(t, []string{"lib", "bad"}, names(take("run/1", 2)), "a repeated take returns what it took")
-	require.Equal(t, 5, got.Waiting)
+	require.Zero(t, got.Waiting, "counted only when a take finds nothing")
 	require.Equal(t, []string{"tiny"}, names(take("run/2", 5)), "nothing else is ready")
+	none := take("run/3", 5)
+	require.Empty(t, none.Tasks)
+	require.Equal(t, 4, none.Waiting, "pending, not taken: what waits for lib and bad")
 
 	record("lib", store.StatusPassed)
 	f := state()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,7 +43,7 @@ type LayerLayout struct {
 // pending in its layer and shard (a retried package keeps its history: attempts, resolution
 // cleared). It is idempotent: a round already written is left as it is. One transaction.
 func (s *Store) PutRound(ctx context.Context, minorWaveID int64, system string, round int, rows []RoundRow) error {
-	return s.InTx(ctx, func(tx pgx.Tx) error {
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM package_results WHERE minor_wave_id = $1 AND system = $2 AND round = $3)`,
 			minorWaveID, system, round).Scan(&exists); err != nil {
@@ -69,6 +70,10 @@ func (s *Store) PutRound(ctx context.Context, minorWaveID int64, system string, 
 			minorWaveID, system, round)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	return s.analyze(ctx, "package_results")
 }
 
 // RoundLayout returns the layers of a round in order.
@@ -197,6 +202,7 @@ func gatePending(ctx context.Context, tx pgx.Tx, waveID, minorWaveID int64, syst
 			return nil, nil, err
 		}
 	}
+	var roots, reasons []string // per blocked package: its root causes (comma-joined), why
 	for _, p := range all {
 		// Dependencies without a failure built (earlier layers are done), so only the
 		// failed ones are the gate's business.
@@ -215,10 +221,16 @@ func gatePending(ctx context.Context, tx pgx.Tx, waveID, minorWaveID int64, syst
 			continue
 		}
 		blocked = append(blocked, p.task.Package)
+		roots = append(roots, strings.Join(dec.BlockedBy, ","))
+		reasons = append(reasons, dec.Reason)
+	}
+	// One statement for all of them: a failure high in the graph blocks thousands.
+	if len(blocked) > 0 {
 		if _, err := tx.Exec(ctx, `
-		UPDATE package_results SET status = 'dependency-failed', blocked_by = $4, reason = $5, updated_at = now()
-		WHERE minor_wave_id = $1 AND system = $2 AND package = $3`,
-			minorWaveID, system, p.task.Package, dec.BlockedBy, dec.Reason); err != nil {
+		UPDATE package_results r SET status = 'dependency-failed', blocked_by = string_to_array(b.roots, ','), reason = b.reason, updated_at = now()
+		FROM unnest($3::text[], $4::text[], $5::text[]) AS b(package, roots, reason)
+		WHERE r.minor_wave_id = $1 AND r.system = $2 AND r.package = b.package`,
+			minorWaveID, system, blocked, roots, reasons); err != nil {
 			return nil, nil, err
 		}
 	}
