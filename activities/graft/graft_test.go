@@ -98,7 +98,7 @@ func TestGraftOnDemoCollection(t *testing.T) {
 	n := graft.Nix{Options: nixOptions}
 
 	// The tag: libcrypto 2.5.0 and a program using it, built (or already valid).
-	realise(t, f.drv("libcrypto"), f.drv("backup"), f.drv("embedder"), f.drv("demoBackup"))
+	realise(t, f.drv("libcrypto"), f.drv("backup"), f.drv("embedder"), f.drv("demoBackup"), f.drv("demoHello"))
 	oldLib, newLib, backup := f.path("libcrypto"), f.path("patched"), f.path("backup")
 	refs, err := n.References(ctx, backup)
 	require.NoError(t, err)
@@ -170,13 +170,17 @@ func TestGraftOnDemoCollection(t *testing.T) {
 	require.Equal(t, graft.RuleEmbedded, unsafe.Rule)
 	require.Contains(t, err.Error(), "vendored-1.0.0/lib/libcrypto-vendored.so is a copy of libcrypto-2.5.0/lib/libcrypto.so")
 
-	// The demo's own backup copies libcrypto's defines at build time and refers to nothing:
-	// a graft would change nothing, so there is none.
-	v, err = n.Check(ctx, graft.Graft{Package: "backup", Path: f.path("demoBackup"),
+	// The demo's hello does not use libcrypto and refers to nothing of it: a graft would
+	// change nothing, so there is none. The demo's own backup refers to it at run time.
+	v, err = n.Check(ctx, graft.Graft{Package: "hello", Path: f.path("demoHello"),
 		Replacements: []graft.Replacement{{Old: oldLib, New: newLib}}})
 	require.NoError(t, err)
 	require.Equal(t, graft.ActionSkip, v.Action)
 	require.Contains(t, v.Reason, "does not refer to "+filepath.Base(oldLib))
+	v, err = n.Check(ctx, graft.Graft{Package: "backup", Path: f.path("demoBackup"),
+		Replacements: []graft.Replacement{{Old: oldLib, New: newLib}}})
+	require.NoError(t, err)
+	require.Equal(t, graft.ActionGraft, v.Action, v.Reason)
 }
 
 // TestGraftsNixRefusesLengths: the expression itself refuses a replacement of another

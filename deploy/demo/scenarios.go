@@ -32,6 +32,12 @@ const (
 	// FixTetrixCoreTimer ports tetrix to libcore 2's core_timer (0.9.2); it is based on
 	// UpdateLibcore2 because the port does not build with libcore 1.
 	FixTetrixCoreTimer = "fix/tetrix-core-timer"
+
+	// SecurityLibcrypto251 is a security fix to libcrypto (2.5.0 → 2.5.1, CVE-2026-0001)
+	// with the same API and a store path name of the same length: programs that use
+	// libcrypto (backup, pkgtool, and through libtls chat and the web packages) show the
+	// fixed release at run time, once rebuilt or grafted onto it.
+	SecurityLibcrypto251 = "security/libcrypto-2.5.1"
 )
 
 // ProtectedRoots are the packages of the demo collection whose closure must never be marked
@@ -47,6 +53,9 @@ const (
 	KindUpdate Kind = "update"
 	// KindFix is a fix commit a maintainer offers to resolve a failure.
 	KindFix Kind = "fix"
+	// KindSecurity is a security fix to a package locked in by finished waves: a patch
+	// (crest patch start) grafts or rebuilds its dependents in every finished tag.
+	KindSecurity Kind = "security"
 )
 
 // Outcome is what happens when the collection at some commit is evaluated and every package
@@ -140,7 +149,8 @@ func Scenarios() []Scenario {
 		},
 		{
 			Branch: UpdateLibcrypto3, Base: MainBranch, Kind: KindUpdate, Packages: []string{"libcrypto"},
-			Message: "libcrypto: 2.5.0 -> 3.0.0\n\nSHA-1 is removed; SHA-512 is added.\n",
+			Message:   "libcrypto: 2.5.0 -> 3.0.0\n\nSHA-1 is removed; SHA-512 is added.\n",
+			Conflicts: []string{SecurityLibcrypto251},
 			Expect: Outcome{
 				Rebuilt: []string{"backup", "chat", "default-system", "feedreader", "fetch", "libcrypto",
 					"libhttp", "libtls", "pkgtool", "webd"},
@@ -173,6 +183,16 @@ func Scenarios() []Scenario {
 			Message:   "tetrix: mark broken\n\nIt needs core_legacy_timer, which libcore 2 removed.\n",
 			Conflicts: []string{FixTetrixCoreTimer},
 			Expect:    Outcome{Broken: []string{"oldtool", "tetrix"}},
+		},
+		{
+			Branch: SecurityLibcrypto251, Base: MainBranch, Kind: KindSecurity, Packages: []string{"libcrypto"},
+			Message:   "libcrypto: 2.5.0 -> 2.5.1, fix CVE-2026-0001\n\nA timing side channel in AES; the API is unchanged.\n",
+			Conflicts: []string{UpdateLibcrypto3},
+			Expect: Outcome{
+				Rebuilt: []string{"backup", "chat", "default-system", "feedreader", "fetch", "libcrypto",
+					"libhttp", "libtls", "pkgtool", "webd"},
+				Broken: []string{"oldtool"},
+			},
 		},
 		{
 			Branch: FixTetrixCoreTimer, Base: UpdateLibcore2, Kind: KindFix, Packages: []string{"tetrix"},

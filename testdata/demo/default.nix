@@ -2,8 +2,21 @@
 # Nix to build offline in seconds. See README.md.
 #
 #   nix-build default.nix -A hello --option substituters ''
+#
+# A security tag (wave-N-M-security-K, made by a replace-dependency patch) carries
+# grafts/: grafts.nix and the list grafts.json. Each grafted package is then its graft, the
+# output it had in the tag with references to the vulnerable paths rewritten to the
+# patched ones, keeping its attributes (pname, version, meta, tests); `ungrafted` is the
+# package as the expressions define it.
 { system ? builtins.currentSystem
 , hostPath ? "/usr/bin:/bin" # PATH of host tools for builders (the demo has no bootstrap binaries)
 }:
 
-import ./pkgs/top-level/all-packages.nix { inherit system hostPath; }
+let
+  pkgs = import ./pkgs/top-level/all-packages.nix { inherit system hostPath; };
+  grafts =
+    if builtins.pathExists ./grafts/grafts.json
+    then import ./grafts/grafts.nix { inherit system hostPath; }
+    else { };
+in
+pkgs // builtins.mapAttrs (k: g: pkgs.${k} // g // { ungrafted = pkgs.${k}; }) grafts

@@ -22,8 +22,10 @@ let
   isDerivation = v: builtins.isAttrs v && (v.type or null) == "derivation";
   keys = filter (k: isDerivation pkgs.${k}) (attrNames pkgs);
 
-  # Dependencies are derivations; the index names them by their top-level attribute.
-  keyByDrv = listToAttrs (map (k: { name = unsafeDiscardStringContext pkgs.${k}.drvPath; value = k; }) keys);
+  # Dependencies are derivations; the index names them by their top-level attribute (a
+  # grafted package by its graft and by the package it grafts: see default.nix).
+  keyByDrv = listToAttrs (concatMap (k: map (d: { name = unsafeDiscardStringContext d.drvPath; value = k; })
+    ([ pkgs.${k} ] ++ (if pkgs.${k} ? ungrafted then [ pkgs.${k}.ungrafted ] else [ ]))) keys);
   keyOf = d: keyByDrv.${unsafeDiscardStringContext d.drvPath}
     or (throw "index: ${d.name} is a dependency but not a top-level package");
 

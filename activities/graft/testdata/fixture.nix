@@ -5,11 +5,12 @@
 #   patchedLonger    libcrypto 2.5.10: a name of another length (an unsafe graft)
 #   backup           a program that uses libcrypto at run time: it reads the library's
 #                    nix-support/info, so its output refers to the library's store path
-#                    (the demo's own programs copy their libraries' defines at build time and
-#                    refer to nothing, see demoBackup)
+#                    (the demo's own programs refer to their libraries through
+#                    nix-support/runtime, see demoBackup)
 #   backupRebuilt    backup rebuilt from source against `patched`: the build a graft avoids
 #   embedder         a package that copies libcrypto's shared object into its own output
 #   demoBackup       the demo's backup as it is
+#   demoHello        the demo's hello, which does not use libcrypto
 #   tls, browser     a library that refers to libcrypto at run time and a program that refers
 #                    to the library only: grafting the program needs the library's graft
 { system ? builtins.currentSystem, hostPath ? "/usr/bin:/bin", demo, nonce ? "0" }:
@@ -69,6 +70,7 @@ in
     '';
   };
   demoBackup = pkgs.backup;
+  demoHello = pkgs.hello;
   inherit tls;
   browser = pkgs.mkPackage {
     pname = "browser";

@@ -47,6 +47,15 @@ installPhase() {
     for d in $defines; do echo "define $d"; done
     for d in $deps; do echo "dep $(infoField "$d" name)-$(infoField "$d" version)"; done
   } >"$out/nix-support/info"
+  # The run-time dependencies, "name storepath" per line: what a real package's RPATH or
+  # wrapper holds. The output refers to its dependencies' store paths through this file, so
+  # a security fix to a library reaches it by a graft (Crest's replace-dependency).
+  # The first line names the package, so that no two packages have the same file (a graft
+  # refuses a dependent holding a copy of a file of the dependency).
+  {
+    echo "# run-time dependencies of $pname-$version"
+    for d in $deps; do echo "$(infoField "$d" name) $d"; done
+  } >"$out/nix-support/runtime"
   if [ -n "$exports" ]; then
     mkdir -p "$out/lib"
     {
@@ -62,7 +71,8 @@ installPhase() {
 
 # installPrograms writes bin/<name> for every program: a script that loads the defines of the
 # package's dependencies (share/<pname>/env, e.g. libcore_default_precision=3), answers
-# --version and --libs, and runs the program's body.
+# --version and --libs, and runs the program's body, which may find a library's files at
+# run time with `lib_path NAME`.
 installPrograms() {
   mkdir -p "$out/bin" "$out/share/$pname"
   env=$out/share/$pname/env
@@ -79,6 +89,14 @@ installPrograms() {
       echo "# $p from $pname $version, built by the Crest demo stdenv"
       echo 'set -e'
       echo ". $env"
+      # lib_path NAME: the store path of library NAME among the program's run-time
+      # dependencies, depth first (a subshell function: its variables stay its own).
+      echo 'lib_path() ('
+      echo "  dir=\${2:-$out}"
+      echo '  while read -r n p; do [ "$n" = "$1" ] && { echo "$p"; exit 0; }; done <"$dir/nix-support/runtime"'
+      echo '  while read -r n p; do lib_path "$1" "$p" && exit 0; done <"$dir/nix-support/runtime"'
+      echo '  exit 1'
+      echo ')'
       echo 'case "${1:-}" in'
       echo "  --version) echo '$p $version'; exit 0 ;;"
       echo "  --libs) sed -n 's/^dep //p' $out/nix-support/info; exit 0 ;;"

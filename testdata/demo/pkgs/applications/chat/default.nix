@@ -9,7 +9,7 @@ mkPackage {
     libui = [ "ui_window" ];
   };
   programs.chat = ''
-    echo "chat: offline"
+    echo "chat: offline; TLS by $(cat "$(lib_path libcrypto)/share/libcrypto/release")"
   '';
   meta.maintainers = [ "bob" ];
 }

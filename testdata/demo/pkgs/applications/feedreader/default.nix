@@ -9,7 +9,7 @@ mkPackage {
     libxml = [ "xml_parse" "xml_xpath" ];
   };
   programs.feedreader = ''
-    echo "feedreader: no feeds configured"
+    echo "feedreader: no feeds configured; TLS by $(cat "$(lib_path libcrypto)/share/libcrypto/release")"
   '';
   meta.maintainers = [ "erin" ];
 }

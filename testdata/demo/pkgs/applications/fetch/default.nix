@@ -6,7 +6,7 @@ mkPackage {
   deps = [ libhttp ];
   uses.libhttp = [ "http_get" ];
   programs.fetch = ''
-    echo "fetch: would GET ''${1:-http://localhost/} with libhttp $libhttp_version"
+    echo "fetch: would GET ''${1:-http://localhost/} with libhttp $libhttp_version, TLS by $(cat "$(lib_path libcrypto)/share/libcrypto/release")"
   '';
   meta.maintainers = [ "carol" ];
 }

@@ -9,7 +9,7 @@ mkPackage {
     libconfig = [ "config_load" ];
   };
   programs.webd = ''
-    echo "webd: serving with libhttp $libhttp_version"
+    echo "webd: serving with libhttp $libhttp_version, TLS by $(cat "$(lib_path libcrypto)/share/libcrypto/release")"
   '';
   tests.serve.script = ''
     "$package/bin/webd" | grep -q "^webd: serving with libhttp " || fail "webd does not report its libhttp"

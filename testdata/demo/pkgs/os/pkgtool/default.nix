@@ -11,7 +11,7 @@ mkPackage {
     libcrypto = [ "crypto_sha1" ];
   };
   programs.pkgtool = ''
-    echo "pkgtool: 0 packages installed"
+    echo "pkgtool: 0 packages installed; signatures checked by $(cat "$(lib_path libcrypto)/share/libcrypto/release")"
   '';
   meta.maintainers = [ "frank" ];
 }
