@@ -16,6 +16,9 @@ type PinResult struct {
 	Tag     string `json:"tag"`
 	Commit  string `json:"commit"`
 	Closure int    `json:"closure"` // packages in P's build closure, P included
+	// Covers is the finished tag whose newest security tag (<tag>-security-K, made by a
+	// patch) Tag is: the fix of a locked-in package, grafted or rebuilt. Empty otherwise.
+	Covers string `json:"covers,omitempty"`
 	// Rejected explains, newest first, why newer tags do not qualify.
 	Rejected []PinRejection `json:"rejected,omitempty"`
 }
@@ -31,7 +34,8 @@ var ErrNoGreenTag = fmt.Errorf("no tag has it green with its whole closure")
 
 // Pin finds the newest tag of a collection at which pkg and its whole build closure are
 // green: built and tested green in the tag's major wave up to that tag, or left untouched
-// by the wave (same derivation as the wave's base) and not meta.broken.
+// by the wave (same derivation as the wave's base) and not meta.broken. When security
+// patches made tags of that tag, it answers the newest of them (Covers names the tag).
 func (s *Store) Pin(ctx context.Context, collection, pkg string) (PinResult, error) {
 	res := PinResult{Package: pkg}
 	tags, err := s.Tags(ctx, collection)
@@ -51,6 +55,12 @@ func (s *Store) Pin(ctx context.Context, collection, pkg string) (PinResult, err
 		seenAnywhere = seenAnywhere || found
 		if ok {
 			res.Tag, res.Commit, res.Closure = t.Name, t.Commit, closure
+			// A security tag of it is the same tag with a fix: prefer the newest.
+			if sec, err := s.NewestSecurityTag(ctx, col.ID, t.Name); err == nil {
+				res.Covers, res.Tag, res.Commit = t.Name, sec.Name, sec.Commit
+			} else if !isNotFound(err) {
+				return res, err
+			}
 			return res, nil
 		}
 		if found {

@@ -20,7 +20,9 @@ type Tag struct {
 	CreatedAt   time.Time       `json:"created_at"`
 }
 
-// FinishMinorWave records a minor wave's tag, summary and done state together.
+// FinishMinorWave records a minor wave's tag, summary and done state together, and
+// retires the graft debt the minor wave paid (its dependents rebuilt against the patched
+// package).
 func (s *Store) FinishMinorWave(ctx context.Context, collectionID int64, t Tag) error {
 	return s.InTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
@@ -30,10 +32,12 @@ func (s *Store) FinishMinorWave(ctx context.Context, collectionID int64, t Tag) 
 			collectionID, t.Name, t.MinorWaveID, t.Commit, t.Message, t.Summary); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `
+		if _, err := tx.Exec(ctx, `
 			UPDATE minor_waves SET state = 'done', commit = $2, summary = $3, finished_at = coalesce(finished_at, now())
-			WHERE id = $1`, t.MinorWaveID, t.Commit, t.Summary)
-		return err
+			WHERE id = $1`, t.MinorWaveID, t.Commit, t.Summary); err != nil {
+			return err
+		}
+		return retireGrafts(ctx, tx, t.MinorWaveID, t.Name, t.Commit)
 	})
 }
 

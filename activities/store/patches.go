@@ -1,0 +1,346 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Patch states.
+const (
+	PatchRunning   = "running"
+	PatchDone      = "done"
+	PatchFailed    = "failed"
+	PatchCancelled = "cancelled"
+)
+
+// Patch tag states.
+const (
+	PatchTagRunning = "running"
+	PatchTagTagged  = "tagged"
+	PatchTagFailed  = "failed"
+)
+
+// Patch is a security patch's row.
+type Patch struct {
+	ID           int64     `json:"id"`
+	CollectionID int64     `json:"collection_id"`
+	Collection   string    `json:"collection"`
+	WorkflowID   string    `json:"workflow_id"`
+	Package      string    `json:"package"`
+	Ref          string    `json:"ref"`
+	Strategy     string    `json:"strategy"`
+	Severity     string    `json:"severity"`
+	Advisory     string    `json:"advisory,omitempty"`
+	State        string    `json:"state"`
+	Reason       string    `json:"reason,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// PatchTag is a finished tag a patch covers, and the security tag it made of it.
+type PatchTag struct {
+	PatchID    int64           `json:"patch_id"`
+	CoveredTag string          `json:"covered_tag"`
+	Number     int             `json:"number"` // K of <tag>-security-K
+	Name       string          `json:"name"`
+	Branch     string          `json:"branch"`
+	Commit     string          `json:"commit,omitempty"`
+	State      string          `json:"state"`
+	Reason     string          `json:"reason,omitempty"`
+	Summary    json.RawMessage `json:"summary,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	TaggedAt   *time.Time      `json:"tagged_at,omitempty"`
+}
+
+// GraftDebt is one graft a patch made: debt against the major wave of its covered tag
+// until a later minor wave rebuilds Package against the patched package.
+type GraftDebt struct {
+	PatchID           int64      `json:"patch_id"`
+	CoveredTag        string     `json:"covered_tag"`
+	WaveID            int64      `json:"wave_id"`
+	System            string     `json:"system"`
+	Package           string     `json:"package"`
+	PatchedPackage    string     `json:"patched_package"`
+	PatchedDrv        string     `json:"patched_drv"`
+	VulnerableVersion string     `json:"vulnerable_version"`
+	OldPath           string     `json:"old_path"`
+	NewPath           string     `json:"new_path"`
+	CreatedAt         time.Time  `json:"created_at"`
+	RetiredBy         string     `json:"retired_by,omitempty"`
+	RetiredAt         *time.Time `json:"retired_at,omitempty"`
+}
+
+const patchColumns = `p.id, p.collection_id, c.name, p.workflow_id, p.package, p.ref, p.strategy, p.severity, p.advisory,
+	p.state, p.reason, p.created_at, p.updated_at`
+
+func scanPatch(row pgx.Row) (Patch, error) {
+	var p Patch
+	err := row.Scan(&p.ID, &p.CollectionID, &p.Collection, &p.WorkflowID, &p.Package, &p.Ref, &p.Strategy, &p.Severity,
+		&p.Advisory, &p.State, &p.Reason, &p.CreatedAt, &p.UpdatedAt)
+	return p, err
+}
+
+// CreatePatch registers a patch for its workflow ID, with its audit entry, in one
+// transaction. It is idempotent: the same workflow ID gets its patch back.
+func (s *Store) CreatePatch(ctx context.Context, p Patch, audit AuditEntry) (Patch, error) {
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			INSERT INTO patches (collection_id, workflow_id, package, ref, strategy, severity, advisory, state, reason)
+			SELECT c.id, $2, $3, $4, $5, $6, $7, 'running', $8 FROM collections c WHERE c.name = $1
+			ON CONFLICT (workflow_id) DO NOTHING`,
+			p.Collection, p.WorkflowID, p.Package, p.Ref, p.Strategy, p.Severity, p.Advisory, p.Reason)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 1 {
+			return recordAudit(ctx, tx, audit)
+		}
+		return nil
+	})
+	if err != nil {
+		return p, fmt.Errorf("create patch %s: %w", p.WorkflowID, err)
+	}
+	return s.PatchByWorkflow(ctx, p.WorkflowID)
+}
+
+// PatchByWorkflow returns the patch of a workflow.
+func (s *Store) PatchByWorkflow(ctx context.Context, workflowID string) (Patch, error) {
+	p, err := scanPatch(s.pool.QueryRow(ctx, `SELECT `+patchColumns+`
+		FROM patches p JOIN collections c ON c.id = p.collection_id WHERE p.workflow_id = $1`, workflowID))
+	if err != nil {
+		return p, notFound(err, "patch "+workflowID)
+	}
+	return p, nil
+}
+
+// Patches lists a collection's patches ("" for every collection), newest first.
+func (s *Store) Patches(ctx context.Context, collection string) ([]Patch, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+patchColumns+`
+		FROM patches p JOIN collections c ON c.id = p.collection_id
+		WHERE $1 = '' OR c.name = $1 ORDER BY p.created_at DESC, p.id DESC`, collection)
+	if err != nil {
+		return nil, fmt.Errorf("list patches: %w", err)
+	}
+	defer rows.Close()
+	var out []Patch
+	for rows.Next() {
+		p, err := scanPatch(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list patches: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// SetPatchState records a patch's state, its strategy (when not empty) and reason, with
+// the audit entry, in one transaction.
+func (s *Store) SetPatchState(ctx context.Context, patchID int64, state, strategy, reason string, audit AuditEntry) error {
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `
+			UPDATE patches SET state = $2, strategy = CASE WHEN $3 = '' THEN strategy ELSE $3 END, reason = $4, updated_at = now()
+			WHERE id = $1`, patchID, state, strategy, reason); err != nil {
+			return err
+		}
+		return recordAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("record patch state %s: %w", state, err)
+	}
+	return nil
+}
+
+// StartPatchTag allocates the security tag of a covered tag for a patch: K is one more
+// than the newest security tag of the covered tag, whichever patch made it. Idempotent:
+// the same patch and covered tag get their row back.
+func (s *Store) StartPatchTag(ctx context.Context, patchID int64, covered string) (PatchTag, error) {
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		var collectionID int64
+		if err := tx.QueryRow(ctx, `SELECT collection_id FROM patches WHERE id = $1`, patchID).Scan(&collectionID); err != nil {
+			return notFound(err, fmt.Sprintf("patch %d", patchID))
+		}
+		// Serialize K allocation per collection.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM collections WHERE id = $1 FOR UPDATE`, collectionID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `
+			INSERT INTO patch_tags (patch_id, collection_id, covered_tag, number, name, branch, state)
+			SELECT $1, $2, $3, n, $3 || '-security-' || n, 'security/' || $3 || '-security-' || n, 'running'
+			FROM (SELECT coalesce(max(number), 0) + 1 AS n FROM patch_tags WHERE collection_id = $2 AND covered_tag = $3) k
+			ON CONFLICT (patch_id, covered_tag) DO NOTHING`, patchID, collectionID, covered)
+		return err
+	})
+	if err != nil {
+		return PatchTag{}, fmt.Errorf("start security tag of %s: %w", covered, err)
+	}
+	tags, err := s.patchTags(ctx, patchID, covered)
+	if err != nil {
+		return PatchTag{}, err
+	}
+	if len(tags) != 1 {
+		return PatchTag{}, fmt.Errorf("security tag of %s: %w", covered, ErrNotFound)
+	}
+	return tags[0], nil
+}
+
+// PatchTags lists the covered tags of a patch, in the order they were started.
+func (s *Store) PatchTags(ctx context.Context, patchID int64) ([]PatchTag, error) {
+	return s.patchTags(ctx, patchID, "")
+}
+
+func (s *Store) patchTags(ctx context.Context, patchID int64, covered string) ([]PatchTag, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT patch_id, covered_tag, number, name, branch, commit, state, reason, coalesce(summary, 'null'), created_at, tagged_at
+		FROM patch_tags WHERE patch_id = $1 AND ($2 = '' OR covered_tag = $2) ORDER BY created_at, covered_tag`, patchID, covered)
+	if err != nil {
+		return nil, fmt.Errorf("security tags of patch %d: %w", patchID, err)
+	}
+	defer rows.Close()
+	var out []PatchTag
+	for rows.Next() {
+		var t PatchTag
+		if err := rows.Scan(&t.PatchID, &t.CoveredTag, &t.Number, &t.Name, &t.Branch, &t.Commit, &t.State, &t.Reason,
+			&t.Summary, &t.CreatedAt, &t.TaggedAt); err != nil {
+			return nil, err
+		}
+		if string(t.Summary) == "null" {
+			t.Summary = nil
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// TaggedPatch is what RecordPatchTag writes: the security tag, its grafts and the audit
+// entry.
+type TaggedPatch struct {
+	PatchID    int64
+	CoveredTag string
+	Commit     string
+	Summary    json.RawMessage
+	Grafts     []GraftDebt
+	Audit      AuditEntry
+}
+
+// RecordPatchTag records a pushed security tag, the grafts it carries as debt and its
+// audit entry in one transaction. Idempotent: grafts already recorded are kept as they are.
+func (s *Store) RecordPatchTag(ctx context.Context, t TaggedPatch) error {
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `
+			UPDATE patch_tags SET commit = $3, state = 'tagged', reason = '', summary = $4, tagged_at = coalesce(tagged_at, now())
+			WHERE patch_id = $1 AND covered_tag = $2`, t.PatchID, t.CoveredTag, t.Commit, t.Summary)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("security tag of %s for patch %d: %w", t.CoveredTag, t.PatchID, ErrNotFound)
+		}
+		for _, g := range t.Grafts {
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO grafts (patch_id, covered_tag, wave_id, system, package, patched_package, patched_drv,
+					vulnerable_version, old_path, new_path)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+				ON CONFLICT (patch_id, covered_tag, system, package) DO NOTHING`,
+				t.PatchID, t.CoveredTag, g.WaveID, g.System, g.Package, g.PatchedPackage, g.PatchedDrv,
+				g.VulnerableVersion, g.OldPath, g.NewPath); err != nil {
+				return err
+			}
+		}
+		return recordAudit(ctx, tx, t.Audit)
+	})
+	if err != nil {
+		return fmt.Errorf("record security tag of %s: %w", t.CoveredTag, err)
+	}
+	return nil
+}
+
+// FailPatchTag records why a covered tag got no security tag, with the audit entry.
+func (s *Store) FailPatchTag(ctx context.Context, patchID int64, covered, reason string, audit AuditEntry) error {
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE patch_tags SET state = 'failed', reason = $3 WHERE patch_id = $1 AND covered_tag = $2 AND state <> 'tagged'`,
+			patchID, covered, reason); err != nil {
+			return err
+		}
+		return recordAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("record failure of %s: %w", covered, err)
+	}
+	return nil
+}
+
+// Grafts lists a patch's grafts, open ones first, then by covered tag and package.
+func (s *Store) Grafts(ctx context.Context, patchID int64) ([]GraftDebt, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT patch_id, covered_tag, wave_id, system, package, patched_package, patched_drv, vulnerable_version,
+			old_path, new_path, created_at, retired_by, retired_at
+		FROM grafts WHERE patch_id = $1 ORDER BY retired_at IS NOT NULL, covered_tag, system, package`, patchID)
+	if err != nil {
+		return nil, fmt.Errorf("grafts of patch %d: %w", patchID, err)
+	}
+	defer rows.Close()
+	var out []GraftDebt
+	for rows.Next() {
+		var g GraftDebt
+		if err := rows.Scan(&g.PatchID, &g.CoveredTag, &g.WaveID, &g.System, &g.Package, &g.PatchedPackage, &g.PatchedDrv,
+			&g.VulnerableVersion, &g.OldPath, &g.NewPath, &g.CreatedAt, &g.RetiredBy, &g.RetiredAt); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// SecurityTag is the newest security tag made of a covered tag.
+type SecurityTag struct {
+	Name   string `json:"name"`
+	Commit string `json:"commit"`
+}
+
+// NewestSecurityTag returns the newest security tag made of a finished tag of a
+// collection; ErrNotFound when there is none.
+func (s *Store) NewestSecurityTag(ctx context.Context, collectionID int64, covered string) (SecurityTag, error) {
+	var t SecurityTag
+	err := s.pool.QueryRow(ctx, `
+		SELECT name, commit FROM patch_tags WHERE collection_id = $1 AND covered_tag = $2 AND state = 'tagged'
+		ORDER BY number DESC LIMIT 1`, collectionID, covered).Scan(&t.Name, &t.Commit)
+	if err != nil {
+		return t, notFound(err, "security tag of "+covered)
+	}
+	return t, nil
+}
+
+// EvaluationsAt lists the stored evaluations of a collection at a commit, by system.
+func (s *Store) EvaluationsAt(ctx context.Context, collectionID int64, commit string) ([]Evaluation, error) {
+	return s.evaluationsAt(ctx, collectionID, commit)
+}
+
+// retireGrafts marks retired, with the tag of the minor wave that finishes, every open
+// graft of the collection whose dependent that minor wave rebuilt green at a commit where
+// the patched package is fixed: the patched derivation itself, or another version than the
+// vulnerable one. Runs inside FinishMinorWave's transaction; a graft retired already stays
+// as it was.
+func retireGrafts(ctx context.Context, tx pgx.Tx, minorWaveID int64, tag, commit string) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE grafts g SET retired_by = $2, retired_at = now()
+		FROM minor_waves m JOIN waves w ON w.id = m.wave_id, patches p
+		WHERE m.id = $1 AND p.id = g.patch_id AND p.collection_id = w.collection_id AND g.retired_at IS NULL
+		  AND EXISTS (SELECT 1 FROM package_results r
+		              WHERE r.minor_wave_id = m.id AND r.system = g.system AND r.package = g.package AND r.status = 'passed')
+		  AND EXISTS (SELECT 1 FROM evaluations e JOIN packages k ON k.evaluation_id = e.id
+		              WHERE e.collection_id = w.collection_id AND e.commit = $3 AND e.system = g.system
+		                AND k.key = g.patched_package AND (k.drv = g.patched_drv OR k.version <> g.vulnerable_version))`,
+		minorWaveID, tag, commit)
+	if err != nil {
+		return fmt.Errorf("retire grafts: %w", err)
+	}
+	return nil
+}
+
+// isNotFound reports a domain not-found.
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
