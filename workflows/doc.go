@@ -1,6 +1,6 @@
 // Package workflows is Crest's determinism boundary: the Temporal workflows that hold the
-// decisions of major and minor waves, their state, and the messages (signals, updates,
-// queries) people use to steer them.
+// decisions of major and minor waves and security patches (SecurityPatch), their state,
+// and the messages (signals, updates, queries) people use to steer them.
 //
 // Code here never does I/O, reads the clock, draws random numbers, starts goroutines or
 // ranges over maps: it calls activities for every side effect and carries IDs and small

@@ -8,4 +8,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(MinorWave)
 	r.RegisterWorkflow(BuildShard)
 	r.RegisterWorkflow(BuildSet)
+	r.RegisterWorkflow(SecurityPatch)
 }

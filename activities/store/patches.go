@@ -344,3 +344,22 @@ func retireGrafts(ctx context.Context, tx pgx.Tx, minorWaveID int64, tag, commit
 
 // isNotFound reports a domain not-found.
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// WaveOfMinor returns the major wave of a minor wave.
+func (s *Store) WaveOfMinor(ctx context.Context, minorWaveID int64) (int64, error) {
+	var id int64
+	if err := s.pool.QueryRow(ctx, `SELECT wave_id FROM minor_waves WHERE id = $1`, minorWaveID).Scan(&id); err != nil {
+		return 0, notFound(err, fmt.Sprintf("minor wave %d", minorWaveID))
+	}
+	return id, nil
+}
+
+// PatchBuilds counts the builds recorded under a key prefix (a patch's workflow ID):
+// what a patch built from source.
+func (s *Store) PatchBuilds(ctx context.Context, keyPrefix string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT package FROM builds WHERE starts_with(key, $1) AND status <> 'running' ORDER BY package`, keyPrefix+"/")
+	if err != nil {
+		return nil, fmt.Errorf("builds of %s: %w", keyPrefix, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

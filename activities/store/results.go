@@ -245,7 +245,7 @@ func gatePending(ctx context.Context, tx pgx.Tx, waveID, minorWaveID int64, syst
 // BuildRecord is the outcome of building (and testing) one package.
 type BuildRecord struct {
 	Key         string // idempotency key from the workflow
-	MinorWaveID int64
+	MinorWaveID int64  // 0: a build outside minor waves (a security patch's)
 	System      string
 	Package     string
 	Drv         string
@@ -303,7 +303,7 @@ func (s *Store) StartBuild(ctx context.Context, evaluationID int64, r BuildRecor
 			SELECT drv, tests FROM packages WHERE evaluation_id = $1 AND key = $2
 		), started AS (
 			INSERT INTO builds (key, minor_wave_id, package, drv, system, status)
-			SELECT $3, $4, $2, p.drv, $5, 'running' FROM p
+			SELECT $3, nullif($4::bigint, 0), $2, p.drv, $5, 'running' FROM p
 			ON CONFLICT (key) DO NOTHING
 		)
 		SELECT p.drv, p.tests, b.drv, b.system, b.status, b.exit_code, b.log_tail, coalesce(b.outputs, '{}')
@@ -333,7 +333,7 @@ func (s *Store) RecordBuild(ctx context.Context, r BuildRecord) error {
 		err := tx.QueryRow(ctx, `
 		WITH build AS (
 			INSERT INTO builds (key, minor_wave_id, package, drv, system, status, outputs, exit_code, log_tail, finished_at)
-			VALUES ($6, $1, $3, $7, $2, $4, $8, $9, $5, now())
+			VALUES ($6, nullif($1::bigint, 0), $3, $7, $2, $4, $8, $9, $5, now())
 			ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status, outputs = EXCLUDED.outputs,
 				exit_code = EXCLUDED.exit_code, log_tail = EXCLUDED.log_tail, finished_at = EXCLUDED.finished_at
 			WHERE builds.status = 'running'

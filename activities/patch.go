@@ -1,0 +1,613 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/crestwaves/crest/activities/gitrepo"
+	"github.com/crestwaves/crest/activities/graft"
+	"github.com/crestwaves/crest/activities/nix"
+	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/graph"
+	"github.com/crestwaves/crest/policy"
+)
+
+// ErrGraftRefused is the error type of a graft that is unsafe (activities/graft's rules):
+// the patch offers the rebuild strategy instead.
+const ErrGraftRefused = "GraftRefused"
+
+// GraftsDir is where a security tag's commit holds its grafts (grafts.nix, graft.sh,
+// grafts.json); the collection's package set applies them (testdata/demo/default.nix).
+const GraftsDir = "grafts"
+
+// ValidatePatchInput is what a security patch is asked to do, checked before anything is
+// allocated.
+type ValidatePatchInput struct {
+	Collection string   `json:"collection"`
+	Package    string   `json:"package"`
+	Ref        string   `json:"ref"`
+	Strategy   string   `json:"strategy"`
+	Severity   string   `json:"severity"`
+	Tags       []string `json:"tags,omitempty"`
+}
+
+// CoveredTag is a finished tag a patch covers, on one system.
+type CoveredTag struct {
+	Tag          string `json:"tag"`
+	Commit       string `json:"commit"`
+	WaveID       int64  `json:"wave_id"`
+	System       string `json:"system"`
+	EvaluationID int64  `json:"evaluation_id"`
+}
+
+// ValidatePatchResult names the package (its key) and the tags the patch covers, oldest
+// first.
+type ValidatePatchResult struct {
+	Package string       `json:"package"`
+	Tags    []CoveredTag `json:"tags"`
+}
+
+// StartPatchInput registers a patch.
+type StartPatchInput struct {
+	WorkflowID string `json:"workflow_id"`
+	Collection string `json:"collection"`
+	Package    string `json:"package"`
+	Ref        string `json:"ref"`
+	Strategy   string `json:"strategy"`
+	Severity   string `json:"severity"`
+	Advisory   string `json:"advisory,omitempty"`
+	By         string `json:"by,omitempty"`
+}
+
+// PreparePatchTagInput merges a patch onto a covered tag, on the branch of its security tag.
+type PreparePatchTagInput struct {
+	PatchID    int64      `json:"patch_id"`
+	Collection string     `json:"collection"`
+	Package    string     `json:"package"`
+	Ref        string     `json:"ref"`
+	Tag        CoveredTag `json:"tag"`
+}
+
+// PreparedPatchTag is the merged commit and what its security tag will be called.
+type PreparedPatchTag struct {
+	Name         string `json:"name"` // <tag>-security-K
+	Branch       string `json:"branch"`
+	Commit       string `json:"commit"` // the patch merged onto the tag
+	ChangedLines int    `json:"changed_lines"`
+}
+
+// GraftsInput asks for the grafts of a covered tag onto the patched package (built from
+// the merged commit's evaluation, with outputs PatchedOutputs).
+type GraftsInput struct {
+	PatchID           int64            `json:"patch_id"`
+	WorkflowID        string           `json:"workflow_id"`
+	Collection        string           `json:"collection"`
+	Package           string           `json:"package"`
+	Ref               string           `json:"ref"`
+	Severity          string           `json:"severity"`
+	Advisory          string           `json:"advisory,omitempty"`
+	Tag               CoveredTag       `json:"tag"`
+	Prepared          PreparedPatchTag `json:"prepared"`
+	PatchedEvaluation int64            `json:"patched_evaluation"`
+	PatchedOutputs    []string         `json:"patched_outputs"`
+	Strategy          string           `json:"strategy,omitempty"` // TagGrafts: the decided one
+	Reason            string           `json:"reason,omitempty"`   // TagGrafts: why
+}
+
+// GraftFacts are what policy.ChooseStrategy needs about a covered tag: graftability, the
+// versions and the rebuild cost of the reverse closure.
+type GraftFacts struct {
+	Graft policy.Graftability `json:"graft"`
+	// Unsafe is the first refusal's reason, for people.
+	Unsafe         string  `json:"unsafe,omitempty"`
+	OldVersion     string  `json:"old_version"`
+	NewVersion     string  `json:"new_version"`
+	RebuildSeconds float64 `json:"rebuild_seconds"`
+	ReverseClosure int     `json:"reverse_closure"`
+	Grafts         int     `json:"grafts"`
+}
+
+// SecurityTagResult is a pushed security tag.
+type SecurityTagResult struct {
+	Tag    string `json:"tag"`
+	Commit string `json:"commit"`
+	Grafts int    `json:"grafts"`
+}
+
+// PatchStateInput records where a patch stands, with a reason for the audit log.
+type PatchStateInput struct {
+	PatchID    int64  `json:"patch_id"`
+	WorkflowID string `json:"workflow_id"`
+	State      string `json:"state"`
+	Strategy   string `json:"strategy,omitempty"`
+	Reason     string `json:"reason"`
+	// Tag, when set, is a covered tag that got no security tag (state failed).
+	Tag string `json:"tag,omitempty"`
+}
+
+// SecurityTagSummary is the JSON part of a security tag's message.
+type SecurityTagSummary struct {
+	Schema   string         `json:"schema"` // crest.security-tag/v1
+	Tag      string         `json:"tag"`
+	Covers   string         `json:"covers"`
+	Package  string         `json:"package"`
+	Ref      string         `json:"ref"`
+	Advisory string         `json:"advisory,omitempty"`
+	Severity string         `json:"severity"`
+	Strategy string         `json:"strategy"`
+	Reason   string         `json:"reason"`
+	System   string         `json:"system"`
+	Patched  GraftedPath    `json:"patched"`
+	Grafts   []GraftedPath  `json:"grafts"`
+	Skipped  map[string]int `json:"skipped,omitempty"`
+}
+
+// GraftedPath is one package's output before and after the patch.
+type GraftedPath struct {
+	Package string `json:"package"`
+	Old     string `json:"old"`
+	New     string `json:"new"`
+}
+
+// ValidatePatch checks a patch before anything is allocated and names every problem at
+// once: an unknown collection, strategy or severity, a strategy not built yet, a ref
+// missing from the collection's repository, an unknown package (with suggestions), tags
+// that are not finished tags of the collection or do not contain the package. By default a
+// patch covers every finished tag whose evaluation contains the package.
+func (a *Activities) ValidatePatch(ctx context.Context, in ValidatePatchInput) (ValidatePatchResult, error) {
+	var out ValidatePatchResult
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return out, err
+	}
+	var problems []string
+	strategy := policy.Strategy(in.Strategy)
+	switch strategy {
+	case policy.StrategyAuto, policy.StrategyReplaceDependency:
+	case policy.StrategyRebuild, policy.StrategyDuplicateWave:
+		problems = append(problems, fmt.Sprintf("strategy %s: not built yet (issue 11); use replace-dependency or auto", strategy))
+	default:
+		problems = append(problems, fmt.Sprintf("strategy %q: want auto, replace-dependency, rebuild or duplicate-wave", in.Strategy))
+	}
+	if d := policy.ChooseStrategy(policy.StrategyInput{Package: in.Package, Severity: policy.Severity(in.Severity),
+		Requested: policy.StrategyRebuild}); d.Refused {
+		problems = append(problems, d.Reason)
+	}
+	if len(col.Systems) != 1 {
+		problems = append(problems, fmt.Sprintf("collection %s builds %d systems; patches are not built yet for more than one", col.Name, len(col.Systems)))
+	}
+	if in.Ref == "" {
+		problems = append(problems, "ref: required (the branch, tag or commit with the fix)")
+	} else {
+		repo, err := a.Repos.Open(ctx, col)
+		if err != nil {
+			return out, err
+		}
+		// A fix is usually pushed moments before its patch starts.
+		if err := repo.Fetch(ctx); err != nil {
+			return out, err
+		}
+		if _, err := repo.ResolveRef(ctx, in.Ref); errors.Is(err, gitrepo.ErrRefNotFound) {
+			problems = append(problems, fmt.Sprintf("ref %q not found in %s", in.Ref, gitrepo.RedactURL(col.Remote)))
+		} else if err != nil {
+			return out, err
+		}
+	}
+	row, err := a.Store.CollectionByName(ctx, in.Collection)
+	if err != nil {
+		return out, err
+	}
+	tags, err := a.Store.Tags(ctx, in.Collection)
+	if err != nil {
+		return out, err
+	}
+	slices.Reverse(tags) // oldest first
+	byName := map[string]store.Tag{}
+	for _, t := range tags {
+		byName[t.Name] = t
+	}
+	want := in.Tags
+	if len(want) == 0 {
+		for _, t := range tags {
+			want = append(want, t.Name)
+		}
+	} else {
+		for _, name := range want {
+			if _, ok := byName[name]; !ok {
+				problems = append(problems, fmt.Sprintf("tag %s: not a finished tag of %s", name, col.Name))
+			}
+		}
+	}
+	if len(tags) == 0 {
+		problems = append(problems, fmt.Sprintf("%s has no finished tag to patch", col.Name))
+	}
+	var unknown string
+	for _, name := range want {
+		t, ok := byName[name]
+		if !ok || len(col.Systems) != 1 {
+			continue
+		}
+		evals, err := a.Store.EvaluationsAt(ctx, row.ID, t.Commit)
+		if err != nil {
+			return out, err
+		}
+		for _, ev := range evals {
+			if ev.System != col.Systems[0] {
+				continue
+			}
+			g, err := a.loadGraph(ctx, ev.ID)
+			if err != nil {
+				return out, err
+			}
+			key, err := g.Resolve(in.Package)
+			if err != nil {
+				unknown = err.Error()
+				if len(in.Tags) > 0 {
+					problems = append(problems, fmt.Sprintf("tag %s: %v", name, err))
+				}
+				continue
+			}
+			waveID, err := a.Store.WaveOfMinor(ctx, t.MinorWaveID)
+			if err != nil {
+				return out, err
+			}
+			out.Package = key
+			out.Tags = append(out.Tags, CoveredTag{Tag: t.Name, Commit: t.Commit, WaveID: waveID, System: ev.System, EvaluationID: ev.ID})
+		}
+	}
+	if len(out.Tags) == 0 && len(in.Tags) == 0 && len(tags) > 0 {
+		if unknown == "" {
+			unknown = fmt.Sprintf("package %s: in no finished tag of %s", in.Package, col.Name)
+		}
+		problems = append(problems, unknown)
+	}
+	if len(problems) > 0 {
+		return out, invalid("%s", strings.Join(problems, "; "))
+	}
+	return out, nil
+}
+
+// StartPatch registers a patch (idempotent by workflow ID) with its audit entry.
+func (a *Activities) StartPatch(ctx context.Context, in StartPatchInput) (int64, error) {
+	actor := "crest"
+	if in.By != "" {
+		actor = "person:" + in.By
+	}
+	p, err := a.Store.CreatePatch(ctx, store.Patch{Collection: in.Collection, WorkflowID: in.WorkflowID, Package: in.Package,
+		Ref: in.Ref, Strategy: in.Strategy, Severity: in.Severity, Advisory: in.Advisory, Reason: "merging the fix onto the covered tags"},
+		store.AuditEntry{Key: in.WorkflowID + "/start", Actor: actor, Package: in.Package, Action: "patch-started",
+			Reason: fmt.Sprintf("%s from %s, severity %s, strategy %s %s", in.Package, in.Ref, in.Severity, in.Strategy, in.Advisory)})
+	return p.ID, err
+}
+
+// PreparePatchTag allocates the security tag of a covered tag, merges the patch ref onto
+// the tag's commit on the tag's own branch (security/<tag>-security-K) and pushes it.
+// Idempotent: a merged branch is left as it is.
+func (a *Activities) PreparePatchTag(ctx context.Context, in PreparePatchTagInput) (PreparedPatchTag, error) {
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return PreparedPatchTag{}, err
+	}
+	pt, err := a.Store.StartPatchTag(ctx, in.PatchID, in.Tag.Tag)
+	if err != nil {
+		return PreparedPatchTag{}, err
+	}
+	defer keepAlive(ctx, "merging "+in.Ref+" onto "+in.Tag.Tag)()
+	repo, err := a.Repos.Open(ctx, col)
+	if err != nil {
+		return PreparedPatchTag{}, err
+	}
+	if _, err := repo.PrepareBranch(ctx, pt.Branch, in.Tag.Commit); err != nil {
+		return PreparedPatchTag{}, err
+	}
+	head, err := repo.Merge(ctx, pt.Branch, in.Ref, fmt.Sprintf("%s: merge %s (security fix of %s)", pt.Name, in.Ref, in.Package))
+	var conflict *gitrepo.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		return PreparedPatchTag{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s does not merge onto %s: conflicts in %s", in.Ref, in.Tag.Tag, strings.Join(conflict.Files, ", ")),
+			ErrMergeConflict, err)
+	case errors.Is(err, gitrepo.ErrRefNotFound):
+		return PreparedPatchTag{}, invalid("ref %q not found in %s", in.Ref, gitrepo.RedactURL(col.Remote))
+	case err != nil:
+		return PreparedPatchTag{}, err
+	}
+	lines, err := repo.ChangedLines(ctx, in.Tag.Commit, head)
+	if err != nil {
+		return PreparedPatchTag{}, err
+	}
+	if err := repo.Push(ctx, pt.Branch); err != nil {
+		return PreparedPatchTag{}, err
+	}
+	return PreparedPatchTag{Name: pt.Name, Branch: pt.Branch, Commit: head, ChangedLines: lines}, nil
+}
+
+// grafter is the graft adapter on this worker's Nix.
+func (a *Activities) grafter() (graft.Nix, string, error) {
+	b, ok := a.Builder.(NixBuilder)
+	if !ok || b.Nix == nil {
+		return graft.Nix{}, "", fmt.Errorf("grafts need the Nix builder, and this worker builds with %T", a.Builder)
+	}
+	cfg := b.Nix.Config()
+	n := graft.Nix{BinDir: cfg.BinDir}
+	for _, o := range cfg.Options {
+		n.Options = append(n.Options, graft.Option{Name: o.Name, Value: o.Value})
+	}
+	return n, cfg.BuilderPath, nil
+}
+
+// graftPlan is the grafts of a covered tag, dependencies first.
+type graftPlan struct {
+	facts   GraftFacts
+	old     GraftedPath // the patched package
+	drv     string      // the patched package's derivation
+	grafts  []graft.Graft
+	skipped int
+	unsafe  *graft.UnsafeError
+}
+
+// planGrafts computes the grafts of a covered tag: every package of the package's reverse
+// closure in the tag (dependencies first) whose output refers to the old output, or to the
+// output of a package grafted before it, is grafted (activities/graft decides, with the
+// embedding and name-length rules). The tag's outputs are realised first: on the machine
+// that built the tag they are there already; elsewhere Nix fetches them from the
+// collection's binary cache.
+func (a *Activities) planGrafts(ctx context.Context, in GraftsInput) (graftPlan, error) {
+	var plan graftPlan
+	n, _, err := a.grafter()
+	if err != nil {
+		return plan, err
+	}
+	b := a.Builder.(NixBuilder)
+	tagGraph, err := a.loadGraph(ctx, in.Tag.EvaluationID)
+	if err != nil {
+		return plan, err
+	}
+	patchedGraph, err := a.loadGraph(ctx, in.PatchedEvaluation)
+	if err != nil {
+		return plan, err
+	}
+	oldPkg, ok := tagGraph.Package(in.Package)
+	if !ok {
+		return plan, invalid("package %s: not in %s", in.Package, in.Tag.Tag)
+	}
+	newPkg, ok := patchedGraph.Package(in.Package)
+	if !ok {
+		return plan, invalid("package %s: not in %s merged with %s", in.Package, in.Tag.Tag, in.Ref)
+	}
+	if len(in.PatchedOutputs) == 0 {
+		return plan, fmt.Errorf("graft %s: the patched build has no outputs", in.Package)
+	}
+	plan.drv = newPkg.Drv
+	plan.facts.OldVersion, plan.facts.NewVersion = oldPkg.Version, newPkg.Version
+	output := func(key string) (string, error) {
+		p, _ := tagGraph.Package(key)
+		outs, valid, err := b.Nix.Valid(ctx, p.Drv)
+		if err != nil {
+			return "", err
+		}
+		if !valid {
+			activity.RecordHeartbeat(ctx, "fetching the output of "+key+" in "+in.Tag.Tag)
+			res, err := b.Nix.Realise(ctx, p.Drv, nix.RealiseOptions{})
+			if err != nil {
+				return "", fmt.Errorf("output of %s in %s: %w", key, in.Tag.Tag, err)
+			}
+			outs = res.Outputs
+		}
+		if len(outs) != 1 {
+			return "", fmt.Errorf("graft %s: %d outputs; grafts of packages with several outputs are not built yet", key, len(outs))
+		}
+		return outs[0], nil
+	}
+	oldPath, err := output(in.Package)
+	if err != nil {
+		return plan, err
+	}
+	newPath := in.PatchedOutputs[0]
+	plan.old = GraftedPath{Package: in.Package, Old: oldPath, New: newPath}
+	plan.facts.Graft.SameNameLength = len(filepath.Base(oldPath)) == len(filepath.Base(newPath))
+
+	closure, err := tagGraph.ReverseClosure(in.Package)
+	if err != nil {
+		return plan, err
+	}
+	plan.facts.ReverseClosure = len(closure)
+	for _, k := range closure {
+		p, _ := tagGraph.Package(k)
+		plan.facts.RebuildSeconds += graph.DefaultCost.Seconds(p, tagGraph)
+	}
+	var dependents []string
+	for _, k := range closure {
+		if k != in.Package {
+			dependents = append(dependents, k)
+		}
+	}
+	sub, err := tagGraph.Subgraph(dependents)
+	if err != nil {
+		return plan, err
+	}
+	sg, _, err := graph.New(sub, graph.Options{Lenient: true})
+	if err != nil {
+		return plan, err
+	}
+	grafted := map[string]string{} // package → its old output, for grafts of grafts
+	var order []string
+	for _, layer := range sg.Layers() {
+		order = append(order, layer...)
+	}
+	for _, k := range order {
+		p, _ := tagGraph.Package(k)
+		if p.Broken {
+			continue
+		}
+		path, err := output(k)
+		if err != nil {
+			return plan, err
+		}
+		g := graft.Graft{Package: k, Path: path, Replacements: []graft.Replacement{{Old: oldPath, New: newPath}}}
+		for _, dep := range slices.Sorted(maps.Keys(grafted)) {
+			g.Replacements = append(g.Replacements, graft.Replacement{Old: grafted[dep], Graft: dep})
+		}
+		activity.RecordHeartbeat(ctx, "checking the graft of "+k)
+		v, err := n.Check(ctx, g)
+		var unsafe *graft.UnsafeError
+		if errors.As(err, &unsafe) {
+			if plan.unsafe == nil {
+				plan.unsafe = unsafe
+				plan.facts.Unsafe = unsafe.Error()
+			}
+			switch unsafe.Rule {
+			case graft.RuleNameLength:
+				plan.facts.Graft.SameNameLength = false
+			case graft.RuleEmbedded:
+				plan.facts.Graft.EmbeddedBy = append(plan.facts.Graft.EmbeddedBy, k)
+			}
+			continue
+		}
+		if err != nil {
+			return plan, err
+		}
+		if v.Action == graft.ActionSkip {
+			plan.skipped++
+			continue
+		}
+		grafted[k] = path
+		plan.grafts = append(plan.grafts, v.Graft)
+	}
+	plan.facts.Grafts = len(plan.grafts)
+	return plan, nil
+}
+
+// CheckGrafts finds what policy.ChooseStrategy needs to know about a covered tag: whether
+// its dependents can be grafted onto the patched package (the first refusal's reason), the
+// versions, and the rebuild cost of the reverse closure.
+func (a *Activities) CheckGrafts(ctx context.Context, in GraftsInput) (GraftFacts, error) {
+	plan, err := a.planGrafts(ctx, in)
+	return plan.facts, err
+}
+
+// TagGrafts makes the security tag of a covered tag with the replace-dependency strategy:
+// it writes the grafts (grafts.nix, graft.sh, grafts.json under GraftsDir) onto the
+// merged commit, realises every graft (no dependent is built from source: a graft's
+// builder rewrites the tag's output), tags <tag>-security-K annotated with a JSON summary
+// (advisory, strategy, the grafts with their old and new paths), pushes branch and tag,
+// and records the tag and its grafts as debt, with the audit entry, in one transaction.
+// An unsafe graft is a non-retryable GraftRefused error naming the rule and the rebuild
+// strategy. Idempotent: a commit, tag or record made already is kept.
+func (a *Activities) TagGrafts(ctx context.Context, in GraftsInput) (SecurityTagResult, error) {
+	plan, err := a.planGrafts(ctx, in)
+	if err != nil {
+		return SecurityTagResult{}, err
+	}
+	if plan.unsafe != nil {
+		return SecurityTagResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("%s: %s (rule %s); use --strategy rebuild", in.Tag.Tag, plan.unsafe.Error(), plan.unsafe.Rule), ErrGraftRefused, nil)
+	}
+	n, hostPath, err := a.grafter()
+	if err != nil {
+		return SecurityTagResult{}, err
+	}
+	dir, err := os.MkdirTemp("", "crest-grafts-")
+	if err != nil {
+		return SecurityTagResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	if err := graft.WriteExpression(dir, plan.grafts); err != nil {
+		return SecurityTagResult{}, err
+	}
+	sum := SecurityTagSummary{Schema: "crest.security-tag/v1", Tag: in.Prepared.Name, Covers: in.Tag.Tag, Package: in.Package,
+		Ref: in.Ref, Advisory: in.Advisory, Severity: in.Severity, Strategy: in.Strategy, Reason: in.Reason,
+		System: in.Tag.System, Patched: plan.old, Grafts: []GraftedPath{}}
+	if plan.skipped > 0 {
+		sum.Skipped = map[string]int{"no reference to the old outputs": plan.skipped}
+	}
+	var debt []store.GraftDebt
+	if len(plan.grafts) > 0 {
+		drvs, err := n.Instantiate(ctx, dir, in.Tag.System, hostPath)
+		if err != nil {
+			return SecurityTagResult{}, err
+		}
+		for _, g := range plan.grafts {
+			activity.RecordHeartbeat(ctx, "grafting "+g.Package)
+			out, err := n.Realise(ctx, drvs[g.Package])
+			if err != nil {
+				return SecurityTagResult{}, fmt.Errorf("graft %s: %w", g.Package, err)
+			}
+			sum.Grafts = append(sum.Grafts, GraftedPath{Package: g.Package, Old: g.Path, New: out})
+			debt = append(debt, store.GraftDebt{WaveID: in.Tag.WaveID, System: in.Tag.System, Package: g.Package,
+				PatchedPackage: in.Package, PatchedDrv: plan.drv, VulnerableVersion: plan.facts.OldVersion, OldPath: g.Path, NewPath: out})
+		}
+	}
+	files := map[string][]byte{}
+	for _, name := range []string{"grafts.nix", "graft.sh", "grafts.json"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return SecurityTagResult{}, err
+		}
+		files[GraftsDir+"/"+name] = b
+	}
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return SecurityTagResult{}, err
+	}
+	repo, err := a.Repos.Open(ctx, col)
+	if err != nil {
+		return SecurityTagResult{}, err
+	}
+	commit, err := repo.CommitFiles(ctx, in.Prepared.Branch, files, fmt.Sprintf("%s: graft %d dependents onto %s %s\n\n%s\n",
+		in.Prepared.Name, len(plan.grafts), in.Package, plan.facts.NewVersion, in.Reason))
+	if err != nil {
+		return SecurityTagResult{}, err
+	}
+	doc, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return SecurityTagResult{}, err
+	}
+	var msg strings.Builder
+	fmt.Fprintf(&msg, "%s: %s %s → %s", in.Prepared.Name, in.Package, plan.facts.OldVersion, plan.facts.NewVersion)
+	if in.Advisory != "" {
+		fmt.Fprintf(&msg, " (%s)", in.Advisory)
+	}
+	fmt.Fprintf(&msg, "\n\n%s of %s: %d grafts, nothing else rebuilt.\n", in.Strategy, in.Tag.Tag, len(sum.Grafts))
+	for _, g := range sum.Grafts {
+		fmt.Fprintf(&msg, "  %s: %s → %s\n", g.Package, filepath.Base(g.Old), filepath.Base(g.New))
+	}
+	fmt.Fprintf(&msg, "\n%s\n", doc)
+	if err := repo.Tag(ctx, in.Prepared.Name, commit, msg.String()); err != nil {
+		return SecurityTagResult{}, err
+	}
+	if err := repo.Push(ctx, in.Prepared.Branch, "refs/tags/"+in.Prepared.Name); err != nil {
+		return SecurityTagResult{}, err
+	}
+	if err := a.Store.RecordPatchTag(ctx, store.TaggedPatch{PatchID: in.PatchID, CoveredTag: in.Tag.Tag, Commit: commit,
+		Summary: doc, Grafts: debt, Audit: store.AuditEntry{Key: in.WorkflowID + "/tag/" + in.Tag.Tag, Actor: "crest",
+			Wave: in.Tag.Tag, Package: in.Package, Action: "security-tagged",
+			Reason: fmt.Sprintf("%s: %d grafts onto %s %s", in.Prepared.Name, len(sum.Grafts), in.Package, plan.facts.NewVersion), Details: doc}}); err != nil {
+		return SecurityTagResult{}, err
+	}
+	return SecurityTagResult{Tag: in.Prepared.Name, Commit: commit, Grafts: len(sum.Grafts)}, nil
+}
+
+// RecordPatchState records a patch's state (and a covered tag that failed) with its
+// reason in the audit log.
+func (a *Activities) RecordPatchState(ctx context.Context, in PatchStateInput) error {
+	audit := store.AuditEntry{Key: in.WorkflowID + "/" + in.State + "/" + in.Tag, Actor: "crest", Wave: in.Tag,
+		Action: "patch-" + in.State, Reason: in.Reason}
+	if in.Tag != "" {
+		if err := a.Store.FailPatchTag(ctx, in.PatchID, in.Tag, in.Reason, audit); err != nil {
+			return err
+		}
+		audit.Key += "/patch"
+	}
+	return a.Store.SetPatchState(ctx, in.PatchID, in.State, in.Strategy, in.Reason, audit)
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/deploy/demo"
+	"github.com/crestwaves/crest/workflows"
+)
+
+// TestPatchStartRefusesBadInput: `crest patch start` with input that could only fail exits
+// with an error naming every problem before anything is allocated (no patch in Postgres),
+// and a plain start from the Web UI fails with the same words.
+func TestPatchStartRefusesBadInput(t *testing.T) {
+	cfg := devConfig(t)
+	state, stop := startDev(t, cfg)
+	defer stop()
+	ctx := context.Background()
+	st, err := store.Open(ctx, state.DatabaseURL)
+	require.NoError(t, err)
+	defer st.Close()
+	c, err := client.Dial(client.Options{HostPort: state.Temporal, Namespace: state.Namespace})
+	require.NoError(t, err)
+	defer c.Close()
+
+	for i, c2 := range []struct {
+		in   workflows.SecurityPatchInput
+		args []string
+		want []string
+	}{
+		{workflows.SecurityPatchInput{Package: "libcrypto", Ref: "no/such/fix"},
+			[]string{"libcrypto", "--ref", "no/such/fix"},
+			[]string{`ref "no/such/fix" not found in`, "demo has no finished tag to patch"}},
+		{workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251, Strategy: "duplicate-wave", Severity: "urgent"},
+			[]string{"libcrypto", "--ref", demo.SecurityLibcrypto251, "--strategy", "duplicate-wave", "--severity", "urgent"},
+			[]string{"strategy duplicate-wave: not built yet", `severity "urgent": want low, medium, high or critical`}},
+		{workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251, Strategy: "graft", Tags: []string{"wave-9-9"}},
+			[]string{"libcrypto", "--ref", demo.SecurityLibcrypto251, "--strategy", "graft", "--tags", "wave-9-9"},
+			[]string{`strategy "graft": want auto, replace-dependency, rebuild or duplicate-wave`, "tag wave-9-9: not a finished tag of demo"}},
+	} {
+		out, err := runCrest(t, append([]string{"--data-dir", cfg.DataDir, "patch", "start"}, c2.args...)...)
+		require.Error(t, err, "%v: %s", c2.args, out)
+		require.ErrorContains(t, err, "patch of libcrypto refused: ")
+		for _, w := range c2.want {
+			require.ErrorContains(t, err, w, "%v", c2.args)
+		}
+		c2.in.Collection = "demo"
+		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "demo/patch-ui-" + string(rune('a'+i)), TaskQueue: cfg.TaskQueues.Default},
+			workflows.SecurityPatch, c2.in)
+		require.NoError(t, err)
+		err = run.Get(ctx, nil)
+		for _, w := range c2.want {
+			require.ErrorContains(t, err, w, "Web UI path: %+v", c2.in)
+		}
+	}
+	_, err = runCrest(t, "--data-dir", cfg.DataDir, "patch", "start", "libcrypto")
+	require.ErrorContains(t, err, "--ref: required")
+	patches, err := st.Patches(ctx, demoCollection)
+	require.NoError(t, err)
+	require.Empty(t, patches, "a refused patch allocates nothing")
+	out, err := runCrest(t, "--data-dir", cfg.DataDir, "patch", "list")
+	require.NoError(t, err)
+	require.Contains(t, out, "PATCH")
+	_, err = runCrest(t, "--data-dir", cfg.DataDir, "patch", "status", "patch-7")
+	require.ErrorContains(t, err, "no patch patch-7")
+}

@@ -1,0 +1,279 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/policy"
+)
+
+// ErrPatchFailed is the error type of a security patch that ended without tagging every
+// covered tag; its message says why and what to do.
+const ErrPatchFailed = "PatchFailed"
+
+// Phases of a security patch (PatchStatus.Phase).
+const (
+	PatchPhaseValidating = "validating"
+	PatchPhaseMerging    = "merging"
+	PatchPhaseEvaluating = "evaluating"
+	PatchPhaseBuilding   = "building"
+	PatchPhaseGrafting   = "grafting"
+	PatchPhaseDone       = "done"
+	PatchPhaseFailed     = "failed"
+	PatchPhaseCancelled  = "cancelled"
+)
+
+// SecurityPatchInput is a security patch, as typed in the Web UI's Start Workflow form
+// (workflow type SecurityPatch) or given by `crest patch start`.
+type SecurityPatchInput struct {
+	Collection string `json:"collection"`
+	// Package is the patched package (a key, attribute or name).
+	Package string `json:"package"`
+	// Ref is the branch, tag or commit of the collection's repository with the fix.
+	Ref string `json:"ref"`
+	// Strategy is auto (default: policy.ChooseStrategy decides), replace-dependency,
+	// rebuild or duplicate-wave (the last two are not built yet and refused).
+	Strategy string `json:"strategy,omitempty"`
+	// Severity is low, medium, high or critical (default high).
+	Severity string `json:"severity,omitempty"`
+	Advisory string `json:"advisory,omitempty"`
+	// Tags narrows the covered tags; default: every finished tag with the package.
+	Tags   []string `json:"tags,omitempty"`
+	By     string   `json:"by,omitempty"`
+	Limits Limits   `json:"limits,omitempty"`
+}
+
+func (in SecurityPatchInput) withDefaults() SecurityPatchInput {
+	if in.Strategy == "" {
+		in.Strategy = string(policy.StrategyAuto)
+	}
+	if in.Severity == "" {
+		in.Severity = string(policy.SeverityHigh)
+	}
+	return in
+}
+
+// PatchTagStatus is one covered tag of a patch.
+type PatchTagStatus struct {
+	Covers string `json:"covers"`
+	Tag    string `json:"tag,omitempty"` // <covers>-security-K, once allocated
+	Commit string `json:"commit,omitempty"`
+	Grafts int    `json:"grafts"`
+	Done   bool   `json:"done"`
+	Reason string `json:"reason,omitempty"` // why it failed
+}
+
+// PatchStatus is where a patch stands (query Status).
+type PatchStatus struct {
+	PatchID  int64            `json:"patch_id"`
+	Package  string           `json:"package"`
+	Phase    string           `json:"phase"`
+	Strategy string           `json:"strategy"`
+	Reason   string           `json:"reason,omitempty"`
+	Tags     []PatchTagStatus `json:"tags"`
+}
+
+// SecurityPatchResult is a finished patch: its security tags.
+type SecurityPatchResult = PatchStatus
+
+type securityPatch struct {
+	in        SecurityPatchInput
+	st        PatchStatus
+	validated bool
+	refused   error
+	cancelled bool
+}
+
+// SecurityPatch brings a security fix of a package locked in by finished waves to every
+// tag that contains it (DESIGN.md, "Security patches"). It validates the input first
+// (ValidatePatch: nothing is allocated for a refused patch; `crest patch start` hears the
+// refusal through the Validated update), then, per covered tag: merges the fix onto the
+// tag's commit, evaluates, builds and tests the patched package alone (BuildPackage on
+// the builders, as every build), checks the grafts of its dependents (CheckGrafts), lets
+// policy.ChooseStrategy decide (recorded in history), and with replace-dependency writes
+// the grafts into the collection and tags <tag>-security-K (TagGrafts). An unsafe graft or
+// a failed build ends the patch failed with the reason; the rebuild and duplicate-wave
+// strategies are not built yet.
+func SecurityPatch(ctx workflow.Context, in SecurityPatchInput) (SecurityPatchResult, error) {
+	p := &securityPatch{in: in.withDefaults()}
+	p.st = PatchStatus{Package: p.in.Package, Phase: PatchPhaseValidating, Strategy: p.in.Strategy}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (PatchStatus, error) { return p.st, nil }); err != nil {
+		return p.st, err
+	}
+	if err := workflow.SetUpdateHandler(ctx, UpdateValidated, func(ctx workflow.Context) (string, error) {
+		if err := workflow.Await(ctx, func() bool { return p.validated }); err != nil {
+			return "", err
+		}
+		if p.refused != nil {
+			return "", refusal(p.refused)
+		}
+		return fmt.Sprintf("patch of %s from %s accepted", p.in.Package, p.in.Ref), nil
+	}); err != nil {
+		return p.st, err
+	}
+	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		cancels.Receive(ctx, nil)
+		p.cancelled = true
+	})
+	return p.run(ctx)
+}
+
+func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
+	bctx := bookkeeping(ctx)
+	var valid activities.ValidatePatchResult
+	err := workflow.ExecuteActivity(bctx, a.ValidatePatch, activities.ValidatePatchInput{Collection: p.in.Collection,
+		Package: p.in.Package, Ref: p.in.Ref, Strategy: p.in.Strategy, Severity: p.in.Severity, Tags: p.in.Tags}).Get(ctx, &valid)
+	p.validated, p.refused = true, err
+	if err != nil {
+		_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+		p.st.Phase, p.st.Reason = PatchPhaseFailed, errorText(err)
+		return p.st, refusal(err)
+	}
+	p.in.Package, p.st.Package = valid.Package, valid.Package
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	if err := workflow.ExecuteActivity(bctx, a.StartPatch, activities.StartPatchInput{WorkflowID: id, Collection: p.in.Collection,
+		Package: p.in.Package, Ref: p.in.Ref, Strategy: p.in.Strategy, Severity: p.in.Severity, Advisory: p.in.Advisory,
+		By: p.in.By}).Get(ctx, &p.st.PatchID); err != nil {
+		return p.st, err
+	}
+	for _, t := range valid.Tags {
+		p.st.Tags = append(p.st.Tags, PatchTagStatus{Covers: t.Tag})
+	}
+	for i, t := range valid.Tags {
+		if p.cancelled {
+			return p.finish(ctx, PatchPhaseCancelled, "cancelled", "")
+		}
+		reason, err := p.patchTag(ctx, t, &p.st.Tags[i])
+		if err != nil {
+			return p.st, err
+		}
+		if reason != "" {
+			p.st.Tags[i].Reason = reason
+			return p.finish(ctx, PatchPhaseFailed, t.Tag+": "+reason, t.Tag)
+		}
+	}
+	var tags []string
+	for _, t := range p.st.Tags {
+		tags = append(tags, t.Tag)
+	}
+	return p.finish(ctx, PatchPhaseDone, "tagged "+strings.Join(tags, ", "), "")
+}
+
+// patchTag makes the security tag of one covered tag. A reason that is not empty is why the
+// patch cannot go on (a failed build, an unsafe graft, a strategy not built yet); an error
+// is the workflow's own trouble.
+func (p *securityPatch) patchTag(ctx workflow.Context, t activities.CoveredTag, st *PatchTagStatus) (string, error) {
+	bctx := bookkeeping(ctx)
+	p.st.Phase = PatchPhaseMerging
+	var prepared activities.PreparedPatchTag
+	if err := workflow.ExecuteActivity(bctx, a.PreparePatchTag, activities.PreparePatchTagInput{PatchID: p.st.PatchID,
+		Collection: p.in.Collection, Package: p.in.Package, Ref: p.in.Ref, Tag: t}).Get(ctx, &prepared); err != nil {
+		if app, ok := nonRetryable(err); ok {
+			return app.Message(), nil
+		}
+		return "", err
+	}
+	st.Tag = prepared.Name
+	p.st.Phase = PatchPhaseEvaluating
+	var ev activities.EvaluateResult
+	if err := workflow.ExecuteActivity(bctx, a.Evaluate, activities.EvaluateInput{Collection: p.in.Collection,
+		Commit: prepared.Commit, System: t.System}).Get(ctx, &ev); err != nil {
+		if app, ok := nonRetryable(err); ok {
+			return app.Message(), nil
+		}
+		return "", err
+	}
+
+	// The patched package alone, built and tested on the builders like every build.
+	p.st.Phase = PatchPhaseBuilding
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	var built activities.BuildResult
+	limits := p.in.Limits.withDefaults()
+	err := workflow.ExecuteActivity(building(ctx, limits, t.System), a.BuildPackage, activities.BuildInput{
+		Key: fmt.Sprintf("%s/%s/%s/%s", id, t.Tag, t.System, p.in.Package), EvaluationID: ev.EvaluationID,
+		System: t.System, Package: p.in.Package, Collection: p.in.Collection}).Get(ctx, &built)
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && (app.Type() == activities.ErrBuildFailed || app.Type() == activities.ErrTestFailed) {
+		return fmt.Sprintf("%s with %s: %s; fix the patch and start it again", p.in.Package, p.in.Ref, app.Message()), nil
+	}
+	if err != nil {
+		return "", err
+	}
+
+	p.st.Phase = PatchPhaseGrafting
+	gin := activities.GraftsInput{PatchID: p.st.PatchID, WorkflowID: id, Collection: p.in.Collection, Package: p.in.Package,
+		Ref: p.in.Ref, Severity: p.in.Severity, Advisory: p.in.Advisory, Tag: t, Prepared: prepared,
+		PatchedEvaluation: ev.EvaluationID, PatchedOutputs: built.Outputs}
+	var facts activities.GraftFacts
+	if err := workflow.ExecuteActivity(bctx, a.CheckGrafts, gin).Get(ctx, &facts); err != nil {
+		if app, ok := nonRetryable(err); ok {
+			return app.Message(), nil
+		}
+		return "", err
+	}
+	// The decision goes into history, so later policy changes cannot break replay.
+	var d policy.StrategyDecision
+	if err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		return policy.ChooseStrategy(policy.StrategyInput{Package: p.in.Package, Severity: policy.Severity(p.in.Severity),
+			Requested: policy.Strategy(p.in.Strategy), ChangedLines: prepared.ChangedLines, OldVersion: facts.OldVersion,
+			NewVersion: facts.NewVersion, RebuildSeconds: facts.RebuildSeconds, Graft: facts.Graft})
+	}).Get(&d); err != nil {
+		return "", err
+	}
+	switch {
+	case d.Refused:
+		reason := d.Reason
+		if facts.Unsafe != "" {
+			reason += " (" + facts.Unsafe + ")"
+		}
+		return reason, nil
+	case d.Strategy != policy.StrategyReplaceDependency:
+		return fmt.Sprintf("policy chose %s: %s; %s is not built yet: start the patch again with --strategy replace-dependency to graft",
+			d.Strategy, d.Reason, d.Strategy), nil
+	}
+	p.st.Strategy = string(d.Strategy)
+	gin.Strategy, gin.Reason = string(d.Strategy), d.Reason
+	var tagged activities.SecurityTagResult
+	if err := workflow.ExecuteActivity(bctx, a.TagGrafts, gin).Get(ctx, &tagged); err != nil {
+		if app, ok := nonRetryable(err); ok {
+			return app.Message(), nil
+		}
+		return "", err
+	}
+	st.Tag, st.Commit, st.Grafts, st.Done = tagged.Tag, tagged.Commit, tagged.Grafts, true
+	return "", nil
+}
+
+// finish records the patch's end; a patch that did not tag everything fails with the reason.
+func (p *securityPatch) finish(ctx workflow.Context, phase, reason, tag string) (SecurityPatchResult, error) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	p.st.Phase, p.st.Reason = phase, reason
+	state := map[string]string{PatchPhaseDone: "done", PatchPhaseFailed: "failed", PatchPhaseCancelled: "cancelled"}[phase]
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), a.RecordPatchState, activities.PatchStateInput{PatchID: p.st.PatchID,
+		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, State: state, Strategy: p.st.Strategy, Reason: reason, Tag: tag,
+	}).Get(ctx, nil); err != nil {
+		return p.st, err
+	}
+	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+	switch phase {
+	case PatchPhaseFailed:
+		return p.st, temporal.NewNonRetryableApplicationError("patch of "+p.in.Package+" failed: "+reason, ErrPatchFailed, nil)
+	case PatchPhaseCancelled:
+		return p.st, temporal.NewCanceledError("patch of " + p.in.Package + " cancelled")
+	}
+	return p.st, nil
+}
+
+// nonRetryable finds an activity's final refusal (bad input, a conflict, a failed
+// evaluation, an unsafe graft) in err.
+func nonRetryable(err error) (*temporal.ApplicationError, bool) {
+	var app *temporal.ApplicationError
+	ok := errors.As(err, &app) && app.NonRetryable()
+	return app, ok
+}
