@@ -390,24 +390,35 @@ func (a *Activities) planGrafts(ctx context.Context, in GraftsInput) (graftPlan,
 	}
 	plan.drv = newPkg.Drv
 	plan.facts.OldVersion, plan.facts.NewVersion = oldPkg.Version, newPkg.Version
+	closure, err := tagGraph.ReverseClosure(in.Package)
+	if err != nil {
+		return plan, err
+	}
+	// The tag's outputs of the package and its reverse closure, in one nix-store run: a
+	// no-op where the tag was built; elsewhere Nix fetches them from the binary cache.
+	var keys, drvs []string
+	for _, k := range closure {
+		if p, _ := tagGraph.Package(k); !p.Broken {
+			keys, drvs = append(keys, k), append(drvs, p.Drv)
+		}
+	}
+	activity.RecordHeartbeat(ctx, fmt.Sprintf("outputs of %d packages in %s", len(drvs), in.Tag.Tag))
+	res, err := b.Nix.RealiseAll(ctx, drvs, nix.RealiseOptions{})
+	if err != nil {
+		return plan, fmt.Errorf("outputs of %s's reverse closure in %s: %w", in.Package, in.Tag.Tag, err)
+	}
+	if len(res.Outputs) != len(drvs) {
+		return plan, fmt.Errorf("graft %s: its reverse closure has packages with several outputs; their grafts are not built yet", in.Package)
+	}
+	outputs := map[string]string{}
+	for i, k := range keys {
+		outputs[k] = res.Outputs[i]
+	}
 	output := func(key string) (string, error) {
-		p, _ := tagGraph.Package(key)
-		outs, valid, err := b.Nix.Valid(ctx, p.Drv)
-		if err != nil {
-			return "", err
+		if o, ok := outputs[key]; ok {
+			return o, nil
 		}
-		if !valid {
-			activity.RecordHeartbeat(ctx, "fetching the output of "+key+" in "+in.Tag.Tag)
-			res, err := b.Nix.Realise(ctx, p.Drv, nix.RealiseOptions{})
-			if err != nil {
-				return "", fmt.Errorf("output of %s in %s: %w", key, in.Tag.Tag, err)
-			}
-			outs = res.Outputs
-		}
-		if len(outs) != 1 {
-			return "", fmt.Errorf("graft %s: %d outputs; grafts of packages with several outputs are not built yet", key, len(outs))
-		}
-		return outs[0], nil
+		return "", fmt.Errorf("graft %s: no output of %s in %s", in.Package, key, in.Tag.Tag)
 	}
 	oldPath, err := output(in.Package)
 	if err != nil {
@@ -417,10 +428,6 @@ func (a *Activities) planGrafts(ctx context.Context, in GraftsInput) (graftPlan,
 	plan.old = GraftedPath{Package: in.Package, Old: oldPath, New: newPath}
 	plan.facts.Graft.SameNameLength = len(filepath.Base(oldPath)) == len(filepath.Base(newPath))
 
-	closure, err := tagGraph.ReverseClosure(in.Package)
-	if err != nil {
-		return plan, err
-	}
 	plan.facts.ReverseClosure = len(closure)
 	for _, k := range closure {
 		p, _ := tagGraph.Package(k)
@@ -537,12 +544,17 @@ func (a *Activities) TagGrafts(ctx context.Context, in GraftsInput) (SecurityTag
 		if err != nil {
 			return SecurityTagResult{}, err
 		}
-		for _, g := range plan.grafts {
-			activity.RecordHeartbeat(ctx, "grafting "+g.Package)
-			out, err := n.Realise(ctx, drvs[g.Package])
-			if err != nil {
-				return SecurityTagResult{}, fmt.Errorf("graft %s: %w", g.Package, err)
-			}
+		activity.RecordHeartbeat(ctx, fmt.Sprintf("grafting %d packages", len(plan.grafts)))
+		list := make([]string, len(plan.grafts))
+		for i, g := range plan.grafts {
+			list[i] = drvs[g.Package]
+		}
+		outs, err := n.RealiseAll(ctx, list)
+		if err != nil {
+			return SecurityTagResult{}, err
+		}
+		for i, g := range plan.grafts {
+			out := outs[i]
 			sum.Grafts = append(sum.Grafts, GraftedPath{Package: g.Package, Old: g.Path, New: out})
 			debt = append(debt, store.GraftDebt{WaveID: in.Tag.WaveID, System: in.Tag.System, Package: g.Package,
 				PatchedPackage: in.Package, PatchedDrv: plan.drv, VulnerableVersion: plan.facts.OldVersion, OldPath: g.Path, NewPath: out})

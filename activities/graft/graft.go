@@ -328,3 +328,20 @@ func (n Nix) Realise(ctx context.Context, drv string) (string, error) {
 	}
 	return out, nil
 }
+
+// RealiseAll builds graft derivations in one nix-store run (Nix orders grafts of grafts
+// and runs independent ones in parallel) and returns their output paths, in order.
+func (n Nix) RealiseAll(ctx context.Context, drvs []string) ([]string, error) {
+	if len(drvs) == 0 {
+		return nil, nil
+	}
+	out, err := n.output(ctx, "nix-store", append([]string{"--realise"}, drvs...)...)
+	if err != nil {
+		return nil, fmt.Errorf("realise %d grafts: %w", len(drvs), err)
+	}
+	paths := strings.Fields(out)
+	if len(paths) != len(drvs) {
+		return nil, fmt.Errorf("realise %d grafts: nix-store printed %d outputs", len(drvs), len(paths))
+	}
+	return paths, nil
+}

@@ -31,7 +31,7 @@ func devConfig(t *testing.T) *Config {
 	cfg, _, err := loadConfig(writeConfig(t, ""), nil)
 	require.NoError(t, err)
 	cfg.DataDir = filepath.Join(dir, "data")
-	cfg.Dev.TemporalPort, cfg.Dev.UIPort, cfg.Dev.PostgresPort = 0, 0, 0
+	cfg.Dev.TemporalPort, cfg.Dev.UIPort, cfg.Dev.PostgresPort, cfg.Dev.SitePort = 0, 0, 0, 0
 	return cfg
 }
 
