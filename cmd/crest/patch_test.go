@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/deploy/demo"
+	"github.com/crestwaves/crest/deploy/testenv"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -67,4 +69,37 @@ func TestPatchStartRefusesBadInput(t *testing.T) {
 	require.Contains(t, out, "PATCH")
 	_, err = runCrest(t, "--data-dir", cfg.DataDir, "patch", "status", "patch-7")
 	require.ErrorContains(t, err, "no patch patch-7")
+}
+
+// TestPatchStatusShowsTagsAndDebt: crest patch status shows the security tags a patch made
+// and its graft debt, open and retired.
+func TestPatchStatusShowsTagsAndDebt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := testenv.Store(t)
+	col, err := st.UpsertCollection(ctx, store.Collection{Name: "demo"})
+	require.NoError(t, err)
+	w, err := st.CreateWave(ctx, store.Wave{CollectionID: col, WorkflowID: "demo/wave-1", BaseRef: "main", State: "done"})
+	require.NoError(t, err)
+	p, err := st.CreatePatch(ctx, store.Patch{Collection: "demo", WorkflowID: "demo/patch-1", Package: "libcrypto",
+		Ref: demo.SecurityLibcrypto251, Strategy: "replace-dependency", Severity: "critical", Advisory: "CVE-2026-0001"},
+		store.AuditEntry{Actor: "person:frank", Action: "patch-started"})
+	require.NoError(t, err)
+	_, err = st.StartPatchTag(ctx, p.ID, "wave-1-1")
+	require.NoError(t, err)
+	require.NoError(t, st.RecordPatchTag(ctx, store.TaggedPatch{PatchID: p.ID, CoveredTag: "wave-1-1", Commit: "0123456789abcdef",
+		Summary: []byte(`{}`), Audit: store.AuditEntry{Actor: "crest", Action: "security-tagged"},
+		Grafts: []store.GraftDebt{{WaveID: w.ID, System: "x86_64-linux", Package: "backup", PatchedPackage: "libcrypto",
+			PatchedDrv: "/nix/store/x.drv", VulnerableVersion: "2.5.0",
+			OldPath: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-backup-1.2.0", NewPath: "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-backup-1.2.0"}}}))
+	var out bytes.Buffer
+	require.NoError(t, printPatch(ctx, st, "demo/patch-1", &out))
+	for _, want := range []string{
+		"patch-1: libcrypto from security/libcrypto-2.5.1, severity critical, strategy replace-dependency, CVE-2026-0001",
+		"wave-1-1  wave-1-1-security-1  tagged  0123456789ab",
+		"graft debt: 1 open, 0 retired",
+		"backup   wave-1-1  aaaaaaaa → bbbbbbbb  open: rebuild it against the fix in a wave",
+	} {
+		require.Contains(t, out.String(), want)
+	}
 }

@@ -68,6 +68,9 @@ func newPinCmd(a *app) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(out, "%s is green with its closure (%d packages) at %s\ncommit %s\n", res.Package, res.Closure, res.Tag, res.Commit)
+			if res.Covers != "" {
+				fmt.Fprintf(out, "%s is %s with security fixes (crest patch list)\n", res.Tag, res.Covers)
+			}
 			return nil
 		},
 	}
