@@ -18,6 +18,7 @@ import (
 	"github.com/crestwaves/crest/activities/graft"
 	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/graph"
 	"github.com/crestwaves/crest/policy"
 )
@@ -29,111 +30,6 @@ const ErrGraftRefused = "GraftRefused"
 // GraftsDir is where a security tag's commit holds its grafts (grafts.nix, graft.sh,
 // grafts.json); the collection's package set applies them (testdata/demo/default.nix).
 const GraftsDir = "grafts"
-
-// ValidatePatchInput is what a security patch is asked to do, checked before anything is
-// allocated.
-type ValidatePatchInput struct {
-	Collection string   `json:"collection"`
-	Package    string   `json:"package"`
-	Ref        string   `json:"ref"`
-	Strategy   string   `json:"strategy"`
-	Severity   string   `json:"severity"`
-	Tags       []string `json:"tags,omitempty"`
-}
-
-// CoveredTag is a finished tag a patch covers, on one system.
-type CoveredTag struct {
-	Tag          string `json:"tag"`
-	Commit       string `json:"commit"`
-	WaveID       int64  `json:"wave_id"`
-	System       string `json:"system"`
-	EvaluationID int64  `json:"evaluation_id"`
-}
-
-// ValidatePatchResult names the package (its key) and the tags the patch covers, oldest
-// first.
-type ValidatePatchResult struct {
-	Package string       `json:"package"`
-	Tags    []CoveredTag `json:"tags"`
-}
-
-// StartPatchInput registers a patch.
-type StartPatchInput struct {
-	WorkflowID string `json:"workflow_id"`
-	Collection string `json:"collection"`
-	Package    string `json:"package"`
-	Ref        string `json:"ref"`
-	Strategy   string `json:"strategy"`
-	Severity   string `json:"severity"`
-	Advisory   string `json:"advisory,omitempty"`
-	By         string `json:"by,omitempty"`
-}
-
-// PreparePatchTagInput merges a patch onto a covered tag, on the branch of its security tag.
-type PreparePatchTagInput struct {
-	PatchID    int64      `json:"patch_id"`
-	Collection string     `json:"collection"`
-	Package    string     `json:"package"`
-	Ref        string     `json:"ref"`
-	Tag        CoveredTag `json:"tag"`
-}
-
-// PreparedPatchTag is the merged commit and what its security tag will be called.
-type PreparedPatchTag struct {
-	Name         string `json:"name"` // <tag>-security-K
-	Branch       string `json:"branch"`
-	Commit       string `json:"commit"` // the patch merged onto the tag
-	ChangedLines int    `json:"changed_lines"`
-}
-
-// GraftsInput asks for the grafts of a covered tag onto the patched package (built from
-// the merged commit's evaluation, with outputs PatchedOutputs).
-type GraftsInput struct {
-	PatchID           int64            `json:"patch_id"`
-	WorkflowID        string           `json:"workflow_id"`
-	Collection        string           `json:"collection"`
-	Package           string           `json:"package"`
-	Ref               string           `json:"ref"`
-	Severity          string           `json:"severity"`
-	Advisory          string           `json:"advisory,omitempty"`
-	Tag               CoveredTag       `json:"tag"`
-	Prepared          PreparedPatchTag `json:"prepared"`
-	PatchedEvaluation int64            `json:"patched_evaluation"`
-	PatchedOutputs    []string         `json:"patched_outputs"`
-	Strategy          string           `json:"strategy,omitempty"` // TagGrafts: the decided one
-	Reason            string           `json:"reason,omitempty"`   // TagGrafts: why
-}
-
-// GraftFacts are what policy.ChooseStrategy needs about a covered tag: graftability, the
-// versions and the rebuild cost of the reverse closure.
-type GraftFacts struct {
-	Graft policy.Graftability `json:"graft"`
-	// Unsafe is the first refusal's reason, for people.
-	Unsafe         string  `json:"unsafe,omitempty"`
-	OldVersion     string  `json:"old_version"`
-	NewVersion     string  `json:"new_version"`
-	RebuildSeconds float64 `json:"rebuild_seconds"`
-	ReverseClosure int     `json:"reverse_closure"`
-	Grafts         int     `json:"grafts"`
-}
-
-// SecurityTagResult is a pushed security tag.
-type SecurityTagResult struct {
-	Tag    string `json:"tag"`
-	Commit string `json:"commit"`
-	Grafts int    `json:"grafts"`
-}
-
-// PatchStateInput records where a patch stands, with a reason for the audit log.
-type PatchStateInput struct {
-	PatchID    int64  `json:"patch_id"`
-	WorkflowID string `json:"workflow_id"`
-	State      string `json:"state"`
-	Strategy   string `json:"strategy,omitempty"`
-	Reason     string `json:"reason"`
-	// Tag, when set, is a covered tag that got no security tag (state failed).
-	Tag string `json:"tag,omitempty"`
-}
 
 // SecurityTagSummary is the JSON part of a security tag's message.
 type SecurityTagSummary struct {
@@ -164,8 +60,8 @@ type GraftedPath struct {
 // missing from the collection's repository, an unknown package (with suggestions), tags
 // that are not finished tags of the collection or do not contain the package. By default a
 // patch covers every finished tag whose evaluation contains the package.
-func (a *Activities) ValidatePatch(ctx context.Context, in ValidatePatchInput) (ValidatePatchResult, error) {
-	var out ValidatePatchResult
+func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInput) (wire.ValidatePatchResult, error) {
+	var out wire.ValidatePatchResult
 	col, err := a.LoadCollection(ctx, in.Collection)
 	if err != nil {
 		return out, err
@@ -262,7 +158,7 @@ func (a *Activities) ValidatePatch(ctx context.Context, in ValidatePatchInput) (
 				return out, err
 			}
 			out.Package = key
-			out.Tags = append(out.Tags, CoveredTag{Tag: t.Name, Commit: t.Commit, WaveID: waveID, System: ev.System, EvaluationID: ev.ID})
+			out.Tags = append(out.Tags, wire.CoveredTag{Tag: t.Name, Commit: t.Commit, WaveID: waveID, System: ev.System, EvaluationID: ev.ID})
 		}
 	}
 	if len(out.Tags) == 0 && len(in.Tags) == 0 && len(tags) > 0 {
@@ -278,7 +174,7 @@ func (a *Activities) ValidatePatch(ctx context.Context, in ValidatePatchInput) (
 }
 
 // StartPatch registers a patch (idempotent by workflow ID) with its audit entry.
-func (a *Activities) StartPatch(ctx context.Context, in StartPatchInput) (int64, error) {
+func (a *Activities) StartPatch(ctx context.Context, in wire.StartPatchInput) (int64, error) {
 	actor := "crest"
 	if in.By != "" {
 		actor = "person:" + in.By
@@ -293,43 +189,43 @@ func (a *Activities) StartPatch(ctx context.Context, in StartPatchInput) (int64,
 // PreparePatchTag allocates the security tag of a covered tag, merges the patch ref onto
 // the tag's commit on the tag's own branch (security/<tag>-security-K) and pushes it.
 // Idempotent: a merged branch is left as it is.
-func (a *Activities) PreparePatchTag(ctx context.Context, in PreparePatchTagInput) (PreparedPatchTag, error) {
+func (a *Activities) PreparePatchTag(ctx context.Context, in wire.PreparePatchTagInput) (wire.PreparedPatchTag, error) {
 	col, err := a.LoadCollection(ctx, in.Collection)
 	if err != nil {
-		return PreparedPatchTag{}, err
+		return wire.PreparedPatchTag{}, err
 	}
 	pt, err := a.Store.StartPatchTag(ctx, in.PatchID, in.Tag.Tag)
 	if err != nil {
-		return PreparedPatchTag{}, err
+		return wire.PreparedPatchTag{}, err
 	}
 	defer keepAlive(ctx, "merging "+in.Ref+" onto "+in.Tag.Tag)()
 	repo, err := a.Repos.Open(ctx, col)
 	if err != nil {
-		return PreparedPatchTag{}, err
+		return wire.PreparedPatchTag{}, err
 	}
 	if _, err := repo.PrepareBranch(ctx, pt.Branch, in.Tag.Commit); err != nil {
-		return PreparedPatchTag{}, err
+		return wire.PreparedPatchTag{}, err
 	}
 	head, err := repo.Merge(ctx, pt.Branch, in.Ref, fmt.Sprintf("%s: merge %s (security fix of %s)", pt.Name, in.Ref, in.Package))
 	var conflict *gitrepo.ConflictError
 	switch {
 	case errors.As(err, &conflict):
-		return PreparedPatchTag{}, temporal.NewNonRetryableApplicationError(
+		return wire.PreparedPatchTag{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s does not merge onto %s: conflicts in %s", in.Ref, in.Tag.Tag, strings.Join(conflict.Files, ", ")),
-			ErrMergeConflict, err)
+			wire.ErrMergeConflict, err)
 	case errors.Is(err, gitrepo.ErrRefNotFound):
-		return PreparedPatchTag{}, invalid("ref %q not found in %s", in.Ref, gitrepo.RedactURL(col.Remote))
+		return wire.PreparedPatchTag{}, invalid("ref %q not found in %s", in.Ref, gitrepo.RedactURL(col.Remote))
 	case err != nil:
-		return PreparedPatchTag{}, err
+		return wire.PreparedPatchTag{}, err
 	}
 	lines, err := repo.ChangedLines(ctx, in.Tag.Commit, head)
 	if err != nil {
-		return PreparedPatchTag{}, err
+		return wire.PreparedPatchTag{}, err
 	}
 	if err := repo.Push(ctx, pt.Branch); err != nil {
-		return PreparedPatchTag{}, err
+		return wire.PreparedPatchTag{}, err
 	}
-	return PreparedPatchTag{Name: pt.Name, Branch: pt.Branch, Commit: head, ChangedLines: lines}, nil
+	return wire.PreparedPatchTag{Name: pt.Name, Branch: pt.Branch, Commit: head, ChangedLines: lines}, nil
 }
 
 // grafter is the graft adapter on this worker's Nix.
@@ -348,7 +244,7 @@ func (a *Activities) grafter() (graft.Nix, string, error) {
 
 // graftPlan is the grafts of a covered tag, dependencies first.
 type graftPlan struct {
-	facts   GraftFacts
+	facts   wire.GraftFacts
 	old     GraftedPath // the patched package
 	drv     string      // the patched package's derivation
 	grafts  []graft.Graft
@@ -362,7 +258,7 @@ type graftPlan struct {
 // embedding and name-length rules). The tag's outputs are realised first: on the machine
 // that built the tag they are there already; elsewhere Nix fetches them from the
 // collection's binary cache.
-func (a *Activities) planGrafts(ctx context.Context, in GraftsInput) (graftPlan, error) {
+func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graftPlan, error) {
 	var plan graftPlan
 	n, _, err := a.grafter()
 	if err != nil {
@@ -498,7 +394,7 @@ func (a *Activities) planGrafts(ctx context.Context, in GraftsInput) (graftPlan,
 // CheckGrafts finds what policy.ChooseStrategy needs to know about a covered tag: whether
 // its dependents can be grafted onto the patched package (the first refusal's reason), the
 // versions, and the rebuild cost of the reverse closure.
-func (a *Activities) CheckGrafts(ctx context.Context, in GraftsInput) (GraftFacts, error) {
+func (a *Activities) CheckGrafts(ctx context.Context, in wire.GraftsInput) (wire.GraftFacts, error) {
 	plan, err := a.planGrafts(ctx, in)
 	return plan.facts, err
 }
@@ -511,26 +407,26 @@ func (a *Activities) CheckGrafts(ctx context.Context, in GraftsInput) (GraftFact
 // and records the tag and its grafts as debt, with the audit entry, in one transaction.
 // An unsafe graft is a non-retryable GraftRefused error naming the rule and the rebuild
 // strategy. Idempotent: a commit, tag or record made already is kept.
-func (a *Activities) TagGrafts(ctx context.Context, in GraftsInput) (SecurityTagResult, error) {
+func (a *Activities) TagGrafts(ctx context.Context, in wire.GraftsInput) (wire.SecurityTagResult, error) {
 	plan, err := a.planGrafts(ctx, in)
 	if err != nil {
-		return SecurityTagResult{}, err
+		return wire.SecurityTagResult{}, err
 	}
 	if plan.unsafe != nil {
-		return SecurityTagResult{}, temporal.NewNonRetryableApplicationError(
+		return wire.SecurityTagResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s: %s (rule %s); use --strategy rebuild", in.Tag.Tag, plan.unsafe.Error(), plan.unsafe.Rule), ErrGraftRefused, nil)
 	}
 	n, hostPath, err := a.grafter()
 	if err != nil {
-		return SecurityTagResult{}, err
+		return wire.SecurityTagResult{}, err
 	}
 	dir, err := os.MkdirTemp("", "crest-grafts-")
 	if err != nil {
-		return SecurityTagResult{}, err
+		return wire.SecurityTagResult{}, err
 	}
 	defer os.RemoveAll(dir)
 	if err := graft.WriteExpression(dir, plan.grafts); err != nil {
-		return SecurityTagResult{}, err
+		return wire.SecurityTagResult{}, err
 	}
 	sum := SecurityTagSummary{Schema: "crest.security-tag/v1", Tag: in.Prepared.Name, Covers: in.Tag.Tag, Package: in.Package,
 		Ref: in.Ref, Advisory: in.Advisory, Severity: in.Severity, Strategy: in.Strategy, Reason: in.Reason,
@@ -542,7 +438,7 @@ func (a *Activities) TagGrafts(ctx context.Context, in GraftsInput) (SecurityTag
 	if len(plan.grafts) > 0 {
 		drvs, err := n.Instantiate(ctx, dir, in.Tag.System, hostPath)
 		if err != nil {
-			return SecurityTagResult{}, err
+			return wire.SecurityTagResult{}, err
 		}
 		activity.RecordHeartbeat(ctx, fmt.Sprintf("grafting %d packages", len(plan.grafts)))
 		list := make([]string, len(plan.grafts))
@@ -551,7 +447,7 @@ func (a *Activities) TagGrafts(ctx context.Context, in GraftsInput) (SecurityTag
 		}
 		outs, err := n.RealiseAll(ctx, list)
 		if err != nil {
-			return SecurityTagResult{}, err
+			return wire.SecurityTagResult{}, err
 		}
 		for i, g := range plan.grafts {
 			out := outs[i]
@@ -564,26 +460,26 @@ func (a *Activities) TagGrafts(ctx context.Context, in GraftsInput) (SecurityTag
 	for _, name := range []string{"grafts.nix", "graft.sh", "grafts.json"} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
-			return SecurityTagResult{}, err
+			return wire.SecurityTagResult{}, err
 		}
 		files[GraftsDir+"/"+name] = b
 	}
 	col, err := a.LoadCollection(ctx, in.Collection)
 	if err != nil {
-		return SecurityTagResult{}, err
+		return wire.SecurityTagResult{}, err
 	}
 	repo, err := a.Repos.Open(ctx, col)
 	if err != nil {
-		return SecurityTagResult{}, err
+		return wire.SecurityTagResult{}, err
 	}
 	commit, err := repo.CommitFiles(ctx, in.Prepared.Branch, files, fmt.Sprintf("%s: graft %d dependents onto %s %s\n\n%s\n",
 		in.Prepared.Name, len(plan.grafts), in.Package, plan.facts.NewVersion, in.Reason))
 	if err != nil {
-		return SecurityTagResult{}, err
+		return wire.SecurityTagResult{}, err
 	}
 	doc, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
-		return SecurityTagResult{}, err
+		return wire.SecurityTagResult{}, err
 	}
 	var msg strings.Builder
 	fmt.Fprintf(&msg, "%s: %s %s → %s", in.Prepared.Name, in.Package, plan.facts.OldVersion, plan.facts.NewVersion)
@@ -596,23 +492,23 @@ func (a *Activities) TagGrafts(ctx context.Context, in GraftsInput) (SecurityTag
 	}
 	fmt.Fprintf(&msg, "\n%s\n", doc)
 	if err := repo.Tag(ctx, in.Prepared.Name, commit, msg.String()); err != nil {
-		return SecurityTagResult{}, err
+		return wire.SecurityTagResult{}, err
 	}
 	if err := repo.Push(ctx, in.Prepared.Branch, "refs/tags/"+in.Prepared.Name); err != nil {
-		return SecurityTagResult{}, err
+		return wire.SecurityTagResult{}, err
 	}
 	if err := a.Store.RecordPatchTag(ctx, store.TaggedPatch{PatchID: in.PatchID, CoveredTag: in.Tag.Tag, Commit: commit,
 		Summary: doc, Grafts: debt, Audit: store.AuditEntry{Key: in.WorkflowID + "/tag/" + in.Tag.Tag, Actor: "crest",
 			Wave: in.Tag.Tag, Package: in.Package, Action: "security-tagged",
 			Reason: fmt.Sprintf("%s: %d grafts onto %s %s", in.Prepared.Name, len(sum.Grafts), in.Package, plan.facts.NewVersion), Details: doc}}); err != nil {
-		return SecurityTagResult{}, err
+		return wire.SecurityTagResult{}, err
 	}
-	return SecurityTagResult{Tag: in.Prepared.Name, Commit: commit, Grafts: len(sum.Grafts)}, nil
+	return wire.SecurityTagResult{Tag: in.Prepared.Name, Commit: commit, Grafts: len(sum.Grafts)}, nil
 }
 
 // RecordPatchState records a patch's state (and a covered tag that failed) with its
 // reason in the audit log.
-func (a *Activities) RecordPatchState(ctx context.Context, in PatchStateInput) error {
+func (a *Activities) RecordPatchState(ctx context.Context, in wire.PatchStateInput) error {
 	audit := store.AuditEntry{Key: in.WorkflowID + "/" + in.State + "/" + in.Tag, Actor: "crest", Wave: in.Tag,
 		Action: "patch-" + in.State, Reason: in.Reason}
 	if in.Tag != "" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/crestwaves/crest/activities/wire"
 	"slices"
 	"sync"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/workflows"
 )
 

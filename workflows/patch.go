@@ -8,7 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/crestwaves/crest/activities"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/policy"
 )
 
@@ -126,8 +126,8 @@ func SecurityPatch(ctx workflow.Context, in SecurityPatchInput) (SecurityPatchRe
 
 func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 	bctx := bookkeeping(ctx)
-	var valid activities.ValidatePatchResult
-	err := workflow.ExecuteActivity(bctx, a.ValidatePatch, activities.ValidatePatchInput{Collection: p.in.Collection,
+	var valid wire.ValidatePatchResult
+	err := workflow.ExecuteActivity(bctx, wire.ActivityValidatePatch, wire.ValidatePatchInput{Collection: p.in.Collection,
 		Package: p.in.Package, Ref: p.in.Ref, Strategy: p.in.Strategy, Severity: p.in.Severity, Tags: p.in.Tags}).Get(ctx, &valid)
 	p.validated, p.refused = true, err
 	if err != nil {
@@ -137,7 +137,7 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 	}
 	p.in.Package, p.st.Package = valid.Package, valid.Package
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
-	if err := workflow.ExecuteActivity(bctx, a.StartPatch, activities.StartPatchInput{WorkflowID: id, Collection: p.in.Collection,
+	if err := workflow.ExecuteActivity(bctx, wire.ActivityStartPatch, wire.StartPatchInput{WorkflowID: id, Collection: p.in.Collection,
 		Package: p.in.Package, Ref: p.in.Ref, Strategy: p.in.Strategy, Severity: p.in.Severity, Advisory: p.in.Advisory,
 		By: p.in.By}).Get(ctx, &p.st.PatchID); err != nil {
 		return p.st, err
@@ -168,11 +168,11 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 // patchTag makes the security tag of one covered tag. A reason that is not empty is why the
 // patch cannot go on (a failed build, an unsafe graft, a strategy not built yet); an error
 // is the workflow's own trouble.
-func (p *securityPatch) patchTag(ctx workflow.Context, t activities.CoveredTag, st *PatchTagStatus) (string, error) {
+func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *PatchTagStatus) (string, error) {
 	bctx := bookkeeping(ctx)
 	p.st.Phase = PatchPhaseMerging
-	var prepared activities.PreparedPatchTag
-	if err := workflow.ExecuteActivity(bctx, a.PreparePatchTag, activities.PreparePatchTagInput{PatchID: p.st.PatchID,
+	var prepared wire.PreparedPatchTag
+	if err := workflow.ExecuteActivity(bctx, wire.ActivityPreparePatchTag, wire.PreparePatchTagInput{PatchID: p.st.PatchID,
 		Collection: p.in.Collection, Package: p.in.Package, Ref: p.in.Ref, Tag: t}).Get(ctx, &prepared); err != nil {
 		if app, ok := nonRetryable(err); ok {
 			return app.Message(), nil
@@ -181,8 +181,8 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t activities.CoveredTag, 
 	}
 	st.Tag = prepared.Name
 	p.st.Phase = PatchPhaseEvaluating
-	var ev activities.EvaluateResult
-	if err := workflow.ExecuteActivity(bctx, a.Evaluate, activities.EvaluateInput{Collection: p.in.Collection,
+	var ev wire.EvaluateResult
+	if err := workflow.ExecuteActivity(bctx, wire.ActivityEvaluate, wire.EvaluateInput{Collection: p.in.Collection,
 		Commit: prepared.Commit, System: t.System}).Get(ctx, &ev); err != nil {
 		if app, ok := nonRetryable(err); ok {
 			return app.Message(), nil
@@ -193,13 +193,13 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t activities.CoveredTag, 
 	// The patched package alone, built and tested on the builders like every build.
 	p.st.Phase = PatchPhaseBuilding
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
-	var built activities.BuildResult
+	var built wire.BuildResult
 	limits := p.in.Limits.withDefaults()
-	err := workflow.ExecuteActivity(building(ctx, limits, t.System), a.BuildPackage, activities.BuildInput{
+	err := workflow.ExecuteActivity(building(ctx, limits, t.System), wire.ActivityBuildPackage, wire.BuildInput{
 		Key: fmt.Sprintf("%s/%s/%s/%s", id, t.Tag, t.System, p.in.Package), EvaluationID: ev.EvaluationID,
 		System: t.System, Package: p.in.Package, Collection: p.in.Collection}).Get(ctx, &built)
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) && (app.Type() == activities.ErrBuildFailed || app.Type() == activities.ErrTestFailed) {
+	if errors.As(err, &app) && (app.Type() == wire.ErrBuildFailed || app.Type() == wire.ErrTestFailed) {
 		return fmt.Sprintf("%s with %s: %s; fix the patch and start it again", p.in.Package, p.in.Ref, app.Message()), nil
 	}
 	if err != nil {
@@ -207,11 +207,11 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t activities.CoveredTag, 
 	}
 
 	p.st.Phase = PatchPhaseGrafting
-	gin := activities.GraftsInput{PatchID: p.st.PatchID, WorkflowID: id, Collection: p.in.Collection, Package: p.in.Package,
+	gin := wire.GraftsInput{PatchID: p.st.PatchID, WorkflowID: id, Collection: p.in.Collection, Package: p.in.Package,
 		Ref: p.in.Ref, Severity: p.in.Severity, Advisory: p.in.Advisory, Tag: t, Prepared: prepared,
 		PatchedEvaluation: ev.EvaluationID, PatchedOutputs: built.Outputs}
-	var facts activities.GraftFacts
-	if err := workflow.ExecuteActivity(bctx, a.CheckGrafts, gin).Get(ctx, &facts); err != nil {
+	var facts wire.GraftFacts
+	if err := workflow.ExecuteActivity(bctx, wire.ActivityCheckGrafts, gin).Get(ctx, &facts); err != nil {
 		if app, ok := nonRetryable(err); ok {
 			return app.Message(), nil
 		}
@@ -239,8 +239,8 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t activities.CoveredTag, 
 	}
 	p.st.Strategy = string(d.Strategy)
 	gin.Strategy, gin.Reason = string(d.Strategy), d.Reason
-	var tagged activities.SecurityTagResult
-	if err := workflow.ExecuteActivity(bctx, a.TagGrafts, gin).Get(ctx, &tagged); err != nil {
+	var tagged wire.SecurityTagResult
+	if err := workflow.ExecuteActivity(bctx, wire.ActivityTagGrafts, gin).Get(ctx, &tagged); err != nil {
 		if app, ok := nonRetryable(err); ok {
 			return app.Message(), nil
 		}
@@ -255,7 +255,7 @@ func (p *securityPatch) finish(ctx workflow.Context, phase, reason, tag string) 
 	ctx, _ = workflow.NewDisconnectedContext(ctx)
 	p.st.Phase, p.st.Reason = phase, reason
 	state := map[string]string{PatchPhaseDone: "done", PatchPhaseFailed: "failed", PatchPhaseCancelled: "cancelled"}[phase]
-	if err := workflow.ExecuteActivity(bookkeeping(ctx), a.RecordPatchState, activities.PatchStateInput{PatchID: p.st.PatchID,
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityRecordPatchState, wire.PatchStateInput{PatchID: p.st.PatchID,
 		WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID, State: state, Strategy: p.st.Strategy, Reason: reason, Tag: tag,
 	}).Get(ctx, nil); err != nil {
 		return p.st, err

@@ -19,6 +19,7 @@ import (
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -27,7 +28,7 @@ import (
 func (s *stack) greenWave(t *testing.T, n int, pkg, ref string) workflows.MajorWaveResult {
 	t.Helper()
 	return s.runWave(t, s.queue+"/wave-"+strconv.Itoa(n), workflows.MajorWaveInput{Collection: "demo", Limits: s.limits,
-		Updates: []activities.Update{{Package: pkg, Ref: ref}}})
+		Updates: []wire.Update{{Package: pkg, Ref: ref}}})
 }
 
 // patch runs a SecurityPatch to its end.

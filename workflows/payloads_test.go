@@ -56,14 +56,21 @@ var activityShapes = map[string]shape{
 	wire.ActivityReview:             one[wire.ReviewInput, wire.ReviewResult](),
 	wire.ActivityRecordDecision:     errorOnly[wire.DecisionInput](),
 	wire.ActivityTagMinorWave:       one[wire.TagInput, wire.TagResult](),
+	wire.ActivityValidatePatch:      one[wire.ValidatePatchInput, wire.ValidatePatchResult](),
+	wire.ActivityStartPatch:         one[wire.StartPatchInput, int64](),
+	wire.ActivityPreparePatchTag:    one[wire.PreparePatchTagInput, wire.PreparedPatchTag](),
+	wire.ActivityCheckGrafts:        one[wire.GraftsInput, wire.GraftFacts](),
+	wire.ActivityTagGrafts:          one[wire.GraftsInput, wire.SecurityTagResult](),
+	wire.ActivityRecordPatchState:   errorOnly[wire.PatchStateInput](),
 }
 
 // workflowShapes are the inputs and results of Crest's workflows.
 var workflowShapes = map[string]shape{
-	"MajorWave":  one[MajorWaveInput, MajorWaveResult](),
-	"MinorWave":  one[MinorWaveInput, MinorWaveResult](),
-	"BuildShard": one[ShardInput, ShardResult](),
-	"BuildSet":   one[BuildSetInput, BuildSetResult](),
+	"MajorWave":     one[MajorWaveInput, MajorWaveResult](),
+	"MinorWave":     one[MinorWaveInput, MinorWaveResult](),
+	"BuildShard":    one[ShardInput, ShardResult](),
+	"BuildSet":      one[BuildSetInput, BuildSetResult](),
+	"SecurityPatch": one[SecurityPatchInput, SecurityPatchResult](),
 }
 
 // updateShapes are the requests and answers of updates.

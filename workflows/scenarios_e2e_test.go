@@ -3,7 +3,6 @@ package workflows_test
 import (
 	"context"
 	"fmt"
-	"github.com/crestwaves/crest/activities/wire"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )

@@ -24,6 +24,14 @@ const (
 	ActivityReview             = "Review"             // ReviewInput → ReviewResult
 	ActivityRecordDecision     = "RecordDecision"     // DecisionInput → error only (local)
 	ActivityTagMinorWave       = "TagMinorWave"       // TagInput → TagResult
+
+	// Security patches.
+	ActivityValidatePatch    = "ValidatePatch"    // ValidatePatchInput → ValidatePatchResult
+	ActivityStartPatch       = "StartPatch"       // StartPatchInput → the patch's ID
+	ActivityPreparePatchTag  = "PreparePatchTag"  // PreparePatchTagInput → PreparedPatchTag
+	ActivityCheckGrafts      = "CheckGrafts"      // GraftsInput → GraftFacts
+	ActivityTagGrafts        = "TagGrafts"        // GraftsInput → SecurityTagResult
+	ActivityRecordPatchState = "RecordPatchState" // PatchStateInput → error only
 )
 
 // ActivityNames lists every activity name, for the tests that hold the worker's
@@ -34,4 +42,6 @@ var ActivityNames = []string{
 	ActivityPrepareRound, ActivityTakeReady, ActivityTakeShard, ActivityBuildPackage,
 	ActivitySummarize, ActivityCheckRequest, ActivityResolve, ActivityReviewFailures,
 	ActivityReview, ActivityRecordDecision, ActivityTagMinorWave,
+	ActivityValidatePatch, ActivityStartPatch, ActivityPreparePatchTag, ActivityCheckGrafts,
+	ActivityTagGrafts, ActivityRecordPatchState,
 }

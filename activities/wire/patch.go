@@ -1,0 +1,110 @@
+package wire
+
+import (
+	"github.com/crestwaves/crest/policy"
+)
+
+// ValidatePatchInput is what a security patch is asked to do, checked before anything is
+// allocated.
+type ValidatePatchInput struct {
+	Collection string   `json:"collection"`
+	Package    string   `json:"package"`
+	Ref        string   `json:"ref"`
+	Strategy   string   `json:"strategy"`
+	Severity   string   `json:"severity"`
+	Tags       []string `json:"tags,omitempty"`
+}
+
+// CoveredTag is a finished tag a patch covers, on one system.
+type CoveredTag struct {
+	Tag          string `json:"tag"`
+	Commit       string `json:"commit"`
+	WaveID       int64  `json:"wave_id"`
+	System       string `json:"system"`
+	EvaluationID int64  `json:"evaluation_id"`
+}
+
+// ValidatePatchResult names the package (its key) and the tags the patch covers, oldest
+// first.
+type ValidatePatchResult struct {
+	Package string       `json:"package"`
+	Tags    []CoveredTag `json:"tags"`
+}
+
+// StartPatchInput registers a patch.
+type StartPatchInput struct {
+	WorkflowID string `json:"workflow_id"`
+	Collection string `json:"collection"`
+	Package    string `json:"package"`
+	Ref        string `json:"ref"`
+	Strategy   string `json:"strategy"`
+	Severity   string `json:"severity"`
+	Advisory   string `json:"advisory,omitempty"`
+	By         string `json:"by,omitempty"`
+}
+
+// PreparePatchTagInput merges a patch onto a covered tag, on the branch of its security tag.
+type PreparePatchTagInput struct {
+	PatchID    int64      `json:"patch_id"`
+	Collection string     `json:"collection"`
+	Package    string     `json:"package"`
+	Ref        string     `json:"ref"`
+	Tag        CoveredTag `json:"tag"`
+}
+
+// PreparedPatchTag is the merged commit and what its security tag will be called.
+type PreparedPatchTag struct {
+	Name         string `json:"name"` // <tag>-security-K
+	Branch       string `json:"branch"`
+	Commit       string `json:"commit"` // the patch merged onto the tag
+	ChangedLines int    `json:"changed_lines"`
+}
+
+// GraftsInput asks for the grafts of a covered tag onto the patched package (built from
+// the merged commit's evaluation, with outputs PatchedOutputs).
+type GraftsInput struct {
+	PatchID           int64            `json:"patch_id"`
+	WorkflowID        string           `json:"workflow_id"`
+	Collection        string           `json:"collection"`
+	Package           string           `json:"package"`
+	Ref               string           `json:"ref"`
+	Severity          string           `json:"severity"`
+	Advisory          string           `json:"advisory,omitempty"`
+	Tag               CoveredTag       `json:"tag"`
+	Prepared          PreparedPatchTag `json:"prepared"`
+	PatchedEvaluation int64            `json:"patched_evaluation"`
+	PatchedOutputs    []string         `json:"patched_outputs"`
+	Strategy          string           `json:"strategy,omitempty"` // TagGrafts: the decided one
+	Reason            string           `json:"reason,omitempty"`   // TagGrafts: why
+}
+
+// GraftFacts are what policy.ChooseStrategy needs about a covered tag: graftability, the
+// versions and the rebuild cost of the reverse closure.
+type GraftFacts struct {
+	Graft policy.Graftability `json:"graft"`
+	// Unsafe is the first refusal's reason, for people.
+	Unsafe         string  `json:"unsafe,omitempty"`
+	OldVersion     string  `json:"old_version"`
+	NewVersion     string  `json:"new_version"`
+	RebuildSeconds float64 `json:"rebuild_seconds"`
+	ReverseClosure int     `json:"reverse_closure"`
+	Grafts         int     `json:"grafts"`
+}
+
+// SecurityTagResult is a pushed security tag.
+type SecurityTagResult struct {
+	Tag    string `json:"tag"`
+	Commit string `json:"commit"`
+	Grafts int    `json:"grafts"`
+}
+
+// PatchStateInput records where a patch stands, with a reason for the audit log.
+type PatchStateInput struct {
+	PatchID    int64  `json:"patch_id"`
+	WorkflowID string `json:"workflow_id"`
+	State      string `json:"state"`
+	Strategy   string `json:"strategy,omitempty"`
+	Reason     string `json:"reason"`
+	// Tag, when set, is a covered tag that got no security tag (state failed).
+	Tag string `json:"tag,omitempty"`
+}
