@@ -134,6 +134,15 @@ var requiredHistories = []struct {
 	{"record-cancel/demo~wave-cancel.json", []string{"Cancel", cancelled}},
 	{"record-cancel/demo~wave-cancel-1.json", []string{versionMarker("record-cancel"), cancelled}},
 	{"record-cancel/demo~wave-cancel-1~build~x86_64-linux~r0.json", []string{cancelled}},
+
+	// batched-takes: a BuildSet takes once for every build that finished. TestMajorWaveEndToEnd.
+	{"batched-takes/demo~wave-1.json", []string{completed}},
+	{"batched-takes/demo~wave-1-1.json", nil},
+	{"batched-takes/demo~wave-1-1~build~x86_64-linux~r0.json", []string{versionMarker("batched-takes")}},
+	{"batched-takes/demo~wave-1-1~build~x86_64-linux~r1.json", []string{versionMarker("batched-takes")}},
+	{"batched-takes/demo~wave-1-2.json", nil},
+	{"batched-takes/demo~wave-1-2~build~x86_64-linux~r0.json", []string{versionMarker("batched-takes")}},
+	{"batched-takes/demo~wave-1-2~build~x86_64-linux~r1.json", nil},
 }
 
 // How a history ended.
