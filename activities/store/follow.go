@@ -31,7 +31,7 @@ func (s *Store) Resolve(ctx context.Context, minorWaveID int64, system, pkg, res
 		}
 		rows, err := tx.Query(ctx, `
 			SELECT package FROM package_results
-			WHERE minor_wave_id = $1 AND system = $2 AND status = 'dependency-failed' AND resolution = '' AND $3 = ANY(blocked_by)`,
+			WHERE minor_wave_id = $1 AND system = $2 AND status = 'dependency-failed' AND resolution = '' AND blocked_by @> ARRAY[$3]`,
 			minorWaveID, system, pkg)
 		if err != nil {
 			return err

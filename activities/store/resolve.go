@@ -110,12 +110,19 @@ type RootCause struct {
 // RootCauses lists a minor wave's root causes with the dependents each blocks, including
 // those since fixed (status passed, resolution fixed).
 func (s *Store) RootCauses(ctx context.Context, minorWaveID int64) ([]RootCause, error) {
+	// The dependents are grouped by root cause in one pass over the dependency-failed
+	// packages: a subquery per root cause made 3,000 root causes of 85,000 dependents a
+	// quarter of a billion array probes (minutes at 100,000 packages).
 	rows, err := s.pool.Query(ctx, `
+		WITH blocked AS (
+			SELECT d.system, b.root, array_agg(d.package ORDER BY d.package) AS dependents
+			FROM package_results d, unnest(d.blocked_by) AS b(root)
+			WHERE d.minor_wave_id = $1 AND d.status = 'dependency-failed'
+			GROUP BY d.system, b.root
+		)
 		SELECT r.system, r.package, r.drv, r.status, r.resolution, r.reason, r.attempts, r.log_tail, r.fingerprint,
-			coalesce((SELECT array_agg(d.package ORDER BY d.package) FROM package_results d
-			          WHERE d.minor_wave_id = r.minor_wave_id AND d.system = r.system
-			            AND d.status = 'dependency-failed' AND r.package = ANY(d.blocked_by)), '{}')
-		FROM package_results r
+			coalesce(blocked.dependents, '{}')
+		FROM package_results r LEFT JOIN blocked ON blocked.system = r.system AND blocked.root = r.package
 		WHERE r.minor_wave_id = $1 AND (r.status IN ('failed', 'test-failed') OR r.resolution = 'fixed')
 		ORDER BY r.package, r.system`, minorWaveID)
 	if err != nil {
