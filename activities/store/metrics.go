@@ -102,7 +102,7 @@ func (s *Store) Metrics(ctx context.Context) (MetricsSnapshot, error) {
 		sql string
 		to  map[string]int
 	}{
-		{`SELECT state, count(*)::int FROM waves GROUP BY state`, m.Waves},
+		{`SELECT state, count(*)::int FROM waves WHERE number > 0 GROUP BY state`, m.Waves},
 		{`SELECT state, count(*)::int FROM minor_waves GROUP BY state`, m.MinorWaves},
 	} {
 		rows, err := s.pool.Query(ctx, q.sql)

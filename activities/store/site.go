@@ -29,7 +29,7 @@ func (s *Store) WaveOverviews(ctx context.Context, collection string) ([]WaveOve
 		FROM waves w JOIN collections c ON c.id = w.collection_id
 		LEFT JOIN minor_waves m ON m.wave_id = w.id
 		LEFT JOIN package_results pr ON pr.minor_wave_id = m.id
-		WHERE $1 = '' OR c.name = $1
+		WHERE ($1 = '' OR c.name = $1) AND w.number > 0
 		GROUP BY w.id, c.id
 		ORDER BY c.name, w.number DESC`, collection)
 	if err != nil {

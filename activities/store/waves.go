@@ -54,7 +54,7 @@ func (s *Store) CreateWave(ctx context.Context, w Wave) (Wave, error) {
 			return err
 		}
 		if w.Number == 0 {
-			if err := tx.QueryRow(ctx, `SELECT coalesce(max(number), 0) + 1 FROM waves WHERE collection_id = $1`, w.CollectionID).Scan(&w.Number); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT coalesce(max(number), 0) + 1 FROM waves WHERE collection_id = $1 AND number > 0`, w.CollectionID).Scan(&w.Number); err != nil {
 				return err
 			}
 		} else {
@@ -132,7 +132,8 @@ func (s *Store) WaveByNumber(ctx context.Context, collection string, number int)
 // Waves lists the waves of a collection (all collections when empty), newest first.
 func (s *Store) Waves(ctx context.Context, collection string) ([]Wave, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+waveColumns+` FROM waves w JOIN collections c ON c.id = w.collection_id
-		WHERE $1 = '' OR c.name = $1 ORDER BY c.name, w.number DESC`, collection)
+		WHERE ($1 = '' OR c.name = $1) AND w.number > 0 -- queue builds have negative numbers
+		ORDER BY c.name, w.number DESC`, collection)
 	if err != nil {
 		return nil, fmt.Errorf("list waves: %w", err)
 	}
@@ -295,7 +296,7 @@ func (s *Store) SetMinorWave(ctx context.Context, id int64, state, commit string
 func (s *Store) NextWaveNumber(ctx context.Context, collection string) (int, error) {
 	var n int
 	err := s.pool.QueryRow(ctx, `
-		SELECT coalesce(max(w.number), 0) + 1 FROM collections c LEFT JOIN waves w ON w.collection_id = c.id
+		SELECT coalesce(max(w.number), 0) + 1 FROM collections c LEFT JOIN waves w ON w.collection_id = c.id AND w.number > 0
 		WHERE c.name = $1 GROUP BY c.id`, collection).Scan(&n)
 	if err != nil {
 		return 0, notFound(err, "collection "+collection)

@@ -1,0 +1,462 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Queue change states, as queue_changes records them.
+const (
+	QueueQueued       = "queued"
+	QueueBatched      = "batched"
+	QueueMerged       = "merged"
+	QueueEjected      = "ejected"
+	QueueWithdrawn    = "withdrawn"
+	QueueHandedToWave = "handed-to-wave"
+)
+
+// QueueChange is one approved change in a merge queue.
+type QueueChange struct {
+	ID           int64
+	Key          string
+	Collection   string
+	Branch       string
+	Ref          string
+	Commit       string
+	Title        string
+	Labels       []string
+	SubmittedBy  string
+	Lane         string
+	LaneReason   string
+	Rebuilds     int
+	State        string
+	Reason       string
+	BatchID      int64
+	Attempts     int
+	Evidence     json.RawMessage
+	SubmittedAt  time.Time
+	BatchedAt    *time.Time
+	BuiltAt      *time.Time
+	MergedAt     *time.Time
+	EjectedAt    *time.Time
+	CollectionID int64
+}
+
+const queueChangeColumns = `q.id, q.key, c.name, q.branch, q.ref, q.commit, q.title, q.labels, q.submitted_by, q.lane, q.lane_reason,
+	q.rebuilds, q.state, q.reason, coalesce(q.batch_id, 0), q.attempts, q.evidence, q.submitted_at, q.batched_at, q.built_at,
+	q.merged_at, q.ejected_at, q.collection_id`
+
+func scanQueueChange(row pgx.Row) (QueueChange, error) {
+	var q QueueChange
+	err := row.Scan(&q.ID, &q.Key, &q.Collection, &q.Branch, &q.Ref, &q.Commit, &q.Title, &q.Labels, &q.SubmittedBy, &q.Lane,
+		&q.LaneReason, &q.Rebuilds, &q.State, &q.Reason, &q.BatchID, &q.Attempts, &q.Evidence, &q.SubmittedAt, &q.BatchedAt,
+		&q.BuiltAt, &q.MergedAt, &q.EjectedAt, &q.CollectionID)
+	return q, err
+}
+
+// SubmitChange records an approved change as queued. Idempotent by Key: a retried
+// submission returns the change recorded first.
+func (s *Store) SubmitChange(ctx context.Context, q QueueChange) (QueueChange, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO queue_changes (key, collection_id, branch, ref, commit, title, labels, submitted_by, state)
+		SELECT $1, c.id, $3, $4, $5, $6, $7, $8, 'queued' FROM collections c WHERE c.name = $2
+		ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key
+		RETURNING id`, q.Key, q.Collection, q.Branch, q.Ref, q.Commit, q.Title, nonNil(q.Labels), q.SubmittedBy).Scan(&id)
+	if err != nil {
+		return q, notFound(err, "submit "+q.Ref+" to the queue of collection "+q.Collection)
+	}
+	return s.QueueChange(ctx, id)
+}
+
+// QueueChange returns one change of a merge queue.
+func (s *Store) QueueChange(ctx context.Context, id int64) (QueueChange, error) {
+	q, err := scanQueueChange(s.pool.QueryRow(ctx, `SELECT `+queueChangeColumns+`
+		FROM queue_changes q JOIN collections c ON c.id = q.collection_id WHERE q.id = $1`, id))
+	if err != nil {
+		return q, notFound(err, fmt.Sprintf("queue change %d", id))
+	}
+	return q, nil
+}
+
+// QueueChanges lists the changes of a collection's queue for a branch ("" for every
+// branch), newest first; states filters them (none: all).
+func (s *Store) QueueChanges(ctx context.Context, collection, branch string, states ...string) ([]QueueChange, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+queueChangeColumns+`
+		FROM queue_changes q JOIN collections c ON c.id = q.collection_id
+		WHERE c.name = $1 AND ($2 = '' OR q.branch = $2) AND (cardinality($3::text[]) = 0 OR q.state = ANY($3))
+		ORDER BY q.id DESC`, collection, branch, nonNil(states))
+	if err != nil {
+		return nil, fmt.Errorf("list queue changes: %w", err)
+	}
+	defer rows.Close()
+	var out []QueueChange
+	for rows.Next() {
+		q, err := scanQueueChange(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list queue changes: %w", err)
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// SetLane records the lane policy chose for a change, with its reason; a change laned
+// for the wave lane is handed to the next major wave at once (state handed-to-wave) with
+// handOff as its reason.
+func (s *Store) SetLane(ctx context.Context, id int64, lane, reason string, rebuilds int, handOff string) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE queue_changes SET lane = $2, lane_reason = $3, rebuilds = $4, updated_at = now(),
+			state = CASE WHEN $5 <> '' AND state = 'queued' THEN 'handed-to-wave' ELSE state END,
+			reason = CASE WHEN $5 <> '' AND state = 'queued' THEN $5 ELSE reason END
+		WHERE id = $1`, id, lane, reason, rebuilds, handOff)
+	if err != nil {
+		return fmt.Errorf("set lane of queue change %d: %w", id, err)
+	}
+	return nil
+}
+
+// WithdrawChange takes a change that is not being built out of its queue. A change
+// already final is an error naming its state.
+func (s *Store) WithdrawChange(ctx context.Context, id int64, reason string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE queue_changes SET state = 'withdrawn', reason = $2, updated_at = now()
+		WHERE id = $1 AND state = 'queued'`, id, reason)
+	if err != nil {
+		return fmt.Errorf("withdraw queue change %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		q, err := s.QueueChange(ctx, id)
+		if err != nil {
+			return err
+		}
+		if q.State != QueueWithdrawn {
+			return fmt.Errorf("withdraw queue change %d: it is %s, not queued", id, q.State)
+		}
+	}
+	return nil
+}
+
+// QueueBatch is one candidate commit of a merge queue.
+type QueueBatch struct {
+	ID              int64
+	Key             string
+	Branch          string
+	Lane            string
+	Members         []int64
+	BaseCommit      string
+	CandidateCommit string
+	MinorWaveID     int64
+	State           string
+	Reason          string
+}
+
+// StartBatch records a batch and marks its members batched (first batched_at kept,
+// attempts counted), in one transaction. Idempotent by Key.
+func (s *Store) StartBatch(ctx context.Context, collection string, b QueueBatch) (QueueBatch, error) {
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT id FROM queue_batches WHERE key = $1`, b.Key).Scan(&b.ID)
+		if err == nil {
+			return nil
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `
+			INSERT INTO queue_batches (collection_id, branch, key, lane, members, base_commit, candidate_commit, state)
+			SELECT c.id, $2, $3, $4, $5, $6, $7, 'building' FROM collections c WHERE c.name = $1 RETURNING id`,
+			collection, b.Branch, b.Key, b.Lane, b.Members, b.BaseCommit, b.CandidateCommit).Scan(&b.ID); err != nil {
+			return notFound(err, "collection "+collection)
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE queue_changes SET state = 'batched', batch_id = $2, attempts = attempts + 1,
+				batched_at = coalesce(batched_at, now()), reason = $3, updated_at = now()
+			WHERE id = ANY($1)`, b.Members, b.ID, fmt.Sprintf("in batch %s", b.Key))
+		return err
+	})
+	if err != nil {
+		return b, fmt.Errorf("start batch %s: %w", b.Key, err)
+	}
+	return b, nil
+}
+
+// SetBatchBuild records the build round of a batch's candidate and how many packages it
+// builds.
+func (s *Store) SetBatchBuild(ctx context.Context, batchID, minorWaveID int64, packages int, state string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE queue_batches SET minor_wave_id = $2, packages = $3, state = $4 WHERE id = $1`,
+		batchID, minorWaveID, packages, state)
+	if err != nil {
+		return fmt.Errorf("set build of batch %d: %w", batchID, err)
+	}
+	return nil
+}
+
+// Ejection is a change thrown out of its batch, with the evidence against it.
+type Ejection struct {
+	ID       int64
+	Reason   string
+	Evidence json.RawMessage
+}
+
+// BatchOutcome is how a batch ended: its members merged, ejected or back in the queue.
+type BatchOutcome struct {
+	BatchID  int64
+	State    string // merged, failed or conflict
+	Reason   string
+	Merged   []int64
+	Ejected  []Ejection
+	Requeued []int64
+}
+
+// FinishBatch records how a batch ended and moves every member on, in one transaction:
+// merged (built and merged now), ejected (with evidence), or queued again.
+func (s *Store) FinishBatch(ctx context.Context, o BatchOutcome) error {
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE queue_batches SET state = $2, reason = $3, finished_at = coalesce(finished_at, now()) WHERE id = $1`,
+			o.BatchID, o.State, o.Reason); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE queue_changes SET state = 'merged', reason = $2, built_at = coalesce(built_at, now()),
+				merged_at = coalesce(merged_at, now()), updated_at = now()
+			WHERE id = ANY($1) AND state <> 'merged'`, o.Merged, o.Reason); err != nil {
+			return err
+		}
+		for _, e := range o.Ejected {
+			if _, err := tx.Exec(ctx, `
+				UPDATE queue_changes SET state = 'ejected', reason = $2, evidence = $3, ejected_at = coalesce(ejected_at, now()), updated_at = now()
+				WHERE id = $1 AND state <> 'ejected'`, e.ID, e.Reason, e.Evidence); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `UPDATE queue_changes SET state = 'queued', reason = $2, updated_at = now()
+			WHERE id = ANY($1) AND state = 'batched'`, o.Requeued, "back in the queue: "+o.Reason)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish batch %d: %w", o.BatchID, err)
+	}
+	return nil
+}
+
+// BuildRound is the holder of one queue build in the build engine's tables: a waves row
+// with a negative number and its one minor_waves row (see migration 0007).
+type BuildRound struct {
+	WaveID      int64
+	MinorWaveID int64
+}
+
+// QueueBuildRound returns the build round of a queue build named key (a workflow-made
+// idempotency key), creating it at commit with its evaluation, in one transaction.
+func (s *Store) QueueBuildRound(ctx context.Context, collection, key, name, commit string, evaluationID int64) (BuildRound, error) {
+	var r BuildRound
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT w.id, m.id FROM waves w JOIN minor_waves m ON m.wave_id = w.id WHERE w.workflow_id = $1`, key).
+			Scan(&r.WaveID, &r.MinorWaveID)
+		if err == nil {
+			return nil
+		} else if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `
+			INSERT INTO waves (collection_id, number, workflow_id, title, base_ref, base_commit, branch, state, input)
+			SELECT c.id, -nextval('queue_build_numbers'), $2, $3, $4, $4, '', 'queue-build', '{}' FROM collections c WHERE c.name = $1
+			RETURNING id`, collection, key, name, commit).Scan(&r.WaveID); err != nil {
+			return notFound(err, "collection "+collection)
+		}
+		return tx.QueryRow(ctx, `
+			INSERT INTO minor_waves (wave_id, number, name, state, evaluation_id, commit) VALUES ($1, 1, $2, 'building', nullif($3::bigint, 0), $4)
+			RETURNING id`, r.WaveID, name, evaluationID, commit).Scan(&r.MinorWaveID)
+	})
+	if err != nil {
+		return r, fmt.Errorf("build round %s: %w", key, err)
+	}
+	return r, nil
+}
+
+// FailedPackage is a package a queue build did not build, with its log tail.
+type FailedPackage struct {
+	Package   string   `json:"package"`
+	Status    string   `json:"status"`
+	BlockedBy []string `json:"blocked_by,omitempty"`
+	LogTail   string   `json:"log_tail,omitempty"`
+}
+
+// RoundFailures lists the packages of a build round that failed, failed tests or were
+// blocked by a failed dependency, by package.
+func (s *Store) RoundFailures(ctx context.Context, minorWaveID int64, system string) ([]FailedPackage, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT package, status, blocked_by, log_tail FROM package_results
+		WHERE minor_wave_id = $1 AND system = $2 AND status IN ('failed', 'test-failed', 'dependency-failed')
+		ORDER BY package`, minorWaveID, system)
+	if err != nil {
+		return nil, fmt.Errorf("failures of round %d: %w", minorWaveID, err)
+	}
+	var out []FailedPackage
+	var f FailedPackage
+	_, err = pgx.ForEachRow(rows, []any{&f.Package, &f.Status, &f.BlockedBy, &f.LogTail}, func() error {
+		f.BlockedBy = append([]string(nil), f.BlockedBy...)
+		out = append(out, f)
+		return nil
+	})
+	return out, err
+}
+
+// QueueProbe is one probe of a bisection, as recorded.
+type QueueProbe struct {
+	BatchID     int64    `json:"batch_id"`
+	Round       int      `json:"round"`
+	Kind        string   `json:"kind"`
+	Prefix      int      `json:"prefix"`
+	Commit      string   `json:"commit"`
+	Packages    []string `json:"packages"`
+	Failed      []string `json:"failed,omitempty"`
+	MinorWaveID int64    `json:"minor_wave_id,omitempty"`
+	Done        bool     `json:"done"`
+}
+
+// RecordProbe records a probe: started (Done false: its commit and build round) or
+// finished (its failed packages). Idempotent.
+func (s *Store) RecordProbe(ctx context.Context, p QueueProbe) error {
+	var failed []string
+	if p.Done {
+		failed = nonNil(p.Failed)
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO queue_probes (batch_id, round, kind, prefix, commit, packages, failed, minor_wave_id, finished_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, nullif($8, 0), CASE WHEN $9 THEN now() END)
+		ON CONFLICT (batch_id, round, kind, prefix) DO UPDATE SET
+			commit = CASE WHEN EXCLUDED.commit <> '' THEN EXCLUDED.commit ELSE queue_probes.commit END,
+			minor_wave_id = coalesce(EXCLUDED.minor_wave_id, queue_probes.minor_wave_id),
+			failed = coalesce(EXCLUDED.failed, queue_probes.failed),
+			finished_at = coalesce(queue_probes.finished_at, EXCLUDED.finished_at)`,
+		p.BatchID, p.Round, p.Kind, p.Prefix, p.Commit, nonNil(p.Packages), failed, p.MinorWaveID, p.Done)
+	if err != nil {
+		return fmt.Errorf("record probe %s %d of batch %d: %w", p.Kind, p.Prefix, p.BatchID, err)
+	}
+	return nil
+}
+
+// QueueProbes lists the probes of a batch in order.
+func (s *Store) QueueProbes(ctx context.Context, batchID int64) ([]QueueProbe, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT p.batch_id, p.round, p.kind, p.prefix, p.commit, p.packages, coalesce(p.failed, '{}'), coalesce(p.minor_wave_id, 0), p.finished_at IS NOT NULL
+		FROM queue_probes p WHERE p.batch_id = $1 ORDER BY p.round, p.kind, p.prefix`, batchID)
+	if err != nil {
+		return nil, fmt.Errorf("probes of batch %d: %w", batchID, err)
+	}
+	var out []QueueProbe
+	var p QueueProbe
+	_, err = pgx.ForEachRow(rows, []any{&p.BatchID, &p.Round, &p.Kind, &p.Prefix, &p.Commit, &p.Packages, &p.Failed, &p.MinorWaveID, &p.Done}, func() error {
+		p.Packages, p.Failed = append([]string(nil), p.Packages...), append([]string(nil), p.Failed...)
+		out = append(out, p)
+		return nil
+	})
+	return out, err
+}
+
+// QueueBatches lists the batches of a collection's queue for a branch, oldest first.
+func (s *Store) QueueBatches(ctx context.Context, collection, branch string) ([]QueueBatch, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT b.id, b.key, b.branch, b.lane, b.members, b.base_commit, b.candidate_commit, coalesce(b.minor_wave_id, 0), b.state, b.reason
+		FROM queue_batches b JOIN collections c ON c.id = b.collection_id
+		WHERE c.name = $1 AND ($2 = '' OR b.branch = $2) ORDER BY b.id`, collection, branch)
+	if err != nil {
+		return nil, fmt.Errorf("queue batches: %w", err)
+	}
+	var out []QueueBatch
+	var b QueueBatch
+	_, err = pgx.ForEachRow(rows, []any{&b.ID, &b.Key, &b.Branch, &b.Lane, &b.Members, &b.BaseCommit, &b.CandidateCommit, &b.MinorWaveID, &b.State, &b.Reason}, func() error {
+		b.Members = append([]int64(nil), b.Members...)
+		out = append(out, b)
+		return nil
+	})
+	return out, err
+}
+
+// LaneStats are the latencies of one lane, submitted to merged, in seconds.
+type LaneStats struct {
+	Lane     string  `json:"lane"`
+	Merged   int     `json:"merged"`
+	Ejected  int     `json:"ejected"`
+	Waiting  int     `json:"waiting"`
+	Handed   int     `json:"handed_to_wave"`
+	P50      float64 `json:"p50_seconds"`
+	P95      float64 `json:"p95_seconds"`
+	P99      float64 `json:"p99_seconds"`
+	Batches  int     `json:"batches,omitempty"`
+	Probes   int     `json:"probes,omitempty"`
+	Builds   int     `json:"builds,omitempty"`
+	Rebuilds int     `json:"rebuilds,omitempty"`
+}
+
+// QueueStats are a queue's latencies per lane and what its builds cost.
+type QueueStats struct {
+	Lanes []LaneStats `json:"lanes"`
+	// Builds counts package builds of the queue's candidates and probes; ProbeBuilds those
+	// of probes alone; CandidateBuilds those of candidates.
+	Builds          int `json:"builds"`
+	CandidateBuilds int `json:"candidate_builds"`
+	ProbeBuilds     int `json:"probe_builds"`
+	// OwnRebuilds sums the rebuild sets of the merged changes: BuildsPerMerged is Builds
+	// over it (1.0: every package built once per change that needed it).
+	OwnRebuilds     int     `json:"own_rebuilds"`
+	Merged          int     `json:"merged"`
+	Ejected         int     `json:"ejected"`
+	BuildsPerMerged float64 `json:"builds_per_merged"`
+	// ProbeCost is probe builds over candidate builds.
+	ProbeCost float64 `json:"probe_cost"`
+}
+
+// QueueStatsOf computes the statistics of a collection's queue for a branch ("" for
+// every branch) from the changes, batches, probes and builds recorded.
+func (s *Store) QueueStatsOf(ctx context.Context, collection, branch string) (QueueStats, error) {
+	var out QueueStats
+	rows, err := s.pool.Query(ctx, `
+		SELECT q.lane,
+			count(*) FILTER (WHERE q.state = 'merged')::int,
+			count(*) FILTER (WHERE q.state = 'ejected')::int,
+			count(*) FILTER (WHERE q.state IN ('queued', 'batched'))::int,
+			count(*) FILTER (WHERE q.state = 'handed-to-wave')::int,
+			coalesce(percentile_cont(0.50) WITHIN GROUP (ORDER BY extract(epoch FROM q.merged_at - q.submitted_at)) FILTER (WHERE q.state = 'merged'), 0),
+			coalesce(percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM q.merged_at - q.submitted_at)) FILTER (WHERE q.state = 'merged'), 0),
+			coalesce(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM q.merged_at - q.submitted_at)) FILTER (WHERE q.state = 'merged'), 0),
+			coalesce(sum(q.rebuilds) FILTER (WHERE q.state = 'merged'), 0)::int
+		FROM queue_changes q JOIN collections c ON c.id = q.collection_id
+		WHERE c.name = $1 AND ($2 = '' OR q.branch = $2) AND q.lane <> ''
+		GROUP BY q.lane ORDER BY q.lane`, collection, branch)
+	if err != nil {
+		return out, fmt.Errorf("queue stats: %w", err)
+	}
+	var l LaneStats
+	if _, err := pgx.ForEachRow(rows, []any{&l.Lane, &l.Merged, &l.Ejected, &l.Waiting, &l.Handed, &l.P50, &l.P95, &l.P99, &l.Rebuilds}, func() error {
+		out.Lanes = append(out.Lanes, l)
+		out.Merged += l.Merged
+		out.Ejected += l.Ejected
+		out.OwnRebuilds += l.Rebuilds
+		return nil
+	}); err != nil {
+		return out, fmt.Errorf("queue stats: %w", err)
+	}
+	err = s.pool.QueryRow(ctx, `
+		WITH queue AS (SELECT b.id, b.minor_wave_id FROM queue_batches b JOIN collections c ON c.id = b.collection_id
+			WHERE c.name = $1 AND ($2 = '' OR b.branch = $2))
+		SELECT
+			(SELECT count(*) FROM builds WHERE minor_wave_id IN (SELECT minor_wave_id FROM queue))::int,
+			(SELECT count(*) FROM builds WHERE minor_wave_id IN (SELECT p.minor_wave_id FROM queue_probes p WHERE p.batch_id IN (SELECT id FROM queue)))::int`,
+		collection, branch).Scan(&out.CandidateBuilds, &out.ProbeBuilds)
+	if err != nil {
+		return out, fmt.Errorf("queue stats: %w", err)
+	}
+	out.Builds = out.CandidateBuilds + out.ProbeBuilds
+	if out.OwnRebuilds > 0 {
+		out.BuildsPerMerged = float64(out.Builds) / float64(out.OwnRebuilds)
+	}
+	if out.CandidateBuilds > 0 {
+		out.ProbeCost = float64(out.ProbeBuilds) / float64(out.CandidateBuilds)
+	}
+	return out, nil
+}
