@@ -62,6 +62,16 @@ var activityShapes = map[string]shape{
 	wire.ActivityCheckGrafts:        one[wire.GraftsInput, wire.GraftFacts](),
 	wire.ActivityTagGrafts:          one[wire.GraftsInput, wire.SecurityTagResult](),
 	wire.ActivityRecordPatchState:   errorOnly[wire.PatchStateInput](),
+	// The merge queue.
+	wire.ActivityQueueSubmit:       one[wire.QueueSubmitInput, wire.QueueSubmitResult](),
+	wire.ActivityQueueWithdraw:     errorOnly[wire.QueueWithdrawInput](),
+	wire.ActivityQueueLane:         one[wire.QueueLaneInput, wire.QueueLaneResult](),
+	wire.ActivityQueueCandidate:    one[wire.QueueCandidateInput, wire.QueueCandidateResult](),
+	wire.ActivityQueueStartBatch:   one[wire.QueueBatchInput, int64](),
+	wire.ActivityQueuePrepareBuild: one[wire.QueueBuildInput, wire.QueueBuildLayout](),
+	wire.ActivityQueueProbeDone:    one[wire.QueueProbeInput, []string](),
+	wire.ActivityQueueFastForward:  errorOnly[wire.QueueFastForwardInput](),
+	wire.ActivityQueueFinishBatch:  errorOnly[wire.QueueFinishInput](),
 }
 
 // workflowShapes are the inputs and results of Crest's workflows.
@@ -71,6 +81,7 @@ var workflowShapes = map[string]shape{
 	"BuildShard":    one[ShardInput, ShardResult](),
 	"BuildSet":      one[BuildSetInput, BuildSetResult](),
 	"SecurityPatch": one[SecurityPatchInput, SecurityPatchResult](),
+	"MergeQueue":    errorOnly[MergeQueueInput](),
 }
 
 // updateShapes are the requests and answers of updates.
@@ -81,6 +92,8 @@ var updateShapes = map[string]shape{
 	UpdateRetry:     one[RetryRequest, string](),
 	UpdateAddUpdate: one[AddUpdateRequest, string](),
 	UpdateValidated: {result: typ[string]()},
+	UpdateSubmit:    one[SubmitRequest, SubmitResult](),
+	UpdateWithdraw:  errorOnly[WithdrawRequest](),
 }
 
 // signalShapes are the payloads of signals; a nil type carries nothing (null).
@@ -116,7 +129,7 @@ func TestPayloadShapesAreToday(t *testing.T) {
 		require.True(t, ok, name)
 		requireSignature(t, name, m.Type, 2, s) // receiver, context
 	}
-	for name, fn := range map[string]any{"MajorWave": MajorWave, "MinorWave": MinorWave, "BuildShard": BuildShard, "BuildSet": BuildSet} {
+	for name, fn := range map[string]any{"MajorWave": MajorWave, "MinorWave": MinorWave, "BuildShard": BuildShard, "BuildSet": BuildSet, "MergeQueue": MergeQueue} {
 		requireSignature(t, name, reflect.TypeOf(fn), 1, workflowShapes[name]) // workflow.Context
 	}
 }

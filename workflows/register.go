@@ -9,4 +9,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(BuildShard)
 	r.RegisterWorkflow(BuildSet)
 	r.RegisterWorkflow(SecurityPatch)
+	r.RegisterWorkflow(MergeQueue)
 }

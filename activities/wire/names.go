@@ -44,4 +44,7 @@ var ActivityNames = []string{
 	ActivityReview, ActivityRecordDecision, ActivityTagMinorWave,
 	ActivityValidatePatch, ActivityStartPatch, ActivityPreparePatchTag, ActivityCheckGrafts,
 	ActivityTagGrafts, ActivityRecordPatchState,
+	// The merge queue (queue.go).
+	ActivityQueueSubmit, ActivityQueueWithdraw, ActivityQueueLane, ActivityQueueCandidate, ActivityQueueStartBatch,
+	ActivityQueuePrepareBuild, ActivityQueueProbeDone, ActivityQueueFastForward, ActivityQueueFinishBatch,
 }

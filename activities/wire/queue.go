@@ -1,0 +1,170 @@
+package wire
+
+import (
+	"encoding/json"
+
+	"github.com/crestwaves/crest/policy"
+)
+
+// Activity names of the merge queue (see ActivityNames).
+const (
+	ActivityQueueSubmit       = "QueueSubmit"       // QueueSubmitInput → QueueSubmitResult
+	ActivityQueueWithdraw     = "QueueWithdraw"     // QueueWithdrawInput → error only
+	ActivityQueueLane         = "QueueLane"         // QueueLaneInput → QueueLaneResult
+	ActivityQueueCandidate    = "QueueCandidate"    // QueueCandidateInput → QueueCandidateResult
+	ActivityQueueStartBatch   = "QueueStartBatch"   // QueueBatchInput → the batch's ID
+	ActivityQueuePrepareBuild = "QueuePrepareBuild" // QueueBuildInput → QueueBuildLayout
+	ActivityQueueProbeDone    = "QueueProbeDone"    // QueueProbeInput → the probe's failed packages
+	ActivityQueueFastForward  = "QueueFastForward"  // QueueFastForwardInput → error only
+	ActivityQueueFinishBatch  = "QueueFinishBatch"  // QueueFinishInput → error only
+)
+
+// ErrBranchMoved is the error type of a fast-forward refused because the target branch
+// moved since the candidate was made on it: the batch is made again on the new head.
+const ErrBranchMoved = "BranchMoved"
+
+// QueueSubmitInput is an approved change as submitted to a merge queue.
+type QueueSubmitInput struct {
+	// Key makes the submission idempotent (the update's ID).
+	Key        string   `json:"key"`
+	Collection string   `json:"collection"`
+	Branch     string   `json:"branch"`
+	Ref        string   `json:"ref"`
+	Title      string   `json:"title,omitempty"`
+	Labels     []string `json:"labels,omitempty"`
+	By         string   `json:"by,omitempty"`
+}
+
+// QueueSubmitResult is the recorded change: its ID and the commit its ref named.
+type QueueSubmitResult struct {
+	ID     int64  `json:"id"`
+	Commit string `json:"commit"`
+}
+
+// QueueWithdrawInput takes a queued change out of its queue.
+type QueueWithdrawInput struct {
+	ID     int64  `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// QueueLaneInput asks for the lane of a change: its rebuild set against the branch head,
+// then policy.ChooseLane.
+type QueueLaneInput struct {
+	Collection string   `json:"collection"`
+	Branch     string   `json:"branch"`
+	ID         int64    `json:"id"`
+	Commit     string   `json:"commit"`
+	Labels     []string `json:"labels,omitempty"`
+	// Settings are the queue's (policy.QueueSettings as JSON).
+	Settings json.RawMessage `json:"settings,omitempty"`
+}
+
+// QueueLaneResult is the lane policy chose, or Conflict when the change does not merge
+// onto the head.
+type QueueLaneResult struct {
+	Lane     policy.Lane `json:"lane,omitempty"`
+	Reason   string      `json:"reason"`
+	Rebuilds int         `json:"rebuilds"`
+	Head     string      `json:"head"`
+	Conflict bool        `json:"conflict,omitempty"`
+}
+
+// QueueRef is a queued change as a candidate merges it: the commit its ref named when it
+// was submitted, which is what was approved.
+type QueueRef struct {
+	ID     int64  `json:"id"`
+	Commit string `json:"commit"`
+}
+
+// QueueCandidateInput makes a candidate commit: Base (the branch's current head when
+// empty) with Changes merged in order, on a branch of its own named after Key.
+type QueueCandidateInput struct {
+	Collection string     `json:"collection"`
+	Branch     string     `json:"branch"`
+	Key        string     `json:"key"`
+	Base       string     `json:"base,omitempty"`
+	Changes    []QueueRef `json:"changes"`
+}
+
+// QueueCandidateResult is the candidate commit and the base it was made on; Conflict names
+// a change that does not merge (nothing is built then).
+type QueueCandidateResult struct {
+	Base     string `json:"base"`
+	Commit   string `json:"commit"`
+	Conflict int64  `json:"conflict,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// QueueBatchInput records a batch before it builds.
+type QueueBatchInput struct {
+	Collection string      `json:"collection"`
+	Branch     string      `json:"branch"`
+	Key        string      `json:"key"`
+	Lane       policy.Lane `json:"lane"`
+	Members    []int64     `json:"members"`
+	Base       string      `json:"base"`
+	Candidate  string      `json:"candidate"`
+}
+
+// QueueBuildInput lays out one queue build (a candidate, or a probe) as a build round of
+// its own for BuildSet: the rebuild set of EvaluationID against BaseEvaluationID, or, for
+// a probe, just Packages.
+type QueueBuildInput struct {
+	Collection       string        `json:"collection"`
+	Key              string        `json:"key"`
+	Name             string        `json:"name"`
+	Commit           string        `json:"commit"`
+	System           string        `json:"system"`
+	EvaluationID     int64         `json:"evaluation_id"`
+	BaseEvaluationID int64         `json:"base_evaluation_id,omitempty"`
+	Packages         []string      `json:"packages,omitempty"`
+	BatchID          int64         `json:"batch_id"`
+	Probe            *policy.Probe `json:"probe,omitempty"`
+}
+
+// QueueBuildLayout is where a queue build's packages are: the round to hand to BuildSet.
+type QueueBuildLayout struct {
+	WaveID      int64 `json:"wave_id"`
+	MinorWaveID int64 `json:"minor_wave_id"`
+	Packages    int   `json:"packages"`
+}
+
+// QueueProbeInput reads the outcome of a finished queue build; with a Probe, it is
+// recorded as that probe's outcome.
+type QueueProbeInput struct {
+	BatchID     int64         `json:"batch_id"`
+	MinorWaveID int64         `json:"minor_wave_id"`
+	System      string        `json:"system"`
+	Probe       *policy.Probe `json:"probe,omitempty"`
+	Commit      string        `json:"commit,omitempty"`
+}
+
+// QueueFastForwardInput moves the target branch to the tested candidate, if it is still
+// at Expect.
+type QueueFastForwardInput struct {
+	Collection string `json:"collection"`
+	Branch     string `json:"branch"`
+	Commit     string `json:"commit"`
+	Expect     string `json:"expect"`
+}
+
+// QueueEjection is a change thrown out with the verdict against it.
+type QueueEjection struct {
+	ID      int64                `json:"id"`
+	Reason  string               `json:"reason"`
+	Verdict policy.BisectVerdict `json:"verdict"`
+}
+
+// QueueFinishInput records how a batch ended. The evidence of an ejection (the failed
+// packages' log tails from the candidate build in MinorWaveID, the probes with their
+// commits) is gathered from Postgres by the activity.
+type QueueFinishInput struct {
+	BatchID     int64           `json:"batch_id"`
+	MinorWaveID int64           `json:"minor_wave_id,omitempty"`
+	System      string          `json:"system,omitempty"`
+	State       string          `json:"state"`
+	Reason      string          `json:"reason"`
+	Merged      []int64         `json:"merged,omitempty"`
+	Ejected     []QueueEjection `json:"ejected,omitempty"`
+	Requeued    []int64         `json:"requeued,omitempty"`
+}

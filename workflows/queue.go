@@ -1,0 +1,552 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/crestwaves/crest/activities/wire"
+	"github.com/crestwaves/crest/policy"
+)
+
+// Messages of the MergeQueue workflow (its Status query is QueryStatus).
+const (
+	// UpdateSubmit adds an approved change to the queue (SubmitRequest → SubmitResult).
+	UpdateSubmit = "Submit"
+	// UpdateWithdraw takes a waiting change out of the queue (WithdrawRequest → nothing).
+	UpdateWithdraw = "Withdraw"
+)
+
+// QueueWorkflowID is the ID of the merge queue of a collection's branch: one per target.
+func QueueWorkflowID(collection, branch string) string {
+	return collection + "/queue/" + branch
+}
+
+// MergeQueueInput starts (or continues) the merge queue of one collection's branch.
+type MergeQueueInput struct {
+	Collection string `json:"collection"`
+	// Branch is the target branch (default: the collection's main branch).
+	Branch string `json:"branch,omitempty"`
+	// Settings are the queue's knobs (policy.QueueSettings as JSON; empty: defaults).
+	Settings json.RawMessage `json:"settings,omitempty"`
+	Limits   Limits          `json:"limits"`
+	// State carries the queue across continue-as-new.
+	State *QueueState `json:"state,omitempty"`
+}
+
+// SubmitRequest is an approved change: a branch, tag or commit of the collection's
+// repository.
+type SubmitRequest struct {
+	Ref    string   `json:"ref"`
+	Title  string   `json:"title,omitempty"`
+	Labels []string `json:"labels,omitempty"`
+	By     string   `json:"by,omitempty"`
+}
+
+// SubmitResult is the queued change.
+type SubmitResult struct {
+	ID     int64  `json:"id"`
+	Commit string `json:"commit"`
+}
+
+// WithdrawRequest names a waiting change to take out.
+type WithdrawRequest struct {
+	ID     int64  `json:"id"`
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by,omitempty"`
+}
+
+// QueuedChange is a change waiting in the queue, as the workflow carries it: small, the
+// rest is in Postgres.
+type QueuedChange struct {
+	ID         int64       `json:"id"`
+	Ref        string      `json:"ref"`
+	Commit     string      `json:"commit"`
+	Labels     []string    `json:"labels,omitempty"`
+	Lane       policy.Lane `json:"lane,omitempty"` // "" until laned
+	LaneReason string      `json:"lane_reason,omitempty"`
+	Submitted  time.Time   `json:"submitted"`
+}
+
+// QueueState is the whole state of a merge queue: what waits, in queue order, the batch
+// window, and counts.
+type QueueState struct {
+	Waiting []QueuedChange `json:"waiting,omitempty"`
+	Window  policy.Window  `json:"window"`
+	// Batches numbers the batches (their keys and child workflow IDs) across runs.
+	Batches int    `json:"batches"`
+	Head    string `json:"head,omitempty"` // the branch head last merged to
+	Merged  int    `json:"merged"`
+	Ejected int    `json:"ejected"`
+	Handed  int    `json:"handed_to_wave"`
+	// Building is the batch in progress, for Status.
+	Building *BatchStatus `json:"building,omitempty"`
+	Why      string       `json:"why,omitempty"`
+}
+
+// BatchStatus is the batch a queue is building.
+type BatchStatus struct {
+	Key       string      `json:"key"`
+	Lane      policy.Lane `json:"lane"`
+	Changes   []int64     `json:"changes"`
+	Candidate string      `json:"candidate,omitempty"`
+	Phase     string      `json:"phase"` // building, bisecting, merging
+	Round     int         `json:"round,omitempty"`
+}
+
+// QueueStatus is what the Status query of a merge queue returns.
+type QueueStatus struct {
+	Collection string `json:"collection"`
+	Branch     string `json:"branch"`
+	QueueState
+}
+
+// MergeQueue is the long-running merge queue of one collection's branch. Changes arrive
+// by the Submit update (refused when their ref is unknown) and leave by Withdraw. Each is
+// laned by its rebuild set (QueueLane: policy.ChooseLane); the wave lane is handed to the
+// next major wave. policy.CutBatch decides the batches: a priority change alone and first,
+// fast-lane changes by the AIMD window. A batch becomes a candidate commit (the head with
+// the batch merged), whose rebuild set is built by the build engine (a BuildSet child over
+// a build round of its own); green, the branch is fast-forwarded to exactly that commit;
+// red, a failure-targeted bisection (policy.Bisection) builds only the failed packages at
+// probe commits, several at once, ejects the culprit with its evidence and re-queues the
+// rest at the front. Batches build one at a time (the dependent pipeline of
+// QueueSettings.MaxBatches is left for later). It continues as new when Temporal suggests
+// it, after its handlers finished.
+func MergeQueue(ctx workflow.Context, in MergeQueueInput) error {
+	q := &mergeQueue{in: in}
+	if err := q.setup(ctx); err != nil {
+		return err
+	}
+	return q.run(ctx)
+}
+
+type mergeQueue struct {
+	in       MergeQueueInput
+	st       QueueState
+	settings policy.QueueSettings
+	limits   Limits
+	system   string
+	mu       workflow.Mutex
+	arrived  bool // a change arrived since the last batch decision
+}
+
+func (q *mergeQueue) setup(ctx workflow.Context) error {
+	var s policy.QueueSettings
+	if len(q.in.Settings) > 0 && string(q.in.Settings) != "null" {
+		if err := json.Unmarshal(q.in.Settings, &s); err != nil {
+			return temporal.NewNonRetryableApplicationError("queue settings: "+err.Error(), wire.ErrInvalidInput, nil)
+		}
+	}
+	eff, err := s.Effective()
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), wire.ErrInvalidInput, nil)
+	}
+	q.settings, q.limits = eff, q.in.Limits.withDefaults()
+	if q.in.State != nil {
+		q.st = *q.in.State
+	} else {
+		q.st.Window = policy.NewWindow(eff)
+	}
+	var col wire.Collection
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityLoadCollection, q.in.Collection).Get(ctx, &col); err != nil {
+		return refusal(err)
+	}
+	if q.in.Branch == "" {
+		q.in.Branch = col.MainBranch
+	}
+	if len(col.Systems) == 0 {
+		return temporal.NewNonRetryableApplicationError("collection "+col.Name+" has no systems", wire.ErrInvalidInput, nil)
+	}
+	q.system = col.Systems[0] // one system for now: the others are left for later
+	q.mu = workflow.NewMutex(ctx)
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchCollection.ValueSet(q.in.Collection), SearchPhase.ValueSet("waiting"))
+
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (QueueStatus, error) {
+		return QueueStatus{Collection: q.in.Collection, Branch: q.in.Branch, QueueState: q.st}, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateSubmit, q.submit, workflow.UpdateHandlerOptions{
+		Validator: func(ctx workflow.Context, r SubmitRequest) error {
+			if strings.TrimSpace(r.Ref) == "" {
+				return errors.New("a change needs a ref: a branch, tag or commit of the collection's repository")
+			}
+			return nil
+		},
+	}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateWithdraw, q.withdraw, workflow.UpdateHandlerOptions{
+		Validator: func(ctx workflow.Context, r WithdrawRequest) error {
+			if !slices.ContainsFunc(q.st.Waiting, func(c QueuedChange) bool { return c.ID == r.ID }) {
+				return fmt.Errorf("change %d is not waiting in the queue of %s (a change being built cannot be withdrawn)", r.ID, q.in.Branch)
+			}
+			return nil
+		},
+	})
+}
+
+// submit records the change (QueueSubmit refuses an unknown ref) and queues it.
+func (q *mergeQueue) submit(ctx workflow.Context, r SubmitRequest) (SubmitResult, error) {
+	if err := q.mu.Lock(ctx); err != nil {
+		return SubmitResult{}, err
+	}
+	defer q.mu.Unlock()
+	var res wire.QueueSubmitResult
+	err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueSubmit, wire.QueueSubmitInput{
+		Key: workflow.GetCurrentUpdateInfo(ctx).ID, Collection: q.in.Collection, Branch: q.in.Branch,
+		Ref: r.Ref, Title: r.Title, Labels: r.Labels, By: r.By}).Get(ctx, &res)
+	if err != nil {
+		if app, ok := invalidInput(err); ok {
+			return SubmitResult{}, errors.New(app.Message())
+		}
+		return SubmitResult{}, err
+	}
+	if !slices.ContainsFunc(q.st.Waiting, func(c QueuedChange) bool { return c.ID == res.ID }) {
+		q.st.Waiting = append(q.st.Waiting, QueuedChange{ID: res.ID, Ref: r.Ref, Commit: res.Commit, Labels: r.Labels, Submitted: workflow.Now(ctx)})
+	}
+	q.arrived = true
+	return SubmitResult(res), nil
+}
+
+// withdraw takes a waiting change out.
+func (q *mergeQueue) withdraw(ctx workflow.Context, r WithdrawRequest) error {
+	if err := q.mu.Lock(ctx); err != nil {
+		return err
+	}
+	defer q.mu.Unlock()
+	i := slices.IndexFunc(q.st.Waiting, func(c QueuedChange) bool { return c.ID == r.ID })
+	if i < 0 {
+		return fmt.Errorf("change %d is not waiting any more", r.ID)
+	}
+	reason := "withdrawn"
+	if r.By != "" {
+		reason += " by " + r.By
+	}
+	if r.Reason != "" {
+		reason += ": " + r.Reason
+	}
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueWithdraw, wire.QueueWithdrawInput{ID: r.ID, Reason: reason}).Get(ctx, nil); err != nil {
+		return err
+	}
+	q.st.Waiting = slices.Delete(q.st.Waiting, i, i+1)
+	return nil
+}
+
+func (q *mergeQueue) run(ctx workflow.Context) error {
+	for {
+		if historyFull(ctx, q.limits.WaveHistoryEvents) {
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return err
+			}
+			next := q.in
+			st := q.st
+			next.State = &st
+			return workflow.NewContinueAsNewError(ctx, MergeQueue, next)
+		}
+		if err := q.mu.Lock(ctx); err != nil {
+			return err
+		}
+		q.arrived = false
+		if err := q.lane(ctx); err != nil {
+			q.mu.Unlock()
+			return err
+		}
+		queued := make([]policy.Queued, 0, len(q.st.Waiting))
+		for _, c := range q.st.Waiting {
+			queued = append(queued, policy.Queued{ID: strconv.FormatInt(c.ID, 10), Lane: c.Lane, Submitted: c.Submitted})
+		}
+		d := policy.CutBatch(queued, q.st.Window, 0, workflow.Now(ctx), q.settings)
+		q.st.Why = d.Reason
+		var batch []QueuedChange
+		for _, id := range d.Changes {
+			i := slices.IndexFunc(q.st.Waiting, func(c QueuedChange) bool { return strconv.FormatInt(c.ID, 10) == id })
+			batch = append(batch, q.st.Waiting[i])
+			q.st.Waiting = slices.Delete(q.st.Waiting, i, i+1)
+		}
+		q.mu.Unlock()
+		if len(batch) == 0 {
+			wake := func() bool { return q.arrived }
+			if d.Until.IsZero() {
+				if err := workflow.Await(ctx, wake); err != nil {
+					return err
+				}
+			} else if _, err := workflow.AwaitWithTimeout(ctx, d.Until.Sub(workflow.Now(ctx)), wake); err != nil {
+				return err
+			}
+			continue
+		}
+		requeue, err := q.runBatch(ctx, d.Lane, batch)
+		if err != nil {
+			return err
+		}
+		q.st.Building = nil
+		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet("waiting"))
+		if len(requeue) > 0 {
+			if err := q.mu.Lock(ctx); err != nil {
+				return err
+			}
+			q.st.Waiting = append(requeue, q.st.Waiting...) // back to the front, in batch order
+			q.mu.Unlock()
+		}
+	}
+}
+
+// lane asks for the lane of every change not laned yet (holding the mutex): wave-lane
+// changes are handed to the next major wave and leave the queue, and a change that does
+// not merge onto the head is ejected.
+func (q *mergeQueue) lane(ctx workflow.Context) error {
+	for i := 0; i < len(q.st.Waiting); {
+		c := q.st.Waiting[i]
+		if c.Lane != "" {
+			i++
+			continue
+		}
+		var res wire.QueueLaneResult
+		if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueLane, wire.QueueLaneInput{
+			Collection: q.in.Collection, Branch: q.in.Branch, ID: c.ID, Commit: c.Commit, Labels: c.Labels, Settings: q.in.Settings,
+		}).Get(ctx, &res); err != nil {
+			return err
+		}
+		switch {
+		case res.Conflict:
+			if err := q.finish(ctx, wire.QueueFinishInput{State: "conflict", Reason: res.Reason,
+				Ejected: []wire.QueueEjection{{ID: c.ID, Reason: res.Reason}}}); err != nil {
+				return err
+			}
+			q.st.Ejected++
+			q.st.Waiting = slices.Delete(q.st.Waiting, i, i+1)
+		case res.Lane == policy.LaneWave:
+			q.st.Handed++
+			q.st.Waiting = slices.Delete(q.st.Waiting, i, i+1)
+		default:
+			q.st.Waiting[i].Lane, q.st.Waiting[i].LaneReason = res.Lane, res.Reason
+			i++
+		}
+	}
+	return nil
+}
+
+func (q *mergeQueue) finish(ctx workflow.Context, in wire.QueueFinishInput) error {
+	return workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueFinishBatch, in).Get(ctx, nil)
+}
+
+// built is a queue build that ran: its build round and its failed packages.
+type built struct {
+	layout wire.QueueBuildLayout
+	failed []string
+}
+
+// build evaluates commit, lays out a queue build (a candidate's rebuild set against
+// baseEval, or a probe's packages) and builds it with a BuildSet child, then reads what
+// failed.
+func (q *mergeQueue) build(ctx workflow.Context, in wire.QueueBuildInput) (built, error) {
+	var out built
+	var ev wire.EvaluateResult
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityEvaluate, wire.EvaluateInput{
+		Collection: q.in.Collection, Commit: in.Commit, System: q.system}).Get(ctx, &ev); err != nil {
+		return out, err
+	}
+	in.Collection, in.System, in.EvaluationID = q.in.Collection, q.system, ev.EvaluationID
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueuePrepareBuild, in).Get(ctx, &out.layout); err != nil {
+		return out, err
+	}
+	if out.layout.Packages > 0 {
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: in.Key, ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_TERMINATE,
+		})
+		err := workflow.ExecuteChildWorkflow(cctx, BuildSet, BuildSetInput{
+			RoundInput: wire.RoundInput{WaveID: out.layout.WaveID, MinorWaveID: out.layout.MinorWaveID, System: q.system,
+				EvaluationID: ev.EvaluationID, Dispatch: true},
+			Collection: q.in.Collection, KeyPrefix: in.Key, Limits: q.limits,
+		}).Get(ctx, nil)
+		if err != nil {
+			return out, err
+		}
+	}
+	err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueProbeDone, wire.QueueProbeInput{
+		BatchID: in.BatchID, MinorWaveID: out.layout.MinorWaveID, System: q.system, Probe: in.Probe, Commit: in.Commit,
+	}).Get(ctx, &out.failed)
+	return out, err
+}
+
+// candidate makes the commit of base with changes merged in order.
+func (q *mergeQueue) candidate(ctx workflow.Context, key, base string, changes []QueuedChange) (wire.QueueCandidateResult, error) {
+	refs := make([]wire.QueueRef, len(changes))
+	for i, c := range changes {
+		refs[i] = wire.QueueRef{ID: c.ID, Commit: c.Commit}
+	}
+	var out wire.QueueCandidateResult
+	err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueCandidate, wire.QueueCandidateInput{
+		Collection: q.in.Collection, Branch: q.in.Branch, Key: key, Base: base, Changes: refs}).Get(ctx, &out)
+	return out, err
+}
+
+func ids(changes []QueuedChange) []int64 {
+	out := make([]int64, len(changes))
+	for i, c := range changes {
+		out[i] = c.ID
+	}
+	return out
+}
+
+// runBatch builds one batch and merges, bisects or re-queues it; it returns the changes
+// to put back at the front of the queue.
+func (q *mergeQueue) runBatch(ctx workflow.Context, lane policy.Lane, batch []QueuedChange) ([]QueuedChange, error) {
+	q.st.Batches++
+	key := fmt.Sprintf("batch-%d", q.st.Batches)
+	buildKey := QueueWorkflowID(q.in.Collection, q.in.Branch) + "/" + key
+	q.st.Building = &BatchStatus{Key: key, Lane: lane, Changes: ids(batch), Phase: "building"}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet("building"))
+
+	cand, err := q.candidate(ctx, key, "", batch)
+	if err != nil {
+		return batch, err
+	}
+	if cand.Conflict != 0 {
+		var rest []QueuedChange
+		for _, c := range batch {
+			if c.ID != cand.Conflict {
+				rest = append(rest, c)
+			}
+		}
+		q.st.Ejected++
+		return rest, q.finish(ctx, wire.QueueFinishInput{State: "conflict", Reason: cand.Reason,
+			Ejected: []wire.QueueEjection{{ID: cand.Conflict, Reason: cand.Reason}}})
+	}
+	q.st.Building.Candidate = cand.Commit
+	var batchID int64
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueStartBatch, wire.QueueBatchInput{
+		Collection: q.in.Collection, Branch: q.in.Branch, Key: buildKey, Lane: lane, Members: ids(batch),
+		Base: cand.Base, Candidate: cand.Commit}).Get(ctx, &batchID); err != nil {
+		return batch, err
+	}
+	var baseEv wire.EvaluateResult
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityEvaluate, wire.EvaluateInput{
+		Collection: q.in.Collection, Commit: cand.Base, System: q.system}).Get(ctx, &baseEv); err != nil {
+		return batch, err
+	}
+	res, err := q.build(ctx, wire.QueueBuildInput{Key: buildKey, Name: key, Commit: cand.Commit,
+		BaseEvaluationID: baseEv.EvaluationID, BatchID: batchID})
+	if err != nil {
+		return batch, err
+	}
+	if len(res.failed) == 0 {
+		return q.merge(ctx, batchID, res.layout.MinorWaveID, batch, cand, fmt.Sprintf("%s built green (%d packages)", short(cand.Commit), res.layout.Packages))
+	}
+	q.st.Window = q.st.Window.Red(q.settings)
+	return q.bisect(ctx, batchID, key, buildKey, batch, cand, res)
+}
+
+// merge fast-forwards the branch to the tested candidate and records the batch merged; a
+// branch that moved meanwhile sends the batch back to the queue, to be made again on it.
+func (q *mergeQueue) merge(ctx workflow.Context, batchID, minorWaveID int64, batch []QueuedChange, cand wire.QueueCandidateResult, why string) ([]QueuedChange, error) {
+	q.st.Building.Phase = "merging"
+	err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueFastForward, wire.QueueFastForwardInput{
+		Collection: q.in.Collection, Branch: q.in.Branch, Commit: cand.Commit, Expect: cand.Base}).Get(ctx, nil)
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == wire.ErrBranchMoved {
+		return batch, q.finish(ctx, wire.QueueFinishInput{BatchID: batchID, State: "failed", Requeued: ids(batch),
+			Reason: fmt.Sprintf("%s moved while %s was built: made again on the new head", q.in.Branch, short(cand.Commit))})
+	} else if err != nil {
+		return batch, err
+	}
+	q.st.Head = cand.Commit
+	q.st.Merged += len(batch)
+	q.st.Window = q.st.Window.Green(q.settings)
+	return nil, q.finish(ctx, wire.QueueFinishInput{BatchID: batchID, MinorWaveID: minorWaveID, System: q.system, State: "merged",
+		Merged: ids(batch), Reason: fmt.Sprintf("%s; %s fast-forwarded to it", why, q.in.Branch)})
+}
+
+// bisect finds the culprit of a red batch with policy's failure-targeted bisection: each
+// round's probes (the failed packages at a probe commit) build at once, one coroutine
+// each; the verdict ejects the culprit with its evidence and re-queues the rest. When no
+// change is at fault and every failure is pre-existing (it fails on the head too), the
+// candidate makes nothing worse: it merges, and the failures are reported in the reason.
+func (q *mergeQueue) bisect(ctx workflow.Context, batchID int64, key, buildKey string, batch []QueuedChange, cand wire.QueueCandidateResult, res built) ([]QueuedChange, error) {
+	q.st.Building.Phase = "bisecting"
+	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet("bisecting"))
+	names := make([]string, len(batch))
+	for i, c := range batch {
+		names[i] = strconv.FormatInt(c.ID, 10)
+	}
+	b, err := policy.NewBisection(names, res.failed, q.settings.Parallelism)
+	if err != nil {
+		return batch, err
+	}
+	for !b.Done {
+		q.st.Building.Round = b.Round
+		probes := policy.NextProbes(b)
+		outs := make([]built, len(probes))
+		errs := make([]error, len(probes))
+		pending := len(probes)
+		for i, p := range probes {
+			workflow.Go(ctx, func(ctx workflow.Context) {
+				defer func() { pending-- }()
+				commit := cand.Commit
+				switch {
+				case p.Kind == policy.ProbeBase || p.Prefix == 0:
+					commit = cand.Base
+				case p.Prefix < len(batch):
+					pc, err := q.candidate(ctx, fmt.Sprintf("%s-prefix-%d", key, p.Prefix), cand.Base, batch[:p.Prefix])
+					if err != nil {
+						errs[i] = err
+						return
+					}
+					commit = pc.Commit
+				}
+				probe := p
+				outs[i], errs[i] = q.build(ctx, wire.QueueBuildInput{Key: fmt.Sprintf("%s/probe-r%d-%s-%d", buildKey, p.Round, p.Kind, p.Prefix),
+					Name: fmt.Sprintf("%s probe %s", buildKey, p), Commit: commit, Packages: p.Packages, BatchID: batchID, Probe: &probe})
+			})
+		}
+		if err := workflow.Await(ctx, func() bool { return pending == 0 }); err != nil {
+			return batch, err
+		}
+		if err := errors.Join(errs...); err != nil {
+			return batch, err
+		}
+		for i, p := range probes {
+			if b, err = policy.Record(b, p, outs[i].failed); err != nil {
+				return batch, err
+			}
+		}
+	}
+	v := policy.Culprit(b)
+	if v.Culprit == "" {
+		if len(v.Flaky) == 0 {
+			return q.merge(ctx, batchID, res.layout.MinorWaveID, batch, cand, v.Reason+"; nothing is worse than on the head")
+		}
+		return batch, q.finish(ctx, wire.QueueFinishInput{BatchID: batchID, State: "failed", Reason: v.Reason, Requeued: ids(batch)})
+	}
+	var culprit int64
+	var rest []QueuedChange
+	for _, c := range batch {
+		if strconv.FormatInt(c.ID, 10) == v.Culprit {
+			culprit = c.ID
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	q.st.Ejected++
+	return rest, q.finish(ctx, wire.QueueFinishInput{BatchID: batchID, MinorWaveID: res.layout.MinorWaveID, System: q.system,
+		State: "failed", Reason: v.Reason, Requeued: ids(rest),
+		Ejected: []wire.QueueEjection{{ID: culprit, Reason: v.Reason, Verdict: v}}})
+}
+
+// short is a commit's first 12 characters.
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}
