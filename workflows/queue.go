@@ -137,6 +137,7 @@ type mergeQueue struct {
 	system   string
 	mu       workflow.Mutex
 	arrived  bool // a change arrived since the last batch decision
+	ready    bool // setup finished: handlers may act
 }
 
 func (q *mergeQueue) setup(ctx workflow.Context) error {
@@ -151,25 +152,12 @@ func (q *mergeQueue) setup(ctx workflow.Context) error {
 		return temporal.NewNonRetryableApplicationError(err.Error(), wire.ErrInvalidInput, nil)
 	}
 	q.settings, q.limits = eff, q.in.Limits.withDefaults()
+	q.mu = workflow.NewMutex(ctx)
 	if q.in.State != nil {
 		q.st = *q.in.State
 	} else {
 		q.st.Window = policy.NewWindow(eff)
 	}
-	var col wire.Collection
-	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityLoadCollection, q.in.Collection).Get(ctx, &col); err != nil {
-		return refusal(err)
-	}
-	if q.in.Branch == "" {
-		q.in.Branch = col.MainBranch
-	}
-	if len(col.Systems) == 0 {
-		return temporal.NewNonRetryableApplicationError("collection "+col.Name+" has no systems", wire.ErrInvalidInput, nil)
-	}
-	q.system = col.Systems[0] // one system for now: the others are left for later
-	q.mu = workflow.NewMutex(ctx)
-	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchCollection.ValueSet(q.in.Collection), SearchPhase.ValueSet("waiting"))
-
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (QueueStatus, error) {
 		return QueueStatus{Collection: q.in.Collection, Branch: q.in.Branch, QueueState: q.st}, nil
 	}); err != nil {
@@ -185,18 +173,38 @@ func (q *mergeQueue) setup(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateWithdraw, q.withdraw, workflow.UpdateHandlerOptions{
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateWithdraw, q.withdraw, workflow.UpdateHandlerOptions{
 		Validator: func(ctx workflow.Context, r WithdrawRequest) error {
 			if !slices.ContainsFunc(q.st.Waiting, func(c QueuedChange) bool { return c.ID == r.ID }) {
 				return fmt.Errorf("change %d is not waiting in the queue of %s (a change being built cannot be withdrawn)", r.ID, q.in.Branch)
 			}
 			return nil
 		},
-	})
+	}); err != nil {
+		return err
+	}
+	// Handlers are registered first, so that an update arriving with the start is not
+	// refused; they wait for what follows (the collection's branch and system).
+	var col wire.Collection
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityLoadCollection, q.in.Collection).Get(ctx, &col); err != nil {
+		return refusal(err)
+	}
+	if q.in.Branch == "" {
+		q.in.Branch = col.MainBranch
+	}
+	if len(col.Systems) == 0 {
+		return temporal.NewNonRetryableApplicationError("collection "+col.Name+" has no systems", wire.ErrInvalidInput, nil)
+	}
+	q.system = col.Systems[0] // one system for now: the others are left for later
+	q.ready = true
+	return workflow.UpsertTypedSearchAttributes(ctx, SearchCollection.ValueSet(q.in.Collection), SearchPhase.ValueSet("waiting"))
 }
 
 // submit records the change (QueueSubmit refuses an unknown ref) and queues it.
 func (q *mergeQueue) submit(ctx workflow.Context, r SubmitRequest) (SubmitResult, error) {
+	if err := workflow.Await(ctx, func() bool { return q.ready }); err != nil {
+		return SubmitResult{}, err
+	}
 	if err := q.mu.Lock(ctx); err != nil {
 		return SubmitResult{}, err
 	}

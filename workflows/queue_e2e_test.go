@@ -1,0 +1,223 @@
+package workflows_test
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/deploy/demo"
+	"github.com/crestwaves/crest/workflows"
+)
+
+// startQueue starts the merge queue of the demo's main branch with settings (JSON).
+func (s *stack) startQueue(settings string) string {
+	s.t.Helper()
+	id := workflows.QueueWorkflowID("demo", demo.MainBranch)
+	_, err := s.c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.MergeQueue,
+		workflows.MergeQueueInput{Collection: "demo", Settings: json.RawMessage(settings), Limits: s.limits})
+	require.NoError(s.t, err)
+	return id
+}
+
+// submit sends the Submit update to a queue.
+func (s *stack) submit(id string, r workflows.SubmitRequest) (workflows.SubmitResult, error) {
+	s.t.Helper()
+	h, err := s.c.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: workflows.UpdateSubmit, Args: []any{r}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return workflows.SubmitResult{}, err
+	}
+	var out workflows.SubmitResult
+	err = h.Get(context.Background(), &out)
+	return out, err
+}
+
+// waitChanges polls the queue's changes in Postgres until cond holds.
+func (s *stack) waitChanges(what string, cond func(map[int64]store.QueueChange) bool) map[int64]store.QueueChange {
+	s.t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		cs, err := s.st.QueueChanges(context.Background(), "demo", demo.MainBranch)
+		require.NoError(s.t, err)
+		byID := map[int64]store.QueueChange{}
+		for _, c := range cs {
+			byID[c.ID] = c
+		}
+		if cond(byID) {
+			return byID
+		}
+		require.True(s.t, time.Now().Before(deadline), "timed out waiting for %s: %+v", what, cs)
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// remoteHead is the commit the demo remote's branch points at.
+func (s *stack) remoteHead(branch string) string {
+	s.t.Helper()
+	out, err := exec.Command("git", "--git-dir", s.demo.Remote, "rev-parse", "refs/heads/"+branch).Output()
+	require.NoError(s.t, err)
+	return strings.TrimSpace(string(out))
+}
+
+// TestQueueEjectsCulpritEndToEnd: three small changes are batched into one candidate
+// commit; libnet 2 breaks libhttp, so the candidate is red. The bisection builds only
+// libhttp at each probe (base, rebuild, two prefixes: one round), ejects libnet 2 with the
+// log line and the probes as evidence, and the two good changes merge in a batch of their
+// own: main ends at exactly that batch's candidate, which built green.
+func TestQueueEjectsCulpritEndToEnd(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	// A window of three (halved to two on red) that waits an hour: the first batch is the
+	// three changes, the second the two good ones.
+	id := s.startQueue(`{"window_start": 3, "window_min": 2, "max_wait": "1h"}`)
+	good1, err := s.submit(id, workflows.SubmitRequest{Ref: demo.FixCalcPrecision, Title: "calc: print 3 decimals", By: "alice"})
+	require.NoError(t, err)
+	culprit, err := s.submit(id, workflows.SubmitRequest{Ref: demo.UpdateLibnet2, Title: "libnet 2", By: "bob"})
+	require.NoError(t, err)
+	good2, err := s.submit(id, workflows.SubmitRequest{Ref: demo.FixPkgtoolLibcrypto3, Title: "pkgtool: SHA-256", By: "carol"})
+	require.NoError(t, err)
+
+	final := func(c store.QueueChange) bool {
+		return c.State == store.QueueMerged || c.State == store.QueueEjected
+	}
+	cs := s.waitChanges("every change merged or ejected", func(m map[int64]store.QueueChange) bool {
+		return len(m) == 3 && final(m[good1.ID]) && final(m[good2.ID]) && final(m[culprit.ID])
+	})
+	require.Equal(t, store.QueueMerged, cs[good1.ID].State, cs[good1.ID].Reason)
+	require.Equal(t, store.QueueMerged, cs[good2.ID].State, cs[good2.ID].Reason)
+	require.Equal(t, store.QueueEjected, cs[culprit.ID].State)
+	require.Contains(t, cs[culprit.ID].Reason, "breaks libhttp")
+	for _, c := range cs {
+		require.Equal(t, "fast", c.Lane, c.LaneReason)
+	}
+
+	// The evidence: the broken package with its log line, and the probes with their commits.
+	var ev struct {
+		Failures []store.FailedPackage `json:"failures"`
+		Probes   []store.QueueProbe    `json:"probes"`
+	}
+	require.NoError(t, json.Unmarshal(cs[culprit.ID].Evidence, &ev))
+	require.Len(t, ev.Failures, 1)
+	require.Equal(t, "libhttp", ev.Failures[0].Package)
+	require.Contains(t, ev.Failures[0].LogTail, "undefined reference to 'net_connect'")
+	require.NotEmpty(t, ev.Probes)
+
+	batches, err := s.st.QueueBatches(ctx, "demo", demo.MainBranch)
+	require.NoError(t, err)
+	require.Len(t, batches, 2, "one red batch of three, one green batch of the two good changes")
+	red, green := batches[0], batches[1]
+	require.Equal(t, []int64{good1.ID, culprit.ID, good2.ID}, red.Members)
+	require.Equal(t, "failed", red.State)
+	require.Equal(t, []int64{good1.ID, good2.ID}, green.Members)
+	require.Equal(t, "merged", green.State)
+
+	// main is exactly the green candidate, and that candidate's build had no failure.
+	require.Equal(t, green.CandidateCommit, s.remoteHead(demo.MainBranch))
+	fails, err := s.st.RoundFailures(ctx, green.MinorWaveID, "x86_64-linux")
+	require.NoError(t, err)
+	require.Empty(t, fails)
+	redFails, err := s.st.RoundFailures(ctx, red.MinorWaveID, "x86_64-linux")
+	require.NoError(t, err)
+	require.NotEmpty(t, redFails)
+
+	// The probes built only the failed package: libhttp, once per probe.
+	probes, err := s.st.QueueProbes(ctx, red.ID)
+	require.NoError(t, err)
+	require.Len(t, probes, 4, "one round: base, rebuild and two prefixes")
+	probeBuilds := 0
+	for _, p := range probes {
+		require.True(t, p.Done)
+		require.Equal(t, []string{"libhttp"}, p.Packages, "probe %s %d", p.Kind, p.Prefix)
+		spans, err := s.st.BuildSpans(ctx, p.MinorWaveID)
+		require.NoError(t, err)
+		require.Len(t, spans, 1)
+		require.Contains(t, spans, "libhttp")
+		probeBuilds += len(spans)
+		wantFail := p.Kind == "rebuild" || p.Prefix >= 2
+		require.Equal(t, wantFail, slices.Contains(p.Failed, "libhttp"), "probe %s %d", p.Kind, p.Prefix)
+	}
+	stats, err := s.st.QueueStatsOf(ctx, "demo", demo.MainBranch)
+	require.NoError(t, err)
+	require.Equal(t, 4, probeBuilds)
+	require.Equal(t, probeBuilds, stats.ProbeBuilds)
+	require.Equal(t, 2, stats.Merged)
+	require.Equal(t, 1, stats.Ejected)
+	t.Logf("queue stats: %+v", stats)
+
+	// The waves list knows nothing of the queue's build rounds.
+	waves, err := s.st.Waves(ctx, "demo")
+	require.NoError(t, err)
+	require.Empty(t, waves)
+}
+
+// TestQueueLanesEndToEnd: an unknown ref is refused before anything is recorded; a mass
+// rebuild (libcore 2 rc1: 39 rebuilds, over this queue's mass_rebuild of 30) is handed to
+// the next major wave; a security fix bypasses the batching a small change waits in, and
+// merges alone; the small change can then be withdrawn.
+func TestQueueLanesEndToEnd(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	id := s.startQueue(`{"window_start": 8, "max_wait": "1h", "consider_staging": 20, "mass_rebuild": 30}`)
+
+	_, err := s.submit(id, workflows.SubmitRequest{Ref: "change/does-not-exist"})
+	require.ErrorContains(t, err, `ref "change/does-not-exist" not found`)
+	_, err = s.submit(id, workflows.SubmitRequest{Ref: " "})
+	require.ErrorContains(t, err, "a change needs a ref")
+
+	small, err := s.submit(id, workflows.SubmitRequest{Ref: demo.FixCalcPrecision, Title: "calc"})
+	require.NoError(t, err)
+	mass, err := s.submit(id, workflows.SubmitRequest{Ref: demo.UpdateLibcore2RC1, Title: "libcore 2 rc1"})
+	require.NoError(t, err)
+	security, err := s.submit(id, workflows.SubmitRequest{Ref: demo.FixLibhttpLibnet2, Title: "libhttp: net_dial", Labels: []string{"security"}})
+	require.NoError(t, err)
+
+	cs := s.waitChanges("the security fix merged", func(m map[int64]store.QueueChange) bool {
+		return m[security.ID].State == store.QueueMerged && m[mass.ID].State == store.QueueHandedToWave && m[small.ID].Lane != ""
+	})
+	require.Len(t, cs, 3, "the refused submissions recorded nothing")
+	require.Equal(t, "wave", cs[mass.ID].Lane)
+	require.Equal(t, 39, cs[mass.ID].Rebuilds)
+	require.Contains(t, cs[mass.ID].Reason, "handed to the next major wave")
+	require.Contains(t, cs[mass.ID].LaneReason, "mass rebuild")
+	require.Equal(t, "priority", cs[security.ID].Lane)
+	require.Equal(t, "fast", cs[small.ID].Lane)
+	require.Equal(t, store.QueueQueued, cs[small.ID].State, "the small change still waits for a fuller batch")
+
+	batches, err := s.st.QueueBatches(ctx, "demo", demo.MainBranch)
+	require.NoError(t, err)
+	require.Len(t, batches, 1)
+	require.Equal(t, []int64{security.ID}, batches[0].Members, "the security fix is built alone")
+	require.Equal(t, "priority", batches[0].Lane)
+	require.Equal(t, batches[0].CandidateCommit, s.remoteHead(demo.MainBranch))
+
+	v, err := s.c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+	require.NoError(t, err)
+	var st workflows.QueueStatus
+	require.NoError(t, v.Get(&st))
+	require.Equal(t, 1, st.Merged)
+	require.Equal(t, 1, st.Handed)
+	require.Len(t, st.Waiting, 1)
+	require.Equal(t, small.ID, st.Waiting[0].ID)
+
+	h, err := s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateWithdraw,
+		Args: []any{workflows.WithdrawRequest{ID: small.ID, By: "alice", Reason: "superseded"}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	require.NoError(t, err)
+	require.NoError(t, h.Get(ctx, nil))
+	h, err = s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateWithdraw,
+		Args: []any{workflows.WithdrawRequest{ID: security.ID}}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	require.NoError(t, err)
+	require.ErrorContains(t, h.Get(ctx, nil), "is not waiting")
+	c, err := s.st.QueueChange(ctx, small.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.QueueWithdrawn, c.State)
+	require.Contains(t, c.Reason, "superseded")
+}
