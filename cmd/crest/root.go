@@ -54,6 +54,7 @@ func newRootCmd() *cobra.Command {
 		newIssuesCmd(a),
 		newBenchCmd(a),
 		newServeCmd(a),
+		newQueueCmd(a),
 	)
 	return root
 }

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
+	"github.com/crestwaves/crest/workflows"
+)
+
+func newQueueCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "queue",
+		Short: "Submit approved changes to a branch's merge queue and follow them",
+		Long: `Each collection branch has one merge queue, a MergeQueue workflow (ID
+<collection>/queue/<branch>), started by the first submission. A change is laned by its
+rebuild set (fast, wave or priority), batched into a candidate commit, built, and the
+branch fast-forwarded to exactly that commit when it is green; a red batch is bisected by
+building only the failed packages, and the culprit ejected with its evidence.`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.String("collection", "", "collection (default: the only one registered)")
+	pf.String("branch", "", "target branch (default: the collection's main branch)")
+	cmd.AddCommand(newQueueSubmitCmd(a), newQueueListCmd(a), newQueueStatusCmd(a), newQueueWithdrawCmd(a), newQueueStatsCmd(a))
+	return cmd
+}
+
+// queueBranch is the target branch of a queue command: --branch, or the collection's main
+// branch.
+func queueBranch(ctx context.Context, cmd *cobra.Command, s *session) (string, error) {
+	if b, _ := cmd.Flags().GetString("branch"); b != "" {
+		return b, nil
+	}
+	row, err := s.st.CollectionByName(ctx, s.collection)
+	if err != nil {
+		return "", err
+	}
+	var col wire.Collection
+	if err := json.Unmarshal(row.Settings, &col); err != nil {
+		return "", fmt.Errorf("settings of collection %s: %w", s.collection, err)
+	}
+	if col.MainBranch == "" {
+		return "main", nil
+	}
+	return col.MainBranch, nil
+}
+
+func newQueueSubmitCmd(a *app) *cobra.Command {
+	var ref, title, by, settings string
+	var labels []string
+	cmd := &cobra.Command{
+		Use:   "submit --ref REF --title TEXT [--label security]",
+		Short: "Submit an approved change (a branch, tag or commit) to the merge queue",
+		Example: `  crest queue submit --ref fix/calc-precision --title "calc: print 3 decimals"
+  crest queue submit --ref fix/libhttp-libnet-2 --title "libhttp: net_dial" --label security`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if strings.TrimSpace(ref) == "" {
+				return errors.New("--ref is required: the branch, tag or commit of the change")
+			}
+			s, done, err := a.session(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx := cmd.Context()
+			branch, err := queueBranch(ctx, cmd, s)
+			if err != nil {
+				return err
+			}
+			in := workflows.MergeQueueInput{Collection: s.collection, Branch: branch,
+				Limits: workflows.Limits{BuildQueuePrefix: a.cfg.TaskQueues.BuildPrefix}}
+			if settings != "" {
+				in.Settings = json.RawMessage(settings)
+			}
+			id := workflows.QueueWorkflowID(s.collection, branch)
+			op := s.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+				ID: id, TaskQueue: a.cfg.TaskQueues.Default,
+				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+				TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchCollection.ValueSet(s.collection),
+					workflows.SearchPhase.ValueSet("waiting")),
+			}, workflows.MergeQueue, in)
+			h, err := s.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+				StartWorkflowOperation: op,
+				UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateSubmit, WaitForStage: client.WorkflowUpdateStageCompleted,
+					Args: []any{workflows.SubmitRequest{Ref: ref, Title: title, Labels: labels, By: whoami(by)}}},
+			})
+			if err != nil {
+				return fmt.Errorf("submit %s: %w", ref, err)
+			}
+			var res workflows.SubmitResult
+			if err := h.Get(ctx, &res); err != nil {
+				var app *temporal.ApplicationError
+				if errors.As(err, &app) {
+					return fmt.Errorf("submit %s refused: %s", ref, app.Message())
+				}
+				return fmt.Errorf("submit %s refused: %w", ref, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "change %d queued for %s of %s (%s at %.12s)\nfollow it: crest queue status %d\n",
+				res.ID, branch, s.collection, ref, res.Commit, res.ID)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&ref, "ref", "", "the change: a branch, tag or commit of the collection's repository")
+	f.StringVar(&title, "title", "", "what the change does")
+	f.StringArrayVar(&labels, "label", nil, "a label (repeatable); security puts it in the priority lane")
+	f.StringVar(&by, "by", "", "who submits (default: $USER)")
+	f.StringVar(&settings, "queue-settings", "", `the queue's settings when this starts it (JSON policy.QueueSettings, e.g. {"max_wait": "5m"})`)
+	return cmd
+}
+
+func newQueueListCmd(a *app) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "list [--all]",
+		Short: "List the changes of a merge queue (waiting and in flight; --all: every one)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, done, err := a.session(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			branch, _ := cmd.Flags().GetString("branch")
+			var states []string
+			if !all {
+				states = []string{store.QueueQueued, store.QueueBatched}
+			}
+			cs, err := s.st.QueueChanges(cmd.Context(), s.collection, branch, states...)
+			if err != nil {
+				return err
+			}
+			w := newTable(cmd.OutOrStdout(), "ID\tBRANCH\tSTATE\tLANE\tREF\tTITLE\tAGE\tWHY")
+			for _, c := range cs {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Branch, c.State, dash(c.Lane), c.Ref, dash(c.Title),
+					time.Since(c.SubmittedAt).Round(time.Second), shortReason(dash(c.Reason)))
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "merged, ejected, withdrawn and handed-off changes too")
+	return cmd
+}
+
+func newQueueStatusCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status [ID]",
+		Short: "Where the queue stands (the workflow's Status), or one change with its evidence",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, done, err := a.session(cmd, len(args) == 0)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx := cmd.Context()
+			out := cmd.OutOrStdout()
+			if len(args) == 1 {
+				id, err := strconv.ParseInt(args[0], 10, 64)
+				if err != nil {
+					return fmt.Errorf("change %q: want its number (crest queue list)", args[0])
+				}
+				c, err := s.st.QueueChange(ctx, id)
+				if err != nil {
+					return err
+				}
+				return printChange(out, c)
+			}
+			branch, err := queueBranch(ctx, cmd, s)
+			if err != nil {
+				return err
+			}
+			v, err := s.c.QueryWorkflow(ctx, workflows.QueueWorkflowID(s.collection, branch), "", workflows.QueryStatus)
+			if err != nil {
+				return fmt.Errorf("queue of %s: %w (is it started? crest queue submit starts it)", branch, err)
+			}
+			var st workflows.QueueStatus
+			if err := v.Get(&st); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "queue of %s/%s: head %.12s, window %d; merged %d, ejected %d, handed to a wave %d\n",
+				st.Collection, st.Branch, dash(st.Head), st.Window.Size, st.Merged, st.Ejected, st.Handed)
+			if b := st.Building; b != nil {
+				fmt.Fprintf(out, "%s: %s lane, changes %v, candidate %.12s, %s", b.Key, b.Lane, b.Changes, dash(b.Candidate), b.Phase)
+				if b.Round > 0 {
+					fmt.Fprintf(out, " (round %d)", b.Round)
+				}
+				fmt.Fprintln(out)
+			}
+			fmt.Fprintf(out, "why: %s\n", dash(st.Why))
+			w := newTable(out, "ID\tLANE\tREF\tSUBMITTED")
+			for _, c := range st.Waiting {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\n", c.ID, dash(string(c.Lane)), c.Ref, c.Submitted.Format(time.RFC3339))
+			}
+			return w.Flush()
+		},
+	}
+}
+
+// printChange shows one change with its timestamps and, when ejected, its evidence.
+func printChange(out io.Writer, c store.QueueChange) error {
+	fmt.Fprintf(out, "change %d: %s → %s of %s (%.12s)\n  title: %s\n  state: %s: %s\n  lane:  %s: %s\n",
+		c.ID, c.Ref, c.Branch, c.Collection, c.Commit, dash(c.Title), c.State, dash(c.Reason), dash(c.Lane), dash(c.LaneReason))
+	for _, t := range []struct {
+		name string
+		at   *time.Time
+	}{{"batched", c.BatchedAt}, {"built", c.BuiltAt}, {"merged", c.MergedAt}, {"ejected", c.EjectedAt}} {
+		if t.at != nil {
+			fmt.Fprintf(out, "  %-8s %s (+%s)\n", t.name+":", t.at.Format(time.RFC3339), t.at.Sub(c.SubmittedAt).Round(time.Second))
+		}
+	}
+	if len(c.Evidence) > 0 {
+		var pretty strings.Builder
+		var v any
+		if err := json.Unmarshal(c.Evidence, &v); err != nil {
+			return err
+		}
+		enc := json.NewEncoder(&pretty)
+		enc.SetIndent("  ", "  ")
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  evidence: %s", pretty.String())
+	}
+	return nil
+}
+
+func newQueueWithdrawCmd(a *app) *cobra.Command {
+	var reason, by string
+	cmd := &cobra.Command{
+		Use:   "withdraw ID [--reason TEXT]",
+		Short: "Take a waiting change out of the merge queue",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("change %q: want its number (crest queue list)", args[0])
+			}
+			s, done, err := a.session(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer done()
+			ctx := cmd.Context()
+			c, err := s.st.QueueChange(ctx, id)
+			if err != nil {
+				return err
+			}
+			h, err := s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+				WorkflowID: workflows.QueueWorkflowID(c.Collection, c.Branch), UpdateName: workflows.UpdateWithdraw,
+				Args: []any{workflows.WithdrawRequest{ID: id, Reason: reason, By: whoami(by)}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+			})
+			if err == nil {
+				err = h.Get(ctx, nil)
+			}
+			if err != nil {
+				return fmt.Errorf("withdraw change %d: %w", id, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "change %d withdrawn\n", id)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
+	cmd.Flags().StringVar(&by, "by", "", "who withdraws (default: $USER)")
+	return cmd
+}
+
+func newQueueStatsCmd(a *app) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "stats [--format table|json]",
+		Short: "Latency from submission to merge per lane (p50/p95/p99), builds per merged change, ejections",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, done, err := a.session(cmd, false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			branch, _ := cmd.Flags().GetString("branch")
+			st, err := s.st.QueueStatsOf(cmd.Context(), s.collection, branch)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch format {
+			case "json":
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			case "table", "":
+			default:
+				return fmt.Errorf("--format %q: want table or json", format)
+			}
+			w := newTable(out, "LANE\tMERGED\tEJECTED\tWAITING\tTO WAVE\tP50\tP95\tP99")
+			secs := func(f float64) string { return (time.Duration(f * float64(time.Second))).Round(time.Second).String() }
+			for _, l := range st.Lanes {
+				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", l.Lane, l.Merged, l.Ejected, l.Waiting, l.Handed, secs(l.P50), secs(l.P95), secs(l.P99))
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "builds: %d (candidates %d, probes %d: probe cost %.2f of candidate builds)\n",
+				st.Builds, st.CandidateBuilds, st.ProbeBuilds, st.ProbeCost)
+			fmt.Fprintf(out, "builds per merged change: %.2f (%d builds over the %d packages of the merged changes' own rebuild sets)\n",
+				st.BuildsPerMerged, st.Builds, st.OwnRebuilds)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "table or json")
+	return cmd
+}
