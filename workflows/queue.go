@@ -477,9 +477,9 @@ func (q *mergeQueue) merge(ctx workflow.Context, batchID, minorWaveID int64, bat
 
 // bisect finds the culprit of a red batch with policy's failure-targeted bisection: each
 // round's probes (the failed packages at a probe commit) build at once, one coroutine
-// each; the verdict ejects the culprit with its evidence and re-queues the rest. When no
-// change is at fault and every failure is pre-existing (it fails on the head too), the
-// candidate makes nothing worse: it merges, and the failures are reported in the reason.
+// each. policy.AfterBisection decides what the verdict does: eject the culprit with its
+// evidence and re-queue the rest; merge when every failure is pre-existing; re-queue when
+// one was flaky.
 func (q *mergeQueue) bisect(ctx workflow.Context, batchID int64, key, buildKey string, batch []QueuedChange, cand wire.QueueCandidateResult, res built) ([]QueuedChange, error) {
 	q.st.Building.Phase = "bisecting"
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet("bisecting"))
@@ -530,11 +530,11 @@ func (q *mergeQueue) bisect(ctx workflow.Context, batchID int64, key, buildKey s
 		}
 	}
 	v := policy.Culprit(b)
-	if v.Culprit == "" {
-		if len(v.Flaky) == 0 {
-			return q.merge(ctx, batchID, res.layout.MinorWaveID, batch, cand, v.Reason+"; nothing is worse than on the head")
-		}
-		return batch, q.finish(ctx, wire.QueueFinishInput{BatchID: batchID, State: "failed", Reason: v.Reason, Requeued: ids(batch)})
+	switch out := policy.AfterBisection(v); out.Action {
+	case policy.BatchMerge:
+		return q.merge(ctx, batchID, res.layout.MinorWaveID, batch, cand, out.Reason)
+	case policy.BatchRequeue:
+		return batch, q.finish(ctx, wire.QueueFinishInput{BatchID: batchID, State: "failed", Reason: out.Reason, Requeued: ids(batch)})
 	}
 	var culprit int64
 	var rest []QueuedChange

@@ -20,9 +20,15 @@ import (
 // startQueue starts the merge queue of the demo's main branch with settings (JSON).
 func (s *stack) startQueue(settings string) string {
 	s.t.Helper()
-	id := workflows.QueueWorkflowID("demo", demo.MainBranch)
+	return s.startQueueOn(demo.MainBranch, settings)
+}
+
+// startQueueOn starts the merge queue of a branch of the demo with settings (JSON).
+func (s *stack) startQueueOn(branch, settings string) string {
+	s.t.Helper()
+	id := workflows.QueueWorkflowID("demo", branch)
 	_, err := s.c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.MergeQueue,
-		workflows.MergeQueueInput{Collection: "demo", Settings: json.RawMessage(settings), Limits: s.limits})
+		workflows.MergeQueueInput{Collection: "demo", Branch: branch, Settings: json.RawMessage(settings), Limits: s.limits})
 	require.NoError(s.t, err)
 	return id
 }
@@ -44,9 +50,15 @@ func (s *stack) submit(id string, r workflows.SubmitRequest) (workflows.SubmitRe
 // waitChanges polls the queue's changes in Postgres until cond holds.
 func (s *stack) waitChanges(what string, cond func(map[int64]store.QueueChange) bool) map[int64]store.QueueChange {
 	s.t.Helper()
+	return s.waitChangesOn(demo.MainBranch, what, cond)
+}
+
+// waitChangesOn polls the changes of a branch's queue in Postgres until cond holds.
+func (s *stack) waitChangesOn(branch, what string, cond func(map[int64]store.QueueChange) bool) map[int64]store.QueueChange {
+	s.t.Helper()
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		cs, err := s.st.QueueChanges(context.Background(), "demo", demo.MainBranch)
+		cs, err := s.st.QueueChanges(context.Background(), "demo", branch)
 		require.NoError(s.t, err)
 		byID := map[int64]store.QueueChange{}
 		for _, c := range cs {
@@ -220,4 +232,37 @@ func TestQueueLanesEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.QueueWithdrawn, c.State)
 	require.Contains(t, c.Reason, "superseded")
+}
+
+// TestQueuePreexistingFailureEjectsNobody: on the branch update/libnet-2, libhttp already
+// fails. libcore 2 rc1 rebuilds libhttp among 39 packages, so its candidate fails there
+// too; the bisection's first round builds libhttp on the head (it fails: pre-existing) and
+// again on the candidate (it fails: not flaky), so nobody is at fault: the change is not
+// ejected, and since the candidate fails nothing the head does not, the branch moves to it
+// with the pre-existing failure reported.
+func TestQueuePreexistingFailureEjectsNobody(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	branch := demo.UpdateLibnet2
+	id := s.startQueueOn(branch, `{"window_start": 1, "max_wait": "1s"}`)
+	c, err := s.submit(id, workflows.SubmitRequest{Ref: demo.UpdateLibcore2RC1, Title: "libcore 2 rc1"})
+	require.NoError(t, err)
+	cs := s.waitChangesOn(branch, "the change settled", func(m map[int64]store.QueueChange) bool {
+		return m[c.ID].State == store.QueueMerged || m[c.ID].State == store.QueueEjected
+	})
+	require.Equal(t, store.QueueMerged, cs[c.ID].State, cs[c.ID].Reason)
+	require.Contains(t, cs[c.ID].Reason, "pre-existing (also fail on the base): libhttp")
+	require.Empty(t, cs[c.ID].Evidence)
+
+	batches, err := s.st.QueueBatches(ctx, "demo", branch)
+	require.NoError(t, err)
+	require.Len(t, batches, 1)
+	require.Equal(t, batches[0].CandidateCommit, s.remoteHead(branch))
+	probes, err := s.st.QueueProbes(ctx, batches[0].ID)
+	require.NoError(t, err)
+	require.Len(t, probes, 2, "base and rebuild: a batch of one needs no prefix")
+	for _, p := range probes {
+		require.Equal(t, []string{"libhttp"}, p.Packages)
+		require.Equal(t, []string{"libhttp"}, p.Failed, "probe %s", p.Kind)
+	}
 }
