@@ -25,6 +25,10 @@ const (
 	UpdateWithdraw = "Withdraw"
 )
 
+// retryPause is how long a queue waits before making a batch again after infrastructure
+// trouble.
+const retryPause = time.Minute
+
 // QueueWorkflowID is the ID of the merge queue of a collection's branch: one per target.
 func QueueWorkflowID(collection, branch string) string {
 	return collection + "/queue/" + branch
@@ -295,7 +299,19 @@ func (q *mergeQueue) run(ctx workflow.Context) error {
 		}
 		requeue, err := q.runBatch(ctx, d.Lane, batch)
 		if err != nil {
-			return err
+			if temporal.IsCanceledError(err) || ctx.Err() != nil {
+				return err
+			}
+			// Infrastructure trouble (builds out of retries, a store that is down): the
+			// queue never fails for it. The whole batch goes back and is made again after a
+			// pause; whatever the failed attempt already did is found done (the candidate
+			// of a branch that already moved to it builds nothing and merges as a no-op).
+			requeue = batch
+			q.st.Why = fmt.Sprintf("batch-%d: %s; the batch is made again in %s", q.st.Batches, errorText(err), retryPause)
+			q.st.Building = nil
+			if err := workflow.Sleep(ctx, retryPause); err != nil {
+				return err
+			}
 		}
 		q.st.Building = nil
 		_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet("waiting"))
@@ -320,9 +336,15 @@ func (q *mergeQueue) lane(ctx workflow.Context) error {
 			continue
 		}
 		var res wire.QueueLaneResult
-		if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueLane, wire.QueueLaneInput{
+		err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueLane, wire.QueueLaneInput{
 			Collection: q.in.Collection, Branch: q.in.Branch, ID: c.ID, Commit: c.Commit, Labels: c.Labels, Settings: q.in.Settings,
-		}).Get(ctx, &res); err != nil {
+		}).Get(ctx, &res)
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && app.Type() == wire.ErrEvaluationFailed {
+			// The change itself does not evaluate on the head: it cannot be built.
+			res.Conflict, res.Reason, err = true, fmt.Sprintf("change %d does not evaluate on %s: %s", c.ID, q.in.Branch, app.Message()), nil
+		}
+		if err != nil {
 			return err
 		}
 		switch {

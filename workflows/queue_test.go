@@ -39,6 +39,7 @@ type fakeQueue struct {
 	probes   int
 	batchAt  []time.Time // when each batch started, in workflow time
 	requeued []int64
+	troubles int // builds that fail for infrastructure before any succeeds
 }
 
 func commitOf(ids []wire.QueueRef) string {
@@ -84,10 +85,14 @@ func (f *fakeQueue) register(acts *activities.Activities) {
 	env.OnActivity(acts.Evaluate, mock.Anything, mock.Anything).Return(wire.EvaluateResult{EvaluationID: 1}, nil)
 	env.OnActivity(acts.QueuePrepareBuild, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in wire.QueueBuildInput) (wire.QueueBuildLayout, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.troubles > 0 {
+				f.troubles--
+				return wire.QueueBuildLayout{}, temporal.NewNonRetryableApplicationError("builders out of retries", "Trouble", nil)
+			}
 			if in.Probe != nil {
-				f.mu.Lock()
 				f.probes++
-				f.mu.Unlock()
 			}
 			return wire.QueueBuildLayout{WaveID: 1, MinorWaveID: 1}, nil // nothing for BuildSet: the outcome is decided below
 		})
@@ -203,4 +208,23 @@ func TestMergeQueueContinuesAsNewWithItsQueue(t *testing.T) {
 	require.Equal(t, int64(1), next.State.Waiting[0].ID)
 	require.Equal(t, policy.LaneFast, next.State.Waiting[0].Lane)
 	require.Equal(t, "main", next.Branch)
+}
+
+// TestMergeQueueSurvivesInfrastructureTrouble: a batch whose build fails for a reason that
+// is not a build failure does not fail the queue: it says why, waits, and makes the batch
+// again, which merges.
+func TestMergeQueueSurvivesInfrastructureTrouble(t *testing.T) {
+	env, f := newFakeQueue(t, 0)
+	f.troubles = 1
+	var e1 error
+	submitAt(env, time.Second, workflows.SubmitRequest{Ref: "small"}, &e1)
+	env.RegisterDelayedCallback(env.CancelWorkflow, time.Hour)
+	env.ExecuteWorkflow(workflows.MergeQueue, workflows.MergeQueueInput{Collection: "demo",
+		Settings: []byte(`{"window_start": 1}`)})
+	require.True(t, temporal.IsCanceledError(env.GetWorkflowError()), "%v", env.GetWorkflowError())
+	require.NoError(t, e1)
+	require.Equal(t, [][]int64{{1}, {1}}, f.batches)
+	require.GreaterOrEqual(t, f.batchAt[1].Sub(f.batchAt[0]), time.Minute)
+	require.Equal(t, []int64{1}, f.merged)
+	require.Equal(t, "c:1", f.head)
 }
