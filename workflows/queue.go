@@ -307,7 +307,7 @@ func (q *mergeQueue) run(ctx workflow.Context) error {
 			// pause; whatever the failed attempt already did is found done (the candidate
 			// of a branch that already moved to it builds nothing and merges as a no-op).
 			requeue = batch
-			q.st.Why = fmt.Sprintf("batch-%d: %s; the batch is made again in %s", q.st.Batches, errorText(err), retryPause)
+			q.st.Why = fmt.Sprintf("%s: %s; the batch is made again in %s", batchKey(ctx, q.st.Batches), errorText(err), retryPause)
 			q.st.Building = nil
 			if err := workflow.Sleep(ctx, retryPause); err != nil {
 				return err
@@ -421,6 +421,13 @@ func (q *mergeQueue) candidate(ctx workflow.Context, key, base string, changes [
 	return out, err
 }
 
+// batchKey names batch n of this queue: its candidate branch, its records and its build
+// children. The first run's ID (kept across continue-as-new) makes the names of a queue
+// started afresh, after one was terminated, differ from its predecessor's.
+func batchKey(ctx workflow.Context, n int) string {
+	return fmt.Sprintf("batch-%.8s-%d", workflow.GetInfo(ctx).FirstRunID, n)
+}
+
 func ids(changes []QueuedChange) []int64 {
 	out := make([]int64, len(changes))
 	for i, c := range changes {
@@ -433,7 +440,7 @@ func ids(changes []QueuedChange) []int64 {
 // to put back at the front of the queue.
 func (q *mergeQueue) runBatch(ctx workflow.Context, lane policy.Lane, batch []QueuedChange) ([]QueuedChange, error) {
 	q.st.Batches++
-	key := fmt.Sprintf("batch-%d", q.st.Batches)
+	key := batchKey(ctx, q.st.Batches)
 	buildKey := QueueWorkflowID(q.in.Collection, q.in.Branch) + "/" + key
 	q.st.Building = &BatchStatus{Key: key, Lane: lane, Changes: ids(batch), Phase: "building"}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet("building"))

@@ -26,10 +26,13 @@ func (s *stack) startQueue(settings string) string {
 // startQueueOn starts the merge queue of a branch of the demo with settings (JSON).
 func (s *stack) startQueueOn(branch, settings string) string {
 	s.t.Helper()
-	id := workflows.QueueWorkflowID("demo", branch)
+	// The queue never ends: each test has its own, on the Temporal server the package's
+	// tests share, and stops it when it is done.
+	id := workflows.QueueWorkflowID("demo", branch) + "/" + s.t.Name()
 	_, err := s.c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.MergeQueue,
 		workflows.MergeQueueInput{Collection: "demo", Branch: branch, Settings: json.RawMessage(settings), Limits: s.limits})
 	require.NoError(s.t, err)
+	s.t.Cleanup(func() { _ = s.c.TerminateWorkflow(context.Background(), id, "", "test over") })
 	return id
 }
 
