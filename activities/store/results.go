@@ -224,8 +224,15 @@ func gatePending(ctx context.Context, tx pgx.Tx, waveID, minorWaveID int64, syst
 		roots = append(roots, strings.Join(dec.BlockedBy, ","))
 		reasons = append(reasons, dec.Reason)
 	}
-	// One statement for all of them: a failure high in the graph blocks thousands.
+	// One statement for all of them: a failure high in the graph blocks thousands. Their
+	// rows are locked in key order first, as every writer of many results does, so that
+	// two failures blocking the same packages queue rather than deadlock.
 	if len(blocked) > 0 {
+		if _, err := tx.Exec(ctx, `
+		SELECT 1 FROM package_results WHERE minor_wave_id = $1 AND system = $2 AND package = ANY($3)
+		ORDER BY package FOR UPDATE`, minorWaveID, system, blocked); err != nil {
+			return nil, nil, err
+		}
 		if _, err := tx.Exec(ctx, `
 		UPDATE package_results r SET status = 'dependency-failed', blocked_by = string_to_array(b.roots, ','), reason = b.reason, updated_at = now()
 		FROM unnest($3::text[], $4::text[], $5::text[]) AS b(package, roots, reason)
