@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -106,24 +105,7 @@ func newPatchStartCmd(a *app) *cobra.Command {
 // that a patch the workflow refuses is an error here, every problem named, before
 // anything is allocated. It returns the run ID.
 func startPatch(ctx context.Context, c client.Client, opts client.StartWorkflowOptions, in workflows.SecurityPatchInput) (string, error) {
-	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
-	op := c.NewWithStartWorkflowOperation(opts, workflows.SecurityPatch, in)
-	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: op,
-		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateValidated,
-			WaitForStage: client.WorkflowUpdateStageCompleted},
-	})
-	if err != nil {
-		return "", err
-	}
-	if err := h.Get(ctx, nil); err != nil {
-		var app *temporal.ApplicationError
-		if errors.As(err, &app) {
-			return "", errors.New(app.Message())
-		}
-		return "", err
-	}
-	return h.RunID(), nil
+	return startValidated(ctx, c, opts, workflows.SecurityPatch, in)
 }
 
 func newPatchListCmd(a *app) *cobra.Command {

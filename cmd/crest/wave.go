@@ -216,8 +216,14 @@ func newWaveStartCmd(a *app) *cobra.Command {
 // so that a wave the workflow refuses (unknown package, missing ref…) is an error here,
 // with every problem named, and not a wave that fails a moment later. It returns the run ID.
 func startWave(ctx context.Context, c client.Client, opts client.StartWorkflowOptions, in workflows.MajorWaveInput) (string, error) {
+	return startValidated(ctx, c, opts, workflows.MajorWave, in)
+}
+
+// startValidated starts a workflow with a Validated update (update-with-start) and returns
+// its run ID, or the workflow's refusal in its own words.
+func startValidated(ctx context.Context, c client.Client, opts client.StartWorkflowOptions, workflow, in any) (string, error) {
 	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
-	op := c.NewWithStartWorkflowOperation(opts, workflows.MajorWave, in)
+	op := c.NewWithStartWorkflowOperation(opts, workflow, in)
 	h, err := c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
 		StartWorkflowOperation: op,
 		UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateValidated,
