@@ -126,16 +126,11 @@ func (s *Store) Patches(ctx context.Context, collection string) ([]Patch, error)
 	if err != nil {
 		return nil, fmt.Errorf("list patches: %w", err)
 	}
-	defer rows.Close()
-	var out []Patch
-	for rows.Next() {
-		p, err := scanPatch(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list patches: %w", err)
-		}
-		out = append(out, p)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Patch, error) { return scanPatch(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list patches: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SetPatchState records a patch's state, its strategy (when not empty) and reason, with

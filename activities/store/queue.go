@@ -94,16 +94,11 @@ func (s *Store) QueueChanges(ctx context.Context, collection, branch string, sta
 	if err != nil {
 		return nil, fmt.Errorf("list queue changes: %w", err)
 	}
-	defer rows.Close()
-	var out []QueueChange
-	for rows.Next() {
-		q, err := scanQueueChange(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list queue changes: %w", err)
-		}
-		out = append(out, q)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (QueueChange, error) { return scanQueueChange(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list queue changes: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SetLane records the lane policy chose for a change, with its reason; a change laned

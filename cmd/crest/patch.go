@@ -48,46 +48,43 @@ func newPatchStartCmd(a *app) *cobra.Command {
       --severity critical --advisory CVE-2026-0001 --wait`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, done, err := a.session(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx := cmd.Context()
-			in.Collection, in.Package, in.By = s.collection, args[0], whoami(in.By)
-			in.Limits = workflows.Limits{BuildQueuePrefix: a.cfg.TaskQueues.BuildPrefix}
-			if in.Ref == "" {
-				return errors.New("--ref: required (the branch, tag or commit with the fix)")
-			}
-			patches, err := s.st.Patches(ctx, s.collection)
-			if err != nil {
-				return err
-			}
-			name := fmt.Sprintf("patch-%d", len(patches)+1)
-			id := patchID(s.collection, name)
-			runID, err := startPatch(ctx, s.c, client.StartWorkflowOptions{ID: id, TaskQueue: a.cfg.TaskQueues.Default}, in)
-			if err != nil {
-				return fmt.Errorf("patch of %s refused: %w", in.Package, err)
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "started %s: %s from %s (workflow %s, run %s)\n", name, in.Package, in.Ref, id, runID)
-			if !wait {
-				fmt.Fprintf(out, "follow it: crest patch status %s\n", name)
-				return nil
-			}
-			var res workflows.SecurityPatchResult
-			err = s.c.GetWorkflow(ctx, id, runID).Get(ctx, &res)
-			if perr := printPatch(ctx, s.st, id, out); perr != nil && err == nil {
-				err = perr
-			}
-			if err != nil {
-				var app *temporal.ApplicationError
-				if errors.As(err, &app) {
-					return errors.New(app.Message())
+			return a.withSession(cmd, true, func(s *session) error {
+				ctx := cmd.Context()
+				in.Collection, in.Package, in.By = s.collection, args[0], whoami(in.By)
+				in.Limits = workflows.Limits{BuildQueuePrefix: a.cfg.TaskQueues.BuildPrefix}
+				if in.Ref == "" {
+					return errors.New("--ref: required (the branch, tag or commit with the fix)")
 				}
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			return nil
+				patches, err := s.st.Patches(ctx, s.collection)
+				if err != nil {
+					return err
+				}
+				name := fmt.Sprintf("patch-%d", len(patches)+1)
+				id := patchID(s.collection, name)
+				runID, err := startPatch(ctx, s.c, client.StartWorkflowOptions{ID: id, TaskQueue: a.cfg.TaskQueues.Default}, in)
+				if err != nil {
+					return fmt.Errorf("patch of %s refused: %w", in.Package, err)
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "started %s: %s from %s (workflow %s, run %s)\n", name, in.Package, in.Ref, id, runID)
+				if !wait {
+					fmt.Fprintf(out, "follow it: crest patch status %s\n", name)
+					return nil
+				}
+				var res workflows.SecurityPatchResult
+				err = s.c.GetWorkflow(ctx, id, runID).Get(ctx, &res)
+				if perr := printPatch(ctx, s.st, id, out); perr != nil && err == nil {
+					err = perr
+				}
+				if err != nil {
+					var app *temporal.ApplicationError
+					if errors.As(err, &app) {
+						return errors.New(app.Message())
+					}
+					return fmt.Errorf("%s: %w", name, err)
+				}
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -114,21 +111,18 @@ func newPatchListCmd(a *app) *cobra.Command {
 		Short: "List security patches, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, done, err := a.session(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
-			patches, err := s.st.Patches(cmd.Context(), s.collection)
-			if err != nil {
-				return err
-			}
-			w := newTable(cmd.OutOrStdout(), "PATCH\tPACKAGE\tREF\tSTRATEGY\tSEVERITY\tADVISORY\tSTATE\tWHY")
-			for _, p := range patches {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", filepath.Base(p.WorkflowID), p.Package, p.Ref, p.Strategy,
-					p.Severity, dash(p.Advisory), p.State, shortReason(p.Reason))
-			}
-			return w.Flush()
+			return a.withSession(cmd, false, func(s *session) error {
+				patches, err := s.st.Patches(cmd.Context(), s.collection)
+				if err != nil {
+					return err
+				}
+				w := newTable(cmd.OutOrStdout(), "PATCH\tPACKAGE\tREF\tSTRATEGY\tSEVERITY\tADVISORY\tSTATE\tWHY")
+				for _, p := range patches {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", filepath.Base(p.WorkflowID), p.Package, p.Ref, p.Strategy,
+						p.Severity, dash(p.Advisory), p.State, shortReason(p.Reason))
+				}
+				return w.Flush()
+			})
 		},
 	}
 }
@@ -139,12 +133,9 @@ func newPatchStatusCmd(a *app) *cobra.Command {
 		Short: "A patch's state, the security tags it made, and its graft debt (open and retired)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, done, err := a.session(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
-			return printPatch(cmd.Context(), s.st, patchID(s.collection, args[0]), cmd.OutOrStdout())
+			return a.withSession(cmd, false, func(s *session) error {
+				return printPatch(cmd.Context(), s.st, patchID(s.collection, args[0]), cmd.OutOrStdout())
+			})
 		},
 	}
 }
@@ -211,17 +202,14 @@ func newPatchCancelCmd(a *app) *cobra.Command {
 		Short: "Cancel a running patch: it stops before its next covered tag; pushed tags stay",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, done, err := a.session(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer done()
-			id := patchID(s.collection, args[0])
-			if err := s.c.SignalWorkflow(cmd.Context(), id, "", workflows.SignalCancel, nil); err != nil {
-				return fmt.Errorf("cancel %s: %w", args[0], err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: cancel sent\n", args[0])
-			return nil
+			return a.withSession(cmd, true, func(s *session) error {
+				id := patchID(s.collection, args[0])
+				if err := s.c.SignalWorkflow(cmd.Context(), id, "", workflows.SignalCancel, nil); err != nil {
+					return fmt.Errorf("cancel %s: %w", args[0], err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: cancel sent\n", args[0])
+				return nil
+			})
 		},
 	}
 }

@@ -70,47 +70,44 @@ func newQueueSubmitCmd(a *app) *cobra.Command {
 			if strings.TrimSpace(ref) == "" {
 				return errors.New("--ref is required: the branch, tag or commit of the change")
 			}
-			s, done, err := a.session(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx := cmd.Context()
-			branch, err := queueBranch(ctx, cmd, s)
-			if err != nil {
-				return err
-			}
-			in := workflows.MergeQueueInput{Collection: s.collection, Branch: branch,
-				Limits: workflows.Limits{BuildQueuePrefix: a.cfg.TaskQueues.BuildPrefix}}
-			if settings != "" {
-				in.Settings = json.RawMessage(settings)
-			}
-			id := workflows.QueueWorkflowID(s.collection, branch)
-			op := s.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-				ID: id, TaskQueue: a.cfg.TaskQueues.Default,
-				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-				TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchCollection.ValueSet(s.collection),
-					workflows.SearchPhase.ValueSet("waiting")),
-			}, workflows.MergeQueue, in)
-			h, err := s.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-				StartWorkflowOperation: op,
-				UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateSubmit, WaitForStage: client.WorkflowUpdateStageCompleted,
-					Args: []any{workflows.SubmitRequest{Ref: ref, Title: title, Labels: labels, By: whoami(by)}}},
-			})
-			if err != nil {
-				return fmt.Errorf("submit %s: %w", ref, err)
-			}
-			var res workflows.SubmitResult
-			if err := h.Get(ctx, &res); err != nil {
-				var app *temporal.ApplicationError
-				if errors.As(err, &app) {
-					return fmt.Errorf("submit %s refused: %s", ref, app.Message())
+			return a.withSession(cmd, true, func(s *session) error {
+				ctx := cmd.Context()
+				branch, err := queueBranch(ctx, cmd, s)
+				if err != nil {
+					return err
 				}
-				return fmt.Errorf("submit %s refused: %w", ref, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "change %d queued for %s of %s (%s at %.12s)\nfollow it: crest queue status %d\n",
-				res.ID, branch, s.collection, ref, res.Commit, res.ID)
-			return nil
+				in := workflows.MergeQueueInput{Collection: s.collection, Branch: branch,
+					Limits: workflows.Limits{BuildQueuePrefix: a.cfg.TaskQueues.BuildPrefix}}
+				if settings != "" {
+					in.Settings = json.RawMessage(settings)
+				}
+				id := workflows.QueueWorkflowID(s.collection, branch)
+				op := s.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
+					ID: id, TaskQueue: a.cfg.TaskQueues.Default,
+					WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+					TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchCollection.ValueSet(s.collection),
+						workflows.SearchPhase.ValueSet("waiting")),
+				}, workflows.MergeQueue, in)
+				h, err := s.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+					StartWorkflowOperation: op,
+					UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateSubmit, WaitForStage: client.WorkflowUpdateStageCompleted,
+						Args: []any{workflows.SubmitRequest{Ref: ref, Title: title, Labels: labels, By: whoami(by)}}},
+				})
+				if err != nil {
+					return fmt.Errorf("submit %s: %w", ref, err)
+				}
+				var res workflows.SubmitResult
+				if err := h.Get(ctx, &res); err != nil {
+					var app *temporal.ApplicationError
+					if errors.As(err, &app) {
+						return fmt.Errorf("submit %s refused: %s", ref, app.Message())
+					}
+					return fmt.Errorf("submit %s refused: %w", ref, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "change %d queued for %s of %s (%s at %.12s)\nfollow it: crest queue status %d\n",
+					res.ID, branch, s.collection, ref, res.Commit, res.ID)
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -129,26 +126,23 @@ func newQueueListCmd(a *app) *cobra.Command {
 		Short: "List the changes of a merge queue (waiting and in flight; --all: every one)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, done, err := a.session(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
-			branch, _ := cmd.Flags().GetString("branch")
-			var states []string
-			if !all {
-				states = []string{store.QueueQueued, store.QueueBatched}
-			}
-			cs, err := s.st.QueueChanges(cmd.Context(), s.collection, branch, states...)
-			if err != nil {
-				return err
-			}
-			w := newTable(cmd.OutOrStdout(), "ID\tBRANCH\tSTATE\tLANE\tREF\tTITLE\tAGE\tWHY")
-			for _, c := range cs {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Branch, c.State, dash(c.Lane), c.Ref, dash(c.Title),
-					time.Since(c.SubmittedAt).Round(time.Second), shortReason(dash(c.Reason)))
-			}
-			return w.Flush()
+			return a.withSession(cmd, false, func(s *session) error {
+				branch, _ := cmd.Flags().GetString("branch")
+				var states []string
+				if !all {
+					states = []string{store.QueueQueued, store.QueueBatched}
+				}
+				cs, err := s.st.QueueChanges(cmd.Context(), s.collection, branch, states...)
+				if err != nil {
+					return err
+				}
+				w := newTable(cmd.OutOrStdout(), "ID\tBRANCH\tSTATE\tLANE\tREF\tTITLE\tAGE\tWHY")
+				for _, c := range cs {
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Branch, c.State, dash(c.Lane), c.Ref, dash(c.Title),
+						time.Since(c.SubmittedAt).Round(time.Second), shortReason(dash(c.Reason)))
+				}
+				return w.Flush()
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "merged, ejected, withdrawn and handed-off changes too")
@@ -249,28 +243,25 @@ func newQueueWithdrawCmd(a *app) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("change %q: want its number (crest queue list)", args[0])
 			}
-			s, done, err := a.session(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx := cmd.Context()
-			c, err := s.st.QueueChange(ctx, id)
-			if err != nil {
-				return err
-			}
-			h, err := s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-				WorkflowID: workflows.QueueWorkflowID(c.Collection, c.Branch), UpdateName: workflows.UpdateWithdraw,
-				Args: []any{workflows.WithdrawRequest{ID: id, Reason: reason, By: whoami(by)}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+			return a.withSession(cmd, true, func(s *session) error {
+				ctx := cmd.Context()
+				c, err := s.st.QueueChange(ctx, id)
+				if err != nil {
+					return err
+				}
+				h, err := s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+					WorkflowID: workflows.QueueWorkflowID(c.Collection, c.Branch), UpdateName: workflows.UpdateWithdraw,
+					Args: []any{workflows.WithdrawRequest{ID: id, Reason: reason, By: whoami(by)}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+				})
+				if err == nil {
+					err = h.Get(ctx, nil)
+				}
+				if err != nil {
+					return fmt.Errorf("withdraw change %d: %w", id, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "change %d withdrawn\n", id)
+				return nil
 			})
-			if err == nil {
-				err = h.Get(ctx, nil)
-			}
-			if err != nil {
-				return fmt.Errorf("withdraw change %d: %w", id, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "change %d withdrawn\n", id)
-			return nil
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record")
@@ -285,39 +276,36 @@ func newQueueStatsCmd(a *app) *cobra.Command {
 		Short: "Latency from submission to merge per lane (p50/p95/p99), builds per merged change, ejections",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, done, err := a.session(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
-			branch, _ := cmd.Flags().GetString("branch")
-			st, err := s.st.QueueStatsOf(cmd.Context(), s.collection, branch)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			switch format {
-			case "json":
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
-			case "table", "":
-			default:
-				return fmt.Errorf("--format %q: want table or json", format)
-			}
-			w := newTable(out, "LANE\tMERGED\tEJECTED\tWAITING\tTO WAVE\tP50\tP95\tP99")
-			secs := func(f float64) string { return (time.Duration(f * float64(time.Second))).Round(time.Second).String() }
-			for _, l := range st.Lanes {
-				fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", l.Lane, l.Merged, l.Ejected, l.Waiting, l.Handed, secs(l.P50), secs(l.P95), secs(l.P99))
-			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "builds: %d (candidates %d, probes %d: probe cost %.2f of candidate builds)\n",
-				st.Builds, st.CandidateBuilds, st.ProbeBuilds, st.ProbeCost)
-			fmt.Fprintf(out, "builds per merged change: %.2f (%d builds over the %d packages of the merged changes' own rebuild sets)\n",
-				st.BuildsPerMerged, st.Builds, st.OwnRebuilds)
-			return nil
+			return a.withSession(cmd, false, func(s *session) error {
+				branch, _ := cmd.Flags().GetString("branch")
+				st, err := s.st.QueueStatsOf(cmd.Context(), s.collection, branch)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				switch format {
+				case "json":
+					enc := json.NewEncoder(out)
+					enc.SetIndent("", "  ")
+					return enc.Encode(st)
+				case "table", "":
+				default:
+					return fmt.Errorf("--format %q: want table or json", format)
+				}
+				w := newTable(out, "LANE\tMERGED\tEJECTED\tWAITING\tTO WAVE\tP50\tP95\tP99")
+				secs := func(f float64) string { return (time.Duration(f * float64(time.Second))).Round(time.Second).String() }
+				for _, l := range st.Lanes {
+					fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", l.Lane, l.Merged, l.Ejected, l.Waiting, l.Handed, secs(l.P50), secs(l.P95), secs(l.P99))
+				}
+				if err := w.Flush(); err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "builds: %d (candidates %d, probes %d: probe cost %.2f of candidate builds)\n",
+					st.Builds, st.CandidateBuilds, st.ProbeBuilds, st.ProbeCost)
+				fmt.Fprintf(out, "builds per merged change: %.2f (%d builds over the %d packages of the merged changes' own rebuild sets)\n",
+					st.BuildsPerMerged, st.Builds, st.OwnRebuilds)
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "table or json")

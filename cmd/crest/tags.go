@@ -18,27 +18,24 @@ func newTagsCmd(a *app) *cobra.Command {
 		Short: "List the all-green wave tags, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, done, err := a.session(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
-			tags, err := s.st.Tags(cmd.Context(), s.collection)
-			if err != nil {
-				return err
-			}
-			w := newTable(cmd.OutOrStdout(), "TAG\tCOMMIT\tUPDATES\tPACKAGES\tSETTLED BY RESOLUTION\tCREATED")
-			for _, t := range tags {
-				var sum activities.TagSummary
-				_ = json.Unmarshal(t.Summary, &sum)
-				var ups []string
-				for _, u := range sum.Updates {
-					ups = append(ups, u.Package)
+			return a.withSession(cmd, false, func(s *session) error {
+				tags, err := s.st.Tags(cmd.Context(), s.collection)
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\n", t.Name, shortCommit(t.Commit), strings.Join(ups, ","),
-					sum.Counts.Total, sum.Counts.Resolved, t.CreatedAt.Local().Format("2006-01-02 15:04"))
-			}
-			return w.Flush()
+				w := newTable(cmd.OutOrStdout(), "TAG\tCOMMIT\tUPDATES\tPACKAGES\tSETTLED BY RESOLUTION\tCREATED")
+				for _, t := range tags {
+					var sum activities.TagSummary
+					_ = json.Unmarshal(t.Summary, &sum)
+					var ups []string
+					for _, u := range sum.Updates {
+						ups = append(ups, u.Package)
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\n", t.Name, shortCommit(t.Commit), strings.Join(ups, ","),
+						sum.Counts.Total, sum.Counts.Resolved, t.CreatedAt.Local().Format("2006-01-02 15:04"))
+				}
+				return w.Flush()
+			})
 		},
 	}
 	cmd.Flags().String("collection", "", "collection (default: the only one registered)")
@@ -51,27 +48,24 @@ func newPinCmd(a *app) *cobra.Command {
 		Short: "The newest tag where PACKAGE and its whole build closure are green, and the commit to pin",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, done, err := a.session(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
-			out := cmd.OutOrStdout()
-			res, err := s.st.Pin(cmd.Context(), s.collection, args[0])
-			for _, r := range res.Rejected {
-				fmt.Fprintf(out, "%s: not green: %s\n", r.Tag, strings.Join(r.Reasons, "; "))
-			}
-			if errors.Is(err, store.ErrNoGreenTag) {
-				return fmt.Errorf("%s: no tag of %s has it green with its whole closure", args[0], s.collection)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "%s is green with its closure (%d packages) at %s\ncommit %s\n", res.Package, res.Closure, res.Tag, res.Commit)
-			if res.Covers != "" {
-				fmt.Fprintf(out, "%s is %s with security fixes (crest patch list)\n", res.Tag, res.Covers)
-			}
-			return nil
+			return a.withSession(cmd, false, func(s *session) error {
+				out := cmd.OutOrStdout()
+				res, err := s.st.Pin(cmd.Context(), s.collection, args[0])
+				for _, r := range res.Rejected {
+					fmt.Fprintf(out, "%s: not green: %s\n", r.Tag, strings.Join(r.Reasons, "; "))
+				}
+				if errors.Is(err, store.ErrNoGreenTag) {
+					return fmt.Errorf("%s: no tag of %s has it green with its whole closure", args[0], s.collection)
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "%s is green with its closure (%d packages) at %s\ncommit %s\n", res.Package, res.Closure, res.Tag, res.Commit)
+				if res.Covers != "" {
+					fmt.Fprintf(out, "%s is %s with security fixes (crest patch list)\n", res.Tag, res.Covers)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().String("collection", "", "collection (default: the only one registered)")

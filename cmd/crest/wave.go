@@ -134,71 +134,69 @@ func newWaveStartCmd(a *app) *cobra.Command {
   crest wave start --input wave.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, done, err := a.session(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer done()
-			ctx := cmd.Context()
-			in := workflows.MajorWaveInput{Collection: s.collection, Title: title, BaseRef: baseRef, Wave: number,
-				Limits: workflows.Limits{BuildQueuePrefix: a.cfg.TaskQueues.BuildPrefix}}
-			if inputFile != "" {
-				b, err := os.ReadFile(inputFile)
+			return a.withSession(cmd, true, func(s *session) error {
+				ctx := cmd.Context()
+				var err error
+				in := workflows.MajorWaveInput{Collection: s.collection, Title: title, BaseRef: baseRef, Wave: number,
+					Limits: workflows.Limits{BuildQueuePrefix: a.cfg.TaskQueues.BuildPrefix}}
+				if inputFile != "" {
+					b, err := os.ReadFile(inputFile)
+					if err != nil {
+						return err
+					}
+					dec := json.NewDecoder(strings.NewReader(string(b)))
+					dec.DisallowUnknownFields()
+					if err := dec.Decode(&in); err != nil {
+						return fmt.Errorf("%s: %w", inputFile, err)
+					}
+					if in.Collection == "" {
+						in.Collection = s.collection
+					}
+				}
+				for _, u := range updates {
+					pkg, ref, ok := strings.Cut(u, "=")
+					if !ok || pkg == "" || ref == "" {
+						return fmt.Errorf("--update %q: want PACKAGE=REF", u)
+					}
+					in.Updates = append(in.Updates, wire.Update{Package: pkg, Ref: ref})
+				}
+				for _, g := range groups {
+					in.Groups = append(in.Groups, strings.Split(g, ","))
+				}
+				if len(in.Updates) == 0 {
+					return errors.New("nothing to update: give --update PACKAGE=REF (or --input FILE)")
+				}
+				for _, u := range in.Updates {
+					// Refused here, before the input reaches the workflow's history.
+					if err := wire.CheckNoCredentials(u.Repo); err != nil {
+						return fmt.Errorf("update %s: %w", u.Package, err)
+					}
+				}
+				if in.Wave == 0 {
+					if in.Wave, err = s.st.NextWaveNumber(ctx, in.Collection); err != nil {
+						return err
+					}
+				}
+				if in.Collection != s.collection { // the input file's
+					if s.prefix, err = s.st.TagPrefix(ctx, in.Collection); err != nil {
+						return err
+					}
+				}
+				id, name := waveID(in.Collection, in.Wave), s.name(in.Wave)
+				run, err := startWave(ctx, s.c, client.StartWorkflowOptions{
+					ID: id, TaskQueue: a.cfg.TaskQueues.Default,
+					TypedSearchAttributes: waveAttributes(in.Collection, name),
+				}, in)
 				if err != nil {
-					return err
+					return fmt.Errorf("%s of %s refused: %w", name, in.Collection, err)
 				}
-				dec := json.NewDecoder(strings.NewReader(string(b)))
-				dec.DisallowUnknownFields()
-				if err := dec.Decode(&in); err != nil {
-					return fmt.Errorf("%s: %w", inputFile, err)
+				fmt.Fprintf(cmd.OutOrStdout(), "started %s of %s (workflow %s, run %s)\n", name, in.Collection, id, run)
+				if !wait {
+					fmt.Fprintf(cmd.OutOrStdout(), "follow it: crest wave status %s\n", name)
+					return nil
 				}
-				if in.Collection == "" {
-					in.Collection = s.collection
-				}
-			}
-			for _, u := range updates {
-				pkg, ref, ok := strings.Cut(u, "=")
-				if !ok || pkg == "" || ref == "" {
-					return fmt.Errorf("--update %q: want PACKAGE=REF", u)
-				}
-				in.Updates = append(in.Updates, wire.Update{Package: pkg, Ref: ref})
-			}
-			for _, g := range groups {
-				in.Groups = append(in.Groups, strings.Split(g, ","))
-			}
-			if len(in.Updates) == 0 {
-				return errors.New("nothing to update: give --update PACKAGE=REF (or --input FILE)")
-			}
-			for _, u := range in.Updates {
-				// Refused here, before the input reaches the workflow's history.
-				if err := wire.CheckNoCredentials(u.Repo); err != nil {
-					return fmt.Errorf("update %s: %w", u.Package, err)
-				}
-			}
-			if in.Wave == 0 {
-				if in.Wave, err = s.st.NextWaveNumber(ctx, in.Collection); err != nil {
-					return err
-				}
-			}
-			if in.Collection != s.collection { // the input file's
-				if s.prefix, err = s.st.TagPrefix(ctx, in.Collection); err != nil {
-					return err
-				}
-			}
-			id, name := waveID(in.Collection, in.Wave), s.name(in.Wave)
-			run, err := startWave(ctx, s.c, client.StartWorkflowOptions{
-				ID: id, TaskQueue: a.cfg.TaskQueues.Default,
-				TypedSearchAttributes: waveAttributes(in.Collection, name),
-			}, in)
-			if err != nil {
-				return fmt.Errorf("%s of %s refused: %w", name, in.Collection, err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "started %s of %s (workflow %s, run %s)\n", name, in.Collection, id, run)
-			if !wait {
-				fmt.Fprintf(cmd.OutOrStdout(), "follow it: crest wave status %s\n", name)
-				return nil
-			}
-			return follow(ctx, s, id, in.Wave, cmd.OutOrStdout())
+				return follow(ctx, s, id, in.Wave, cmd.OutOrStdout())
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -336,31 +334,28 @@ func newWaveListCmd(a *app) *cobra.Command {
 		Short: "List major waves, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, done, err := a.session(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
-			waves, err := s.st.Waves(cmd.Context(), s.collection)
-			if err != nil {
-				return err
-			}
-			w := newTable(cmd.OutOrStdout(), "WAVE\tSTATE\tTITLE\tBRANCH\tMINOR WAVES\tSTARTED\tWHY")
-			for _, wv := range waves {
-				minors, err := s.st.MinorWaves(cmd.Context(), wv.ID)
+			return a.withSession(cmd, false, func(s *session) error {
+				waves, err := s.st.Waves(cmd.Context(), s.collection)
 				if err != nil {
 					return err
 				}
-				tagged := 0
-				for _, m := range minors {
-					if m.State == "done" {
-						tagged++
+				w := newTable(cmd.OutOrStdout(), "WAVE\tSTATE\tTITLE\tBRANCH\tMINOR WAVES\tSTARTED\tWHY")
+				for _, wv := range waves {
+					minors, err := s.st.MinorWaves(cmd.Context(), wv.ID)
+					if err != nil {
+						return err
 					}
+					tagged := 0
+					for _, m := range minors {
+						if m.State == "done" {
+							tagged++
+						}
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d/%d tagged\t%s\t%s\n", wv.Name(), wv.State, wv.Title, wv.Branch,
+						tagged, len(minors), wv.CreatedAt.Local().Format("2006-01-02 15:04"), dash(shortReason(wv.Reason)))
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d/%d tagged\t%s\t%s\n", wv.Name(), wv.State, wv.Title, wv.Branch,
-					tagged, len(minors), wv.CreatedAt.Local().Format("2006-01-02 15:04"), dash(shortReason(wv.Reason)))
-			}
-			return w.Flush()
+				return w.Flush()
+			})
 		},
 	}
 }
@@ -376,12 +371,9 @@ func newWaveStatusCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, done, err := a.session(cmd, false)
-			if err != nil {
-				return err
-			}
-			defer done()
-			return printStatus(cmd.Context(), s, major, minor, all, cmd.OutOrStdout())
+			return a.withSession(cmd, false, func(s *session) error {
+				return printStatus(cmd.Context(), s, major, minor, all, cmd.OutOrStdout())
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "list every package, not only those that failed or wait")
@@ -501,24 +493,21 @@ func dash(s string) string {
 
 // sendUpdate sends an update to a major wave and prints its answer.
 func sendUpdate(cmd *cobra.Command, a *app, major int, name string, arg any) error {
-	s, done, err := a.session(cmd, true)
-	if err != nil {
-		return err
-	}
-	defer done()
-	h, err := s.c.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
-		WorkflowID: waveID(s.collection, major), UpdateName: name, Args: []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
+	return a.withSession(cmd, true, func(s *session) error {
+		h, err := s.c.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
+			WorkflowID: waveID(s.collection, major), UpdateName: name, Args: []any{arg},
+			WaitForStage: client.WorkflowUpdateStageCompleted,
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.name(major), err)
+		}
+		var out string
+		if err := h.Get(cmd.Context(), &out); err != nil {
+			return fmt.Errorf("%s: %w", s.name(major), err)
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), out)
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.name(major), err)
-	}
-	var out string
-	if err := h.Get(cmd.Context(), &out); err != nil {
-		return fmt.Errorf("%s: %w", s.name(major), err)
-	}
-	fmt.Fprintln(cmd.OutOrStdout(), out)
-	return nil
 }
 
 func newWaveResolveCmd(a *app) *cobra.Command {
@@ -621,16 +610,13 @@ func newWaveCancelCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, done, err := a.session(cmd, true)
-			if err != nil {
-				return err
-			}
-			defer done()
-			if err := s.c.SignalWorkflow(cmd.Context(), waveID(s.collection, major), "", workflows.SignalCancel, nil); err != nil {
-				return fmt.Errorf("%s: %w", s.name(major), err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: cancel requested\n", s.name(major))
-			return nil
+			return a.withSession(cmd, true, func(s *session) error {
+				if err := s.c.SignalWorkflow(cmd.Context(), waveID(s.collection, major), "", workflows.SignalCancel, nil); err != nil {
+					return fmt.Errorf("%s: %w", s.name(major), err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: cancel requested\n", s.name(major))
+				return nil
+			})
 		},
 	}
 }
@@ -643,4 +629,15 @@ func whoami(by string) string {
 		return u
 	}
 	return "person"
+}
+
+// withSession runs fn with a session (Postgres, and Temporal when needTemporal) and closes
+// it after: what every command that reads or steers waves, patches and queues does.
+func (a *app) withSession(cmd *cobra.Command, needTemporal bool, fn func(s *session) error) error {
+	s, done, err := a.session(cmd, needTemporal)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(s)
 }
