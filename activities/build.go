@@ -257,7 +257,12 @@ func (a *Activities) TakeShard(ctx context.Context, in wire.ShardInput) (wire.Sh
 // TestFailed error carrying the log tail; anything else retries.
 func (a *Activities) BuildPackage(ctx context.Context, in wire.BuildInput) (wire.BuildResult, error) {
 	// One round trip before the build and one after (there were seven, with a transaction):
-	// this is what Crest adds to every build of a wave, a hundred thousand times.
+	// this is what Crest adds to every build of a wave, a hundred thousand times. Both may
+	// wait on row locks (a hub's dependents, freed by many builds at once) for longer than
+	// the heartbeat timeout; a silent wait would time the attempt out and build again, so
+	// the bookkeeping heartbeats as the builder does, but only once it is slow: a heartbeat
+	// sent at once would add a round trip to the server to every build.
+	defer keepAliveIfSlow(ctx, "recording "+in.Package)()
 	p, rec, done, err := a.Store.StartBuild(ctx, in.EvaluationID, store.BuildRecord{Key: in.Key, MinorWaveID: in.MinorWaveID,
 		System: in.System, Package: in.Package})
 	if err != nil {

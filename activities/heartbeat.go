@@ -19,12 +19,33 @@ func keepAlive(ctx context.Context, what string) (stop func()) {
 	if !activity.IsActivity(ctx) {
 		return func() {}
 	}
-	return pulse(ctx, heartbeatEvery, func() { activity.RecordHeartbeat(ctx, what) })
+	return pulse(ctx, beatEvery(ctx), true, func() { activity.RecordHeartbeat(ctx, what) })
 }
 
-// pulse calls beat at once and then every period until stop is called or ctx ends.
-func pulse(ctx context.Context, every time.Duration, beat func()) (stop func()) {
-	beat()
+// keepAliveIfSlow is keepAlive for work that is usually quick (a build's bookkeeping): its
+// first heartbeat goes out only after heartbeatEvery, so quick work sends none.
+func keepAliveIfSlow(ctx context.Context, what string) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	return pulse(ctx, beatEvery(ctx), false, func() { activity.RecordHeartbeat(ctx, what) })
+}
+
+// beatEvery is heartbeatEvery, or a third of the activity's heartbeat timeout when that is
+// shorter (limits.heartbeat_timeout is a setting), so that a beat always lands in time.
+func beatEvery(ctx context.Context) time.Duration {
+	if t := activity.GetInfo(ctx).HeartbeatTimeout; t > 0 && t/3 < heartbeatEvery {
+		return max(t/3, 10*time.Millisecond)
+	}
+	return heartbeatEvery
+}
+
+// pulse calls beat every period (and at once, with atOnce) until stop is called or ctx
+// ends.
+func pulse(ctx context.Context, every time.Duration, atOnce bool, beat func()) (stop func()) {
+	if atOnce {
+		beat()
+	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {

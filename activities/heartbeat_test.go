@@ -19,7 +19,7 @@ import (
 // inside a pulse keeps beating, and nothing beats once it ends.
 func TestPulseBeatsWhileSilentWorkRuns(t *testing.T) {
 	var beats atomic.Int32
-	stop := pulse(context.Background(), 10*time.Millisecond, func() { beats.Add(1) })
+	stop := pulse(context.Background(), 10*time.Millisecond, true, func() { beats.Add(1) })
 	time.Sleep(150 * time.Millisecond)
 	stop()
 	during := beats.Load()
