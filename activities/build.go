@@ -216,12 +216,25 @@ func frontier(g *graph.Graph, keys []string) ([]store.FrontierRow, error) {
 // dependencies failed are marked dependency-failed instead (counted in Blocked). A retried
 // attempt returns what the first took (the token).
 func (a *Activities) TakeReady(ctx context.Context, in wire.TakeReadyInput) (wire.ReadyTasks, error) {
+	var window int
+	if in.FitCapacity {
+		slots, err := a.Store.BuildSlots(ctx, in.System, BuilderFresh)
+		if err != nil {
+			return wire.ReadyTasks{}, err
+		}
+		if slots > 0 {
+			window, in.Max = slots, max(slots-in.InFlight, 0)
+		}
+	}
+	if in.Max == 0 {
+		return wire.ReadyTasks{Window: window}, nil // every slot is busy
+	}
 	got, err := a.Store.TakeReady(ctx, store.FrontierTake{WaveID: in.WaveID, MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID,
 		System: in.System, Round: in.Round, Max: in.Max, Token: in.Token, Owner: in.Owner, Reset: in.Reset})
 	if err != nil {
 		return wire.ReadyTasks{}, err
 	}
-	out := wire.ReadyTasks{Blocked: got.Blocked, Waiting: got.Waiting, Packages: make([]string, len(got.Tasks))}
+	out := wire.ReadyTasks{Blocked: got.Blocked, Waiting: got.Waiting, Window: window, Packages: make([]string, len(got.Tasks))}
 	for i, t := range got.Tasks {
 		out.Packages[i] = t.Package
 	}

@@ -37,7 +37,8 @@ type BuildSetResult struct {
 // BuildSet builds a round's packages on one system, each as soon as its dependencies in
 // the round are built: it takes ready packages from the round's frontier in Postgres
 // (TakeReady, highest remaining critical path first) for its free build slots, a sliding
-// window of at most Limits.Builds builds, and takes more whenever one finishes. Recording a
+// window as wide as the live slots of the system's builders (Limits.Builds while none has
+// announced itself), and takes more whenever one finishes. Recording a
 // build (BuildPackage) updates the frontier, and marks what a failure blocks
 // dependency-failed, in the same transaction. It pauses and resumes like a shard, stops
 // taking on Cancel, and continues as new when its history grows, after its builds in
@@ -54,6 +55,8 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 	owner := workflow.GetInfo(ctx).FirstRunID
 	fresh := in.Resume == nil
 	batched := workflow.GetVersion(ctx, versionBatchedTakes, workflow.DefaultVersion, 1) == 1
+	fitSlots := workflow.GetVersion(ctx, versionBuildSlots, workflow.DefaultVersion, 1) == 1
+	window := limits.Builds // until a take reports the builders' slots
 
 	buildCtx := building(ctx, limits, in.System)
 	sel := workflow.NewSelector(ctx)
@@ -79,11 +82,12 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 			next.Resume, next.Paused = &res, paused
 			return out, workflow.NewContinueAsNewError(ctx, BuildSet, next)
 		}
-		if !paused && !cancelled && !draining && firstErr == nil && more && inFlight < limits.Builds {
+		if !paused && !cancelled && !draining && firstErr == nil && more && inFlight < window {
 			out.Takes++
 			take := wire.TakeReadyInput{WaveID: in.WaveID, MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID,
-				System: in.System, Round: in.Round, Max: limits.Builds - inFlight,
-				Token: fmt.Sprintf("%s/%d", owner, out.Takes), Owner: owner, Reset: fresh}
+				System: in.System, Round: in.Round, Max: window - inFlight,
+				Token: fmt.Sprintf("%s/%d", owner, out.Takes), Owner: owner, Reset: fresh,
+				FitCapacity: fitSlots, InFlight: inFlight}
 			fresh = false
 			var ready wire.ReadyTasks
 			if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityTakeReady, take).Get(ctx, &ready); err != nil {
@@ -91,6 +95,9 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 				continue
 			}
 			out.Blocked += ready.Blocked
+			if fitSlots && ready.Window > 0 {
+				window, take.Max = ready.Window, max(ready.Window-inFlight, 0)
+			}
 			// A short take means nothing else is ready until a build finishes (blocked
 			// packages took places in it too).
 			more = len(ready.Packages)+ready.Blocked >= take.Max

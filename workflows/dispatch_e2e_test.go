@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/crestwaves/crest/activities"
@@ -97,4 +98,47 @@ func TestMinorWaveBuildsAsSoonAsDependenciesAre(t *testing.T) {
 	}
 	require.NotEmpty(t, early, "some package of layer 2 started before the slowest of layer 1 finished")
 	t.Logf("started before hello finished: %v", early)
+}
+
+// TestBuildSetFillsTheBuildersSlots: a round keeps exactly as many builds in flight as the
+// system's builders announced slots (here 3, fewer than Limits.Builds' 8 and more than the
+// one worker's 2 executors), read back from the BuildSet's history: scheduled BuildPackage
+// activities not completed yet.
+func TestBuildSetFillsTheBuildersSlots(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	withdraw, err := activities.AnnounceBuilder(s.st, "test/x86_64-linux", "x86_64-linux", 3, nil)
+	require.NoError(t, err)
+	defer withdraw()
+	require.Equal(t, 8, s.limits.Shards*s.limits.BuildsPerShard, "the window without slots is wider")
+	id := "demo/wave-slots"
+	run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.MajorWave,
+		workflows.MajorWaveInput{Collection: "demo", Limits: s.limits,
+			Updates: []wire.Update{{Package: "libcore", Ref: demo.UpdateLibcore2RC1}}})
+	require.NoError(t, err)
+	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	var res workflows.MajorWaveResult
+	require.NoError(t, run.Get(wctx, &res))
+	require.Equal(t, []string{"wave-1-1"}, res.Tags)
+	recordHistories(t, s.c, id)
+
+	it := s.c.GetWorkflowHistory(ctx, id+"-1/build/x86_64-linux/r0", "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	outstanding, most, builds := map[int64]bool{}, 0, 0
+	for it.HasNext() {
+		e, err := it.Next()
+		require.NoError(t, err)
+		switch e.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			if e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == wire.ActivityBuildPackage {
+				outstanding[e.GetEventId()] = true
+				builds++
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+			delete(outstanding, e.GetActivityTaskCompletedEventAttributes().GetScheduledEventId())
+		}
+		most = max(most, len(outstanding))
+	}
+	require.Greater(t, builds, 6, "a round wide enough to fill the slots")
+	require.Equal(t, 3, most, "as many builds in flight as the builders have slots")
 }

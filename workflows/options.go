@@ -133,6 +133,10 @@ const (
 	// ready packages again, so one TakeReady fills all the freed slots instead of one
 	// take per finished build (which capped a 100,000-package round at a few builds/s).
 	versionBatchedTakes = "batched-takes"
+	// versionBuildSlots: a BuildSet keeps as many builds in flight as its system's builders
+	// have live slots (TakeReady with FitCapacity), not Limits.Builds, which remains the
+	// window while no builder has announced itself.
+	versionBuildSlots = "build-slots"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

@@ -175,6 +175,11 @@ type TakeReadyInput struct {
 	// is given back first.
 	Owner string `json:"owner"`
 	Reset bool   `json:"reset,omitempty"`
+	// FitCapacity sizes the take to the system's builders instead of Max: their live slots
+	// less InFlight, the dispatcher's builds not finished yet (ReadyTasks.Window says how
+	// many slots there were).
+	FitCapacity bool `json:"fit_capacity,omitempty"`
+	InFlight    int  `json:"in_flight,omitempty"`
 }
 
 // ReadyTasks are packages to build now.
@@ -182,6 +187,9 @@ type ReadyTasks struct {
 	Packages []string `json:"packages"`
 	Blocked  int      `json:"blocked"` // marked dependency-failed instead of built
 	Waiting  int      `json:"waiting"` // pending, not taken yet
+	// Window is the system's live build slots a FitCapacity take was sized to; 0 when no
+	// builder announced itself, and the take used Max.
+	Window int `json:"window,omitempty"`
 }
 
 // RoundLayout is how a round's packages are laid out: dependency layers cut into shards.

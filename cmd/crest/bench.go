@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -28,6 +30,7 @@ func newBenchCmd(a *app) *cobra.Command {
 func newBenchWavesCmd(a *app) *cobra.Command {
 	var opts bench.Options
 	var asJSON bool
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "waves",
 		Short: "Rebuild a synthetic collection in one minor wave with no-op builds and compare with raw Temporal",
@@ -60,6 +63,13 @@ A 100,000-package run takes tens of minutes on two cores.`,
 				opts.PostgresBinDir, opts.PostgresRunAs = a.cfg.Postgres.BinDir, a.cfg.Postgres.RunAs
 			}
 			opts.Progress = cmd.ErrOrStderr()
+			if cpuProfile != "" {
+				stop, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			res, err := bench.Run(cmd.Context(), opts)
 			return printBench(cmd.OutOrStdout(), "waves", res, asJSON, err)
 		},
@@ -76,7 +86,22 @@ A 100,000-package run takes tens of minutes on two cores.`,
 	f.Float64Var(&opts.FailShare, "fail-share", 0, "share of packages (0 to 1) whose build fails, chosen by a hash of the key; the policy marks them broken after 1s")
 	f.BoolVar(&opts.SkipRaw, "skip-raw", false, "leave out the raw Temporal run (no ratio)")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run (go tool pprof) to this file")
 	return cmd
+}
+
+// startCPUProfile profiles this process's CPU into path until stop: where a benchmark's
+// time goes (the workers, the embedded server and the store share the process).
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // printBench prints a bench's result (even a partial one next to an error) as text or JSON

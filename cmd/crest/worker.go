@@ -146,6 +146,11 @@ func startWorkers(cfg *Config, c client.Client, acts *activities.Activities) (fu
 		activities.RegisterBuilds(b, acts)
 		ws = append(ws, b)
 	}
+	stop := func() {
+		for _, w := range ws {
+			w.Stop()
+		}
+	}
 	for i, w := range ws {
 		if err := w.Start(); err != nil {
 			for _, started := range ws[:i] {
@@ -154,9 +159,18 @@ func startWorkers(cfg *Config, c client.Client, acts *activities.Activities) (fu
 			return nil, fmt.Errorf("start worker: %w", err)
 		}
 	}
-	return func() {
-		for _, w := range ws {
-			w.Stop()
+	// Dispatchers size their rounds to the builders' slots: say how many this process has,
+	// once its build workers poll.
+	host, _ := os.Hostname()
+	for _, system := range cfg.Worker.Systems {
+		withdraw, err := activities.AnnounceBuilder(acts.Store, fmt.Sprintf("%s:%d/%s", host, os.Getpid(), system),
+			system, cfg.Worker.MaxBuilds, slog.Default())
+		if err != nil {
+			stop()
+			return nil, err
 		}
-	}, nil
+		prev := stop
+		stop = func() { withdraw(); prev() }
+	}
+	return stop, nil
 }
