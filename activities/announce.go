@@ -8,13 +8,9 @@ import (
 	"github.com/crestwaves/crest/activities/store"
 )
 
-// Builders announce their slots every BuilderRefresh; an announcement older than
-// BuilderFresh no longer counts, so a builder killed without withdrawing stops counting
-// within a minute.
-const (
-	BuilderRefresh = 20 * time.Second
-	BuilderFresh   = 3 * BuilderRefresh
-)
+// BuilderRefresh is how often builders announce their slots again: three times within
+// store.BuilderFresh, after which an announcement no longer counts.
+const BuilderRefresh = store.BuilderFresh / 3
 
 // AnnounceBuilder tells dispatchers that this process builds for system with slots builds
 // at once (TakeReady sizes dependency-driven rounds to the live slots of their system), and

@@ -218,7 +218,7 @@ func frontier(g *graph.Graph, keys []string) ([]store.FrontierRow, error) {
 func (a *Activities) TakeReady(ctx context.Context, in wire.TakeReadyInput) (wire.ReadyTasks, error) {
 	var window int
 	if in.FitCapacity {
-		slots, err := a.Store.BuildSlots(ctx, in.System, BuilderFresh)
+		slots, err := a.Store.BuildSlots(ctx, in.System, store.BuilderFresh)
 		if err != nil {
 			return wire.ReadyTasks{}, err
 		}

@@ -19,6 +19,10 @@ var (
 		[]string{"system"}, nil)
 	descDuration = prometheus.NewDesc("crest_build_duration_seconds", "Duration of finished builds (with their tests), by system.",
 		[]string{"system"}, nil)
+	descSlots = prometheus.NewDesc("crest_builder_slots", "Build slots of the live builders, by system (each build worker announces worker.max_builds).",
+		[]string{"system"}, nil)
+	descUtilization = prometheus.NewDesc("crest_builder_utilization", "Builds in progress over the live build slots, by system (0 to 1; above 1 while builds outlast their builder's announcement).",
+		[]string{"system"}, nil)
 	descPending = prometheus.NewDesc("crest_packages_pending", "Packages of minor waves waiting to be built, by system: the ready queue and what waits behind it.",
 		[]string{"system"}, nil)
 	descWaves     = prometheus.NewDesc("crest_waves", "Major waves by phase.", []string{"phase"}, nil)
@@ -51,7 +55,7 @@ func NewStoreCollector(st Snapshotter, logger *slog.Logger) prometheus.Collector
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descBuilds, descRunning, descDuration, descPending, descWaves, descMinor, descOutbox, descOutboxLag, descUp} {
+	for _, d := range []*prometheus.Desc{descBuilds, descRunning, descSlots, descUtilization, descDuration, descPending, descWaves, descMinor, descOutbox, descOutboxLag, descUp} {
 		ch <- d
 	}
 }
@@ -71,6 +75,10 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for system, n := range m.Running {
 		ch <- prometheus.MustNewConstMetric(descRunning, prometheus.GaugeValue, float64(n), system)
+	}
+	for system, n := range m.Slots {
+		ch <- prometheus.MustNewConstMetric(descSlots, prometheus.GaugeValue, float64(n), system)
+		ch <- prometheus.MustNewConstMetric(descUtilization, prometheus.GaugeValue, float64(m.Running[system])/float64(n), system)
 	}
 	for system, h := range m.Durations {
 		buckets := make(map[float64]uint64, len(h.Buckets))

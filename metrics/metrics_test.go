@@ -17,6 +17,7 @@ import (
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/deploy/temporal"
 	"github.com/crestwaves/crest/deploy/testenv"
+	"github.com/crestwaves/crest/graph"
 	"github.com/crestwaves/crest/metrics"
 )
 
@@ -54,6 +55,12 @@ func TestMetricsScrapeShowsSDKAndCrestMetrics(t *testing.T) {
 	require.NoError(t, st.PutRound(ctx, m.ID, sys, 0, []store.RoundRow{{Package: "a"}, {Package: "b"}, {Package: "c"}}))
 	require.NoError(t, st.RecordBuild(ctx, store.BuildRecord{Key: "k/a", MinorWaveID: m.ID, System: sys, Package: "a", Drv: "a.drv", Status: store.StatusPassed}))
 	require.NoError(t, st.RecordBuild(ctx, store.BuildRecord{Key: "k/b", MinorWaveID: m.ID, System: sys, Package: "b", Drv: "b.drv", Status: store.StatusFailed}))
+	// c is building on one of the four slots the builders announced.
+	ev, _, err := st.SaveEvaluation(ctx, col, "abc", sys, []graph.Package{{Key: "c", Name: "c", Drv: "c.drv"}})
+	require.NoError(t, err)
+	_, _, _, err = st.StartBuild(ctx, ev.ID, store.BuildRecord{Key: "k/c", MinorWaveID: m.ID, System: sys, Package: "c"})
+	require.NoError(t, err)
+	require.NoError(t, st.AnnounceBuilder(ctx, "host:1/"+sys, sys, 4))
 	_, _, err = st.RecordRootCause(ctx, store.RootCauseRecord{Collection: "demo", Fingerprint: "fp", Package: "b",
 		Tracker: store.LocalTracker, Title: "b fails", At: time.Now().Add(-time.Minute),
 		Open: store.IssueEvent{Key: "demo/fp/wave-1-1/open", Event: "open", Major: 1, Minor: 1}})
@@ -96,6 +103,9 @@ func TestMetricsScrapeShowsSDKAndCrestMetrics(t *testing.T) {
 		`crest_build_duration_seconds_bucket{system="x86_64-linux",le="1"} 2`,
 		`crest_build_duration_seconds_count{system="x86_64-linux"} 2`,
 		`crest_packages_pending{system="x86_64-linux"} 1`,
+		`crest_builds_running{system="x86_64-linux"} 1`,
+		`crest_builder_slots{system="x86_64-linux"} 4`,
+		`crest_builder_utilization{system="x86_64-linux"} 0.25`,
 		`crest_waves{phase="running"} 1`,
 		`crest_minor_waves{phase="merging"} 1`,
 		`crest_issue_outbox_pending 1`,

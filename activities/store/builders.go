@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// BuilderFresh is how long a builder's announcement counts: a builder killed without
+// withdrawing stops counting within it (builders refresh three times as often).
+const BuilderFresh = time.Minute
+
 // AnnounceBuilder records that the build worker identity runs slots builds of system at
 // once, as of now; announcing again refreshes it.
 func (s *Store) AnnounceBuilder(ctx context.Context, identity, system string, slots int) error {

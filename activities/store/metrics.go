@@ -21,6 +21,8 @@ type MetricsSnapshot struct {
 	Running map[string]int
 	// Durations are finished builds' durations by system.
 	Durations map[string]DurationHistogram
+	// Slots are the live build slots of the builders of each system (store.BuilderFresh).
+	Slots map[string]int
 	// Pending counts packages waiting to be built, by system (the ready queue and what
 	// waits behind it).
 	Pending map[string]int
@@ -43,7 +45,7 @@ type DurationHistogram struct {
 // Metrics reads the snapshot. Every query is an aggregate over indexed or small tables.
 func (s *Store) Metrics(ctx context.Context) (MetricsSnapshot, error) {
 	m := MetricsSnapshot{Builds: map[[2]string]int{}, Running: map[string]int{}, Durations: map[string]DurationHistogram{},
-		Pending: map[string]int{}, Waves: map[string]int{}, MinorWaves: map[string]int{}}
+		Pending: map[string]int{}, Slots: map[string]int{}, Waves: map[string]int{}, MinorWaves: map[string]int{}}
 	var system, status string
 	var n int
 	rows, err := s.pool.Query(ctx, `SELECT system, status, count(*)::int FROM builds GROUP BY system, status`)
@@ -99,21 +101,24 @@ func (s *Store) Metrics(ctx context.Context) (MetricsSnapshot, error) {
 	}
 
 	for _, q := range []struct {
-		sql string
-		to  map[string]int
+		what, sql string
+		args      []any
+		to        map[string]int
 	}{
-		{`SELECT state, count(*)::int FROM waves WHERE number > 0 GROUP BY state`, m.Waves},
-		{`SELECT state, count(*)::int FROM minor_waves GROUP BY state`, m.MinorWaves},
+		{"waves", `SELECT state, count(*)::int FROM waves WHERE number > 0 GROUP BY state`, nil, m.Waves},
+		{"waves", `SELECT state, count(*)::int FROM minor_waves GROUP BY state`, nil, m.MinorWaves},
+		{"builders", `SELECT system, sum(slots)::int FROM builders WHERE seen_at > now() - make_interval(secs => $1)
+			GROUP BY system`, []any{BuilderFresh.Seconds()}, m.Slots},
 	} {
-		rows, err := s.pool.Query(ctx, q.sql)
+		rows, err := s.pool.Query(ctx, q.sql, q.args...)
 		if err != nil {
-			return m, fmt.Errorf("metrics: waves: %w", err)
+			return m, fmt.Errorf("metrics: %s: %w", q.what, err)
 		}
 		if _, err := pgx.ForEachRow(rows, []any{&status, &n}, func() error {
 			q.to[status] = n
 			return nil
 		}); err != nil {
-			return m, fmt.Errorf("metrics: waves: %w", err)
+			return m, fmt.Errorf("metrics: %s: %w", q.what, err)
 		}
 	}
 
