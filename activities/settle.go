@@ -177,6 +177,84 @@ func (a *Activities) TagMinorWave(ctx context.Context, in wire.TagInput) (wire.T
 	return wire.TagResult{Tag: in.Name, Commit: in.Commit, Summary: capFailures(sum)}, err
 }
 
+// TagUnfinished pins a minor wave before it is settled, for those who accept less
+// stability: an annotated tag (in.Tag, wave-N-Mpre) on its commit whose message says what
+// is green and what still fails or waits, pushed and recorded apart from finished tags.
+// Idempotent. It refuses a settled wave, which gets its real tag instead.
+func (a *Activities) TagUnfinished(ctx context.Context, in wire.TagInput) (wire.TagResult, error) {
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return wire.TagResult{}, err
+	}
+	row, err := a.Store.CollectionByName(ctx, in.Collection)
+	if err != nil {
+		return wire.TagResult{}, err
+	}
+	defer keepAlive(ctx, "tagging "+in.Tag)()
+	sum, _, err := a.summary(ctx, in.MinorWaveID)
+	if err != nil {
+		return wire.TagResult{}, err
+	}
+	if sum.Settled {
+		return wire.TagResult{}, invalid("%s is settled: it gets its tag, not %s", in.Name, in.Tag)
+	}
+	ts := TagSummary{Schema: "crest.tag.unfinished/v1", Collection: in.Collection, Tag: in.Tag, Commit: in.Commit, Branch: in.Branch,
+		Updates: in.Updates, Evaluations: in.Evaluations, Counts: sum.Counts, Failures: sum.Failures}
+	js, err := json.MarshalIndent(ts, "", "  ")
+	if err != nil {
+		return wire.TagResult{}, err
+	}
+	message := unfinishedMessage(in, sum) + "\n\n" + string(js) + "\n"
+	repo, err := a.Repos.Open(ctx, col)
+	if err != nil {
+		return wire.TagResult{}, err
+	}
+	if err := repo.Tag(ctx, in.Tag, in.Commit, message); err != nil {
+		return wire.TagResult{}, err
+	}
+	if err := repo.Push(ctx, in.Branch, "refs/tags/"+in.Tag); err != nil {
+		return wire.TagResult{}, err
+	}
+	if err := a.Store.RecordUnfinishedTag(ctx, row.ID, store.Tag{Name: in.Tag, Commit: in.Commit, MinorWaveID: in.MinorWaveID,
+		Message: message, Summary: js}); err != nil {
+		return wire.TagResult{}, err
+	}
+	_, err = a.Store.RecordAudit(ctx, store.AuditEntry{Key: in.Tag + "/tag", Actor: "crest", Wave: in.Name, Action: "tag:unfinished",
+		Reason: fmt.Sprintf("%s: builds done, %d of %d packages green, %d not settled", in.Tag, sum.Counts.Passed, sum.Counts.Total,
+			sum.Counts.Unresolved+sum.Counts.Pending)})
+	return wire.TagResult{Tag: in.Tag, Commit: in.Commit, Summary: capFailures(sum)}, err
+}
+
+// unfinishedMessage is the human part of an unfinished tag: it says first that it is not
+// a wave's tag, then what is green and what is not settled.
+func unfinishedMessage(in wire.TagInput, sum wire.Summary) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: UNFINISHED %s: its builds are done, some failures are not settled yet.\n", in.Tag, in.Name)
+	fmt.Fprintf(&b, "Pin here only if your package's closure is green (crest pin --unfinished); %s will follow.\n\n", in.Name)
+	fmt.Fprintf(&b, "%d packages rebuilt and tested: %d passed", sum.Counts.Total, sum.Counts.Passed)
+	if sum.Counts.Resolved > 0 {
+		fmt.Fprintf(&b, ", %d settled by resolution", sum.Counts.Resolved)
+	}
+	fmt.Fprintf(&b, ", %d not settled.\n", sum.Counts.Unresolved+sum.Counts.Pending)
+	writeFailures(&b, sum.Failures)
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// writeFailures lists root causes, a line each, with how they settled.
+func writeFailures(b *strings.Builder, failures []wire.Failure) {
+	for _, f := range failures {
+		settled := f.Resolution
+		if settled == "" {
+			settled = "not settled"
+		}
+		fmt.Fprintf(b, "- %s: %s, %s", f.Package, f.Status, settled)
+		if f.Dependents > 0 {
+			fmt.Fprintf(b, " (%d dependents follow)", f.Dependents)
+		}
+		b.WriteString("\n")
+	}
+}
+
 // tagMessage is the human part: what the minor wave updated and how its failures settled.
 func tagMessage(in wire.TagInput, sum wire.Summary) string {
 	var b strings.Builder
@@ -190,13 +268,7 @@ func tagMessage(in wire.TagInput, sum wire.Summary) string {
 		fmt.Fprintf(&b, ", %d settled by resolution", sum.Counts.Resolved)
 	}
 	b.WriteString(".\n")
-	for _, f := range sum.Failures {
-		fmt.Fprintf(&b, "- %s: %s, %s", f.Package, f.Status, f.Resolution)
-		if f.Dependents > 0 {
-			fmt.Fprintf(&b, " (%d dependents follow)", f.Dependents)
-		}
-		b.WriteString("\n")
-	}
+	writeFailures(&b, sum.Failures)
 	return strings.TrimRight(b.String(), "\n")
 }
 

@@ -212,11 +212,15 @@ type PackagePage struct {
 
 // PinView is the answer of `crest pin`.
 type PinView struct {
-	Tag      string               `json:"tag,omitempty"`
-	Commit   string               `json:"commit,omitempty"`
-	Closure  int                  `json:"closure,omitempty"`
-	Answer   string               `json:"answer"` // the answer in one sentence
-	Rejected []store.PinRejection `json:"rejected,omitempty"`
+	Tag     string `json:"tag,omitempty"`
+	Commit  string `json:"commit,omitempty"`
+	Closure int    `json:"closure,omitempty"`
+	// Unfinished: Tag is an unfinished minor wave's (asked for with ?unfinished=1), with
+	// Unverified packages still neither green nor settled.
+	Unfinished bool                 `json:"unfinished,omitempty"`
+	Unverified int                  `json:"unverified,omitempty"`
+	Answer     string               `json:"answer"` // the answer in one sentence
+	Rejected   []store.PinRejection `json:"rejected,omitempty"`
 }
 
 func (s *Server) pkg(r *http.Request) (any, error) {
@@ -310,9 +314,14 @@ func joinAnd(ss []string) string {
 func (s *Server) pinAnswer(r *http.Request, col, pkg string) (PinView, error) {
 	ctx, cancel := withTimeout(r)
 	defer cancel()
-	res, err := s.st.Pin(ctx, col, pkg)
-	v := PinView{Tag: res.Tag, Commit: res.Commit, Closure: res.Closure, Rejected: res.Rejected}
+	opts := store.PinOptions{Unfinished: r.URL.Query().Get("unfinished") != ""}
+	res, err := s.st.Pin(ctx, col, pkg, opts)
+	v := PinView{Tag: res.Tag, Commit: res.Commit, Closure: res.Closure, Rejected: res.Rejected,
+		Unfinished: res.Unfinished, Unverified: res.Unverified}
 	switch {
+	case err == nil && res.Unfinished:
+		v.Answer = fmt.Sprintf("Pin %s to %s (commit %.12s): it and its whole build closure (%d packages) are green there, "+
+			"but that minor wave is unfinished: %d of its packages are not verified yet.", pkg, res.Tag, res.Commit, res.Closure, res.Unverified)
 	case err == nil:
 		v.Answer = fmt.Sprintf("Pin %s to %s (commit %.12s): it and its whole build closure (%d packages) are green there.",
 			pkg, res.Tag, res.Commit, res.Closure)

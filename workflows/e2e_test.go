@@ -75,12 +75,12 @@ func TestMajorWaveEndToEnd(t *testing.T) {
 
 	// Maintainers pin against the newest tag with their package's whole closure green.
 	for pkg, want := range map[string]string{"fetch": "wave-1-2", "libhttp": "wave-1-2", "calc": "wave-1-2", "hello": "wave-1-2"} {
-		pin, err := s.st.Pin(ctx, "demo", pkg)
+		pin, err := s.st.Pin(ctx, "demo", pkg, store.PinOptions{})
 		require.NoError(t, err, pkg)
 		require.Equal(t, want, pin.Tag, pkg)
 		require.Equal(t, res.Minor[1].Commit, pin.Commit)
 	}
-	pin, err := s.st.Pin(ctx, "demo", "tetrix")
+	pin, err := s.st.Pin(ctx, "demo", "tetrix", store.PinOptions{})
 	require.ErrorIs(t, err, store.ErrNoGreenTag, "tetrix was resolved wont-fix")
 	require.Len(t, pin.Rejected, 2)
 	require.Contains(t, pin.Rejected[0].Reasons, "tetrix: failed")

@@ -93,6 +93,9 @@ type MinorStatus struct {
 	Attention string `json:"attention,omitempty"`
 	// Reason says why the minor wave is in its phase and what a person may do.
 	Reason string `json:"reason,omitempty"`
+	// Unfinished is the newest tag pushed while the minor wave waited with its builds
+	// done (wave-N-Mpre): `crest pin --unfinished` may answer it.
+	Unfinished string `json:"unfinished,omitempty"`
 }
 
 // Phases of waves, also the CrestPhase search attribute.

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/crestwaves/crest/activities/wavename"
 	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/policy"
 )
@@ -70,6 +71,11 @@ type minorState struct {
 	// Fixes are refs people gave while the wave needed attention, merged before the next
 	// evaluation.
 	Fixes []wire.Update `json:"fixes,omitempty"`
+	// Unfinished counts the unfinished tags pushed (wave-N-Mpre, pre2, …); UnfinishedTag
+	// is the newest, on UnfinishedCommit.
+	Unfinished       int    `json:"unfinished,omitempty"`
+	UnfinishedTag    string `json:"unfinished_tag,omitempty"`
+	UnfinishedCommit string `json:"unfinished_commit,omitempty"`
 }
 
 type minorWave struct {
@@ -86,7 +92,10 @@ type minorWave struct {
 	// reviews: waves started since versionPolicyReview review their failures in one
 	// activity (Review) and tag when policy says they are settled.
 	reviews bool
-	shards  []workflow.ChildWorkflowFuture // running shards, for pause forwarding
+	// tagsUnfinished: waves started since versionUnfinishedTags push wave-N-Mpre when they
+	// first wait with their builds done.
+	tagsUnfinished bool
+	shards         []workflow.ChildWorkflowFuture // running shards, for pause forwarding
 	// drain takes every signal still in its channel (before continuing as new, so none is
 	// lost) and tells whether it took any.
 	drain func(workflow.Context) bool
@@ -276,6 +285,7 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 	w.recovers = workflow.GetVersion(ctx, versionNeedsAttention, workflow.DefaultVersion, 1) == 1
 	w.dispatches = workflow.GetVersion(ctx, versionDispatch, workflow.DefaultVersion, 1) == 1
 	w.reviews = workflow.GetVersion(ctx, versionPolicyReview, workflow.DefaultVersion, 1) == 1
+	w.tagsUnfinished = workflow.GetVersion(ctx, versionUnfinishedTags, workflow.DefaultVersion, 1) == 1
 	ctx = bookkeeping(ctx)
 	if w.st.MinorWaveID == 0 {
 		w.phase(ctx, PhaseMerging)
@@ -327,6 +337,9 @@ func (w *minorWave) run(ctx workflow.Context) (MinorWaveResult, error) {
 			if err := w.summarize(ctx); err != nil {
 				return MinorWaveResult{}, err
 			}
+		}
+		if w.tagsUnfinished && w.st.UnfinishedCommit != w.st.Commit {
+			w.tagUnfinished(ctx)
 		}
 		w.phase(ctx, PhaseWaiting)
 		asked := func() bool { return len(w.st.Resolves) > 0 || len(w.st.Retries) > 0 || w.cancelled }
@@ -648,6 +661,34 @@ func (w *minorWave) settle(ctx workflow.Context) error {
 	return w.recover(ctx, "build", func(ctx workflow.Context) error { return w.buildRound(ctx, pkgs, prev) }, nil)
 }
 
+// tagUnfinished pushes the tag of the unfinished wave at its commit (wave-N-Mpre, or
+// pre2, … after a fix moved the commit), for those who pin into a wave before it settles.
+// It is a courtesy: trouble pushing it is logged, and the wave waits for its failures all
+// the same (it tries again at its next commit).
+func (w *minorWave) tagUnfinished(ctx workflow.Context) {
+	evals := make([]int64, len(w.st.Evaluations))
+	for i, e := range w.st.Evaluations {
+		evals[i] = e.EvaluationID
+	}
+	tag := wavename.Unfinished(w.in.Name, w.st.Unfinished+1)
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute, HeartbeatTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3,
+			NonRetryableErrorTypes: []string{wire.ErrInvalidInput}},
+	})
+	var res wire.TagResult
+	err := workflow.ExecuteActivity(actx, wire.ActivityTagUnfinished, wire.TagInput{
+		Collection: w.in.Collection, WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, Name: w.in.Name, Tag: tag,
+		Major: w.in.Wave, Minor: w.in.Number, Branch: w.in.Branch, Commit: w.st.Commit, Updates: w.in.Updates, Evaluations: evals,
+	}).Get(ctx, &res)
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("unfinished tag not pushed", "tag", tag, "error", errorText(err))
+		return
+	}
+	w.st.Unfinished++
+	w.st.UnfinishedTag, w.st.UnfinishedCommit = res.Tag, w.st.Commit
+}
+
 func (w *minorWave) summarize(ctx workflow.Context) error {
 	if err := workflow.ExecuteActivity(ctx, wire.ActivitySummarize, wire.SummaryInput{MinorWaveID: w.st.MinorWaveID}).Get(ctx, &w.st.Summary); err != nil {
 		return err
@@ -758,7 +799,7 @@ func (w *minorWave) report(ctx workflow.Context) {
 func (w *minorWave) status() MinorStatus {
 	s := MinorStatus{Name: w.in.Name, Number: w.in.Number, Phase: w.st.Phase, Commit: w.st.Commit, Round: w.st.Round,
 		Paused: w.st.Paused, Summary: w.st.Summary, Updates: w.in.Updates, Requests: len(w.st.Resolves) + len(w.st.Retries),
-		Attention: w.st.Attention, Reason: w.st.Reason}
+		Attention: w.st.Attention, Reason: w.st.Reason, Unfinished: w.st.UnfinishedTag}
 	for _, f := range w.st.Summary.Failures {
 		if f.Resolution != "" {
 			continue

@@ -137,6 +137,9 @@ const (
 	// have live slots (TakeReady with FitCapacity), not Limits.Builds, which remains the
 	// window while no builder has announced itself.
 	versionBuildSlots = "build-slots"
+	// versionUnfinishedTags: a minor wave that waits for failures with its builds done
+	// pushes wave-N-Mpre (TagUnfinished) at each new commit first.
+	versionUnfinishedTags = "unfinished-tags"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

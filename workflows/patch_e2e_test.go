@@ -158,7 +158,7 @@ func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 	require.Equal(t, backup.New, again)
 
 	// crest pin answers the security tag, and the debt is open.
-	pin, err := s.st.Pin(ctx, "demo", "backup")
+	pin, err := s.st.Pin(ctx, "demo", "backup", store.PinOptions{})
 	require.NoError(t, err)
 	require.Equal(t, "wave-1-1-security-1", pin.Tag)
 	require.Equal(t, "wave-1-1", pin.Covers)
@@ -194,7 +194,7 @@ func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.PatchFailed, p.State)
 	require.Contains(t, p.Reason, "use rebuild")
-	pin, err = s.st.Pin(ctx, "demo", "backup")
+	pin, err = s.st.Pin(ctx, "demo", "backup", store.PinOptions{})
 	require.NoError(t, err)
 	require.Equal(t, "wave-1-1-security-1", pin.Tag, "a failed patch makes no tag")
 

@@ -56,6 +56,7 @@ var activityShapes = map[string]shape{
 	wire.ActivityReview:             one[wire.ReviewInput, wire.ReviewResult](),
 	wire.ActivityRecordDecision:     errorOnly[wire.DecisionInput](),
 	wire.ActivityTagMinorWave:       one[wire.TagInput, wire.TagResult](),
+	wire.ActivityTagUnfinished:      one[wire.TagInput, wire.TagResult](),
 	wire.ActivityValidatePatch:      one[wire.ValidatePatchInput, wire.ValidatePatchResult](),
 	wire.ActivityStartPatch:         one[wire.StartPatchInput, int64](),
 	wire.ActivityPreparePatchTag:    one[wire.PreparePatchTagInput, wire.PreparedPatchTag](),

@@ -19,8 +19,20 @@ type PinResult struct {
 	// Covers is the finished tag whose newest security tag (<tag>-security-K, made by a
 	// patch) Tag is: the fix of a locked-in package, grafted or rebuilt. Empty otherwise.
 	Covers string `json:"covers,omitempty"`
+	// Unfinished: Tag is an unfinished minor wave's (wave-N-Mpre, asked for with
+	// PinOptions.Unfinished), and Unverified of its packages are still neither green nor
+	// settled.
+	Unfinished bool `json:"unfinished,omitempty"`
+	Unverified int  `json:"unverified,omitempty"`
 	// Rejected explains, newest first, why newer tags do not qualify.
 	Rejected []PinRejection `json:"rejected,omitempty"`
+}
+
+// PinOptions say how much stability a pin may give up.
+type PinOptions struct {
+	// Unfinished lets the answer be a tag of an unfinished minor wave (its builds done,
+	// some failures not settled yet) when it is newer than every qualifying finished tag.
+	Unfinished bool
 }
 
 // PinRejection is a newer tag that does not qualify and the packages that spoil it.
@@ -36,11 +48,24 @@ var ErrNoGreenTag = fmt.Errorf("no tag has it green with its whole closure")
 // green: built and tested green in the tag's major wave up to that tag, or left untouched
 // by the wave (same derivation as the wave's base) and not meta.broken. When security
 // patches made tags of that tag, it answers the newest of them (Covers names the tag).
-func (s *Store) Pin(ctx context.Context, collection, pkg string) (PinResult, error) {
+// With opts.Unfinished, tags of unfinished minor waves are candidates too.
+func (s *Store) Pin(ctx context.Context, collection, pkg string, opts PinOptions) (PinResult, error) {
 	res := PinResult{Package: pkg}
 	tags, err := s.Tags(ctx, collection)
 	if err != nil {
 		return res, err
+	}
+	unfinished := map[string]bool{}
+	if opts.Unfinished {
+		pre, err := s.UnfinishedTags(ctx, collection)
+		if err != nil {
+			return res, err
+		}
+		for _, t := range pre {
+			unfinished[t.Name] = true
+		}
+		tags = append(tags, pre...)
+		sort.SliceStable(tags, func(i, j int) bool { return tags[i].CreatedAt.After(tags[j].CreatedAt) })
 	}
 	col, err := s.CollectionByName(ctx, collection)
 	if err != nil {
@@ -53,6 +78,11 @@ func (s *Store) Pin(ctx context.Context, collection, pkg string) (PinResult, err
 			return res, err
 		}
 		seenAnywhere = seenAnywhere || found
+		if ok && unfinished[t.Name] {
+			res.Tag, res.Commit, res.Closure, res.Unfinished = t.Name, t.Commit, closure, true
+			res.Unverified, err = s.unverified(ctx, t.MinorWaveID)
+			return res, err
+		}
 		if ok {
 			res.Tag, res.Commit, res.Closure = t.Name, t.Commit, closure
 			// A security tag of it is the same tag with a fix: prefer the newest.

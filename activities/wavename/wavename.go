@@ -23,6 +23,17 @@ func Major(prefix string, n int) string { return Prefix(prefix) + "-" + strconv.
 // Minor names minor wave m of major wave n, and its tag: "wave-3-2".
 func Minor(prefix string, n, m int) string { return Major(prefix, n) + "-" + strconv.Itoa(m) }
 
+// Unfinished names the k-th tag (from 1) of a minor wave whose builds are done while some
+// of its failures are not settled yet: "wave-3-2pre", then "wave-3-2pre2" for a later
+// commit. minor is the minor wave's name (Minor). Parse does not read these: they are not
+// wave names.
+func Unfinished(minor string, k int) string {
+	if k <= 1 {
+		return minor + "pre"
+	}
+	return minor + "pre" + strconv.Itoa(k)
+}
+
 // Parse reads a wave name made with prefix: "wave-3" is major wave 3 (minor 0), "wave-3-2"
 // minor wave 2 of it. Numbers are positive, in decimal, without sign or leading zeros, so
 // that only names Major and Minor make are read; ok is false for anything else.

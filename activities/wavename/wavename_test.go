@@ -147,3 +147,17 @@ func moduleRoot(t *testing.T) string {
 		dir = parent
 	}
 }
+
+// TestUnfinished: the first unfinished tag of a minor wave is <minor>pre, later ones are
+// numbered, and none of them reads as a wave name.
+func TestUnfinished(t *testing.T) {
+	m := wavename.Minor("nixos", 3, 2)
+	for k, want := range map[int]string{1: "nixos-3-2pre", 2: "nixos-3-2pre2", 10: "nixos-3-2pre10"} {
+		if got := wavename.Unfinished(m, k); got != want {
+			t.Errorf("Unfinished(%q, %d) = %q, want %q", m, k, got, want)
+		}
+		if _, _, ok := wavename.Parse("nixos", wavename.Unfinished(m, k)); ok {
+			t.Errorf("Parse read %q as a wave name", wavename.Unfinished(m, k))
+		}
+	}
+}

@@ -24,6 +24,7 @@ const (
 	ActivityReview             = "Review"             // ReviewInput → ReviewResult
 	ActivityRecordDecision     = "RecordDecision"     // DecisionInput → error only (local)
 	ActivityTagMinorWave       = "TagMinorWave"       // TagInput → TagResult
+	ActivityTagUnfinished      = "TagUnfinished"      // TagInput → TagResult
 
 	// Security patches.
 	ActivityValidatePatch    = "ValidatePatch"    // ValidatePatchInput → ValidatePatchResult
@@ -41,7 +42,7 @@ var ActivityNames = []string{
 	ActivityEvaluate, ActivityPlan, ActivityMergeRefs, ActivityStartMinorWave, ActivityRecordState,
 	ActivityPrepareRound, ActivityTakeReady, ActivityTakeShard, ActivityBuildPackage,
 	ActivitySummarize, ActivityCheckRequest, ActivityResolve, ActivityReviewFailures,
-	ActivityReview, ActivityRecordDecision, ActivityTagMinorWave,
+	ActivityReview, ActivityRecordDecision, ActivityTagMinorWave, ActivityTagUnfinished,
 	ActivityValidatePatch, ActivityStartPatch, ActivityPreparePatchTag, ActivityCheckGrafts,
 	ActivityTagGrafts, ActivityRecordPatchState,
 	// The merge queue (queue.go).

@@ -347,6 +347,8 @@ type TagInput struct {
 	Commit      string   `json:"commit"`
 	Updates     []Update `json:"updates"`
 	Evaluations []int64  `json:"evaluations"`
+	// Tag is the tag to push when it is not Name: TagUnfinished's wave-N-Mpre.
+	Tag string `json:"tag,omitempty"`
 }
 
 // TagResult is the pinned tag.

@@ -50,7 +50,8 @@ func newPinCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withSession(cmd, false, func(s *session) error {
 				out := cmd.OutOrStdout()
-				res, err := s.st.Pin(cmd.Context(), s.collection, args[0])
+				unfinished, _ := cmd.Flags().GetBool("unfinished")
+				res, err := s.st.Pin(cmd.Context(), s.collection, args[0], store.PinOptions{Unfinished: unfinished})
 				for _, r := range res.Rejected {
 					fmt.Fprintf(out, "%s: not green: %s\n", r.Tag, strings.Join(r.Reasons, "; "))
 				}
@@ -61,6 +62,9 @@ func newPinCmd(a *app) *cobra.Command {
 					return err
 				}
 				fmt.Fprintf(out, "%s is green with its closure (%d packages) at %s\ncommit %s\n", res.Package, res.Closure, res.Tag, res.Commit)
+				if res.Unfinished {
+					fmt.Fprintf(out, "%s is an unfinished minor wave: %d of its packages are not verified yet\n", res.Tag, res.Unverified)
+				}
 				if res.Covers != "" {
 					fmt.Fprintf(out, "%s is %s with security fixes (crest patch list)\n", res.Tag, res.Covers)
 				}
@@ -69,6 +73,7 @@ func newPinCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().String("collection", "", "collection (default: the only one registered)")
+	cmd.Flags().Bool("unfinished", false, "also consider tags of unfinished minor waves (wave-N-Mpre: builds done, failures not settled yet)")
 	return cmd
 }
 

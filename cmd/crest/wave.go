@@ -417,6 +417,13 @@ func printStatus(ctx context.Context, s *session, major, minor int, all bool, ou
 		}
 		fmt.Fprintf(out, "  %d packages: %d passed, %d failed, %d test-failed, %d dependency-failed, %d pending; %d resolved, %d waiting\n",
 			c.Total, c.Passed, c.Failed, c.TestFailed, c.DependencyFailed, c.Pending, c.Resolved, c.Unresolved)
+		if m.State != "done" {
+			if t, err := s.st.NewestUnfinishedTag(ctx, m.ID); err == nil {
+				fmt.Fprintf(out, "  unfinished tag %s at %s: green packages may pin there (crest pin PACKAGE --unfinished)\n", t.Name, shortCommit(t.Commit))
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
 		results, err := s.st.Results(ctx, m.ID, "")
 		if err != nil {
 			return err
