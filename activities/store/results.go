@@ -260,7 +260,10 @@ type BuildRecord struct {
 	ExitCode    int
 	LogTail     string
 	Outputs     []string
-	StartedAt   time.Time
+	// StartedAt is when this attempt began building, on the recording process's clock
+	// (time.Now, with its monotonic reading): the build's duration is measured from it.
+	// Zero keeps the start recorded already (when the build row was inserted).
+	StartedAt time.Time
 }
 
 // BuildStatus returns the recorded outcome for an idempotency key, if it finished.
@@ -284,7 +287,7 @@ func (s *Store) BuildStatus(ctx context.Context, key string) (BuildRecord, bool,
 // BuildStarted records that a build began (no-op when it already did).
 func (s *Store) BuildStarted(ctx context.Context, r BuildRecord) error {
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO builds (key, minor_wave_id, package, drv, system, status) VALUES ($1, $2, $3, $4, $5, 'running')
+		INSERT INTO builds (key, minor_wave_id, package, drv, system, status) VALUES ($1, nullif($2::bigint, 0), $3, $4, $5, 'running')
 		ON CONFLICT (key) DO NOTHING`, r.Key, r.MinorWaveID, r.Package, r.Drv, r.System)
 	if err != nil {
 		return fmt.Errorf("record build start %s: %w", r.Key, err)
@@ -334,15 +337,26 @@ func (s *Store) StartBuild(ctx context.Context, evaluationID int64, r BuildRecor
 // in one transaction. When the package is in a round's frontier, its dependents there wait
 // for one dependency less, and those it leaves blocked become dependency-failed (with
 // everything they block), in the same transaction: the frontier never lags the results.
+//
+// The build's start is recorded as the database's now() less the time since r.StartedAt,
+// so that finished_at - started_at is this attempt's build time, measured on one clock (a
+// worker's clock may be off Postgres's) and not from the running row a killed earlier
+// attempt left (the cost model prices packages with it: LastBuildSeconds).
 func (s *Store) RecordBuild(ctx context.Context, r BuildRecord) error {
+	var elapsed *float64 // seconds since the build started; nil: keep the recorded start
+	if !r.StartedAt.IsZero() {
+		e := max(time.Since(r.StartedAt).Seconds(), 0)
+		elapsed = &e
+	}
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		var inFrontier bool
 		err := tx.QueryRow(ctx, `
 		WITH build AS (
-			INSERT INTO builds (key, minor_wave_id, package, drv, system, status, outputs, exit_code, log_tail, finished_at)
-			VALUES ($6, nullif($1::bigint, 0), $3, $7, $2, $4, $8, $9, $5, now())
+			INSERT INTO builds (key, minor_wave_id, package, drv, system, status, outputs, exit_code, log_tail, started_at, finished_at)
+			VALUES ($6, nullif($1::bigint, 0), $3, $7, $2, $4, $8, $9, $5, now() - make_interval(secs => coalesce($10::float8, 0)), now())
 			ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status, outputs = EXCLUDED.outputs,
-				exit_code = EXCLUDED.exit_code, log_tail = EXCLUDED.log_tail, finished_at = EXCLUDED.finished_at
+				exit_code = EXCLUDED.exit_code, log_tail = EXCLUDED.log_tail, finished_at = EXCLUDED.finished_at,
+				started_at = CASE WHEN $10::float8 IS NULL THEN builds.started_at ELSE EXCLUDED.started_at END
 			WHERE builds.status = 'running'
 		)
 		UPDATE package_results SET status = $4, log_tail = $5, attempts = attempts + 1, updated_at = now(), last_error = '',
@@ -351,7 +365,7 @@ func (s *Store) RecordBuild(ctx context.Context, r BuildRecord) error {
 			reason = CASE WHEN $4 = 'passed' AND attempts > 0 THEN 'rebuilt green after a retry' ELSE '' END
 		WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND status = 'pending'
 		RETURNING EXISTS (SELECT 1 FROM frontier f WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.package = $3)`,
-			r.MinorWaveID, r.System, r.Package, r.Status, r.LogTail, r.Key, r.Drv, r.Outputs, r.ExitCode).Scan(&inFrontier)
+			r.MinorWaveID, r.System, r.Package, r.Status, r.LogTail, r.Key, r.Drv, r.Outputs, r.ExitCode, elapsed).Scan(&inFrontier)
 		if err == pgx.ErrNoRows || (err == nil && !inFrontier) {
 			return nil // recorded already (a retried attempt), or a layered round
 		}
@@ -398,6 +412,45 @@ func (s *Store) FinishedBuilds(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count builds: %w", err)
 	}
 	return n, nil
+}
+
+// LastBuildSeconds returns, for the packages named (keys) that have one, how long the last
+// completed build of each on system took, in seconds: the newest passed or test-failed
+// build, whichever wave or patch built it. A test-failed build counts: its package built
+// in full (dependents build against it) and its tests ran to the end (--keep-going), so it
+// took what a green build takes. A failed build does not: it may have stopped a minute in.
+// One probe of the builds_measured index per package.
+func (s *Store) LastBuildSeconds(ctx context.Context, system string, packages []string) (map[string]float64, error) {
+	packages = slices.Compact(slices.Sorted(slices.Values(packages)))
+	out := make(map[string]float64)
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		// A hundred thousand index probes cost more than jit_above_cost, and compiling
+		// them took longer than running them.
+		if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `
+		SELECT p.package, greatest(extract(epoch FROM b.finished_at - b.started_at), 0)::float8
+		FROM unnest($2::text[]) AS p(package)
+		CROSS JOIN LATERAL (
+			SELECT started_at, finished_at FROM builds
+			WHERE system = $1 AND package = p.package AND status IN ('passed', 'test-failed') AND finished_at IS NOT NULL
+			ORDER BY finished_at DESC LIMIT 1) b`, system, packages)
+		if err != nil {
+			return err
+		}
+		var pkg string
+		var secs float64
+		_, err = pgx.ForEachRow(rows, []any{&pkg, &secs}, func() error {
+			out[pkg] = secs
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("last build durations on %s: %w", system, err)
+	}
+	return out, nil
 }
 
 // BuildSpan is when one package's finished build of a minor wave ran.
