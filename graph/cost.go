@@ -22,8 +22,10 @@ func (f CostFunc) Seconds(p *Package, g *Graph) float64 { return f(p, g) }
 // what-if comparisons use it to take cost estimates out of the picture.
 var UnitCost CostModel = CostFunc(func(*Package, *Graph) float64 { return 1 })
 
-// DefaultCost is the cost model Crest uses when none is given. For each package, the first
-// rule that applies:
+// DefaultCost is the structural cost model: what Crest uses when none is given, and what
+// Measured falls back to for packages that have not been built yet. Where builds have run,
+// the engine and the planner price packages with Measured, so measured durations win over
+// every rule below. For each package, the first rule that applies:
 //
 //  1. Cost.BuildSeconds, when the source of the graph measured it.
 //  2. Debian-style size hints (Cost.SourceBytes or Cost.InstalledKB):
@@ -64,6 +66,35 @@ const (
 	// browsers, libreoffice): llvm and rustc measure 3,458 s and 1,865 s.
 	NixBigParallelSeconds = 1800.0
 )
+
+// Measured is the cost model that has watched builds run: a package with a measured
+// duration in Durations (by key) costs that; every other package costs what Fallback says
+// (nil: DefaultCost). Crest fills Durations with the last completed build of each package on
+// the graph's system (the store's LastBuildSeconds), as Hydra's build history prices a step
+// by its previous build, so that plans and build priorities improve as waves run: the
+// structural estimate is a fit over many packages, the measurement is this package on these
+// builders. It wins over Cost.BuildSeconds too, which the source of a recorded graph
+// measured elsewhere and earlier.
+//
+// Durations are per package key, so one Measured prices the packages of one system (an
+// evaluation's graph). A duration that is not a finite, non-negative number of seconds is not
+// a measurement: that package falls back as if it had none. Zero is a measurement (a build
+// that had nothing to do).
+type Measured struct {
+	Durations map[string]float64
+	Fallback  CostModel
+}
+
+// Seconds is the measured duration of p when there is one, else the fallback's estimate.
+func (m Measured) Seconds(p *Package, g *Graph) float64 {
+	if s, ok := m.Durations[p.Key]; ok && s >= 0 && !math.IsInf(s, 1) { // NaN fails s >= 0
+		return s
+	}
+	if m.Fallback == nil {
+		return DefaultCost.Seconds(p, g)
+	}
+	return m.Fallback.Seconds(p, g)
+}
 
 type defaultCost struct{}
 
