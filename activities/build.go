@@ -121,7 +121,7 @@ func (a *Activities) PrepareRound(ctx context.Context, in wire.RoundInput) (wire
 	if in.Dispatch {
 		// The frontier first: a round exists once PutRound wrote it, and a retried activity
 		// then returns it as it is.
-		front, err := frontier(current, keys)
+		front, err := a.frontier(ctx, in.System, current, keys)
 		if err != nil {
 			return out, err
 		}
@@ -189,11 +189,15 @@ func layout(g *graph.Graph, keys []string, size int, protected policy.Set) ([]st
 	return rows, nil
 }
 
-// frontier is the dependency-driven form of a round: each package with its dependencies
-// and dependents inside the round (cycles cut as graph.BuildSet cuts them) and its bottom
-// level under the default cost model as priority.
-func frontier(g *graph.Graph, keys []string) ([]store.FrontierRow, error) {
-	set, err := g.BuildSet(keys, graph.DefaultCost)
+// frontier is the dependency-driven form of a round on system: each package with its
+// dependencies and dependents inside the round (cycles cut as graph.BuildSet cuts them) and
+// its bottom level under the measured cost model (costModel) as priority.
+func (a *Activities) frontier(ctx context.Context, system string, g *graph.Graph, keys []string) ([]store.FrontierRow, error) {
+	cost, err := a.costModel(ctx, system, keys)
+	if err != nil {
+		return nil, err
+	}
+	set, err := g.BuildSet(keys, cost)
 	if err != nil {
 		return nil, err
 	}

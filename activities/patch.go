@@ -325,9 +325,13 @@ func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graft
 	plan.facts.Graft.SameNameLength = len(filepath.Base(oldPath)) == len(filepath.Base(newPath))
 
 	plan.facts.ReverseClosure = len(closure)
+	cost, err := a.costModel(ctx, in.Tag.System, closure)
+	if err != nil {
+		return plan, err
+	}
 	for _, k := range closure {
 		p, _ := tagGraph.Package(k)
-		plan.facts.RebuildSeconds += graph.DefaultCost.Seconds(p, tagGraph)
+		plan.facts.RebuildSeconds += cost.Seconds(p, tagGraph)
 	}
 	var dependents []string
 	for _, k := range closure {

@@ -235,7 +235,7 @@ func (a *Activities) QueuePrepareBuild(ctx context.Context, in wire.QueueBuildIn
 	if err != nil {
 		return out, err
 	}
-	front, err := frontier(current, keys)
+	front, err := a.frontier(ctx, in.System, current, keys)
 	if err != nil {
 		return out, err
 	}

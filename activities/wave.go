@@ -215,7 +215,11 @@ func (a *Activities) Plan(ctx context.Context, in wire.PlanInput) (wire.PlanResu
 	if err != nil {
 		return wire.PlanResult{}, err
 	}
-	plan, err := g.Plan(graph.PlanRequest{Updates: keys, Groups: in.Groups, Locked: locked, Wave: in.Wave})
+	cost, err := a.planCost(ctx, ev.System, g, keys, in.Groups)
+	if err != nil {
+		return wire.PlanResult{}, err
+	}
+	plan, err := g.Plan(graph.PlanRequest{Updates: keys, Groups: in.Groups, Locked: locked, Wave: in.Wave, Cost: cost})
 	if err != nil {
 		return wire.PlanResult{}, invalid("%v", err)
 	}
@@ -241,6 +245,25 @@ func (a *Activities) Plan(ctx context.Context, in wire.PlanInput) (wire.PlanResu
 		out.Minor = append(out.Minor, pm)
 	}
 	return out, nil
+}
+
+// planCost is the cost model of a plan on system: measured durations (costModel) for the
+// packages the plan may rebuild, the reverse closure of its updates and groups (a group's
+// unknown keys are left to g.Plan to report).
+func (a *Activities) planCost(ctx context.Context, system string, g *graph.Graph, updates []string, groups [][]string) (graph.CostModel, error) {
+	roots := slices.Clone(updates)
+	for _, grp := range groups {
+		for _, k := range grp {
+			if g.Has(k) {
+				roots = append(roots, k)
+			}
+		}
+	}
+	affected, err := g.ReverseClosure(roots...)
+	if err != nil {
+		return nil, err
+	}
+	return a.costModel(ctx, system, affected)
 }
 
 // checkUpstreams looks, for every configured upstream the wave reaches (downstream of its

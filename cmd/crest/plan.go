@@ -50,7 +50,12 @@ compared with rebuilding everything once per update and with one staging batch.
 
 The graph is JSON Lines, plain or gzip: Crest's evaluation records, or the recorded Nixpkgs
 and Debian graphs. Packages are named by key, attribute path or name; unknown names get
-suggestions. Progress goes to stderr, the plan to stdout or -o FILE.`,
+suggestions. Progress goes to stderr, the plan to stdout or -o FILE.
+
+Costs come from the structural model (graph.DefaultCost: a recorded build_seconds, Debian
+size hints, or Nix closure size). crest plan reads no database, so it knows no measured
+durations; the plan a wave stores (crest wave start) prices every package its system has
+built before at its last measured duration.`,
 		Example: `  crest plan --graph debian.jsonl.gz --update glibc --update openssl
   crest plan --graph nixpkgs.jsonl.gz --update openssl --update zlib --builders 32 --format svg -o wave.svg
   crest plan --graph eval.jsonl --update a --update b --group a,b --locked c --format json`,
