@@ -122,14 +122,6 @@ type TagSummary struct {
 // message ends with a JSON summary, pushed with the branch, and recorded with the minor
 // wave's done state in one transaction. Idempotent.
 func (a *Activities) TagMinorWave(ctx context.Context, in wire.TagInput) (wire.TagResult, error) {
-	col, err := a.LoadCollection(ctx, in.Collection)
-	if err != nil {
-		return wire.TagResult{}, err
-	}
-	row, err := a.Store.CollectionByName(ctx, in.Collection)
-	if err != nil {
-		return wire.TagResult{}, err
-	}
 	defer keepAlive(ctx, "tagging "+in.Name)()
 	sum, roots, err := a.summary(ctx, in.MinorWaveID)
 	if err != nil {
@@ -142,25 +134,11 @@ func (a *Activities) TagMinorWave(ctx context.Context, in wire.TagInput) (wire.T
 		}
 		return wire.TagResult{}, invalid("%s is not settled: %s", in.Name, why)
 	}
-	ts := TagSummary{Schema: "crest.tag/v1", Collection: in.Collection, Tag: in.Name, Commit: in.Commit, Branch: in.Branch,
-		Updates: in.Updates, Evaluations: in.Evaluations, Counts: sum.Counts, Failures: sum.Failures}
-	js, err := json.MarshalIndent(ts, "", "  ")
+	t, collectionID, err := a.pushWaveTag(ctx, in, in.Name, "crest.tag/v1", tagMessage(in, sum), sum)
 	if err != nil {
 		return wire.TagResult{}, err
 	}
-	message := tagMessage(in, sum) + "\n\n" + string(js) + "\n"
-	repo, err := a.Repos.Open(ctx, col)
-	if err != nil {
-		return wire.TagResult{}, err
-	}
-	if err := repo.Tag(ctx, in.Name, in.Commit, message); err != nil {
-		return wire.TagResult{}, err
-	}
-	if err := repo.Push(ctx, in.Branch, "refs/tags/"+in.Name); err != nil {
-		return wire.TagResult{}, err
-	}
-	if err := a.Store.FinishMinorWave(ctx, row.ID, store.Tag{Name: in.Name, Commit: in.Commit, MinorWaveID: in.MinorWaveID,
-		Message: message, Summary: js}); err != nil {
+	if err := a.Store.FinishMinorWave(ctx, collectionID, t); err != nil {
 		return wire.TagResult{}, err
 	}
 	// Fixed root causes close their issues; the others' resolutions are written there.
@@ -182,14 +160,6 @@ func (a *Activities) TagMinorWave(ctx context.Context, in wire.TagInput) (wire.T
 // is green and what still fails or waits, pushed and recorded apart from finished tags.
 // Idempotent. It refuses a settled wave, which gets its real tag instead.
 func (a *Activities) TagUnfinished(ctx context.Context, in wire.TagInput) (wire.TagResult, error) {
-	col, err := a.LoadCollection(ctx, in.Collection)
-	if err != nil {
-		return wire.TagResult{}, err
-	}
-	row, err := a.Store.CollectionByName(ctx, in.Collection)
-	if err != nil {
-		return wire.TagResult{}, err
-	}
 	defer keepAlive(ctx, "tagging "+in.Tag)()
 	sum, _, err := a.summary(ctx, in.MinorWaveID)
 	if err != nil {
@@ -198,31 +168,49 @@ func (a *Activities) TagUnfinished(ctx context.Context, in wire.TagInput) (wire.
 	if sum.Settled {
 		return wire.TagResult{}, invalid("%s is settled: it gets its tag, not %s", in.Name, in.Tag)
 	}
-	ts := TagSummary{Schema: "crest.tag.unfinished/v1", Collection: in.Collection, Tag: in.Tag, Commit: in.Commit, Branch: in.Branch,
-		Updates: in.Updates, Evaluations: in.Evaluations, Counts: sum.Counts, Failures: sum.Failures}
-	js, err := json.MarshalIndent(ts, "", "  ")
+	t, collectionID, err := a.pushWaveTag(ctx, in, in.Tag, "crest.tag.unfinished/v1", unfinishedMessage(in, sum), sum)
 	if err != nil {
 		return wire.TagResult{}, err
 	}
-	message := unfinishedMessage(in, sum) + "\n\n" + string(js) + "\n"
-	repo, err := a.Repos.Open(ctx, col)
-	if err != nil {
-		return wire.TagResult{}, err
-	}
-	if err := repo.Tag(ctx, in.Tag, in.Commit, message); err != nil {
-		return wire.TagResult{}, err
-	}
-	if err := repo.Push(ctx, in.Branch, "refs/tags/"+in.Tag); err != nil {
-		return wire.TagResult{}, err
-	}
-	if err := a.Store.RecordUnfinishedTag(ctx, row.ID, store.Tag{Name: in.Tag, Commit: in.Commit, MinorWaveID: in.MinorWaveID,
-		Message: message, Summary: js}); err != nil {
+	if err := a.Store.RecordUnfinishedTag(ctx, collectionID, t); err != nil {
 		return wire.TagResult{}, err
 	}
 	_, err = a.Store.RecordAudit(ctx, store.AuditEntry{Key: in.Tag + "/tag", Actor: "crest", Wave: in.Name, Action: "tag:unfinished",
 		Reason: fmt.Sprintf("%s: builds done, %d of %d packages green, %d not settled", in.Tag, sum.Counts.Passed, sum.Counts.Total,
 			sum.Counts.Unresolved+sum.Counts.Pending)})
 	return wire.TagResult{Tag: in.Tag, Commit: in.Commit, Summary: capFailures(sum)}, err
+}
+
+// pushWaveTag pushes an annotated tag on in.Commit whose message is human followed by the
+// machine-readable TagSummary (schema), and returns it as the store records it, with the
+// collection's ID. Tagging and pushing again is harmless.
+func (a *Activities) pushWaveTag(ctx context.Context, in wire.TagInput, tag, schema, human string, sum wire.Summary) (store.Tag, int64, error) {
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return store.Tag{}, 0, err
+	}
+	row, err := a.Store.CollectionByName(ctx, in.Collection)
+	if err != nil {
+		return store.Tag{}, 0, err
+	}
+	ts := TagSummary{Schema: schema, Collection: in.Collection, Tag: tag, Commit: in.Commit, Branch: in.Branch,
+		Updates: in.Updates, Evaluations: in.Evaluations, Counts: sum.Counts, Failures: sum.Failures}
+	js, err := json.MarshalIndent(ts, "", "  ")
+	if err != nil {
+		return store.Tag{}, 0, err
+	}
+	message := human + "\n\n" + string(js) + "\n"
+	repo, err := a.Repos.Open(ctx, col)
+	if err != nil {
+		return store.Tag{}, 0, err
+	}
+	if err := repo.Tag(ctx, tag, in.Commit, message); err != nil {
+		return store.Tag{}, 0, err
+	}
+	if err := repo.Push(ctx, in.Branch, "refs/tags/"+tag); err != nil {
+		return store.Tag{}, 0, err
+	}
+	return store.Tag{Name: tag, Commit: in.Commit, MinorWaveID: in.MinorWaveID, Message: message, Summary: js}, row.ID, nil
 }
 
 // unfinishedMessage is the human part of an unfinished tag: it says first that it is not

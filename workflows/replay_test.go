@@ -186,6 +186,33 @@ var requiredHistories = []struct {
 	{"build-slots/demo~wave-slots-1.json", nil},
 	{"build-slots/demo~wave-slots-1~build~x86_64-linux~r0.json", []string{versionMarker("build-slots"), `"window":3`}},
 	{"build-slots/demo~wave-slots.json", []string{completed}},
+
+	// unfinished-tags: a minor wave that waits with its builds done pushes wave-N-Mpre.
+	// TestMajorWaveEndToEnd, the scenarios, TestPolicyAndIssuesEndToEnd and
+	// TestUnfinishedMinorWaveIsTaggedAndPinnable (its BuildSets are those of build-slots).
+	{"unfinished-tags/demo~wave-1-1.json", []string{versionMarker("unfinished-tags"), "TagUnfinished"}},
+	{"unfinished-tags/demo~wave-1-2.json", []string{versionMarker("unfinished-tags"), "TagUnfinished"}},
+	{"unfinished-tags/demo~wave-1.json", nil},
+	{"unfinished-tags/demo~wave-addupdate-1.json", []string{versionMarker("unfinished-tags"), "TagUnfinished"}},
+	{"unfinished-tags/demo~wave-addupdate-2.json", nil},
+	{"unfinished-tags/demo~wave-addupdate.json", nil},
+	{"unfinished-tags/demo~wave-cancel-1.json", nil},
+	{"unfinished-tags/demo~wave-cancel.json", nil},
+	{"unfinished-tags/demo~wave-continue-1@run1.json", []string{versionMarker("unfinished-tags"), "TagUnfinished"}},
+	{"unfinished-tags/demo~wave-continue-1@run2.json", nil},
+	{"unfinished-tags/demo~wave-continue-2.json", nil},
+	{"unfinished-tags/demo~wave-continue@run1.json", nil},
+	{"unfinished-tags/demo~wave-continue@run2.json", nil},
+	{"unfinished-tags/demo~wave-continue@run3.json", nil},
+	{"unfinished-tags/demo~wave-green-1.json", nil},
+	{"unfinished-tags/demo~wave-green.json", nil},
+	{"unfinished-tags/demo~wave-pause-1.json", nil},
+	{"unfinished-tags/demo~wave-pause.json", nil},
+	{"unfinished-tags/demo~wave-policy-1.json", []string{versionMarker("unfinished-tags"), "TagUnfinished"}},
+	{"unfinished-tags/demo~wave-policy-2.json", []string{versionMarker("unfinished-tags"), "TagUnfinished"}},
+	{"unfinished-tags/demo~wave-policy.json", nil},
+	{"unfinished-tags/demo~wave-unfinished-1.json", []string{versionMarker("unfinished-tags"), "TagUnfinished"}},
+	{"unfinished-tags/demo~wave-unfinished.json", []string{completed}},
 }
 
 // How a history ended.
