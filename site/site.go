@@ -47,7 +47,7 @@ func New(st *store.Store, opts Options) (*Server, error) {
 		opts.Now = time.Now
 	}
 	s := &Server{st: st, opts: opts, pages: map[string]*template.Template{}, mux: http.NewServeMux(), logger: opts.Logger}
-	for _, page := range []string{"waves", "wave", "package", "tags", "pin", "issues", "error"} {
+	for _, page := range []string{"waves", "wave", "package", "tags", "pin", "issues", "queue", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+page+".html")
 		if err != nil {
 			return nil, fmt.Errorf("site template %s: %w", page, err)
@@ -62,6 +62,7 @@ func New(st *store.Store, opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /tags", s.page("tags", s.tags))
 	s.mux.HandleFunc("GET /pin", s.page("pin", s.pin))
 	s.mux.HandleFunc("GET /issues", s.page("issues", s.issues))
+	s.mux.HandleFunc("GET /queue", s.page("queue", s.queue))
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	if opts.Metrics != nil {
 		s.mux.Handle("GET /metrics", opts.Metrics)
@@ -165,6 +166,12 @@ var funcs = template.FuncMap{
 			return ""
 		}
 		return t.UTC().Format("2006-01-02 15:04 MST")
+	},
+	"seconds": func(s float64) string { // a latency as people read it: 0 is not yet
+		if s <= 0 {
+			return ""
+		}
+		return (time.Duration(s) * time.Second).Round(time.Second).String()
 	},
 	"short": func(s string) string {
 		if len(s) > 12 {

@@ -167,7 +167,7 @@ func TestSiteShowsNoSecret(t *testing.T) {
 	require.NoError(t, err)
 	secrets := []string{dsn, "s3cret-Passw0rd", u.Host, "postgres://", "postgresql://", strings.TrimPrefix(u.Path, "/")}
 	paths := []string{"/", "/waves/demo/wave-1", "/packages/demo/app", "/packages/demo/libfail", "/packages/demo/libcore",
-		"/tags", "/pin?collection=demo&package=app", "/issues", "/waves/demo/wave-1/burndown/wave-1-2.svg", "/waves/demo/wave-404"}
+		"/tags", "/pin?collection=demo&package=app", "/issues", "/queue", "/waves/demo/wave-1/burndown/wave-1-2.svg", "/waves/demo/wave-404"}
 	check := func(path string) {
 		t.Helper()
 		_, _, body := get(t, srv, path)
