@@ -53,7 +53,8 @@ func TestBuildPackageHeartbeatsWhileItsRecordWaitsForLocks(t *testing.T) {
 	// dependents holds theirs, for several heartbeat timeouts.
 	conn, err := pgx.Connect(ctx, dsn)
 	require.NoError(t, err)
-	t.Cleanup(func() { _ = conn.Close(ctx) })
+	released := make(chan struct{})
+	t.Cleanup(func() { <-released; _ = conn.Close(ctx) }) // a connection is not for two goroutines
 	tx, err := conn.Begin(ctx)
 	require.NoError(t, err)
 	tag, err := tx.Exec(ctx, `SELECT 1 FROM package_results WHERE minor_wave_id = $1 AND package = 'lib' FOR UPDATE`, m.ID)
@@ -61,6 +62,7 @@ func TestBuildPackageHeartbeatsWhileItsRecordWaitsForLocks(t *testing.T) {
 	require.EqualValues(t, 1, tag.RowsAffected(), "the fixture has the row the record updates")
 	const heartbeatTimeout = 400 * time.Millisecond
 	go func() {
+		defer close(released)
 		time.Sleep(5 * heartbeatTimeout)
 		_ = tx.Rollback(ctx)
 	}()
