@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/crestwaves/crest/activities"
@@ -80,6 +81,9 @@ func TestBuildPackageHeartbeatsWhileItsRecordWaitsForLocks(t *testing.T) {
 	}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
+	// The suite runs with -race beside other tests on two cores: a starved dispatcher is not
+	// a deadlock of this one-line workflow.
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Minute})
 	env.RegisterWorkflow(build)
 	activities.RegisterBuilds(env, acts)
 	env.ExecuteWorkflow(build, wire.BuildInput{Key: "wave-1-1/" + sys + "/lib/r0", MinorWaveID: m.ID,
