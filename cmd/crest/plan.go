@@ -37,6 +37,7 @@ var planFormats = map[string]func(io.Writer, *graph.Plan) error{
 	"json":  planview.JSON,
 	"dot":   planview.DOT,
 	"svg":   planview.SVG,
+	"png":   planview.PNG,
 }
 
 func newPlanCmd() *cobra.Command {
@@ -46,7 +47,9 @@ func newPlanCmd() *cobra.Command {
 		Short: "Show the minor waves a major wave would run, before building anything",
 		Long: `Plan a major wave from a package graph and the packages to update: which minor waves
 run, in which order, what each rebuilds, what it costs, and which may run concurrently,
-compared with rebuilding everything once per update and with one staging batch.
+compared with rebuilding everything once per update and with one staging batch. As svg or
+png, the schedule is drawn as a Gantt chart: each minor wave from its estimated start to
+its estimated finish with --builders builders.
 
 The graph is JSON Lines, plain or gzip: Crest's evaluation records, or the recorded Nixpkgs
 and Debian graphs. Packages are named by key, attribute path or name; unknown names get
@@ -75,7 +78,7 @@ built before at its last measured duration.`,
 	f.StringVar(&o.key, "key", "auto", "record field that keys packages: auto, id or name")
 	f.IntVar(&o.wave, "wave", 1, "major wave number `N`: minor waves are wave-N-1, wave-N-2, ...")
 	f.IntVar(&o.builders, "builders", 8, "builders working at once, for wall-time estimates")
-	f.StringVar(&o.format, "format", "table", "output format: table, json, dot or svg")
+	f.StringVar(&o.format, "format", "table", "output format: table, json, dot, or the schedule as a Gantt chart in svg or png")
 	f.StringVarP(&o.output, "output", "o", "", "write the plan to `FILE` instead of stdout")
 	f.BoolVar(&o.lenient, "lenient", false, "drop unknown dependencies, duplicate keys and self-edges instead of failing")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines on stderr")
@@ -86,7 +89,7 @@ built before at its last measured duration.`,
 func runPlan(o planOptions, stdout, stderr io.Writer) error {
 	render, ok := planFormats[o.format]
 	if !ok {
-		return fmt.Errorf("format %q: want table, json, dot or svg", o.format)
+		return fmt.Errorf("format %q: want table, json, dot, svg or png", o.format)
 	}
 	keyMode, err := graph.ParseKeyMode(o.key)
 	if err != nil {

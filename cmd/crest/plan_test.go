@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/xml"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +62,17 @@ func TestPlanCmdFormats(t *testing.T) {
 	raw, err := os.ReadFile(svg)
 	require.NoError(t, err)
 	require.NoError(t, xml.Unmarshal(raw, new(struct{})))
-	require.Contains(t, string(raw), "Builds per minor wave")
+	require.True(t, strings.Contains(string(raw), " from the start</text>"), "the schedule as a Gantt chart")
+
+	pngFile := filepath.Join(t.TempDir(), "plan.png")
+	_, _, err = runPlanCmd(t, append(args, "--format", "png", "-o", pngFile, "-q")...)
+	require.NoError(t, err)
+	f, err := os.Open(pngFile)
+	require.NoError(t, err)
+	defer f.Close()
+	img, err := png.Decode(f)
+	require.NoError(t, err)
+	require.Equal(t, 945, img.Bounds().Dx(), "16 cm at 150 dpi")
 }
 
 func TestPlanCmdDebianGlibcOpenssl(t *testing.T) {
@@ -106,7 +117,7 @@ func TestPlanCmdRejectsBadInput(t *testing.T) {
 	t.Parallel()
 	hello := planData(t, "nixpkgs-2020-07-26-subset-hello.jsonl")
 	_, _, err := runPlanCmd(t, "--graph", hello, "--update", "hello", "--format", "pdf")
-	require.ErrorContains(t, err, `format "pdf"`)
+	require.ErrorContains(t, err, `format "pdf": want table, json, dot, svg or png`)
 	_, _, err = runPlanCmd(t, "--update", "hello")
 	require.ErrorContains(t, err, `"graph" not set`)
 	_, _, err = runPlanCmd(t, "--graph", hello)

@@ -3,8 +3,9 @@ package planview
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
+
+	"github.com/crestwaves/crest/charts"
 )
 
 // ShortKey shortens a Nix derivation key ("<32-character hash>-<name>") to its name, the
@@ -59,31 +60,8 @@ func Duration(sec float64) string {
 
 // Hours formats builder-seconds as builder-hours with thousands separators: "3,404.0 h".
 func Hours(sec float64) string {
-	return Thousands(sec/3600, 1) + " h"
-}
-
-// Thousands formats x with prec decimals and commas between thousands.
-func Thousands(x float64, prec int) string {
-	s := strconv.FormatFloat(x, 'f', prec, 64)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	intPart, frac, hasFrac := strings.Cut(s, ".")
-	var b strings.Builder
-	for i, c := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	out := b.String()
-	if hasFrac {
-		out += "." + frac
-	}
-	if neg {
-		out = "-" + out
-	}
-	return out
+	return charts.Thousands(sec/3600, 1) + " h"
 }
 
 // count formats an integer with thousands separators.
-func count(n int) string { return Thousands(float64(n), 0) }
+func count(n int) string { return charts.Thousands(float64(n), 0) }
