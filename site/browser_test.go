@@ -77,7 +77,9 @@ func browser(t *testing.T) context.Context {
 
 // TestBrowserShowsWaveBurndownAndExcuse loads the wave page and a package's excuse page in
 // Chromium and reads what a person sees: the minor waves with their state and reason, the
-// burndown picture actually drawn, and why app is not green with its root cause's issue.
+// pictures actually drawn (the major wave's burndown with its minor waves, its failures and
+// resolutions, its Gantt, and a minor wave's burndown), and why app is not green with its
+// root cause's issue.
 func TestBrowserShowsWaveBurndownAndExcuse(t *testing.T) {
 	t.Parallel()
 	srv, _, _ := newSite(t)
@@ -89,10 +91,12 @@ func TestBrowserShowsWaveBurndownAndExcuse(t *testing.T) {
 	))
 	wave, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
 	require.NoError(t, err)
-	drawn, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const i = document.querySelector('#wave-1-2 img.burndown');
-		return i.complete && i.naturalWidth > 0; })()`, chromedp.WithPollingTimeout(20*time.Second)))
-	require.NoError(t, err)
-	require.True(t, drawn, "the burndown picture loads and is drawn")
+	for _, img := range []string{"#wave-1-2 img.burndown", "img.wave-burndown", "img.wave-failures", "img.wave-gantt"} {
+		drawn, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { const i = document.querySelector('`+img+`');
+			return i.complete && i.naturalWidth > 0; })()`, chromedp.WithPollingTimeout(20*time.Second)))
+		require.NoError(t, err, img)
+		require.True(t, drawn, "%s loads and is drawn", img)
+	}
 	for _, want := range []string{"demo wave-1", "wave-1-1", "tagged wave-1-1", "wave-1-2 waiting",
 		"1 root cause unresolved: waiting for people", "Not green (root causes)", "libfail", seedReason} {
 		require.Contains(t, wave, want)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"time"
 
@@ -92,11 +93,19 @@ type RootCauseView struct {
 	Blocks     []string `json:"blocks,omitempty"`
 }
 
-// WavePage is a major wave with its minor waves.
+// WavePage is a major wave with its pictures and its minor waves.
 type WavePage struct {
 	Title      string      `json:"-"`
 	Wave       WaveView    `json:"wave"`
+	Pictures   Pictures    `json:"pictures"`
 	MinorWaves []MinorView `json:"minor_waves"`
+}
+
+// Pictures are the addresses of a major wave's pictures (SVG; .png and .json beside them).
+type Pictures struct {
+	Burndown string `json:"burndown"`
+	Failures string `json:"failures"`
+	Gantt    string `json:"gantt"`
 }
 
 // findWave finds the major wave a path names with its collection's tag prefix
@@ -157,6 +166,8 @@ func (s *Server) wave(r *http.Request) (any, error) {
 	}
 	p.Wave = waveView(o)
 	p.Title = w.Collection + " " + p.Wave.Name
+	base := "/waves/" + url.PathEscape(w.Collection) + "/" + url.PathEscape(w.Name()) + "/"
+	p.Pictures = Pictures{Burndown: base + ChartBurndown + ".svg", Failures: base + ChartFailures + ".svg", Gantt: base + ChartGantt + ".svg"}
 	return p, nil
 }
 

@@ -18,9 +18,15 @@ const (
 	seedReason   = "waiting for its maintainers until 2031-01-08 12:00 UTC; then marked broken (grace period 7 days)"
 )
 
-// seed records, through the store, the demo collection's wave-1: wave-1-1 built libcore
-// green and is tagged; wave-1-2 has libfail failing (issue filed, waiting with a deadline),
-// app dependency-failed because of it, calc green.
+// seedPlan is wave-1's plan: libcore, then libfail, then libextra (not started).
+const seedPlan = `{"schema": "crest.plan/v1", "wave": 1, "minor_waves": [
+	{"id": "wave-1-1", "updates": ["libcore"], "builds": 1, "start_seconds": 0, "finish_seconds": 60},
+	{"id": "wave-1-2", "updates": ["libfail"], "builds": 3, "start_seconds": 60, "finish_seconds": 240},
+	{"id": "wave-1-3", "updates": ["libextra"], "builds": 2, "start_seconds": 240, "finish_seconds": 360}]}`
+
+// seed records, through the store, the demo collection's wave-1 (with seedPlan): wave-1-1
+// built libcore green and is tagged; wave-1-2 has libfail failing (issue filed, waiting with
+// a deadline), app dependency-failed because of it, calc green.
 func seed(t *testing.T, st *store.Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -39,6 +45,7 @@ func seed(t *testing.T, st *store.Store) {
 	require.NoError(t, err)
 	_, err = st.SetWaveBase(ctx, w.ID, "c0c0c0c0c0c0c0c0")
 	require.NoError(t, err)
+	require.NoError(t, st.SetWavePlan(ctx, w.ID, json.RawMessage(seedPlan)))
 
 	m1, err := st.StartMinorWave(ctx, w.ID, 1, "wave-1-1", json.RawMessage(`[{"package":"libcore","ref":"update/libcore-2"}]`))
 	require.NoError(t, err)

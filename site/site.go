@@ -58,6 +58,7 @@ func New(st *store.Store, opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /waves", s.page("waves", s.waves))
 	s.mux.HandleFunc("GET /waves/{collection}/{wave}", s.page("wave", s.wave))
 	s.mux.HandleFunc("GET /waves/{collection}/{wave}/burndown/{minor}", s.burndown)
+	s.mux.HandleFunc("GET /waves/{collection}/{wave}/{picture}", s.waveChart)
 	s.mux.HandleFunc("GET /packages/{collection}/{package}", s.page("package", s.pkg))
 	s.mux.HandleFunc("GET /tags", s.page("tags", s.tags))
 	s.mux.HandleFunc("GET /pin", s.page("pin", s.pin))

@@ -167,7 +167,8 @@ func TestSiteShowsNoSecret(t *testing.T) {
 	require.NoError(t, err)
 	secrets := []string{dsn, "s3cret-Passw0rd", u.Host, "postgres://", "postgresql://", strings.TrimPrefix(u.Path, "/")}
 	paths := []string{"/", "/waves/demo/wave-1", "/packages/demo/app", "/packages/demo/libfail", "/packages/demo/libcore",
-		"/tags", "/pin?collection=demo&package=app", "/issues", "/queue", "/waves/demo/wave-1/burndown/wave-1-2.svg", "/waves/demo/wave-404"}
+		"/tags", "/pin?collection=demo&package=app", "/issues", "/queue", "/waves/demo/wave-1/burndown/wave-1-2.svg", "/waves/demo/wave-404",
+		"/waves/demo/wave-1/burndown.svg", "/waves/demo/wave-1/failures.svg", "/waves/demo/wave-1/gantt.svg"}
 	check := func(path string) {
 		t.Helper()
 		_, _, body := get(t, srv, path)
@@ -231,9 +232,16 @@ func TestSiteNamesWavesWithTheCollectionPrefix(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "rel-1-1")
 	require.Contains(t, body, "/waves/rels/rel-1/burndown/rel-1-1.svg")
+	require.Contains(t, body, `src="/waves/rels/rel-1/gantt.svg"`)
 	code, _, body = get(t, srv, "/waves/rels/rel-1/burndown/rel-1-1.svg")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "Remaining builds of rel-1-1")
+	for _, kind := range site.ChartKinds {
+		code, _, body = get(t, srv, "/waves/rels/rel-1/"+kind+".svg")
+		require.Equal(t, http.StatusOK, code, kind)
+		require.Contains(t, body, " rel-1", kind)
+		require.NotContains(t, body, "wave-1", kind)
+	}
 
 	_, _, body = get(t, srv, "/packages/rels/libfail")
 	require.Contains(t, body, `href="/waves/rels/rel-1#rel-1-1"`)
