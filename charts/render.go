@@ -130,7 +130,9 @@ func (f *figure) draw(c draw.Canvas) {
 		p.Draw(c)
 		return
 	}
-	lw := f.legend.Rectangle(c).Size().X + 2*vg.Millimeter
+	// 15% to spare: an SVG viewer without Liberation Sans or Arial draws a wider font
+	// (DejaVu Sans, say), and the legend must still fit.
+	lw := f.legend.Rectangle(c).Size().X*1.15 + 2*vg.Millimeter
 	p.Draw(draw.Crop(c, 0, -lw, 0, 0))
 	f.legend.Draw(draw.Crop(c, c.Size().X-lw+2*vg.Millimeter, 0, 0, 0))
 }

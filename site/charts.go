@@ -125,12 +125,18 @@ func waveGantt(ctx context.Context, st *store.Store, w store.Wave, now time.Time
 		if !m.StartedAt.IsZero() {
 			r.Actual.Start = m.StartedAt
 			row.StartedAt = &r.Actual.Start
+			took := now.Sub(m.StartedAt)
 			if m.FinishedAt != nil {
 				r.Actual.Finish = *m.FinishedAt
 				row.FinishedAt = m.FinishedAt
-				r.Label = m.State + " · " + planview.Duration(m.FinishedAt.Sub(m.StartedAt).Seconds())
-			} else {
-				r.Label = m.State + " · " + planview.Duration(now.Sub(m.StartedAt).Seconds()) + " so far"
+				took = m.FinishedAt.Sub(m.StartedAt)
+			}
+			r.Label = m.State + " · " + planview.Duration(took.Seconds())
+			if m.FinishedAt == nil {
+				r.Label += " so far"
+			}
+			if m.Planned {
+				r.Label += " (planned " + planview.Duration((m.PlannedFinish - m.PlannedStart).Seconds()) + ")"
 			}
 		}
 		c.Rows = append(c.Rows, r)

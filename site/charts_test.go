@@ -47,7 +47,7 @@ func TestWavePicturesShowTheWave(t *testing.T) {
 
 	_, _, page := get(t, srv, "/waves/demo/wave-1")
 	for _, kind := range []string{"burndown", "failures", "gantt"} {
-		require.Contains(t, page, `src="/waves/demo/wave-1/`+kind+`.svg"`)
+		require.Contains(t, page, `<a href="/waves/demo/wave-1/`+kind+`.svg"><img class="wave-`+kind+`" src="/waves/demo/wave-1/`+kind+`.png"`)
 	}
 
 	for path, want := range map[string][]string{

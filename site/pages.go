@@ -76,7 +76,7 @@ type MinorView struct {
 	Counts     Counts          `json:"counts"`
 	StartedAt  time.Time       `json:"started_at"`
 	FinishedAt *time.Time      `json:"finished_at,omitempty"`
-	// Burndown is the address of its burndown picture (SVG).
+	// Burndown is the address of its burndown picture as SVG (.png and .json beside it).
 	Burndown string `json:"burndown"`
 	// NotGreen are its root causes: failed packages whose dependencies all built, each
 	// with what it blocks.
@@ -101,7 +101,8 @@ type WavePage struct {
 	MinorWaves []MinorView `json:"minor_waves"`
 }
 
-// Pictures are the addresses of a major wave's pictures (SVG; .png and .json beside them).
+// Pictures are the addresses of a major wave's pictures as SVG; the same addresses with
+// .png and .json are the PNG and the data.
 type Pictures struct {
 	Burndown string `json:"burndown"`
 	Failures string `json:"failures"`

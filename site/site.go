@@ -181,6 +181,10 @@ var funcs = template.FuncMap{
 		return s
 	},
 	"path": url.PathEscape,
+	// png is a picture's PNG beside its SVG: pages show PNGs, which look the same in every
+	// browser (an SVG's text is laid out for Liberation Sans, and a browser without it or
+	// Arial draws a wider font that runs out of the legend); the SVG is a click away.
+	"png":  func(svg string) string { return strings.TrimSuffix(svg, ".svg") + ".png" },
 	"join": strings.Join,
 	// updates reads a minor wave's recorded updates as "libcore → update/libcore-2".
 	"updates": func(raw json.RawMessage) string {

@@ -232,7 +232,7 @@ func TestSiteNamesWavesWithTheCollectionPrefix(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "rel-1-1")
 	require.Contains(t, body, "/waves/rels/rel-1/burndown/rel-1-1.svg")
-	require.Contains(t, body, `src="/waves/rels/rel-1/gantt.svg"`)
+	require.Contains(t, body, `src="/waves/rels/rel-1/gantt.png"`)
 	code, _, body = get(t, srv, "/waves/rels/rel-1/burndown/rel-1-1.svg")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, "Remaining builds of rel-1-1")

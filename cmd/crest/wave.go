@@ -38,7 +38,7 @@ more than one is configured.`,
 	cmd.PersistentFlags().String("collection", "", "collection (default: the only one registered)")
 	cmd.AddCommand(newWaveStartCmd(a), newWaveListCmd(a), newWaveStatusCmd(a), newWaveResolveCmd(a),
 		newWaveRetryCmd(a), newWavePauseCmd(a, true), newWavePauseCmd(a, false), newWaveCancelCmd(a),
-		newWaveAddCmd(a))
+		newWaveAddCmd(a), newWaveChartCmd(a))
 	return cmd
 }
 
