@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crestwaves/crest/charts"
+	"github.com/crestwaves/crest/charts/chartstest"
 )
 
 var keep = flag.String("keep", "", "write the test pictures to this directory, to look at them")
@@ -63,31 +64,11 @@ func svgText(t *testing.T, c charts.Chart) string {
 	var b bytes.Buffer
 	require.NoError(t, charts.Render(&b, c, charts.SVG))
 	save(t, "svg", b.Bytes())
-	dec := xml.NewDecoder(bytes.NewReader(b.Bytes()))
-	var text strings.Builder
-	inText := false
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			require.ErrorContains(t, err, "EOF", "the SVG is well-formed XML")
-			break
-		}
-		switch tok := tok.(type) {
-		case xml.StartElement:
-			inText = tok.Name.Local == "text"
-		case xml.EndElement:
-			inText = false
-		case xml.CharData:
-			if inText {
-				text.Write(tok)
-				text.WriteByte('\n')
-			}
-		}
-	}
+	text := chartstest.Texts(t, b.Bytes())
 	var again bytes.Buffer
 	require.NoError(t, charts.Render(&again, c, charts.SVG))
 	require.Equal(t, b.Bytes(), again.Bytes(), "the same chart renders to the same bytes")
-	return text.String()
+	return text
 }
 
 func save(t *testing.T, ext string, b []byte) {

@@ -78,59 +78,39 @@ const (
 )
 
 func (b Burndown) figure() (*figure, error) {
-	fig := &figure{plot: newPlot(b.Title), width: lineWidth, height: lineHeight}
-	all := append([]Series{b.Total}, b.Minor...)
-	if !anyPoints(all) {
-		empty(fig.plot, "No builds recorded yet")
-		return fig, nil
+	c := newLineChart(b.Title, "builds not done yet", "No builds recorded yet", b.Start, b.Now,
+		append([]Series{b.Total}, b.Minor...))
+	if c.axis == nil {
+		return c.fig, nil
 	}
-	p := fig.plot
-	p.Y.Label.Text = "builds not done yet"
-	fig.legend = newLegend()
-	axis := stepAxis(p, b.Start, b.Now, all)
 	// The total first, bold, and the minor waves over it: where a minor wave is all that
 	// runs, the two coincide and both still show.
-	total, err := addSteps(p, axis, b.Total, b.Now, draw.LineStyle{Color: totalColor, Width: vg.Points(3)})
-	if err != nil {
-		return nil, fmt.Errorf("burndown of %s: %w", b.Total.Name, err)
-	}
-	if total != nil {
-		fig.legend.Add(b.Total.Name, total)
+	if err := c.add(b.Total, draw.LineStyle{Color: totalColor, Width: vg.Points(3)}, b.Total.Name); err != nil {
+		return nil, fmt.Errorf("burndown: %w", err)
 	}
 	many := len(b.Minor) > maxLegendLines
-	var manyLine *plotter.Line
+	inLegend := false
 	for i, s := range b.Minor {
-		sty := draw.LineStyle{Color: palette[i%len(palette)], Width: vg.Points(1.5)}
-		if many {
-			sty = draw.LineStyle{Color: manyColor, Width: vg.Points(0.8)}
+		sty, name := draw.LineStyle{Color: palette[i%len(palette)], Width: vg.Points(1.5)}, s.Name
+		if many { // one legend entry for all of them
+			sty, name = draw.LineStyle{Color: manyColor, Width: vg.Points(0.8)}, ""
+			if !inLegend && len(s.Points) > 0 {
+				name, inLegend = fmt.Sprintf("%d minor waves", len(b.Minor)), true
+			}
 		}
-		l, err := addSteps(p, axis, s, b.Now, sty)
-		if err != nil {
-			return nil, fmt.Errorf("burndown of %s: %w", s.Name, err)
-		}
-		switch {
-		case l == nil:
-		case !many:
-			fig.legend.Add(s.Name, l)
-		case manyLine == nil:
-			manyLine = l
-			fig.legend.Add(fmt.Sprintf("%d minor waves", len(b.Minor)), l)
+		if err := c.add(s, sty, name); err != nil {
+			return nil, fmt.Errorf("burndown: %w", err)
 		}
 	}
-	return fig, nil
+	return c.fig, nil
 }
 
 func (f Failures) figure() (*figure, error) {
-	fig := &figure{plot: newPlot(f.Title), width: lineWidth, height: lineHeight}
-	all := append(append([]Series{f.Open}, f.Recorded...), f.Settled...)
-	if !anyPoints(all) {
-		empty(fig.plot, "No failures recorded")
-		return fig, nil
+	c := newLineChart(f.Title, "packages", "No failures recorded", f.Start, f.Now,
+		append(append([]Series{f.Open}, f.Recorded...), f.Settled...))
+	if c.axis == nil {
+		return c.fig, nil
 	}
-	p := fig.plot
-	p.Y.Label.Text = "packages"
-	fig.legend = newLegend()
-	axis := stepAxis(p, f.Start, f.Now, all)
 	// Failures in warm colours, resolutions in cool ones and dashed: the two families read
 	// apart at a glance, and each line's kind from the legend.
 	warm := []color.Color{palette[3], palette[1], palette[8], palette[6]}
@@ -143,23 +123,64 @@ func (f Failures) figure() (*figure, error) {
 	for _, g := range groups {
 		for i, s := range g.series {
 			sty := draw.LineStyle{Color: g.colors[i%len(g.colors)], Width: vg.Points(1.5), Dashes: g.dashes}
-			l, err := addSteps(p, axis, s, f.Now, sty)
-			if err != nil {
-				return nil, fmt.Errorf("failures: %s: %w", s.Name, err)
-			}
-			if l != nil {
-				fig.legend.Add(s.Name, l)
+			if err := c.add(s, sty, s.Name); err != nil {
+				return nil, fmt.Errorf("failures: %w", err)
 			}
 		}
 	}
-	l, err := addSteps(p, axis, f.Open, f.Now, draw.LineStyle{Color: totalColor, Width: vg.Points(2.5)})
+	if err := c.add(f.Open, draw.LineStyle{Color: totalColor, Width: vg.Points(2.5)}, f.Open.Name); err != nil {
+		return nil, fmt.Errorf("failures: %w", err)
+	}
+	return c.fig, nil
+}
+
+// lineChart is a chart of counts over time being drawn.
+type lineChart struct {
+	fig  *figure
+	axis *timeAxis // nil: nothing to draw, the figure says so
+	now  time.Time
+}
+
+// newLineChart lays out a chart of the series all (to size its axes), or a picture with
+// the message none when no series has a point.
+func newLineChart(title, yLabel, none string, start, now time.Time, all []Series) *lineChart {
+	c := &lineChart{fig: &figure{plot: newPlot(title), width: lineWidth, height: lineHeight}, now: now}
+	if !anyPoints(all) {
+		empty(c.fig.plot, none)
+		return c
+	}
+	c.fig.plot.Y.Label.Text = yLabel
+	c.fig.legend = newLegend()
+	axis := stepAxis(c.fig.plot, start, now, all)
+	c.axis = &axis
+	return c
+}
+
+// add draws s as a step line that holds each count until the next point, and its last one
+// until now, with a legend entry unless name is empty. A series without points draws
+// nothing.
+func (c *lineChart) add(s Series, sty draw.LineStyle, name string) error {
+	if len(s.Points) == 0 {
+		return nil
+	}
+	xys := make(plotter.XYs, 0, len(s.Points)+1)
+	for _, pt := range s.Points {
+		xys = append(xys, plotter.XY{X: c.axis.x(pt.At), Y: float64(pt.Count)})
+	}
+	if last := s.Points[len(s.Points)-1]; c.now.After(last.At) {
+		xys = append(xys, plotter.XY{X: c.axis.x(c.now), Y: float64(last.Count)})
+	}
+	l, err := plotter.NewLine(xys)
 	if err != nil {
-		return nil, fmt.Errorf("failures: %s: %w", f.Open.Name, err)
+		return fmt.Errorf("%s: %w", s.Name, err)
 	}
-	if l != nil {
-		fig.legend.Add(f.Open.Name, l)
+	l.StepStyle = plotter.PostStep
+	l.LineStyle = sty
+	c.fig.plot.Add(l)
+	if name != "" {
+		c.fig.legend.Add(name, l)
 	}
-	return fig, nil
+	return nil
 }
 
 func anyPoints(ss []Series) bool {
@@ -192,27 +213,4 @@ func stepAxis(p *plot.Plot, start, now time.Time, ss []Series) timeAxis {
 	p.Y.Tick.Marker = countTicks{}
 	p.Add(plotter.NewGrid())
 	return axis
-}
-
-// addSteps draws s as a step line that holds each count until the next point, and its last
-// one until now. It returns the line (nil when s has no points) for the legend.
-func addSteps(p *plot.Plot, axis timeAxis, s Series, now time.Time, sty draw.LineStyle) (*plotter.Line, error) {
-	if len(s.Points) == 0 {
-		return nil, nil
-	}
-	xys := make(plotter.XYs, 0, len(s.Points)+1)
-	for _, pt := range s.Points {
-		xys = append(xys, plotter.XY{X: axis.x(pt.At), Y: float64(pt.Count)})
-	}
-	if last := s.Points[len(s.Points)-1]; now.After(last.At) {
-		xys = append(xys, plotter.XY{X: axis.x(now), Y: float64(last.Count)})
-	}
-	l, err := plotter.NewLine(xys)
-	if err != nil {
-		return nil, err
-	}
-	l.StepStyle = plotter.PostStep
-	l.LineStyle = sty
-	p.Add(l)
-	return l, nil
 }

@@ -3,40 +3,14 @@ package site_test
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"image/png"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-)
 
-// svgTexts checks that body is well-formed SVG and returns the texts it shows.
-func svgTexts(t *testing.T, body string) string {
-	t.Helper()
-	dec := xml.NewDecoder(strings.NewReader(body))
-	var text strings.Builder
-	inText := false
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			require.ErrorContains(t, err, "EOF", "well-formed SVG")
-			return text.String()
-		}
-		switch tok := tok.(type) {
-		case xml.StartElement:
-			inText = tok.Name.Local == "text"
-		case xml.EndElement:
-			inText = false
-		case xml.CharData:
-			if inText {
-				text.Write(tok)
-				text.WriteByte('\n')
-			}
-		}
-	}
-}
+	"github.com/crestwaves/crest/charts/chartstest"
+)
 
 // TestWavePicturesShowTheWave: the wave page shows the major wave's burndown with a line
 // per minor wave, its failures and resolutions, and the map of its minor waves planned
@@ -60,13 +34,13 @@ func TestWavePicturesShowTheWave(t *testing.T) {
 		code, ctype, body := get(t, srv, path)
 		require.Equal(t, http.StatusOK, code, path)
 		require.Equal(t, "image/svg+xml", ctype, path)
-		text := svgTexts(t, body)
+		text := chartstest.Texts(t, []byte(body))
 		for _, w := range want {
 			require.Contains(t, text, w+"\n", path)
 		}
 	}
 	_, _, gantt := get(t, srv, "/waves/demo/wave-1/gantt.svg")
-	text := svgTexts(t, gantt)
+	text := chartstest.Texts(t, []byte(gantt))
 	require.Contains(t, text, "done · ", "wave-1-1 finished")
 	require.Contains(t, text, "waiting · ", "wave-1-2 waits")
 

@@ -33,12 +33,7 @@ type issuesEnv struct {
 func newIssuesEnv(t *testing.T) *issuesEnv {
 	t.Helper()
 	ctx := t.Context()
-	dsn := testenv.DSN(t, false)
-	st, err := store.Open(ctx, dsn)
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	_, err = st.UpsertCollection(ctx, store.Collection{Name: "demo", Remote: "/srv/demo.git"})
-	require.NoError(t, err)
+	st, _, dsn := demoStore(t)
 	tr := local.New(st, local.Options{})
 	f := &filer.Filer{Store: st, Tracker: tr}
 	report := func(pkg string, major, minor int, log string) filer.RootCauseReport {
@@ -47,6 +42,7 @@ func newIssuesEnv(t *testing.T) *issuesEnv {
 			Dependents: []string{"app1", "app2", "app3"}, Deadline: time.Date(2030, 1, 2, 15, 4, 0, 0, time.UTC)}
 	}
 	e := &issuesEnv{st: st, tr: tr}
+	var err error
 	e.foo, err = f.RootCause(ctx, report("libfoo", 3, 1, "error: foo.h not found"))
 	require.NoError(t, err)
 	_, err = f.RootCause(ctx, report("libfoo", 4, 1, "error: foo.h not found"))

@@ -15,17 +15,25 @@ import (
 	"github.com/crestwaves/crest/deploy/testenv"
 )
 
+// demoStore opens a fresh database of this test with the demo collection registered; it
+// returns the store, the collection's ID and the database's URL.
+func demoStore(t *testing.T) (*store.Store, int64, string) {
+	t.Helper()
+	dsn := testenv.DSN(t, false)
+	st, err := store.Open(t.Context(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	col, err := st.UpsertCollection(t.Context(), store.Collection{Name: "demo", Remote: "/srv/demo.git"})
+	require.NoError(t, err)
+	return st, col, dsn
+}
+
 // chartEnv is a store holding the demo collection's wave-1, one minor wave with a failure
 // and a green build, and an app pointing at it.
 func chartEnv(t *testing.T) *app {
 	t.Helper()
 	ctx := t.Context()
-	dsn := testenv.DSN(t, false)
-	st, err := store.Open(ctx, dsn)
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	col, err := st.UpsertCollection(ctx, store.Collection{Name: "demo", Remote: "/srv/demo.git"})
-	require.NoError(t, err)
+	st, col, dsn := demoStore(t)
 	w, err := st.CreateWave(ctx, store.Wave{CollectionID: col, WorkflowID: "demo/wave-1", BaseRef: "main", State: "running"})
 	require.NoError(t, err)
 	m, err := st.StartMinorWave(ctx, w.ID, 1, "wave-1-1", json.RawMessage(`[{"package":"libcore","ref":"r"}]`))

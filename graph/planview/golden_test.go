@@ -3,7 +3,6 @@ package planview
 import (
 	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"flag"
 	"math/rand/v2"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/crestwaves/crest/charts/chartstest"
 	"github.com/crestwaves/crest/graph"
 )
 
@@ -185,28 +185,7 @@ func TestSVGIsReadable(t *testing.T) {
 	p := c.plan(t, c.graph(t))
 	raw := render(t, "svg", p)
 	// Well-formed XML whose text says what the chart shows.
-	dec := xml.NewDecoder(bytes.NewReader(raw))
-	var text strings.Builder
-	inText := false
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			require.ErrorContains(t, err, "EOF")
-			break
-		}
-		switch tok := tok.(type) {
-		case xml.StartElement:
-			inText = tok.Name.Local == "text"
-		case xml.EndElement:
-			inText = false
-		case xml.CharData:
-			if inText {
-				text.Write(tok)
-				text.WriteByte('\n')
-			}
-		}
-	}
-	s := text.String()
+	s := chartstest.Texts(t, raw)
 	for _, want := range []string{
 		"Major wave 2: 526 builds in 8 minor waves", "hours from the start", "planned",
 		"wave-2-1 openssl-1.1.1g", "357 builds · ",
