@@ -268,24 +268,26 @@ func (s *Store) WaveSchedule(ctx context.Context, w Wave) ([]ScheduledMinor, err
 	if err != nil {
 		return nil, err
 	}
-	raw, err := s.WavePlan(ctx, w.ID)
-	if err != nil {
-		return nil, err
+	// Only the fields the schedule needs: a plan lists every package each minor wave
+	// rebuilds, megabytes for a wave of Nixpkgs.
+	var raw []byte
+	if err := s.pool.QueryRow(ctx, `
+		SELECT coalesce(jsonb_agg(jsonb_build_object('updates', e->'updates', 'builds', e->'builds',
+			'start_seconds', e->'start_seconds', 'finish_seconds', e->'finish_seconds') ORDER BY i), '[]')
+		FROM waves w, jsonb_array_elements(coalesce(w.plan->'minor_waves', '[]')) WITH ORDINALITY AS t(e, i)
+		WHERE w.id = $1`, w.ID).Scan(&raw); err != nil {
+		return nil, fmt.Errorf("plan of %s: %w", w.Name(), err)
 	}
-	var plan struct {
-		Minor []struct {
-			Updates       []string `json:"updates"`
-			Builds        int      `json:"builds"`
-			StartSeconds  float64  `json:"start_seconds"`
-			FinishSeconds float64  `json:"finish_seconds"`
-		} `json:"minor_waves"`
+	var plan []struct {
+		Updates       []string `json:"updates"`
+		Builds        int      `json:"builds"`
+		StartSeconds  float64  `json:"start_seconds"`
+		FinishSeconds float64  `json:"finish_seconds"`
 	}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &plan); err != nil {
-			return nil, fmt.Errorf("plan of %s: %w", w.Name(), err)
-		}
+	if err := json.Unmarshal(raw, &plan); err != nil {
+		return nil, fmt.Errorf("plan of %s: %w", w.Name(), err)
 	}
-	out := make([]ScheduledMinor, 0, len(minors)+len(plan.Minor))
+	out := make([]ScheduledMinor, 0, len(minors)+len(plan))
 	byUpdates := map[string]int{} // a started minor wave's updates → its index in out
 	last := 0
 	for _, m := range minors {
@@ -304,7 +306,7 @@ func (s *Store) WaveSchedule(ctx context.Context, w Wave) ([]ScheduledMinor, err
 		last = max(last, m.Number)
 	}
 	next := last
-	for _, pm := range plan.Minor {
+	for _, pm := range plan {
 		i, ok := byUpdates[updatesKey(pm.Updates)]
 		if !ok {
 			next++
