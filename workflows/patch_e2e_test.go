@@ -96,7 +96,7 @@ func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 	_, err = s.st.PatchByWorkflow(ctx, s.queue+"/patch-0")
 	require.ErrorIs(t, err, store.ErrNotFound, "a refused patch allocates nothing")
 
-	id := s.queue + "/patch-1"
+	id := "demo/patch-graft" // a stable ID: its history is recorded
 	start := time.Now()
 	out, err := s.patch(t, id, workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251,
 		Strategy: "replace-dependency", Severity: "critical", Advisory: "CVE-2026-0001", By: "frank"})
@@ -185,12 +185,13 @@ func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 	require.NoError(t, os.WriteFile(f, []byte(strings.Replace(string(b), `"2.5.1"`, `"2.5.10"`, 1)), 0o644))
 	git(t, clone, "commit", "--quiet", "-am", "libcrypto: 2.5.10")
 	git(t, clone, "push", "--quiet", "origin", "security/libcrypto-2.5.10")
-	_, err = s.patch(t, s.queue+"/patch-2", workflows.SecurityPatchInput{Package: "libcrypto", Ref: "security/libcrypto-2.5.10",
+	refused := "demo/patch-graft-refused"
+	_, err = s.patch(t, refused, workflows.SecurityPatchInput{Package: "libcrypto", Ref: "security/libcrypto-2.5.10",
 		Strategy: "replace-dependency", Severity: "critical"})
 	require.ErrorContains(t, err, "graft refused: the patched store path name differs in length")
 	require.ErrorContains(t, err, "use rebuild")
 	require.ErrorContains(t, err, "-libcrypto-2.5.10 differ in length")
-	p, err = s.st.PatchByWorkflow(ctx, s.queue+"/patch-2")
+	p, err = s.st.PatchByWorkflow(ctx, refused)
 	require.NoError(t, err)
 	require.Equal(t, store.PatchFailed, p.State)
 	require.Contains(t, p.Reason, "use rebuild")
@@ -207,6 +208,7 @@ func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 		require.NotNil(t, g.RetiredAt, g.Package)
 		require.Equal(t, "wave-2-1", g.RetiredBy, g.Package)
 	}
+	recordHistories(t, s.c, id, refused)
 }
 
 // logActivityTimes logs how long each activity of a workflow took, from scheduled to

@@ -35,7 +35,8 @@ import (
 // GetVersion change it is named after (settle-as-recorded, needs-attention, dispatch), and
 // scenarios/ the waves of scenarios_e2e_test.go and TestPolicyAndIssuesEndToEnd (happy
 // path, AddUpdate, Pause/Resume, Cancel, policy mark-broken, retry with a fix, forced
-// continue-as-new), recorded with the code of Limits.WaveHistoryEvents.
+// continue-as-new), recorded with the code of Limits.WaveHistoryEvents; security-patch/
+// holds SecurityPatch runs (see requiredHistories).
 //
 // When: after every change to workflow code that goes behind workflow.GetVersion, record
 // all of them again with the new code, into a new subfolder named after the change ID, and
@@ -213,6 +214,13 @@ var requiredHistories = []struct {
 	{"unfinished-tags/demo~wave-policy.json", nil},
 	{"unfinished-tags/demo~wave-unfinished-1.json", []string{versionMarker("unfinished-tags"), "TagUnfinished"}},
 	{"unfinished-tags/demo~wave-unfinished.json", []string{completed}},
+
+	// security-patch: SecurityPatch before the rebuild strategy was built. A graft of
+	// libcrypto onto wave-1-1 (TestSecurityPatchGraftsEndToEnd), a graft refused for its
+	// longer store name, and an auto patch whose policy chose rebuild, refused then.
+	{"security-patch/demo~patch-graft.json", []string{completed, `"tag":"wave-1-1-security-1"`}},
+	{"security-patch/demo~patch-graft-refused.json", []string{"differ in length"}},
+	{"security-patch/demo~patch-auto.json", []string{"rebuild is not built yet"}},
 }
 
 // How a history ended.
