@@ -215,6 +215,49 @@ func (a *Activities) frontier(ctx context.Context, system string, g *graph.Graph
 	return rows, nil
 }
 
+// laidOut is how many packages round 0 of a build round (store.OpenBuildRound) holds: 0
+// until putBuildRound wrote it.
+func (a *Activities) laidOut(ctx context.Context, minorWaveID int64, system string) (int, error) {
+	layers, err := a.Store.RoundLayout(ctx, minorWaveID, system, 0)
+	n := 0
+	for _, l := range layers {
+		n += l.Packages
+	}
+	return n, err
+}
+
+// putBuildRound lays want out as round 0 of a build round (store.OpenBuildRound) for the
+// build engine: the frontier and the pending package results a BuildSet takes from.
+// Packages g does not have, and meta.broken ones, are left out. It returns how many
+// packages the round builds. The queue's builds and the patches' rebuilds share it.
+func (a *Activities) putBuildRound(ctx context.Context, minorWaveID int64, system string, g *graph.Graph, want []string) (int, error) {
+	var keys []string
+	for _, k := range want {
+		if p, ok := g.Package(k); ok && !p.Broken {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	activity.RecordHeartbeat(ctx, fmt.Sprintf("writing %d packages", len(keys)))
+	rows, err := layout(g, keys, wire.DefaultShardSize, policy.Set{})
+	if err != nil {
+		return 0, err
+	}
+	front, err := a.frontier(ctx, system, g, keys)
+	if err != nil {
+		return 0, err
+	}
+	// The frontier first, as PrepareRound writes it: a round exists once PutRound wrote it.
+	if err := a.Store.PutFrontier(ctx, minorWaveID, system, 0, front); err != nil {
+		return 0, err
+	}
+	if err := a.Store.PutRound(ctx, minorWaveID, system, 0, rows); err != nil {
+		return 0, err
+	}
+	return len(rows), nil
+}
+
 // TakeReady takes up to Max packages of a dependency-driven round whose dependencies inside
 // the round are final, highest priority first, for a dispatcher to build. Packages whose
 // dependencies failed are marked dependency-failed instead (counted in Blocked). A retried

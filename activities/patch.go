@@ -46,6 +46,21 @@ type SecurityTagSummary struct {
 	Patched  GraftedPath    `json:"patched"`
 	Grafts   []GraftedPath  `json:"grafts"`
 	Skipped  map[string]int `json:"skipped,omitempty"`
+	// OldVersion and NewVersion are the patched package's, in the covered tag and with the
+	// fix.
+	OldVersion string `json:"old_version,omitempty"`
+	NewVersion string `json:"new_version,omitempty"`
+	// Rebuilt lists the packages a rebuild built from source against the fix (a rebuild
+	// has no grafts).
+	Rebuilt []string `json:"rebuilt,omitempty"`
+}
+
+// newSummary starts the summary of the security tag of in.
+func newSummary(in wire.GraftsInput, oldVersion, newVersion string) SecurityTagSummary {
+	return SecurityTagSummary{Schema: "crest.security-tag/v1", Tag: in.Prepared.Name, Covers: in.Tag.Tag, Package: in.Package,
+		Ref: in.Ref, Advisory: in.Advisory, Severity: in.Severity, Strategy: in.Strategy, Reason: in.Reason,
+		System: in.Tag.System, Patched: GraftedPath{Package: in.Package}, Grafts: []GraftedPath{},
+		OldVersion: oldVersion, NewVersion: newVersion}
 }
 
 // GraftedPath is one package's output before and after the patch.
@@ -69,9 +84,9 @@ func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInp
 	var problems []string
 	strategy := policy.Strategy(in.Strategy)
 	switch strategy {
-	case policy.StrategyAuto, policy.StrategyReplaceDependency:
-	case policy.StrategyRebuild, policy.StrategyDuplicateWave:
-		problems = append(problems, fmt.Sprintf("strategy %s: not built yet (issue 11); use replace-dependency or auto", strategy))
+	case policy.StrategyAuto, policy.StrategyReplaceDependency, policy.StrategyRebuild:
+	case policy.StrategyDuplicateWave:
+		problems = append(problems, fmt.Sprintf("strategy %s: not built yet (issue 11); use replace-dependency, rebuild or auto", strategy))
 	default:
 		problems = append(problems, fmt.Sprintf("strategy %q: want auto, replace-dependency, rebuild or duplicate-wave", in.Strategy))
 	}
@@ -265,11 +280,7 @@ func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graft
 		return plan, err
 	}
 	b := a.Builder.(NixBuilder)
-	tagGraph, err := a.loadGraph(ctx, in.Tag.EvaluationID)
-	if err != nil {
-		return plan, err
-	}
-	patchedGraph, err := a.loadGraph(ctx, in.PatchedEvaluation)
+	tagGraph, patchedGraph, err := a.patchGraphs(ctx, in)
 	if err != nil {
 		return plan, err
 	}
@@ -395,6 +406,15 @@ func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graft
 	return plan, nil
 }
 
+// patchGraphs loads the package graphs of a covered tag and of the fix merged onto it.
+func (a *Activities) patchGraphs(ctx context.Context, in wire.GraftsInput) (tag, patched *graph.Graph, err error) {
+	if tag, err = a.loadGraph(ctx, in.Tag.EvaluationID); err != nil {
+		return nil, nil, err
+	}
+	patched, err = a.loadGraph(ctx, in.PatchedEvaluation)
+	return tag, patched, err
+}
+
 // CheckGrafts finds what policy.ChooseStrategy needs to know about a covered tag: whether
 // its dependents can be grafted onto the patched package (the first refusal's reason), the
 // versions, and the rebuild cost of the reverse closure.
@@ -432,9 +452,8 @@ func (a *Activities) TagGrafts(ctx context.Context, in wire.GraftsInput) (wire.S
 	if err := graft.WriteExpression(dir, plan.grafts); err != nil {
 		return wire.SecurityTagResult{}, err
 	}
-	sum := SecurityTagSummary{Schema: "crest.security-tag/v1", Tag: in.Prepared.Name, Covers: in.Tag.Tag, Package: in.Package,
-		Ref: in.Ref, Advisory: in.Advisory, Severity: in.Severity, Strategy: in.Strategy, Reason: in.Reason,
-		System: in.Tag.System, Patched: plan.old, Grafts: []GraftedPath{}}
+	sum := newSummary(in, plan.facts.OldVersion, plan.facts.NewVersion)
+	sum.Patched = plan.old
 	if plan.skipped > 0 {
 		sum.Skipped = map[string]int{"no reference to the old outputs": plan.skipped}
 	}
@@ -481,33 +500,54 @@ func (a *Activities) TagGrafts(ctx context.Context, in wire.GraftsInput) (wire.S
 	if err != nil {
 		return wire.SecurityTagResult{}, err
 	}
-	doc, err := json.MarshalIndent(sum, "", "  ")
-	if err != nil {
-		return wire.SecurityTagResult{}, err
-	}
-	var msg strings.Builder
-	fmt.Fprintf(&msg, "%s: %s %s → %s", in.Prepared.Name, in.Package, plan.facts.OldVersion, plan.facts.NewVersion)
-	if in.Advisory != "" {
-		fmt.Fprintf(&msg, " (%s)", in.Advisory)
-	}
-	fmt.Fprintf(&msg, "\n\n%s of %s: %d grafts, nothing else rebuilt.\n", in.Strategy, in.Tag.Tag, len(sum.Grafts))
+	var body strings.Builder
+	fmt.Fprintf(&body, "%s of %s: %d grafts, nothing else rebuilt.\n", in.Strategy, in.Tag.Tag, len(sum.Grafts))
 	for _, g := range sum.Grafts {
-		fmt.Fprintf(&msg, "  %s: %s → %s\n", g.Package, filepath.Base(g.Old), filepath.Base(g.New))
+		fmt.Fprintf(&body, "  %s: %s → %s\n", g.Package, filepath.Base(g.Old), filepath.Base(g.New))
 	}
-	fmt.Fprintf(&msg, "\n%s\n", doc)
-	if err := repo.Tag(ctx, in.Prepared.Name, commit, msg.String()); err != nil {
-		return wire.SecurityTagResult{}, err
-	}
-	if err := repo.Push(ctx, in.Prepared.Branch, "refs/tags/"+in.Prepared.Name); err != nil {
-		return wire.SecurityTagResult{}, err
-	}
-	if err := a.Store.RecordPatchTag(ctx, store.TaggedPatch{PatchID: in.PatchID, CoveredTag: in.Tag.Tag, Commit: commit,
-		Summary: doc, Grafts: debt, Audit: store.AuditEntry{Key: in.WorkflowID + "/tag/" + in.Tag.Tag, Actor: "crest",
-			Wave: in.Tag.Tag, Package: in.Package, Action: "security-tagged",
-			Reason: fmt.Sprintf("%s: %d grafts onto %s %s", in.Prepared.Name, len(sum.Grafts), in.Package, plan.facts.NewVersion), Details: doc}}); err != nil {
+	if _, err := a.pushSecurityTag(ctx, repo, in, securityTag{commit: commit, body: body.String(), sum: sum, debt: debt,
+		audit: fmt.Sprintf("%s: %d grafts onto %s %s", in.Prepared.Name, len(sum.Grafts), in.Package, plan.facts.NewVersion)}); err != nil {
 		return wire.SecurityTagResult{}, err
 	}
 	return wire.SecurityTagResult{Tag: in.Prepared.Name, Commit: commit, Grafts: len(sum.Grafts)}, nil
+}
+
+// securityTag is a security tag to push: its commit, the lines of its message between
+// the headline and the JSON summary, and what the store records with it.
+type securityTag struct {
+	commit string
+	body   string
+	sum    SecurityTagSummary
+	debt   []store.GraftDebt // the grafts it carries
+	round  int64             // a rebuild's build round: the covered tag's debt it retires
+	audit  string            // the audit entry's reason
+}
+
+// pushSecurityTag tags t.commit as the security tag of a covered tag, annotated with a
+// headline (package, versions, advisory), t.body and the JSON summary, pushes the tag's
+// branch and the tag, and records it with its debt and audit entry (RecordPatchTag). It
+// returns how many grafts the tag retired. Both strategies that tag go through it.
+func (a *Activities) pushSecurityTag(ctx context.Context, repo *gitrepo.Repo, in wire.GraftsInput, t securityTag) (int64, error) {
+	doc, err := json.MarshalIndent(t.sum, "", "  ")
+	if err != nil {
+		return 0, err
+	}
+	var msg strings.Builder
+	fmt.Fprintf(&msg, "%s: %s %s → %s", in.Prepared.Name, in.Package, t.sum.OldVersion, t.sum.NewVersion)
+	if in.Advisory != "" {
+		fmt.Fprintf(&msg, " (%s)", in.Advisory)
+	}
+	fmt.Fprintf(&msg, "\n\n%s\n%s\n", t.body, doc)
+	if err := repo.Tag(ctx, in.Prepared.Name, t.commit, msg.String()); err != nil {
+		return 0, err
+	}
+	if err := repo.Push(ctx, in.Prepared.Branch, "refs/tags/"+in.Prepared.Name); err != nil {
+		return 0, err
+	}
+	return a.Store.RecordPatchTag(ctx, store.TaggedPatch{PatchID: in.PatchID, CoveredTag: in.Tag.Tag, Commit: t.commit,
+		Summary: doc, Grafts: t.debt, Strategy: t.sum.Strategy, Name: in.Prepared.Name, MinorWaveID: t.round,
+		Audit: store.AuditEntry{Key: in.WorkflowID + "/tag/" + in.Tag.Tag, Actor: "crest", Wave: in.Tag.Tag, Package: in.Package,
+			Action: "security-tagged", Reason: t.audit, Details: doc}})
 }
 
 // RecordPatchState records a patch's state (and a covered tag that failed) with its

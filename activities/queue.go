@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/crestwaves/crest/activities/gitrepo"
@@ -197,18 +196,14 @@ func (a *Activities) QueueStartBatch(ctx context.Context, in wire.QueueBatchInpu
 // commit does not have, and meta.broken ones, are left out. Idempotent.
 func (a *Activities) QueuePrepareBuild(ctx context.Context, in wire.QueueBuildInput) (wire.QueueBuildLayout, error) {
 	var out wire.QueueBuildLayout
-	round, err := a.Store.QueueBuildRound(ctx, in.Collection, in.Key, in.Name, in.Commit, in.EvaluationID)
+	round, err := a.Store.OpenBuildRound(ctx, store.BuildRoundSpec{Collection: in.Collection, Key: in.Key, Name: in.Name,
+		Kind: store.BuildRoundQueue, Commit: in.Commit, EvaluationID: in.EvaluationID})
 	if err != nil {
 		return out, err
 	}
 	out.WaveID, out.MinorWaveID = round.WaveID, round.MinorWaveID
-	if layers, err := a.Store.RoundLayout(ctx, round.MinorWaveID, in.System, 0); err != nil {
+	if out.Packages, err = a.laidOut(ctx, round.MinorWaveID, in.System); err != nil || out.Packages > 0 {
 		return out, err
-	} else if len(layers) > 0 {
-		for _, l := range layers {
-			out.Packages += l.Packages
-		}
-		return out, nil
 	}
 	current, err := a.loadGraph(ctx, in.EvaluationID)
 	if err != nil {
@@ -222,35 +217,14 @@ func (a *Activities) QueuePrepareBuild(ctx context.Context, in wire.QueueBuildIn
 		}
 		want = graph.RebuildSet(base, current).Keys()
 	}
-	var keys []string
-	for _, k := range want {
-		if p, ok := current.Package(k); ok && !p.Broken {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	activity.RecordHeartbeat(ctx, fmt.Sprintf("writing %d packages", len(keys)))
-	rows, err := layout(current, keys, wire.DefaultShardSize, policy.Set{})
-	if err != nil {
+	if out.Packages, err = a.putBuildRound(ctx, round.MinorWaveID, in.System, current, want); err != nil {
 		return out, err
 	}
-	front, err := a.frontier(ctx, in.System, current, keys)
-	if err != nil {
-		return out, err
-	}
-	if err := a.Store.PutFrontier(ctx, round.MinorWaveID, in.System, 0, front); err != nil {
-		return out, err
-	}
-	if err := a.Store.PutRound(ctx, round.MinorWaveID, in.System, 0, rows); err != nil {
-		return out, err
-	}
-	out.Packages = len(rows)
 	if in.Probe != nil {
 		err = a.Store.RecordProbe(ctx, store.QueueProbe{BatchID: in.BatchID, Round: in.Probe.Round, Kind: string(in.Probe.Kind),
 			Prefix: in.Probe.Prefix, Commit: in.Commit, Packages: in.Probe.Packages, MinorWaveID: round.MinorWaveID})
 	} else {
-		err = a.Store.SetBatchBuild(ctx, in.BatchID, round.MinorWaveID, len(rows), "building")
+		err = a.Store.SetBatchBuild(ctx, in.BatchID, round.MinorWaveID, out.Packages, "building")
 	}
 	return out, err
 }

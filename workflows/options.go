@@ -140,6 +140,11 @@ const (
 	// versionUnfinishedTags: a minor wave that waits for failures with its builds done
 	// pushes wave-N-Mpre (TagUnfinished) at each new commit first.
 	versionUnfinishedTags = "unfinished-tags"
+	// versionPatchRebuild: a security patch whose strategy is rebuild (asked for, or chosen
+	// by policy) rebuilds the covered tag's reverse closure through the build engine and
+	// tags it, instead of failing as "not built yet"; one asked for is not built alone
+	// first, nor are its grafts checked.
+	versionPatchRebuild = "patch-rebuild"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

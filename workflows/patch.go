@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -23,6 +24,7 @@ const (
 	PatchPhaseEvaluating = "evaluating"
 	PatchPhaseBuilding   = "building"
 	PatchPhaseGrafting   = "grafting"
+	PatchPhaseRebuilding = "rebuilding"
 	PatchPhaseDone       = "done"
 	PatchPhaseFailed     = "failed"
 	PatchPhaseCancelled  = "cancelled"
@@ -37,7 +39,7 @@ type SecurityPatchInput struct {
 	// Ref is the branch, tag or commit of the collection's repository with the fix.
 	Ref string `json:"ref"`
 	// Strategy is auto (default: policy.ChooseStrategy decides), replace-dependency,
-	// rebuild or duplicate-wave (the last two are not built yet and refused).
+	// rebuild or duplicate-wave (not built yet and refused).
 	Strategy string `json:"strategy,omitempty"`
 	// Severity is low, medium, high or critical (default high).
 	Severity string `json:"severity,omitempty"`
@@ -66,6 +68,13 @@ type PatchTagStatus struct {
 	Grafts int    `json:"grafts"`
 	Done   bool   `json:"done"`
 	Reason string `json:"reason,omitempty"` // why it failed
+	// Strategy is how it is patched, once decided.
+	Strategy string `json:"strategy,omitempty"`
+	// Rebuild is a rebuild's build round: how many packages it builds; Rebuilt how many it
+	// built (tagged), Retired the grafts of the covered tag it retired.
+	Rebuild int `json:"rebuild,omitempty"`
+	Rebuilt int `json:"rebuilt,omitempty"`
+	Retired int `json:"retired,omitempty"`
 }
 
 // PatchStatus is where a patch stands (query Status).
@@ -87,6 +96,8 @@ type securityPatch struct {
 	validated bool
 	refused   error
 	cancelled bool
+	// stopped: Cancel stopped a rebuild, which tagged nothing.
+	stopped bool
 }
 
 // SecurityPatch brings a security fix of a package locked in by finished waves to every
@@ -96,9 +107,11 @@ type securityPatch struct {
 // tag's commit, evaluates, builds and tests the patched package alone (BuildPackage on
 // the builders, as every build), checks the grafts of its dependents (CheckGrafts), lets
 // policy.ChooseStrategy decide (recorded in history), and with replace-dependency writes
-// the grafts into the collection and tags <tag>-security-K (TagGrafts). An unsafe graft or
-// a failed build ends the patch failed with the reason; the rebuild and duplicate-wave
-// strategies are not built yet.
+// the grafts into the collection and tags <tag>-security-K (TagGrafts). With rebuild
+// (since versionPatchRebuild) the build engine rebuilds the package and its reverse
+// closure in the tag instead, and a green rebuild is tagged the same way (TagRebuild). An
+// unsafe graft or a failed build ends the patch failed with the reason, nothing tagged;
+// the duplicate-wave strategy is not built yet.
 func SecurityPatch(ctx workflow.Context, in SecurityPatchInput) (SecurityPatchResult, error) {
 	p := &securityPatch{in: in.withDefaults()}
 	p.st = PatchStatus{Package: p.in.Package, Phase: PatchPhaseValidating, Strategy: p.in.Strategy}
@@ -155,6 +168,9 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 		}
 		if reason != "" {
 			p.st.Tags[i].Reason = reason
+			if p.stopped {
+				return p.finish(ctx, PatchPhaseCancelled, t.Tag+": "+reason, t.Tag)
+			}
 			return p.finish(ctx, PatchPhaseFailed, t.Tag+": "+reason, t.Tag)
 		}
 	}
@@ -190,9 +206,32 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 		return "", err
 	}
 
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	gin := wire.GraftsInput{PatchID: p.st.PatchID, WorkflowID: id, Collection: p.in.Collection, Package: p.in.Package,
+		Ref: p.in.Ref, Severity: p.in.Severity, Advisory: p.in.Advisory, Tag: t, Prepared: prepared,
+		PatchedEvaluation: ev.EvaluationID}
+	decide := func(facts wire.GraftFacts) (policy.StrategyDecision, error) {
+		// The decision goes into history, so later policy changes cannot break replay.
+		var d policy.StrategyDecision
+		err := workflow.SideEffect(ctx, func(workflow.Context) any {
+			return policy.ChooseStrategy(policy.StrategyInput{Package: p.in.Package, Severity: policy.Severity(p.in.Severity),
+				Requested: policy.Strategy(p.in.Strategy), ChangedLines: prepared.ChangedLines, OldVersion: facts.OldVersion,
+				NewVersion: facts.NewVersion, RebuildSeconds: facts.RebuildSeconds, Graft: facts.Graft})
+		}).Get(&d)
+		return d, err
+	}
+	rebuilds := workflow.GetVersion(ctx, versionPatchRebuild, workflow.DefaultVersion, 1) == 1
+	if rebuilds && p.in.Strategy == string(policy.StrategyRebuild) {
+		// Asked for: everything goes to the build engine, nothing is built alone first.
+		d, err := decide(wire.GraftFacts{})
+		if err != nil || d.Refused {
+			return d.Reason, err
+		}
+		return p.rebuild(ctx, st, gin, d, nil)
+	}
+
 	// The patched package alone, built and tested on the builders like every build.
 	p.st.Phase = PatchPhaseBuilding
-	id := workflow.GetInfo(ctx).WorkflowExecution.ID
 	var built wire.BuildResult
 	limits := p.in.Limits.withDefaults()
 	err := workflow.ExecuteActivity(building(ctx, limits, t.System), wire.ActivityBuildPackage, wire.BuildInput{
@@ -207,9 +246,7 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 	}
 
 	p.st.Phase = PatchPhaseGrafting
-	gin := wire.GraftsInput{PatchID: p.st.PatchID, WorkflowID: id, Collection: p.in.Collection, Package: p.in.Package,
-		Ref: p.in.Ref, Severity: p.in.Severity, Advisory: p.in.Advisory, Tag: t, Prepared: prepared,
-		PatchedEvaluation: ev.EvaluationID, PatchedOutputs: built.Outputs}
+	gin.PatchedOutputs = built.Outputs
 	var facts wire.GraftFacts
 	if err := workflow.ExecuteActivity(bctx, wire.ActivityCheckGrafts, gin).Get(ctx, &facts); err != nil {
 		if app, ok := nonRetryable(err); ok {
@@ -217,13 +254,8 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 		}
 		return "", err
 	}
-	// The decision goes into history, so later policy changes cannot break replay.
-	var d policy.StrategyDecision
-	if err := workflow.SideEffect(ctx, func(workflow.Context) any {
-		return policy.ChooseStrategy(policy.StrategyInput{Package: p.in.Package, Severity: policy.Severity(p.in.Severity),
-			Requested: policy.Strategy(p.in.Strategy), ChangedLines: prepared.ChangedLines, OldVersion: facts.OldVersion,
-			NewVersion: facts.NewVersion, RebuildSeconds: facts.RebuildSeconds, Graft: facts.Graft})
-	}).Get(&d); err != nil {
+	d, err := decide(facts)
+	if err != nil {
 		return "", err
 	}
 	switch {
@@ -233,6 +265,8 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 			reason += " (" + facts.Unsafe + ")"
 		}
 		return reason, nil
+	case d.Strategy == policy.StrategyRebuild && rebuilds:
+		return p.rebuild(ctx, st, gin, d, []string{p.in.Package})
 	case d.Strategy != policy.StrategyReplaceDependency:
 		return fmt.Sprintf("policy chose %s: %s; %s is not built yet: start the patch again with --strategy replace-dependency to graft",
 			d.Strategy, d.Reason, d.Strategy), nil
@@ -247,6 +281,63 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 		return "", err
 	}
 	st.Tag, st.Commit, st.Grafts, st.Done = tagged.Tag, tagged.Commit, tagged.Grafts, true
+	return "", nil
+}
+
+// rebuild makes the security tag of a covered tag with the rebuild strategy: the build
+// engine builds what the fix changed in the tag, less built (PreparePatchRebuild lays it
+// out in a build round of its own, as the merge queue's builds are; a BuildSet child
+// builds it), and TagRebuild tags the merged commit once every package is green, retiring
+// the covered tag's graft debt. A package that fails is the reason the patch stops, with
+// the root causes, and nothing is tagged. Cancel stops the BuildSet (builds in flight
+// finish) and nothing is tagged.
+func (p *securityPatch) rebuild(ctx workflow.Context, st *PatchTagStatus, gin wire.GraftsInput, d policy.StrategyDecision, built []string) (string, error) {
+	bctx := bookkeeping(ctx)
+	p.st.Strategy, st.Strategy = string(d.Strategy), string(d.Strategy)
+	gin.Strategy, gin.Reason = string(d.Strategy), d.Reason
+	p.st.Phase = PatchPhaseRebuilding
+	in := wire.PatchRebuildInput{GraftsInput: gin, Key: gin.WorkflowID + "/" + gin.Tag.Tag + "/rebuild", Built: built}
+	var layout wire.PatchRebuildLayout
+	if err := workflow.ExecuteActivity(bctx, wire.ActivityPreparePatchRebuild, in).Get(ctx, &layout); err != nil {
+		if app, ok := nonRetryable(err); ok {
+			return app.Message(), nil
+		}
+		return "", err
+	}
+	in.MinorWaveID, st.Rebuild = layout.MinorWaveID, layout.Packages+len(built)
+	if layout.Packages > 0 {
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: in.Key, ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_TERMINATE,
+		})
+		set := workflow.ExecuteChildWorkflow(cctx, BuildSet, BuildSetInput{
+			RoundInput: wire.RoundInput{WaveID: layout.WaveID, MinorWaveID: layout.MinorWaveID, System: gin.Tag.System,
+				EvaluationID: gin.PatchedEvaluation, Dispatch: true},
+			Collection: p.in.Collection, KeyPrefix: in.Key, Limits: p.in.Limits,
+		})
+		finished := false
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			if workflow.Await(ctx, func() bool { return p.cancelled || finished }) == nil && !finished {
+				_ = set.SignalChildWorkflow(ctx, SignalCancel, nil).Get(ctx, nil)
+			}
+		})
+		err := set.Get(ctx, nil)
+		finished = true
+		if err != nil {
+			return fmt.Sprintf("the rebuild stopped: %s; nothing tagged: start the patch again", errorText(err)), nil
+		}
+	}
+	if p.cancelled {
+		p.stopped = true
+		return "cancelled while rebuilding; nothing tagged", nil
+	}
+	var tagged wire.SecurityTagResult
+	if err := workflow.ExecuteActivity(bctx, wire.ActivityTagRebuild, in).Get(ctx, &tagged); err != nil {
+		if app, ok := nonRetryable(err); ok {
+			return app.Message(), nil
+		}
+		return "", err
+	}
+	st.Tag, st.Commit, st.Rebuilt, st.Retired, st.Done = tagged.Tag, tagged.Commit, tagged.Rebuilt, tagged.Retired, true
 	return "", nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
+	"github.com/crestwaves/crest/graph"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -70,27 +71,10 @@ func run(t *testing.T, name string, args ...string) string {
 func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
-	res := s.greenWave(t, 1, "calc", demo.FixCalcPrecision)
-	require.Equal(t, []string{"wave-1-1"}, res.Tags)
-
-	// The tag's outputs are in the store (on a farm: in the collection's binary cache).
-	w1 := mustWave(t, s.st, 1)
-	ev, err := s.st.FindEvaluation(ctx, w1.CollectionID, res.Minor[0].Commit, "x86_64-linux")
-	require.NoError(t, err)
-	pkgs, err := s.st.LoadPackages(ctx, ev.ID)
-	require.NoError(t, err)
-	var drvs []string
-	for _, p := range pkgs {
-		if !p.Broken {
-			drvs = append(drvs, p.Drv)
-		}
-	}
-	n := s.acts.Builder.(activities.NixBuilder).Nix
-	_, err = n.RealiseAll(ctx, drvs, nix.RealiseOptions{})
-	require.NoError(t, err)
+	w1, _ := s.finishedTag(t)
 
 	// An unknown package is refused before anything starts, with suggestions.
-	_, err = s.patch(t, s.queue+"/patch-0", workflows.SecurityPatchInput{Package: "libcrytpo", Ref: demo.SecurityLibcrypto251})
+	_, err := s.patch(t, s.queue+"/patch-0", workflows.SecurityPatchInput{Package: "libcrytpo", Ref: demo.SecurityLibcrypto251})
 	require.ErrorContains(t, err, `libcrytpo`)
 	require.ErrorContains(t, err, `libcrypto`)
 	_, err = s.st.PatchByWorkflow(ctx, s.queue+"/patch-0")
@@ -209,6 +193,30 @@ func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 		require.Equal(t, "wave-2-1", g.RetiredBy, g.Package)
 	}
 	recordHistories(t, s.c, id, refused)
+}
+
+// finishedTag runs wave 1 (calc's fix) to its tag wave-1-1 and realises the tag's outputs,
+// as a graft needs them (on a farm: from the collection's binary cache). It returns the
+// wave and the tag's packages.
+func (s *stack) finishedTag(t *testing.T) (store.Wave, []graph.Package) {
+	t.Helper()
+	ctx := context.Background()
+	res := s.greenWave(t, 1, "calc", demo.FixCalcPrecision)
+	require.Equal(t, []string{"wave-1-1"}, res.Tags)
+	w1 := mustWave(t, s.st, 1)
+	ev, err := s.st.FindEvaluation(ctx, w1.CollectionID, res.Minor[0].Commit, "x86_64-linux")
+	require.NoError(t, err)
+	pkgs, err := s.st.LoadPackages(ctx, ev.ID)
+	require.NoError(t, err)
+	var drvs []string
+	for _, p := range pkgs {
+		if !p.Broken {
+			drvs = append(drvs, p.Drv)
+		}
+	}
+	_, err = s.acts.Builder.(activities.NixBuilder).Nix.RealiseAll(ctx, drvs, nix.RealiseOptions{})
+	require.NoError(t, err)
+	return w1, pkgs
 }
 
 // logActivityTimes logs how long each activity of a workflow took, from scheduled to

@@ -36,33 +36,35 @@ func errorOnly[In any]() shape { return shape{args: []reflect.Type{typ[In]()}} }
 // activityShapes are today's payload types of every activity, by name. A new activity
 // is added here (the test fails until it is), and recorded histories must decode into these.
 var activityShapes = map[string]shape{
-	wire.ActivityValidateWave:       errorOnly[wire.ValidateWaveInput](),
-	wire.ActivityStartWave:          one[wire.StartWaveInput, wire.StartWaveResult](),
-	wire.ActivityRegisterCollection: errorOnly[wire.Collection](),
-	wire.ActivityLoadCollection:     one[string, wire.Collection](),
-	wire.ActivityEvaluate:           one[wire.EvaluateInput, wire.EvaluateResult](),
-	wire.ActivityPlan:               one[wire.PlanInput, wire.PlanResult](),
-	wire.ActivityMergeRefs:          one[wire.MergeInput, string](),
-	wire.ActivityStartMinorWave:     one[wire.StartMinorInput, int64](),
-	wire.ActivityRecordState:        errorOnly[wire.StateInput](),
-	wire.ActivityPrepareRound:       one[wire.RoundInput, wire.RoundLayout](),
-	wire.ActivityTakeReady:          one[wire.TakeReadyInput, wire.ReadyTasks](),
-	wire.ActivityTakeShard:          one[wire.ShardInput, wire.ShardTasks](),
-	wire.ActivityBuildPackage:       one[wire.BuildInput, wire.BuildResult](),
-	wire.ActivitySummarize:          one[wire.SummaryInput, wire.Summary](),
-	wire.ActivityCheckRequest:       one[wire.CheckRequestInput, wire.CheckRequestResult](),
-	wire.ActivityResolve:            one[wire.ResolveInput, int](),
-	wire.ActivityReviewFailures:     one[wire.ReviewInput, []wire.Notice](),
-	wire.ActivityReview:             one[wire.ReviewInput, wire.ReviewResult](),
-	wire.ActivityRecordDecision:     errorOnly[wire.DecisionInput](),
-	wire.ActivityTagMinorWave:       one[wire.TagInput, wire.TagResult](),
-	wire.ActivityTagUnfinished:      one[wire.TagInput, wire.TagResult](),
-	wire.ActivityValidatePatch:      one[wire.ValidatePatchInput, wire.ValidatePatchResult](),
-	wire.ActivityStartPatch:         one[wire.StartPatchInput, int64](),
-	wire.ActivityPreparePatchTag:    one[wire.PreparePatchTagInput, wire.PreparedPatchTag](),
-	wire.ActivityCheckGrafts:        one[wire.GraftsInput, wire.GraftFacts](),
-	wire.ActivityTagGrafts:          one[wire.GraftsInput, wire.SecurityTagResult](),
-	wire.ActivityRecordPatchState:   errorOnly[wire.PatchStateInput](),
+	wire.ActivityValidateWave:        errorOnly[wire.ValidateWaveInput](),
+	wire.ActivityStartWave:           one[wire.StartWaveInput, wire.StartWaveResult](),
+	wire.ActivityRegisterCollection:  errorOnly[wire.Collection](),
+	wire.ActivityLoadCollection:      one[string, wire.Collection](),
+	wire.ActivityEvaluate:            one[wire.EvaluateInput, wire.EvaluateResult](),
+	wire.ActivityPlan:                one[wire.PlanInput, wire.PlanResult](),
+	wire.ActivityMergeRefs:           one[wire.MergeInput, string](),
+	wire.ActivityStartMinorWave:      one[wire.StartMinorInput, int64](),
+	wire.ActivityRecordState:         errorOnly[wire.StateInput](),
+	wire.ActivityPrepareRound:        one[wire.RoundInput, wire.RoundLayout](),
+	wire.ActivityTakeReady:           one[wire.TakeReadyInput, wire.ReadyTasks](),
+	wire.ActivityTakeShard:           one[wire.ShardInput, wire.ShardTasks](),
+	wire.ActivityBuildPackage:        one[wire.BuildInput, wire.BuildResult](),
+	wire.ActivitySummarize:           one[wire.SummaryInput, wire.Summary](),
+	wire.ActivityCheckRequest:        one[wire.CheckRequestInput, wire.CheckRequestResult](),
+	wire.ActivityResolve:             one[wire.ResolveInput, int](),
+	wire.ActivityReviewFailures:      one[wire.ReviewInput, []wire.Notice](),
+	wire.ActivityReview:              one[wire.ReviewInput, wire.ReviewResult](),
+	wire.ActivityRecordDecision:      errorOnly[wire.DecisionInput](),
+	wire.ActivityTagMinorWave:        one[wire.TagInput, wire.TagResult](),
+	wire.ActivityTagUnfinished:       one[wire.TagInput, wire.TagResult](),
+	wire.ActivityValidatePatch:       one[wire.ValidatePatchInput, wire.ValidatePatchResult](),
+	wire.ActivityStartPatch:          one[wire.StartPatchInput, int64](),
+	wire.ActivityPreparePatchTag:     one[wire.PreparePatchTagInput, wire.PreparedPatchTag](),
+	wire.ActivityCheckGrafts:         one[wire.GraftsInput, wire.GraftFacts](),
+	wire.ActivityTagGrafts:           one[wire.GraftsInput, wire.SecurityTagResult](),
+	wire.ActivityRecordPatchState:    errorOnly[wire.PatchStateInput](),
+	wire.ActivityPreparePatchRebuild: one[wire.PatchRebuildInput, wire.PatchRebuildLayout](),
+	wire.ActivityTagRebuild:          one[wire.PatchRebuildInput, wire.SecurityTagResult](),
 	// The merge queue.
 	wire.ActivityQueueSubmit:       one[wire.QueueSubmitInput, wire.QueueSubmitResult](),
 	wire.ActivityQueueWithdraw:     errorOnly[wire.QueueWithdrawInput](),
@@ -237,8 +239,12 @@ func TestRecordedPayloadsDecode(t *testing.T) {
 						require.Len(t, data, 1)
 						require.NoError(t, json.Unmarshal(data[0].GetData(), &marker))
 						check(id, marker.ActivityType+" result", results(activityShape(t, marker.ActivityType)), a.GetDetails()["result"])
-					case "SideEffect": // the one side effect: a policy decision (grace.go)
-						check(id, "side effect", []reflect.Type{typ[policy.Decision]()}, a.GetDetails()["data"])
+					case "SideEffect": // a policy decision: the strategy of a patch, else grace.go's
+						decision := typ[policy.Decision]()
+						if self == "SecurityPatch" {
+							decision = typ[policy.StrategyDecision]()
+						}
+						check(id, "side effect", []reflect.Type{decision}, a.GetDetails()["data"])
 					}
 				}
 			}

@@ -221,6 +221,18 @@ var requiredHistories = []struct {
 	{"security-patch/demo~patch-graft.json", []string{completed, `"tag":"wave-1-1-security-1"`}},
 	{"security-patch/demo~patch-graft-refused.json", []string{"differ in length"}},
 	{"security-patch/demo~patch-auto.json", []string{"rebuild is not built yet"}},
+
+	// patch-rebuild: the rebuild strategy. TestSecurityPatchGraftsEndToEnd again, and
+	// TestSecurityPatchRebuildsEndToEnd: a rebuild asked for (its BuildSet child), one that
+	// fails (pkgtool with libcrypto 3), and an auto patch whose policy chose rebuild.
+	{"patch-rebuild/demo~patch-graft.json", []string{versionMarker("patch-rebuild"), `"tag":"wave-1-1-security-1"`}},
+	{"patch-rebuild/demo~patch-graft-refused.json", []string{"differ in length"}},
+	{"patch-rebuild/demo~patch-rebuild.json", []string{versionMarker("patch-rebuild"), completed, `"tag":"wave-1-1-security-2"`, `"rebuilt":10`}},
+	{"patch-rebuild/demo~patch-rebuild~wave-1-1~rebuild.json", []string{completed, `"passed":10`}},
+	{"patch-rebuild/demo~patch-rebuild-failed.json", []string{"pkgtool failed to build", "nothing tagged"}},
+	{"patch-rebuild/demo~patch-rebuild-failed~wave-1-1~rebuild.json", []string{`"failed":1`}},
+	{"patch-rebuild/demo~patch-rebuild-auto.json", []string{"within small_closure", `"rebuilt":10`}},
+	{"patch-rebuild/demo~patch-rebuild-auto~wave-1-1~rebuild.json", []string{`"passed":9`}},
 }
 
 // How a history ended.

@@ -21,8 +21,11 @@ const (
 // Patch tag states.
 const (
 	PatchTagRunning = "running"
-	PatchTagTagged  = "tagged"
-	PatchTagFailed  = "failed"
+	// PatchTagUnfinished: a duplicate wave re-verifies the fix; its unfinished tag may be
+	// pinned by name meanwhile.
+	PatchTagUnfinished = "unfinished"
+	PatchTagTagged     = "tagged"
+	PatchTagFailed     = "failed"
 )
 
 // Patch is a security patch's row.
@@ -55,6 +58,14 @@ type PatchTag struct {
 	Summary    json.RawMessage `json:"summary,omitempty"`
 	CreatedAt  time.Time       `json:"created_at"`
 	TaggedAt   *time.Time      `json:"tagged_at,omitempty"`
+	// Strategy is the one the covered tag was patched with, once decided.
+	Strategy string `json:"strategy,omitempty"`
+	// MinorWaveID is the build round of a rebuild (0 for other strategies).
+	MinorWaveID int64 `json:"minor_wave_id,omitempty"`
+	// WaveWorkflowID is the major wave of a duplicate-wave patch, which re-verifies the
+	// fix; UnfinishedTag the tag of the fix it pushed meanwhile.
+	WaveWorkflowID string `json:"wave_workflow_id,omitempty"`
+	UnfinishedTag  string `json:"unfinished_tag,omitempty"`
 }
 
 // GraftDebt is one graft a patch made: debt against the major wave of its covered tag
@@ -190,7 +201,8 @@ func (s *Store) PatchTags(ctx context.Context, patchID int64) ([]PatchTag, error
 
 func (s *Store) patchTags(ctx context.Context, patchID int64, covered string) ([]PatchTag, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT patch_id, covered_tag, number, name, branch, commit, state, reason, coalesce(summary, 'null'), created_at, tagged_at
+		SELECT patch_id, covered_tag, number, name, branch, commit, state, reason, coalesce(summary, 'null'), created_at, tagged_at,
+			strategy, coalesce(minor_wave_id, 0), wave_workflow_id, unfinished_tag
 		FROM patch_tags WHERE patch_id = $1 AND ($2 = '' OR covered_tag = $2) ORDER BY created_at, covered_tag`, patchID, covered)
 	if err != nil {
 		return nil, fmt.Errorf("security tags of patch %d: %w", patchID, err)
@@ -200,7 +212,7 @@ func (s *Store) patchTags(ctx context.Context, patchID int64, covered string) ([
 	for rows.Next() {
 		var t PatchTag
 		if err := rows.Scan(&t.PatchID, &t.CoveredTag, &t.Number, &t.Name, &t.Branch, &t.Commit, &t.State, &t.Reason,
-			&t.Summary, &t.CreatedAt, &t.TaggedAt); err != nil {
+			&t.Summary, &t.CreatedAt, &t.TaggedAt, &t.Strategy, &t.MinorWaveID, &t.WaveWorkflowID, &t.UnfinishedTag); err != nil {
 			return nil, err
 		}
 		if string(t.Summary) == "null" {
@@ -220,20 +232,35 @@ type TaggedPatch struct {
 	Summary    json.RawMessage
 	Grafts     []GraftDebt
 	Audit      AuditEntry
+	// Strategy is the strategy that made the tag ("" keeps what is recorded).
+	Strategy string
+	// Name and MinorWaveID, for a rebuild: its security tag's name and build round. The
+	// grafts of the covered tag whose dependents the round rebuilt green against the fix
+	// are retired with Name: a rebuild leaves no debt and pays what earlier grafts left.
+	Name        string
+	MinorWaveID int64
 }
 
-// RecordPatchTag records a pushed security tag, the grafts it carries as debt and its
-// audit entry in one transaction. Idempotent: grafts already recorded are kept as they are.
-func (s *Store) RecordPatchTag(ctx context.Context, t TaggedPatch) error {
+// RecordPatchTag records a pushed security tag, the grafts it carries as debt, the debt a
+// rebuild retired and its audit entry in one transaction. It returns how many grafts it
+// retired. Idempotent: grafts already recorded or retired are kept as they are.
+func (s *Store) RecordPatchTag(ctx context.Context, t TaggedPatch) (int64, error) {
+	var retired int64
 	err := s.InTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `
-			UPDATE patch_tags SET commit = $3, state = 'tagged', reason = '', summary = $4, tagged_at = coalesce(tagged_at, now())
-			WHERE patch_id = $1 AND covered_tag = $2`, t.PatchID, t.CoveredTag, t.Commit, t.Summary)
+			UPDATE patch_tags SET commit = $3, state = 'tagged', reason = '', summary = $4, tagged_at = coalesce(tagged_at, now()),
+				strategy = CASE WHEN $5 = '' THEN strategy ELSE $5 END
+			WHERE patch_id = $1 AND covered_tag = $2`, t.PatchID, t.CoveredTag, t.Commit, t.Summary, t.Strategy)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() != 1 {
 			return fmt.Errorf("security tag of %s for patch %d: %w", t.CoveredTag, t.PatchID, ErrNotFound)
+		}
+		if t.MinorWaveID != 0 {
+			if retired, err = retireGrafts(ctx, tx, t.MinorWaveID, t.Name, t.Commit, t.CoveredTag); err != nil {
+				return err
+			}
 		}
 		for _, g := range t.Grafts {
 			if _, err := tx.Exec(ctx, `
@@ -249,7 +276,17 @@ func (s *Store) RecordPatchTag(ctx context.Context, t TaggedPatch) error {
 		return recordAudit(ctx, tx, t.Audit)
 	})
 	if err != nil {
-		return fmt.Errorf("record security tag of %s: %w", t.CoveredTag, err)
+		return 0, fmt.Errorf("record security tag of %s: %w", t.CoveredTag, err)
+	}
+	return retired, nil
+}
+
+// SetPatchTagRound records the strategy of a covered tag and the build round of its
+// rebuild.
+func (s *Store) SetPatchTagRound(ctx context.Context, patchID int64, covered, strategy string, minorWaveID int64) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE patch_tags SET strategy = $3, minor_wave_id = $4 WHERE patch_id = $1 AND covered_tag = $2`,
+		patchID, covered, strategy, minorWaveID); err != nil {
+		return fmt.Errorf("record the rebuild of %s: %w", covered, err)
 	}
 	return nil
 }
@@ -315,26 +352,29 @@ func (s *Store) EvaluationsAt(ctx context.Context, collectionID int64, commit st
 	return s.evaluationsAt(ctx, collectionID, commit)
 }
 
-// retireGrafts marks retired, with the tag of the minor wave that finishes, every open
-// graft of the collection whose dependent that minor wave rebuilt green at a commit where
-// the patched package is fixed: the patched derivation itself, or another version than the
-// vulnerable one. Runs inside FinishMinorWave's transaction; a graft retired already stays
-// as it was.
-func retireGrafts(ctx context.Context, tx pgx.Tx, minorWaveID int64, tag, commit string) error {
-	_, err := tx.Exec(ctx, `
+// retireGrafts marks retired, with tag, every open graft of the collection (of the
+// covered tag covered, when not empty) whose dependent the minor wave or build round
+// minorWaveID rebuilt green at a commit where the patched package is fixed: the patched
+// derivation itself, or another version than the vulnerable one. Runs inside
+// FinishMinorWave's transaction (a wave pays every tag's debt) or RecordPatchTag's (a
+// rebuild pays its covered tag's); a graft retired already stays as it was. It returns
+// how many it retired.
+func retireGrafts(ctx context.Context, tx pgx.Tx, minorWaveID int64, tag, commit, covered string) (int64, error) {
+	done, err := tx.Exec(ctx, `
 		UPDATE grafts g SET retired_by = $2, retired_at = now()
 		FROM minor_waves m JOIN waves w ON w.id = m.wave_id, patches p
 		WHERE m.id = $1 AND p.id = g.patch_id AND p.collection_id = w.collection_id AND g.retired_at IS NULL
+		  AND ($4 = '' OR g.covered_tag = $4)
 		  AND EXISTS (SELECT 1 FROM package_results r
 		              WHERE r.minor_wave_id = m.id AND r.system = g.system AND r.package = g.package AND r.status = 'passed')
 		  AND EXISTS (SELECT 1 FROM evaluations e JOIN packages k ON k.evaluation_id = e.id
 		              WHERE e.collection_id = w.collection_id AND e.commit = $3 AND e.system = g.system
 		                AND k.key = g.patched_package AND (k.drv = g.patched_drv OR k.version <> g.vulnerable_version))`,
-		minorWaveID, tag, commit)
+		minorWaveID, tag, commit, covered)
 	if err != nil {
-		return fmt.Errorf("retire grafts: %w", err)
+		return 0, fmt.Errorf("retire grafts: %w", err)
 	}
-	return nil
+	return done.RowsAffected(), nil
 }
 
 // isNotFound reports a domain not-found.

@@ -237,69 +237,6 @@ func (s *Store) FinishBatch(ctx context.Context, o BatchOutcome) error {
 	return nil
 }
 
-// BuildRound is the holder of one queue build in the build engine's tables: a waves row
-// with a negative number and its one minor_waves row (see migration 0007).
-type BuildRound struct {
-	WaveID      int64
-	MinorWaveID int64
-}
-
-// QueueBuildRound returns the build round of a queue build named key (a workflow-made
-// idempotency key), creating it at commit with its evaluation, in one transaction.
-func (s *Store) QueueBuildRound(ctx context.Context, collection, key, name, commit string, evaluationID int64) (BuildRound, error) {
-	var r BuildRound
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `SELECT w.id, m.id FROM waves w JOIN minor_waves m ON m.wave_id = w.id WHERE w.workflow_id = $1`, key).
-			Scan(&r.WaveID, &r.MinorWaveID)
-		if err == nil {
-			return nil
-		} else if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `
-			INSERT INTO waves (collection_id, number, workflow_id, title, base_ref, base_commit, branch, state, input)
-			SELECT c.id, -nextval('queue_build_numbers'), $2, $3, $4, $4, '', 'queue-build', '{}' FROM collections c WHERE c.name = $1
-			RETURNING id`, collection, key, name, commit).Scan(&r.WaveID); err != nil {
-			return notFound(err, "collection "+collection)
-		}
-		return tx.QueryRow(ctx, `
-			INSERT INTO minor_waves (wave_id, number, name, state, evaluation_id, commit) VALUES ($1, 1, $2, 'building', nullif($3::bigint, 0), $4)
-			RETURNING id`, r.WaveID, name, evaluationID, commit).Scan(&r.MinorWaveID)
-	})
-	if err != nil {
-		return r, fmt.Errorf("build round %s: %w", key, err)
-	}
-	return r, nil
-}
-
-// FailedPackage is a package a queue build did not build, with its log tail.
-type FailedPackage struct {
-	Package   string   `json:"package"`
-	Status    string   `json:"status"`
-	BlockedBy []string `json:"blocked_by,omitempty"`
-	LogTail   string   `json:"log_tail,omitempty"`
-}
-
-// RoundFailures lists the packages of a build round that failed, failed tests or were
-// blocked by a failed dependency, by package.
-func (s *Store) RoundFailures(ctx context.Context, minorWaveID int64, system string) ([]FailedPackage, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT package, status, blocked_by, log_tail FROM package_results
-		WHERE minor_wave_id = $1 AND system = $2 AND status IN ('failed', 'test-failed', 'dependency-failed')
-		ORDER BY package`, minorWaveID, system)
-	if err != nil {
-		return nil, fmt.Errorf("failures of round %d: %w", minorWaveID, err)
-	}
-	var out []FailedPackage
-	var f FailedPackage
-	_, err = pgx.ForEachRow(rows, []any{&f.Package, &f.Status, &f.BlockedBy, &f.LogTail}, func() error {
-		f.BlockedBy = append([]string(nil), f.BlockedBy...)
-		out = append(out, f)
-		return nil
-	})
-	return out, err
-}
-
 // QueueProbe is one probe of a bisection, as recorded.
 type QueueProbe struct {
 	BatchID     int64    `json:"batch_id"`

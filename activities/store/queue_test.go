@@ -46,9 +46,9 @@ func TestQueueBatchLifecycle(t *testing.T) {
 	require.Equal(t, 1, q.Attempts)
 	require.NotNil(t, q.BatchedAt)
 
-	round, err := st.QueueBuildRound(ctx, "demo", "demo/main/batch-1/build", "batch-1", "cand", 0)
+	round, err := st.OpenBuildRound(ctx, store.BuildRoundSpec{Collection: "demo", Key: "demo/main/batch-1/build", Name: "batch-1", Kind: store.BuildRoundQueue, Commit: "cand"})
 	require.NoError(t, err)
-	same, err := st.QueueBuildRound(ctx, "demo", "demo/main/batch-1/build", "batch-1", "cand", 0)
+	same, err := st.OpenBuildRound(ctx, store.BuildRoundSpec{Collection: "demo", Key: "demo/main/batch-1/build", Name: "batch-1", Kind: store.BuildRoundQueue, Commit: "cand"})
 	require.NoError(t, err)
 	require.Equal(t, round, same)
 	waves, err := st.Waves(ctx, "demo")

@@ -37,7 +37,8 @@ func (s *Store) FinishMinorWave(ctx context.Context, collectionID int64, t Tag) 
 			WHERE id = $1`, t.MinorWaveID, t.Commit, t.Summary); err != nil {
 			return err
 		}
-		return retireGrafts(ctx, tx, t.MinorWaveID, t.Name, t.Commit)
+		_, err := retireGrafts(ctx, tx, t.MinorWaveID, t.Name, t.Commit, "")
+		return err
 	})
 }
 

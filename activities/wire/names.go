@@ -33,6 +33,9 @@ const (
 	ActivityCheckGrafts      = "CheckGrafts"      // GraftsInput → GraftFacts
 	ActivityTagGrafts        = "TagGrafts"        // GraftsInput → SecurityTagResult
 	ActivityRecordPatchState = "RecordPatchState" // PatchStateInput → error only
+	// The rebuild strategy.
+	ActivityPreparePatchRebuild = "PreparePatchRebuild" // PatchRebuildInput → PatchRebuildLayout
+	ActivityTagRebuild          = "TagRebuild"          // PatchRebuildInput → SecurityTagResult
 )
 
 // ActivityNames lists every activity name, for the tests that hold the worker's
@@ -44,7 +47,7 @@ var ActivityNames = []string{
 	ActivitySummarize, ActivityCheckRequest, ActivityResolve, ActivityReviewFailures,
 	ActivityReview, ActivityRecordDecision, ActivityTagMinorWave, ActivityTagUnfinished,
 	ActivityValidatePatch, ActivityStartPatch, ActivityPreparePatchTag, ActivityCheckGrafts,
-	ActivityTagGrafts, ActivityRecordPatchState,
+	ActivityTagGrafts, ActivityRecordPatchState, ActivityPreparePatchRebuild, ActivityTagRebuild,
 	// The merge queue (queue.go).
 	ActivityQueueSubmit, ActivityQueueWithdraw, ActivityQueueLane, ActivityQueueCandidate, ActivityQueueStartBatch,
 	ActivityQueuePrepareBuild, ActivityQueueProbeDone, ActivityQueueFastForward, ActivityQueueFinishBatch,

@@ -96,6 +96,36 @@ type SecurityTagResult struct {
 	Tag    string `json:"tag"`
 	Commit string `json:"commit"`
 	Grafts int    `json:"grafts"`
+	// Rebuilt counts the packages a rebuild built from source; Retired the grafts of the
+	// covered tag it retired.
+	Rebuilt int `json:"rebuilt,omitempty"`
+	Retired int `json:"retired,omitempty"`
+}
+
+// PatchRebuildInput asks for the rebuild of a covered tag with the rebuild strategy:
+// everything the merged fix changed in the tag (the patched package and its reverse
+// closure), built by the build engine in a build round of its own.
+type PatchRebuildInput struct {
+	// GraftsInput names the patch, the covered tag, the merged commit and its evaluation
+	// (PatchedOutputs unused), with the decided strategy and its reason.
+	GraftsInput
+	// Key names the build round and prefixes its builds' idempotency keys.
+	Key string `json:"key"`
+	// Built lists packages built already with the fix (the patched package, when it was
+	// built alone before the strategy was chosen): left out of the round.
+	Built []string `json:"built,omitempty"`
+	// MinorWaveID is the build round (TagRebuild).
+	MinorWaveID int64 `json:"minor_wave_id,omitempty"`
+}
+
+// PatchRebuildLayout is a rebuild's build round, for BuildSet.
+type PatchRebuildLayout struct {
+	WaveID      int64 `json:"wave_id"`
+	MinorWaveID int64 `json:"minor_wave_id"`
+	// Packages is what the round builds; ReverseClosure the size of the patched package's
+	// reverse closure in the covered tag (itself included), what the planner expects.
+	Packages       int `json:"packages"`
+	ReverseClosure int `json:"reverse_closure"`
 }
 
 // PatchStateInput records where a patch stands, with a reason for the audit log.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,9 +22,12 @@ func newPatchCmd(a *app) *cobra.Command {
 		Use:   "patch",
 		Short: "Bring a security fix to finished tags: start, list, follow and cancel security patches",
 		Long: `A security patch is a SecurityPatch workflow: for every finished tag that contains the
-package (or those given with --tags) it merges the fix, builds and tests the patched package
-alone, grafts the dependents that refer to it (replace-dependency), and tags
-<tag>-security-K, which crest pin then prefers. Patches are named patch-N.`,
+package (or those given with --tags) it merges the fix, then either builds and tests the
+patched package alone and grafts the dependents that refer to it (replace-dependency), or
+rebuilds the package and its whole reverse closure in the tag with the build engine
+(rebuild: no graft debt, and it retires the tag's earlier grafts); --strategy auto lets
+policy choose. It tags <tag>-security-K, which crest pin then prefers; a failed build tags
+nothing. Patches are named patch-N.`,
 	}
 	cmd.PersistentFlags().String("collection", "", "collection (default: the only one registered)")
 	cmd.AddCommand(newPatchStartCmd(a), newPatchListCmd(a), newPatchStatusCmd(a), newPatchCancelCmd(a))
@@ -45,7 +49,8 @@ func newPatchStartCmd(a *app) *cobra.Command {
 		Use:   "start PACKAGE --ref REF",
 		Short: "Start a security patch of PACKAGE with the fix in REF",
 		Example: `  crest patch start libcrypto --ref security/libcrypto-2.5.1 --strategy replace-dependency \
-      --severity critical --advisory CVE-2026-0001 --wait`,
+      --severity critical --advisory CVE-2026-0001 --wait
+  crest patch start libcrypto --ref security/libcrypto-2.5.1 --strategy rebuild --wait`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withSession(cmd, true, func(s *session) error {
@@ -89,7 +94,7 @@ func newPatchStartCmd(a *app) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&in.Ref, "ref", "", "the branch, tag or commit of the collection with the fix (required)")
-	f.StringVar(&in.Strategy, "strategy", "auto", "auto, replace-dependency, rebuild or duplicate-wave (the last two are not built yet)")
+	f.StringVar(&in.Strategy, "strategy", "auto", "auto, replace-dependency, rebuild or duplicate-wave (not built yet)")
 	f.StringVar(&in.Severity, "severity", "high", "low, medium, high or critical")
 	f.StringVar(&in.Advisory, "advisory", "", "the advisory it fixes, e.g. CVE-2026-0001")
 	f.StringSliceVar(&in.Tags, "tags", nil, "the finished tags to patch (default: every tag with the package)")
@@ -163,12 +168,25 @@ func printPatch(ctx context.Context, st *store.Store, id string, out io.Writer) 
 		return err
 	}
 	if len(tags) > 0 {
-		w := newTable(out, "COVERS\tTAG\tSTATE\tCOMMIT\tWHY")
+		w := newTable(out, "COVERS\tTAG\tSTRATEGY\tSTATE\tCOMMIT\tWHY")
 		for _, t := range tags {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.CoveredTag, t.Name, t.State, dash(shortCommit(t.Commit)), dash(shortReason(t.Reason)))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.CoveredTag, t.Name, dash(t.Strategy), t.State, dash(shortCommit(t.Commit)),
+				dash(shortReason(t.Reason)))
 		}
 		if err := w.Flush(); err != nil {
 			return err
+		}
+		for _, t := range tags {
+			if t.MinorWaveID == 0 || t.State != store.PatchTagTagged {
+				continue
+			}
+			var sum struct {
+				Rebuilt []string `json:"rebuilt"`
+			}
+			if err := json.Unmarshal(t.Summary, &sum); err != nil {
+				return fmt.Errorf("summary of %s: %w", t.Name, err)
+			}
+			fmt.Fprintf(out, "%s: %d packages rebuilt from source against the fix, no graft debt\n", t.Name, len(sum.Rebuilt))
 		}
 	}
 	debt, err := st.Grafts(ctx, p.ID)

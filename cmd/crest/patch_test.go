@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -87,19 +88,65 @@ func TestPatchStatusShowsTagsAndDebt(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st.StartPatchTag(ctx, p.ID, "wave-1-1")
 	require.NoError(t, err)
-	require.NoError(t, st.RecordPatchTag(ctx, store.TaggedPatch{PatchID: p.ID, CoveredTag: "wave-1-1", Commit: "0123456789abcdef",
-		Summary: []byte(`{}`), Audit: store.AuditEntry{Actor: "crest", Action: "security-tagged"},
+	_, err = st.RecordPatchTag(ctx, store.TaggedPatch{PatchID: p.ID, CoveredTag: "wave-1-1", Commit: "0123456789abcdef",
+		Summary: []byte(`{}`), Strategy: "replace-dependency", Audit: store.AuditEntry{Actor: "crest", Action: "security-tagged"},
 		Grafts: []store.GraftDebt{{WaveID: w.ID, System: "x86_64-linux", Package: "backup", PatchedPackage: "libcrypto",
 			PatchedDrv: "/nix/store/x.drv", VulnerableVersion: "2.5.0",
-			OldPath: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-backup-1.2.0", NewPath: "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-backup-1.2.0"}}}))
+			OldPath: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-backup-1.2.0", NewPath: "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-backup-1.2.0"}}})
+	require.NoError(t, err)
 	var out bytes.Buffer
 	require.NoError(t, printPatch(ctx, st, "demo/patch-1", &out))
 	for _, want := range []string{
 		"patch-1: libcrypto from security/libcrypto-2.5.1, severity critical, strategy replace-dependency, CVE-2026-0001",
-		"wave-1-1  wave-1-1-security-1  tagged  0123456789ab",
+		"wave-1-1  wave-1-1-security-1  replace-dependency  tagged  0123456789ab",
 		"graft debt: 1 open, 0 retired",
 		"backup   wave-1-1  aaaaaaaa → bbbbbbbb  open: rebuild it against the fix in a wave",
 	} {
 		require.Contains(t, out.String(), want)
 	}
+}
+
+// TestPatchStartRebuildWaits: after a wave is tagged, `crest patch start --strategy rebuild
+// --wait` rebuilds the package's reverse closure, prints the security tag it made, and
+// exits zero; crest patch status and list show it, and crest pin answers it.
+func TestPatchStartRebuildWaits(t *testing.T) {
+	cfg := devConfig(t)
+	_, stop := startDev(t, cfg)
+	defer stop()
+	crest := func(args ...string) (string, error) {
+		return runCrest(t, append([]string{"--data-dir", cfg.DataDir}, args...)...)
+	}
+	out, err := crest("wave", "start", "--update", "calc="+demo.FixCalcPrecision, "--wait")
+	require.NoError(t, err, out)
+
+	out, err = crest("patch", "start", "libcrypto", "--ref", demo.SecurityLibcrypto251, "--strategy", "rebuild",
+		"--severity", "high", "--advisory", "CVE-2026-0001", "--wait")
+	require.NoError(t, err, out)
+	for _, want := range []string{
+		"started patch-1: libcrypto from " + demo.SecurityLibcrypto251,
+		"patch-1: libcrypto from security/libcrypto-2.5.1, severity high, strategy rebuild, CVE-2026-0001",
+		"done: tagged wave-1-1-security-1",
+		"wave-1-1  wave-1-1-security-1  rebuild   tagged",
+		"wave-1-1-security-1: 10 packages rebuilt from source against the fix, no graft debt",
+	} {
+		require.Contains(t, out, want)
+	}
+	status, err := crest("patch", "status", "patch-1")
+	require.NoError(t, err)
+	require.Equal(t, out[strings.Index(out, "\npatch-1: ")+1:], status, "status shows what --wait printed")
+	out, err = crest("patch", "list")
+	require.NoError(t, err)
+	require.Contains(t, out, "patch-1  libcrypto")
+	require.Contains(t, out, "rebuild")
+	out, err = crest("pin", "backup")
+	require.NoError(t, err)
+	require.Contains(t, out, "wave-1-1-security-1")
+
+	// A rebuild that fails exits non-zero with the root cause, and tags nothing.
+	out, err = crest("patch", "start", "libcrypto", "--ref", demo.UpdateLibcrypto3, "--strategy", "rebuild", "--wait")
+	require.ErrorContains(t, err, "pkgtool failed to build", out)
+	require.Contains(t, out, "wave-1-1-security-2  rebuild   failed")
+	out, err = crest("pin", "backup")
+	require.NoError(t, err)
+	require.Contains(t, out, "wave-1-1-security-1")
 }

@@ -1,0 +1,132 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
+	"github.com/crestwaves/crest/graph"
+)
+
+// ErrRebuildFailed is the error type of a rebuild that is not green: a package of the
+// covered tag failed to build or its tests failed with the fix, or the rebuild was stopped.
+// Nothing is tagged; the message names the root causes.
+const ErrRebuildFailed = "RebuildFailed"
+
+// PreparePatchRebuild lays out the rebuild of a covered tag for the build engine: a build
+// round of its own (store.OpenBuildRound, as a queue build) holding what the merged fix
+// changed in the tag — graph.RebuildSet of the tag's and the merged commit's evaluations:
+// the patched package and its reverse closure, exactly what Nix rebuilds — less what is
+// built already (in.Built) and meta.broken packages. A fix that changes nothing of the
+// package in the tag is refused. Idempotent: a round laid out already is returned as it is.
+func (a *Activities) PreparePatchRebuild(ctx context.Context, in wire.PatchRebuildInput) (wire.PatchRebuildLayout, error) {
+	var out wire.PatchRebuildLayout
+	tagGraph, patched, err := a.patchGraphs(ctx, in.GraftsInput)
+	if err != nil {
+		return out, err
+	}
+	closure, err := tagGraph.ReverseClosure(in.Package)
+	if err != nil {
+		return out, invalid("package %s: not in %s: %v", in.Package, in.Tag.Tag, err)
+	}
+	out.ReverseClosure = len(closure)
+	changed := graph.RebuildSet(tagGraph, patched).Keys()
+	if !slices.Contains(changed, in.Package) {
+		return out, invalid("%s does not change %s in %s (merged already?): nothing to rebuild", in.Ref, in.Package, in.Tag.Tag)
+	}
+	round, err := a.Store.OpenBuildRound(ctx, store.BuildRoundSpec{Collection: in.Collection, Key: in.Key, Name: in.Prepared.Name,
+		Kind: store.BuildRoundPatch, Commit: in.Prepared.Commit, EvaluationID: in.PatchedEvaluation})
+	if err != nil {
+		return out, err
+	}
+	out.WaveID, out.MinorWaveID = round.WaveID, round.MinorWaveID
+	if err := a.Store.SetPatchTagRound(ctx, in.PatchID, in.Tag.Tag, in.Strategy, round.MinorWaveID); err != nil {
+		return out, err
+	}
+	if out.Packages, err = a.laidOut(ctx, round.MinorWaveID, in.Tag.System); err != nil || out.Packages > 0 {
+		return out, err
+	}
+	want := slices.DeleteFunc(changed, func(k string) bool { return slices.Contains(in.Built, k) })
+	out.Packages, err = a.putBuildRound(ctx, round.MinorWaveID, in.Tag.System, patched, want)
+	return out, err
+}
+
+// TagRebuild makes the security tag of a covered tag with the rebuild strategy, once its
+// build round is green: it tags the merged commit <tag>-security-K (annotated with the
+// packages rebuilt and a JSON summary without grafts), pushes it, and records it with the
+// grafts of the covered tag it retires (their dependents now rebuilt against the fix), in
+// one transaction. A round that is not green is a non-retryable RebuildFailed error naming
+// the root causes, and nothing is tagged. Idempotent, as TagGrafts.
+func (a *Activities) TagRebuild(ctx context.Context, in wire.PatchRebuildInput) (wire.SecurityTagResult, error) {
+	outcome, err := a.Store.RoundOutcomeOf(ctx, in.MinorWaveID, in.Tag.System)
+	if err != nil {
+		return wire.SecurityTagResult{}, err
+	}
+	if !outcome.Green() {
+		return wire.SecurityTagResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("the rebuild of %s with %s is not green: %s; nothing tagged: fix the patch and start it again",
+				in.Tag.Tag, in.Ref, rebuildTrouble(outcome)), ErrRebuildFailed, nil)
+	}
+	tagGraph, patched, err := a.patchGraphs(ctx, in.GraftsInput)
+	if err != nil {
+		return wire.SecurityTagResult{}, err
+	}
+	oldPkg, _ := tagGraph.Package(in.Package)
+	newPkg, _ := patched.Package(in.Package)
+	sum := newSummary(in.GraftsInput, oldPkg.Version, newPkg.Version)
+	sum.Rebuilt = slices.Sorted(slices.Values(append(slices.Clone(outcome.Passed), in.Built...)))
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return wire.SecurityTagResult{}, err
+	}
+	repo, err := a.Repos.Open(ctx, col)
+	if err != nil {
+		return wire.SecurityTagResult{}, err
+	}
+	var body strings.Builder
+	fmt.Fprintf(&body, "%s of %s: %d packages rebuilt from source against %s %s, no grafts.\n", in.Strategy, in.Tag.Tag,
+		len(sum.Rebuilt), in.Package, newPkg.Version)
+	for _, k := range sum.Rebuilt {
+		fmt.Fprintf(&body, "  %s\n", k)
+	}
+	retired, err := a.pushSecurityTag(ctx, repo, in.GraftsInput, securityTag{commit: in.Prepared.Commit, body: body.String(), sum: sum,
+		round: in.MinorWaveID, audit: fmt.Sprintf("%s: %d packages rebuilt against %s %s, no graft debt", in.Prepared.Name,
+			len(sum.Rebuilt), in.Package, newPkg.Version)})
+	if err != nil {
+		return wire.SecurityTagResult{}, err
+	}
+	return wire.SecurityTagResult{Tag: in.Prepared.Name, Commit: in.Prepared.Commit, Rebuilt: len(sum.Rebuilt), Retired: int(retired)}, nil
+}
+
+// rebuildTrouble says why a rebuild round is not green: its root causes (failed builds
+// and tests) by name, how many packages they blocked, and what was never built.
+func rebuildTrouble(o store.RoundOutcome) string {
+	var roots []string
+	blocked := 0
+	for _, f := range o.Failures {
+		switch f.Status {
+		case store.StatusFailed:
+			roots = append(roots, f.Package+" failed to build")
+		case store.StatusTestFailed:
+			roots = append(roots, f.Package+"'s tests failed")
+		default:
+			blocked++
+		}
+	}
+	var parts []string
+	if len(roots) > 0 {
+		parts = append(parts, strings.Join(roots, ", "))
+	}
+	if blocked > 0 {
+		parts = append(parts, fmt.Sprintf("%d more blocked by them", blocked))
+	}
+	if len(o.Unbuilt) > 0 {
+		parts = append(parts, fmt.Sprintf("%d packages not built (the rebuild was stopped)", len(o.Unbuilt)))
+	}
+	return strings.Join(parts, "; ")
+}
