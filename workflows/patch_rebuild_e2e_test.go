@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
@@ -150,4 +152,42 @@ func TestSecurityPatchRebuildsEndToEnd(t *testing.T) {
 	require.Contains(t, msg, "within small_closure", "the policy's reason")
 
 	recordHistories(t, s.c, id, failed, auto)
+}
+
+// TestSecurityPatchRebuildCancel: a patch cancelled while its rebuild builds (libcrypto
+// builds slowly) stops taking packages — the build in flight finishes, no dependent is
+// built — ends cancelled in Temporal and in Postgres, and pushes no tag.
+func TestSecurityPatchRebuildCancel(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	s.acts.Builder = slowBuilder{inner: s.acts.Builder, slow: "-libcrypto-", delay: 5 * time.Second}
+	res := s.greenWave(t, 1, "calc", demo.FixCalcPrecision) // builds no libcrypto
+	require.Equal(t, []string{"wave-1-1"}, res.Tags)
+
+	id := "demo/patch-rebuild-cancel"
+	wf, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.SecurityPatch,
+		workflows.SecurityPatchInput{Collection: "demo", Package: "libcrypto", Ref: demo.SecurityLibcrypto251, Strategy: "rebuild",
+			Limits: s.limits})
+	require.NoError(t, err)
+	key := id + "/wave-1-1/rebuild/x86_64-linux/libcrypto/r0"
+	require.Eventually(t, func() bool { // libcrypto is building
+		rec, _, err := s.st.BuildStatus(ctx, key)
+		return err == nil && rec.Status == "running"
+	}, time.Minute, 20*time.Millisecond)
+	require.NoError(t, s.c.SignalWorkflow(ctx, id, "", workflows.SignalCancel, nil))
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	var out workflows.SecurityPatchResult
+	err = wf.Get(wctx, &out)
+	require.True(t, temporal.IsCanceledError(err), "cancelled, not failed: %v", err)
+
+	built, err := s.st.PatchBuilds(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, []string{"libcrypto"}, built, "the build in flight finished; nothing else was taken")
+	p, err := s.st.PatchByWorkflow(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, store.PatchCancelled, p.State)
+	require.Contains(t, p.Reason, "cancelled while rebuilding; nothing tagged")
+	require.Empty(t, run(t, "git", "-C", s.demo.Remote, "tag", "-l", "wave-1-1-security-*"), "no tag pushed")
+	recordHistories(t, s.c, id)
 }

@@ -233,6 +233,9 @@ var requiredHistories = []struct {
 	{"patch-rebuild/demo~patch-rebuild-failed~wave-1-1~rebuild.json", []string{`"failed":1`}},
 	{"patch-rebuild/demo~patch-rebuild-auto.json", []string{"within small_closure", `"rebuilt":10`}},
 	{"patch-rebuild/demo~patch-rebuild-auto~wave-1-1~rebuild.json", []string{`"passed":9`}},
+	// TestSecurityPatchRebuildCancel: Cancel reaches the BuildSet child.
+	{"patch-rebuild/demo~patch-rebuild-cancel.json", []string{"Cancel", "SIGNAL_EXTERNAL", cancelled}},
+	{"patch-rebuild/demo~patch-rebuild-cancel~wave-1-1~rebuild.json", []string{"Cancel", `"passed":1`}},
 }
 
 // How a history ended.
