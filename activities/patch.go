@@ -53,6 +53,12 @@ type SecurityTagSummary struct {
 	// Rebuilt lists the packages a rebuild built from source against the fix (a rebuild
 	// has no grafts).
 	Rebuilt []string `json:"rebuilt,omitempty"`
+	// Wave is the major wave that re-verifies the fix (duplicate-wave), WaveTags its tags
+	// once it finished. Unfinished marks the tag of the fix pushed before: merged, not yet
+	// built or tested.
+	Wave       string   `json:"wave,omitempty"`
+	WaveTags   []string `json:"wave_tags,omitempty"`
+	Unfinished bool     `json:"unfinished,omitempty"`
 }
 
 // newSummary starts the summary of the security tag of in.
@@ -71,7 +77,7 @@ type GraftedPath struct {
 }
 
 // ValidatePatch checks a patch before anything is allocated and names every problem at
-// once: an unknown collection, strategy or severity, a strategy not built yet, a ref
+// once: an unknown collection, strategy or severity, a ref
 // missing from the collection's repository, an unknown package (with suggestions), tags
 // that are not finished tags of the collection or do not contain the package. By default a
 // patch covers every finished tag whose evaluation contains the package.
@@ -84,9 +90,7 @@ func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInp
 	var problems []string
 	strategy := policy.Strategy(in.Strategy)
 	switch strategy {
-	case policy.StrategyAuto, policy.StrategyReplaceDependency, policy.StrategyRebuild:
-	case policy.StrategyDuplicateWave:
-		problems = append(problems, fmt.Sprintf("strategy %s: not built yet (issue 11); use replace-dependency, rebuild or auto", strategy))
+	case policy.StrategyAuto, policy.StrategyReplaceDependency, policy.StrategyRebuild, policy.StrategyDuplicateWave:
 	default:
 		problems = append(problems, fmt.Sprintf("strategy %q: want auto, replace-dependency, rebuild or duplicate-wave", in.Strategy))
 	}
@@ -510,6 +514,24 @@ func (a *Activities) TagGrafts(ctx context.Context, in wire.GraftsInput) (wire.S
 		return wire.SecurityTagResult{}, err
 	}
 	return wire.SecurityTagResult{Tag: in.Prepared.Name, Commit: commit, Grafts: len(sum.Grafts)}, nil
+}
+
+// tagging starts a security tag of in (a rebuild's, a duplicate wave's): its summary, with
+// the patched package's versions in the covered tag and with the fix, and the collection's
+// repository to tag in.
+func (a *Activities) tagging(ctx context.Context, in wire.GraftsInput) (SecurityTagSummary, *gitrepo.Repo, error) {
+	tagGraph, patched, err := a.patchGraphs(ctx, in)
+	if err != nil {
+		return SecurityTagSummary{}, nil, err
+	}
+	oldPkg, _ := tagGraph.Package(in.Package)
+	newPkg, _ := patched.Package(in.Package)
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return SecurityTagSummary{}, nil, err
+	}
+	repo, err := a.Repos.Open(ctx, col)
+	return newSummary(in, oldPkg.Version, newPkg.Version), repo, err
 }
 
 // securityTag is a security tag to push: its commit, the lines of its message between

@@ -72,31 +72,20 @@ func (a *Activities) TagRebuild(ctx context.Context, in wire.PatchRebuildInput) 
 			fmt.Sprintf("the rebuild of %s with %s is not green: %s; nothing tagged: fix the patch and start it again",
 				in.Tag.Tag, in.Ref, rebuildTrouble(outcome)), ErrRebuildFailed, nil)
 	}
-	tagGraph, patched, err := a.patchGraphs(ctx, in.GraftsInput)
+	sum, repo, err := a.tagging(ctx, in.GraftsInput)
 	if err != nil {
 		return wire.SecurityTagResult{}, err
 	}
-	oldPkg, _ := tagGraph.Package(in.Package)
-	newPkg, _ := patched.Package(in.Package)
-	sum := newSummary(in.GraftsInput, oldPkg.Version, newPkg.Version)
 	sum.Rebuilt = slices.Sorted(slices.Values(append(slices.Clone(outcome.Passed), in.Built...)))
-	col, err := a.LoadCollection(ctx, in.Collection)
-	if err != nil {
-		return wire.SecurityTagResult{}, err
-	}
-	repo, err := a.Repos.Open(ctx, col)
-	if err != nil {
-		return wire.SecurityTagResult{}, err
-	}
 	var body strings.Builder
 	fmt.Fprintf(&body, "%s of %s: %d packages rebuilt from source against %s %s, no grafts.\n", in.Strategy, in.Tag.Tag,
-		len(sum.Rebuilt), in.Package, newPkg.Version)
+		len(sum.Rebuilt), in.Package, sum.NewVersion)
 	for _, k := range sum.Rebuilt {
 		fmt.Fprintf(&body, "  %s\n", k)
 	}
 	retired, err := a.pushSecurityTag(ctx, repo, in.GraftsInput, securityTag{commit: in.Prepared.Commit, body: body.String(), sum: sum,
 		round: in.MinorWaveID, audit: fmt.Sprintf("%s: %d packages rebuilt against %s %s, no graft debt", in.Prepared.Name,
-			len(sum.Rebuilt), in.Package, newPkg.Version)})
+			len(sum.Rebuilt), in.Package, sum.NewVersion)})
 	if err != nil {
 		return wire.SecurityTagResult{}, err
 	}

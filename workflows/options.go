@@ -145,6 +145,11 @@ const (
 	// tags it, instead of failing as "not built yet"; one asked for is not built alone
 	// first, nor are its grafts checked.
 	versionPatchRebuild = "patch-rebuild"
+	// versionPatchDuplicateWave: a security patch whose strategy is duplicate-wave (asked
+	// for, or chosen by policy for a major version change) tags the fix unfinished at once
+	// and starts a major wave from the covered tag with the fix as its update, instead of
+	// failing as "not built yet"; its finished tag follows the wave's.
+	versionPatchDuplicateWave = "patch-duplicate-wave"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

@@ -25,9 +25,12 @@ const (
 	PatchPhaseBuilding   = "building"
 	PatchPhaseGrafting   = "grafting"
 	PatchPhaseRebuilding = "rebuilding"
-	PatchPhaseDone       = "done"
-	PatchPhaseFailed     = "failed"
-	PatchPhaseCancelled  = "cancelled"
+	// PatchPhaseReverifying: a duplicate wave re-verifies the fix; the covered tag is
+	// unfinished until it finishes.
+	PatchPhaseReverifying = "re-verifying"
+	PatchPhaseDone        = "done"
+	PatchPhaseFailed      = "failed"
+	PatchPhaseCancelled   = "cancelled"
 )
 
 // SecurityPatchInput is a security patch, as typed in the Web UI's Start Workflow form
@@ -39,7 +42,7 @@ type SecurityPatchInput struct {
 	// Ref is the branch, tag or commit of the collection's repository with the fix.
 	Ref string `json:"ref"`
 	// Strategy is auto (default: policy.ChooseStrategy decides), replace-dependency,
-	// rebuild or duplicate-wave (not built yet and refused).
+	// rebuild or duplicate-wave.
 	Strategy string `json:"strategy,omitempty"`
 	// Severity is low, medium, high or critical (default high).
 	Severity string `json:"severity,omitempty"`
@@ -75,6 +78,10 @@ type PatchTagStatus struct {
 	Rebuild int `json:"rebuild,omitempty"`
 	Rebuilt int `json:"rebuilt,omitempty"`
 	Retired int `json:"retired,omitempty"`
+	// Wave is a duplicate wave's name (wave-N): it re-verifies the fix; Unfinished the tag
+	// of the fix people may pin meanwhile (merged, not yet built or tested).
+	Wave       string `json:"wave,omitempty"`
+	Unfinished string `json:"unfinished,omitempty"`
 }
 
 // PatchStatus is where a patch stands (query Status).
@@ -109,9 +116,12 @@ type securityPatch struct {
 // policy.ChooseStrategy decide (recorded in history), and with replace-dependency writes
 // the grafts into the collection and tags <tag>-security-K (TagGrafts). With rebuild
 // (since versionPatchRebuild) the build engine rebuilds the package and its reverse
-// closure in the tag instead, and a green rebuild is tagged the same way (TagRebuild). An
-// unsafe graft or a failed build ends the patch failed with the reason, nothing tagged;
-// the duplicate-wave strategy is not built yet.
+// closure in the tag instead, and a green rebuild is tagged the same way (TagRebuild).
+// With duplicate-wave (since versionPatchDuplicateWave) the fix is tagged unfinished at
+// once and a major wave started from the tag with the fix as its update re-verifies it;
+// its last tag becomes the security tag (TagDuplicateWave). An unsafe graft, a failed
+// build or a duplicate wave that does not finish ends the patch failed with the reason,
+// nothing (more) tagged.
 func SecurityPatch(ctx workflow.Context, in SecurityPatchInput) (SecurityPatchResult, error) {
 	p := &securityPatch{in: in.withDefaults()}
 	p.st = PatchStatus{Package: p.in.Package, Phase: PatchPhaseValidating, Strategy: p.in.Strategy}
@@ -221,13 +231,19 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 		return d, err
 	}
 	rebuilds := workflow.GetVersion(ctx, versionPatchRebuild, workflow.DefaultVersion, 1) == 1
-	if rebuilds && p.in.Strategy == string(policy.StrategyRebuild) {
-		// Asked for: everything goes to the build engine, nothing is built alone first.
+	duplicates := workflow.GetVersion(ctx, versionPatchDuplicateWave, workflow.DefaultVersion, 1) == 1
+	switch {
+	case rebuilds && p.in.Strategy == string(policy.StrategyRebuild),
+		duplicates && p.in.Strategy == string(policy.StrategyDuplicateWave):
+		// Asked for: nothing is built alone first, nor are grafts checked.
 		d, err := decide(wire.GraftFacts{})
 		if err != nil || d.Refused {
 			return d.Reason, err
 		}
-		return p.rebuild(ctx, st, gin, d, nil)
+		if d.Strategy == policy.StrategyRebuild {
+			return p.rebuild(ctx, st, gin, d, nil)
+		}
+		return p.duplicateWave(ctx, st, gin, d)
 	}
 
 	// The patched package alone, built and tested on the builders like every build.
@@ -267,6 +283,8 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 		return reason, nil
 	case d.Strategy == policy.StrategyRebuild && rebuilds:
 		return p.rebuild(ctx, st, gin, d, []string{p.in.Package})
+	case d.Strategy == policy.StrategyDuplicateWave && duplicates:
+		return p.duplicateWave(ctx, st, gin, d)
 	case d.Strategy != policy.StrategyReplaceDependency:
 		return fmt.Sprintf("policy chose %s: %s; %s is not built yet: start the patch again with --strategy replace-dependency to graft",
 			d.Strategy, d.Reason, d.Strategy), nil
@@ -314,14 +332,7 @@ func (p *securityPatch) rebuild(ctx workflow.Context, st *PatchTagStatus, gin wi
 				EvaluationID: gin.PatchedEvaluation, Dispatch: true},
 			Collection: p.in.Collection, KeyPrefix: in.Key, Limits: p.in.Limits,
 		})
-		finished := false
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			if workflow.Await(ctx, func() bool { return p.cancelled || finished }) == nil && !finished {
-				_ = set.SignalChildWorkflow(ctx, SignalCancel, nil).Get(ctx, nil)
-			}
-		})
-		err := set.Get(ctx, nil)
-		finished = true
+		err := p.awaitChild(ctx, set, nil)
 		if err != nil {
 			return fmt.Sprintf("the rebuild stopped: %s; nothing tagged: start the patch again", errorText(err)), nil
 		}
@@ -338,6 +349,69 @@ func (p *securityPatch) rebuild(ctx workflow.Context, st *PatchTagStatus, gin wi
 		return "", err
 	}
 	st.Tag, st.Commit, st.Rebuilt, st.Retired, st.Done = tagged.Tag, tagged.Commit, tagged.Rebuilt, tagged.Retired, true
+	return "", nil
+}
+
+// awaitChild waits for a child workflow (a rebuild's BuildSet, a duplicate wave) to end,
+// with its result in out, and passes Cancel on to it if the patch is cancelled meanwhile.
+func (p *securityPatch) awaitChild(ctx workflow.Context, child workflow.ChildWorkflowFuture, out any) error {
+	ended := false
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		if workflow.Await(ctx, func() bool { return p.cancelled || ended }) == nil && !ended {
+			_ = child.SignalChildWorkflow(ctx, SignalCancel, nil).Get(ctx, nil)
+		}
+	})
+	err := child.Get(ctx, out)
+	ended = true
+	return err
+}
+
+// duplicateWave makes the security tag of a covered tag with the duplicate-wave strategy:
+// StartDuplicateWave tags the fix merged onto the tag <tag>-security-K-unfinished at once
+// (people may pin it by name) and allocates a major wave, which this patch starts as a
+// child from the covered tag's commit with the fix as its one update — everything a wave
+// does, issues, resolutions, retries, policy, re-verifies it, however long people take —
+// and once it finished, TagDuplicateWave tags its last tag's commit <tag>-security-K.
+// The wave belongs to people once started: it outlives the patch (abandoned on close),
+// and only the patch's Cancel is passed on to it. A wave that does not finish leaves the
+// tag unfinished and the patch failed with the reason.
+func (p *securityPatch) duplicateWave(ctx workflow.Context, st *PatchTagStatus, gin wire.GraftsInput, d policy.StrategyDecision) (string, error) {
+	bctx := bookkeeping(ctx)
+	p.st.Strategy, st.Strategy = string(d.Strategy), string(d.Strategy)
+	gin.Strategy, gin.Reason = string(d.Strategy), d.Reason
+	var dup wire.DuplicateWave
+	if err := workflow.ExecuteActivity(bctx, wire.ActivityStartDuplicateWave, gin).Get(ctx, &dup); err != nil {
+		if app, ok := nonRetryable(err); ok {
+			return app.Message(), nil
+		}
+		return "", err
+	}
+	st.Wave, st.Unfinished = dup.Name, dup.Unfinished
+	p.st.Phase = PatchPhaseReverifying
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: dup.WorkflowID, ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	wave := workflow.ExecuteChildWorkflow(cctx, MajorWave, MajorWaveInput{Collection: p.in.Collection, Wave: dup.Number,
+		Title:   fmt.Sprintf("%s with %s from %s (duplicate-wave of %s)", gin.Tag.Tag, p.in.Package, p.in.Ref, gin.WorkflowID),
+		BaseRef: gin.Tag.Commit, Updates: []wire.Update{{Package: p.in.Package, Ref: p.in.Ref}}, Limits: p.in.Limits})
+	var res MajorWaveResult
+	err := p.awaitChild(ctx, wave, &res)
+	switch {
+	case p.cancelled:
+		p.stopped = true
+		return fmt.Sprintf("cancelled while %s re-verified the fix; %s stays unfinished", dup.Name, dup.Unfinished), nil
+	case err != nil:
+		return fmt.Sprintf("%s did not finish: %s; %s stays unfinished", dup.Name, errorText(err), dup.Unfinished), nil
+	}
+	var tagged wire.SecurityTagResult
+	if err := workflow.ExecuteActivity(bctx, wire.ActivityTagDuplicateWave, wire.DuplicateTagInput{GraftsInput: gin, Wave: dup,
+		WaveTags: res.Tags}).Get(ctx, &tagged); err != nil {
+		if app, ok := nonRetryable(err); ok {
+			return app.Message(), nil
+		}
+		return "", err
+	}
+	st.Tag, st.Commit, st.Done = tagged.Tag, tagged.Commit, true
 	return "", nil
 }
 

@@ -65,6 +65,8 @@ var activityShapes = map[string]shape{
 	wire.ActivityRecordPatchState:    errorOnly[wire.PatchStateInput](),
 	wire.ActivityPreparePatchRebuild: one[wire.PatchRebuildInput, wire.PatchRebuildLayout](),
 	wire.ActivityTagRebuild:          one[wire.PatchRebuildInput, wire.SecurityTagResult](),
+	wire.ActivityStartDuplicateWave:  one[wire.GraftsInput, wire.DuplicateWave](),
+	wire.ActivityTagDuplicateWave:    one[wire.DuplicateTagInput, wire.SecurityTagResult](),
 	// The merge queue.
 	wire.ActivityQueueSubmit:       one[wire.QueueSubmitInput, wire.QueueSubmitResult](),
 	wire.ActivityQueueWithdraw:     errorOnly[wire.QueueWithdrawInput](),

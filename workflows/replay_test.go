@@ -236,6 +236,28 @@ var requiredHistories = []struct {
 	// TestSecurityPatchRebuildCancel: Cancel reaches the BuildSet child.
 	{"patch-rebuild/demo~patch-rebuild-cancel.json", []string{"Cancel", "SIGNAL_EXTERNAL", cancelled}},
 	{"patch-rebuild/demo~patch-rebuild-cancel~wave-1-1~rebuild.json", []string{"Cancel", `"passed":1`}},
+	// An auto patch with libcrypto 3 (a major version change) whose policy chose
+	// duplicate-wave, refused then: recorded before that strategy was built.
+	{"patch-rebuild/demo~patch-auto-major.json", []string{"duplicate-wave is not built yet"}},
+
+	// patch-duplicate-wave: the duplicate-wave strategy (TestSecurityPatchDuplicateWaveEndToEnd:
+	// the patch, its duplicate wave wave-2 with its minor wave and build set), and every
+	// patch above again.
+	{"patch-duplicate-wave/demo~patch-duplicate.json", []string{versionMarker("patch-duplicate-wave"), completed,
+		`"unfinished":"wave-1-1-security-1-unfinished"`, `"tag":"wave-1-1-security-1"`}},
+	{"patch-duplicate-wave/demo~wave-2.json", []string{"duplicate-wave of demo/patch-duplicate", completed, `"tag":"wave-2-1"`}},
+	{"patch-duplicate-wave/demo~wave-2-1.json", []string{completed}},
+	{"patch-duplicate-wave/demo~wave-2-1~build~x86_64-linux~r0.json", []string{completed}},
+	{"patch-duplicate-wave/demo~patch-graft.json", []string{versionMarker("patch-duplicate-wave"), `"tag":"wave-1-1-security-1"`}},
+	{"patch-duplicate-wave/demo~patch-graft-refused.json", []string{"differ in length"}},
+	{"patch-duplicate-wave/demo~patch-rebuild.json", []string{completed, `"rebuilt":10`}},
+	{"patch-duplicate-wave/demo~patch-rebuild~wave-1-1~rebuild.json", []string{`"passed":10`}},
+	{"patch-duplicate-wave/demo~patch-rebuild-failed.json", []string{"pkgtool failed to build"}},
+	{"patch-duplicate-wave/demo~patch-rebuild-failed~wave-1-1~rebuild.json", []string{`"failed":1`}},
+	{"patch-duplicate-wave/demo~patch-rebuild-auto.json", []string{"within small_closure"}},
+	{"patch-duplicate-wave/demo~patch-rebuild-auto~wave-1-1~rebuild.json", []string{`"passed":9`}},
+	{"patch-duplicate-wave/demo~patch-rebuild-cancel.json", []string{"SIGNAL_EXTERNAL", cancelled}},
+	{"patch-duplicate-wave/demo~patch-rebuild-cancel~wave-1-1~rebuild.json", []string{"Cancel"}},
 }
 
 // How a history ended.

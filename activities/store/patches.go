@@ -62,10 +62,10 @@ type PatchTag struct {
 	Strategy string `json:"strategy,omitempty"`
 	// MinorWaveID is the build round of a rebuild (0 for other strategies).
 	MinorWaveID int64 `json:"minor_wave_id,omitempty"`
-	// WaveWorkflowID is the major wave of a duplicate-wave patch, which re-verifies the
-	// fix; UnfinishedTag the tag of the fix it pushed meanwhile.
-	WaveWorkflowID string `json:"wave_workflow_id,omitempty"`
-	UnfinishedTag  string `json:"unfinished_tag,omitempty"`
+	// DuplicateWave is the number of the major wave that re-verifies the fix
+	// (duplicate-wave); UnfinishedTag the tag of the fix pushed meanwhile.
+	DuplicateWave int    `json:"duplicate_wave,omitempty"`
+	UnfinishedTag string `json:"unfinished_tag,omitempty"`
 }
 
 // GraftDebt is one graft a patch made: debt against the major wave of its covered tag
@@ -184,6 +184,11 @@ func (s *Store) StartPatchTag(ctx context.Context, patchID int64, covered string
 	if err != nil {
 		return PatchTag{}, fmt.Errorf("start security tag of %s: %w", covered, err)
 	}
+	return s.patchTag(ctx, patchID, covered)
+}
+
+// patchTag returns one covered tag of a patch.
+func (s *Store) patchTag(ctx context.Context, patchID int64, covered string) (PatchTag, error) {
 	tags, err := s.patchTags(ctx, patchID, covered)
 	if err != nil {
 		return PatchTag{}, err
@@ -202,7 +207,7 @@ func (s *Store) PatchTags(ctx context.Context, patchID int64) ([]PatchTag, error
 func (s *Store) patchTags(ctx context.Context, patchID int64, covered string) ([]PatchTag, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT patch_id, covered_tag, number, name, branch, commit, state, reason, coalesce(summary, 'null'), created_at, tagged_at,
-			strategy, coalesce(minor_wave_id, 0), wave_workflow_id, unfinished_tag
+			strategy, coalesce(minor_wave_id, 0), duplicate_wave, unfinished_tag
 		FROM patch_tags WHERE patch_id = $1 AND ($2 = '' OR covered_tag = $2) ORDER BY created_at, covered_tag`, patchID, covered)
 	if err != nil {
 		return nil, fmt.Errorf("security tags of patch %d: %w", patchID, err)
@@ -212,7 +217,7 @@ func (s *Store) patchTags(ctx context.Context, patchID int64, covered string) ([
 	for rows.Next() {
 		var t PatchTag
 		if err := rows.Scan(&t.PatchID, &t.CoveredTag, &t.Number, &t.Name, &t.Branch, &t.Commit, &t.State, &t.Reason,
-			&t.Summary, &t.CreatedAt, &t.TaggedAt, &t.Strategy, &t.MinorWaveID, &t.WaveWorkflowID, &t.UnfinishedTag); err != nil {
+			&t.Summary, &t.CreatedAt, &t.TaggedAt, &t.Strategy, &t.MinorWaveID, &t.DuplicateWave, &t.UnfinishedTag); err != nil {
 			return nil, err
 		}
 		if string(t.Summary) == "null" {
@@ -289,6 +294,27 @@ func (s *Store) SetPatchTagRound(ctx context.Context, patchID int64, covered, st
 		return fmt.Errorf("record the rebuild of %s: %w", covered, err)
 	}
 	return nil
+}
+
+// MarkUnfinished records that a duplicate wave re-verifies a covered tag: its strategy,
+// the wave's number and the unfinished tag of the fix, with the reason and the audit
+// entry, in one transaction. Idempotent: a wave and tag recorded first are kept, and the
+// row as recorded is returned (so a retried caller uses the same wave).
+func (s *Store) MarkUnfinished(ctx context.Context, patchID int64, covered, strategy string, wave int, unfinished, reason string,
+	audit AuditEntry) (PatchTag, error) {
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		done, err := tx.Exec(ctx, `
+			UPDATE patch_tags SET strategy = $3, duplicate_wave = $4, unfinished_tag = $5, state = 'unfinished', reason = $6
+			WHERE patch_id = $1 AND covered_tag = $2 AND duplicate_wave = 0`, patchID, covered, strategy, wave, unfinished, reason)
+		if err != nil || done.RowsAffected() == 0 {
+			return err
+		}
+		return recordAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return PatchTag{}, fmt.Errorf("record the duplicate wave of %s: %w", covered, err)
+	}
+	return s.patchTag(ctx, patchID, covered)
 }
 
 // FailPatchTag records why a covered tag got no security tag, with the audit entry.

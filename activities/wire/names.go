@@ -36,6 +36,9 @@ const (
 	// The rebuild strategy.
 	ActivityPreparePatchRebuild = "PreparePatchRebuild" // PatchRebuildInput → PatchRebuildLayout
 	ActivityTagRebuild          = "TagRebuild"          // PatchRebuildInput → SecurityTagResult
+	// The duplicate-wave strategy.
+	ActivityStartDuplicateWave = "StartDuplicateWave" // GraftsInput → DuplicateWave
+	ActivityTagDuplicateWave   = "TagDuplicateWave"   // DuplicateTagInput → SecurityTagResult
 )
 
 // ActivityNames lists every activity name, for the tests that hold the worker's
@@ -48,6 +51,7 @@ var ActivityNames = []string{
 	ActivityReview, ActivityRecordDecision, ActivityTagMinorWave, ActivityTagUnfinished,
 	ActivityValidatePatch, ActivityStartPatch, ActivityPreparePatchTag, ActivityCheckGrafts,
 	ActivityTagGrafts, ActivityRecordPatchState, ActivityPreparePatchRebuild, ActivityTagRebuild,
+	ActivityStartDuplicateWave, ActivityTagDuplicateWave,
 	// The merge queue (queue.go).
 	ActivityQueueSubmit, ActivityQueueWithdraw, ActivityQueueLane, ActivityQueueCandidate, ActivityQueueStartBatch,
 	ActivityQueuePrepareBuild, ActivityQueueProbeDone, ActivityQueueFastForward, ActivityQueueFinishBatch,

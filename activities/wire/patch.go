@@ -1,6 +1,8 @@
 package wire
 
 import (
+	"fmt"
+
 	"github.com/crestwaves/crest/policy"
 )
 
@@ -137,4 +139,28 @@ type PatchStateInput struct {
 	Reason     string `json:"reason"`
 	// Tag, when set, is a covered tag that got no security tag (state failed).
 	Tag string `json:"tag,omitempty"`
+}
+
+// MajorWaveID is the workflow ID of major wave n of a collection, as `crest wave` finds
+// it. It is an identifier, not a name people read, and keeps "wave" whatever the tag
+// prefix, so that waves started before the prefix was respected are still found.
+func MajorWaveID(collection string, n int) string { return fmt.Sprintf("%s/wave-%d", collection, n) }
+
+// DuplicateWave is the major wave that re-verifies a covered tag with the fix
+// (duplicate-wave), and the unfinished tag of the fix pushed meanwhile.
+type DuplicateWave struct {
+	Number     int    `json:"number"`
+	Name       string `json:"name"` // wave-N
+	WorkflowID string `json:"workflow_id"`
+	// Unfinished is <tag>-security-K-unfinished: the fix merged onto the covered tag, not
+	// yet built or tested.
+	Unfinished string `json:"unfinished"`
+}
+
+// DuplicateTagInput asks for the security tag of a covered tag once its duplicate wave
+// finished with WaveTags (its minor waves' tags, in order).
+type DuplicateTagInput struct {
+	GraftsInput
+	Wave     DuplicateWave `json:"wave"`
+	WaveTags []string      `json:"wave_tags"`
 }

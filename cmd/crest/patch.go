@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wavename"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -25,7 +26,9 @@ func newPatchCmd(a *app) *cobra.Command {
 package (or those given with --tags) it merges the fix, then either builds and tests the
 patched package alone and grafts the dependents that refer to it (replace-dependency), or
 rebuilds the package and its whole reverse closure in the tag with the build engine
-(rebuild: no graft debt, and it retires the tag's earlier grafts); --strategy auto lets
+(rebuild: no graft debt, and it retires the tag's earlier grafts), or tags the fix
+<tag>-security-K-unfinished at once and starts a major wave from the tag with the fix as
+its update, which re-verifies it as every wave does (duplicate-wave). --strategy auto lets
 policy choose. It tags <tag>-security-K, which crest pin then prefers; a failed build tags
 nothing. Patches are named patch-N.`,
 	}
@@ -94,7 +97,7 @@ func newPatchStartCmd(a *app) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&in.Ref, "ref", "", "the branch, tag or commit of the collection with the fix (required)")
-	f.StringVar(&in.Strategy, "strategy", "auto", "auto, replace-dependency, rebuild or duplicate-wave (not built yet)")
+	f.StringVar(&in.Strategy, "strategy", "auto", "auto, replace-dependency, rebuild or duplicate-wave")
 	f.StringVar(&in.Severity, "severity", "high", "low, medium, high or critical")
 	f.StringVar(&in.Advisory, "advisory", "", "the advisory it fixes, e.g. CVE-2026-0001")
 	f.StringSliceVar(&in.Tags, "tags", nil, "the finished tags to patch (default: every tag with the package)")
@@ -177,16 +180,9 @@ func printPatch(ctx context.Context, st *store.Store, id string, out io.Writer) 
 			return err
 		}
 		for _, t := range tags {
-			if t.MinorWaveID == 0 || t.State != store.PatchTagTagged {
-				continue
+			if err := printPatchTag(ctx, st, p, t, out); err != nil {
+				return err
 			}
-			var sum struct {
-				Rebuilt []string `json:"rebuilt"`
-			}
-			if err := json.Unmarshal(t.Summary, &sum); err != nil {
-				return fmt.Errorf("summary of %s: %w", t.Name, err)
-			}
-			fmt.Fprintf(out, "%s: %d packages rebuilt from source against the fix, no graft debt\n", t.Name, len(sum.Rebuilt))
 		}
 	}
 	debt, err := st.Grafts(ctx, p.ID)
@@ -212,6 +208,34 @@ func printPatch(ctx context.Context, st *store.Store, id string, out io.Writer) 
 		fmt.Fprintf(w, "%s\t%s\t%s → %s\t%s\n", g.Package, g.CoveredTag, filepath.Base(g.OldPath)[:8], filepath.Base(g.NewPath)[:8], retired)
 	}
 	return w.Flush()
+}
+
+// printPatchTag says what a rebuild or a duplicate wave did for a covered tag, and which
+// tag is unfinished and why.
+func printPatchTag(ctx context.Context, st *store.Store, p store.Patch, t store.PatchTag, out io.Writer) error {
+	switch {
+	case t.MinorWaveID != 0 && t.State == store.PatchTagTagged:
+		var sum struct {
+			Rebuilt []string `json:"rebuilt"`
+		}
+		if err := json.Unmarshal(t.Summary, &sum); err != nil {
+			return fmt.Errorf("summary of %s: %w", t.Name, err)
+		}
+		fmt.Fprintf(out, "%s: %d packages rebuilt from source against the fix, no graft debt\n", t.Name, len(sum.Rebuilt))
+	case t.DuplicateWave != 0:
+		prefix, err := st.TagPrefix(ctx, p.Collection)
+		if err != nil {
+			return err
+		}
+		wave := wavename.Major(prefix, t.DuplicateWave)
+		if t.State == store.PatchTagTagged {
+			fmt.Fprintf(out, "%s: re-verified by %s; before, the fix was in %s\n", t.Name, wave, t.UnfinishedTag)
+			return nil
+		}
+		fmt.Fprintf(out, "%s is UNFINISHED: the fix merged onto %s, not yet built or tested; %s re-verifies it (crest wave status %s)\n",
+			t.UnfinishedTag, t.CoveredTag, wave, wave)
+	}
+	return nil
 }
 
 func newPatchCancelCmd(a *app) *cobra.Command {

@@ -40,7 +40,7 @@ func TestPatchStartRefusesBadInput(t *testing.T) {
 			[]string{`ref "no/such/fix" not found in`, "demo has no finished tag to patch"}},
 		{workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251, Strategy: "duplicate-wave", Severity: "urgent"},
 			[]string{"libcrypto", "--ref", demo.SecurityLibcrypto251, "--strategy", "duplicate-wave", "--severity", "urgent"},
-			[]string{"strategy duplicate-wave: not built yet", `severity "urgent": want low, medium, high or critical`}},
+			[]string{`severity "urgent": want low, medium, high or critical`, "demo has no finished tag to patch"}},
 		{workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251, Strategy: "graft", Tags: []string{"wave-9-9"}},
 			[]string{"libcrypto", "--ref", demo.SecurityLibcrypto251, "--strategy", "graft", "--tags", "wave-9-9"},
 			[]string{`strategy "graft": want auto, replace-dependency, rebuild or duplicate-wave`, "tag wave-9-9: not a finished tag of demo"}},
@@ -101,6 +101,27 @@ func TestPatchStatusShowsTagsAndDebt(t *testing.T) {
 		"wave-1-1  wave-1-1-security-1  replace-dependency  tagged  0123456789ab",
 		"graft debt: 1 open, 0 retired",
 		"backup   wave-1-1  aaaaaaaa → bbbbbbbb  open: rebuild it against the fix in a wave",
+	} {
+		require.Contains(t, out.String(), want)
+	}
+
+	// A duplicate-wave patch says which tag is unfinished, and why.
+	p2, err := st.CreatePatch(ctx, store.Patch{Collection: "demo", WorkflowID: "demo/patch-2", Package: "libcrypto",
+		Ref: demo.SecurityLibcrypto251, Strategy: "duplicate-wave", Severity: "high"}, store.AuditEntry{Actor: "crest", Action: "patch-started"})
+	require.NoError(t, err)
+	pt, err := st.StartPatchTag(ctx, p2.ID, "wave-1-1")
+	require.NoError(t, err)
+	for _, wave := range []int{2, 3} { // a retried activity keeps the wave recorded first
+		pt, err = st.MarkUnfinished(ctx, p2.ID, "wave-1-1", "duplicate-wave", wave, pt.Name+"-unfinished", "wave-2 re-verifies the fix",
+			store.AuditEntry{Actor: "crest", Action: "security-unfinished"})
+		require.NoError(t, err)
+		require.Equal(t, 2, pt.DuplicateWave)
+	}
+	out.Reset()
+	require.NoError(t, printPatch(ctx, st, "demo/patch-2", &out))
+	for _, want := range []string{
+		"wave-1-1  wave-1-1-security-2  duplicate-wave  unfinished  -       wave-2 re-verifies the fix",
+		"wave-1-1-security-2-unfinished is UNFINISHED: the fix merged onto wave-1-1, not yet built or tested; wave-2 re-verifies it (crest wave status wave-2)",
 	} {
 		require.Contains(t, out.String(), want)
 	}

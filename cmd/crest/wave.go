@@ -102,10 +102,8 @@ func (a *app) session(cmd *cobra.Command, needTemporal bool) (*session, func(), 
 	return s, done, nil
 }
 
-// waveID is the workflow ID of major wave n of a collection. It is an identifier, not a
-// name people read, and keeps "wave" whatever the tag prefix, so that waves started before
-// the prefix was respected are still found.
-func waveID(collection string, n int) string { return fmt.Sprintf("%s/wave-%d", collection, n) }
+// waveID is the workflow ID of major wave n of a collection (wire.MajorWaveID).
+func waveID(collection string, n int) string { return wire.MajorWaveID(collection, n) }
 
 var waveNameRE = regexp.MustCompile(`^(?:[a-z][a-z0-9._]*(?:-[a-z][a-z0-9._]*)*-)?(\d+)(?:-(\d+))?$`)
 
