@@ -83,7 +83,7 @@ func TestSecurityPatchDuplicateWaveEndToEnd(t *testing.T) {
 	require.Equal(t, store.PatchTagUnfinished, pts[0].State)
 	require.Equal(t, 2, pts[0].DuplicateWave)
 	require.Contains(t, pts[0].Reason, "wave-2 re-verifies the fix")
-	pin, err := s.st.Pin(ctx, "demo", "backup")
+	pin, err := s.st.Pin(ctx, "demo", "backup", store.PinOptions{})
 	require.NoError(t, err)
 	require.Equal(t, "wave-1-1", pin.Tag, "crest pin answers no unfinished tag")
 	require.Eventually(t, func() bool {
@@ -116,7 +116,7 @@ func TestSecurityPatchDuplicateWaveEndToEnd(t *testing.T) {
 	pts, err = s.st.PatchTags(ctx, p.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.PatchTagTagged, pts[0].State)
-	pin, err = s.st.Pin(ctx, "demo", "backup")
+	pin, err = s.st.Pin(ctx, "demo", "backup", store.PinOptions{})
 	require.NoError(t, err)
 	require.Equal(t, "wave-2-1", pin.Tag, "the duplicate wave's tag is the newest green one")
 

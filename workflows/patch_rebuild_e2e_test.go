@@ -102,7 +102,7 @@ func TestSecurityPatchRebuildsEndToEnd(t *testing.T) {
 	require.Contains(t, strings.Fields(run(t, "nix-store", "-q", "--references", backup)), nixBuild("libcrypto"))
 
 	// crest pin answers the rebuilt tag; the graft debt is retired by it.
-	pin, err := s.st.Pin(ctx, "demo", "backup")
+	pin, err := s.st.Pin(ctx, "demo", "backup", store.PinOptions{})
 	require.NoError(t, err)
 	require.Equal(t, "wave-1-1-security-2", pin.Tag)
 	require.Equal(t, tag.Commit, pin.Commit)
@@ -134,7 +134,7 @@ func TestSecurityPatchRebuildsEndToEnd(t *testing.T) {
 	require.Equal(t, store.PatchTagFailed, pts[0].State)
 	require.Equal(t, "wave-1-1-security-3", pts[0].Name)
 	require.Empty(t, run(t, "git", "-C", s.demo.Remote, "tag", "-l", pts[0].Name), "no tag pushed")
-	pin, err = s.st.Pin(ctx, "demo", "backup")
+	pin, err = s.st.Pin(ctx, "demo", "backup", store.PinOptions{})
 	require.NoError(t, err)
 	require.Equal(t, "wave-1-1-security-2", pin.Tag, "a failed rebuild makes no tag")
 
