@@ -1,79 +1,14 @@
 package site_test
 
 import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crestwaves/crest/internal/browsertest"
 )
-
-// chromium finds Debian's Chromium. Like every prerequisite, its absence fails the test
-// with what to install.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("Chromium not found: the browser tests drive Debian's Chromium; install it with `apt-get install chromium` (or run deploy/deps.sh)")
-	return ""
-}
-
-// browser starts a headless Chromium with a fresh profile and no network chatter of its
-// own. When the test fails, the page it was on is saved as a screenshot under os.TempDir()
-// (t.TempDir is deleted) and the path logged.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium(t)),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1600),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	t.Cleanup(cancelCtx)
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(cancel)
-	require.NoError(t, chromedp.Do(ctx), "start Chromium")
-	t.Cleanup(func() { // runs before the cancels above
-		if !t.Failed() {
-			return
-		}
-		dir := filepath.Join(os.TempDir(), "crest-test-artifacts")
-		sctx, scancel := context.WithTimeout(ctx, 20*time.Second)
-		defer scancel()
-		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(90))
-		if err != nil {
-			t.Logf("screenshot: %v", err)
-			return
-		}
-		name := regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(t.Name(), "_") + "-" + time.Now().Format("20060102-150405") + ".png"
-		if err := os.MkdirAll(dir, 0o755); err == nil {
-			if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err == nil {
-				t.Logf("screenshot of the failing page: %s", filepath.Join(dir, name))
-				return
-			}
-		}
-		t.Logf("screenshot could not be saved in %s", dir)
-	})
-	return ctx
-}
 
 // TestBrowserShowsWaveBurndownAndExcuse loads the wave page and a package's excuse page in
 // Chromium and reads what a person sees: the minor waves with their state and reason, the
@@ -83,7 +18,7 @@ func browser(t *testing.T) context.Context {
 func TestBrowserShowsWaveBurndownAndExcuse(t *testing.T) {
 	t.Parallel()
 	srv, _, _ := newSite(t)
-	ctx := browser(t)
+	ctx := browsertest.New(t)
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(srv.URL+"/waves/demo/wave-1"),
