@@ -43,9 +43,15 @@ func startDev(t *testing.T, cfg *Config) (devState, func()) {
 
 func startDevDemo(t *testing.T, cfg *Config, demo bool) (devState, func()) {
 	t.Helper()
+	return startDevOut(t, cfg, demo, io.Discard)
+}
+
+// startDevOut is startDev with --demo as asked, printing to out.
+func startDevOut(t *testing.T, cfg *Config, demo bool, out io.Writer) (devState, func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runDev(ctx, cfg, demo, io.Discard) }()
+	go func() { done <- runDev(ctx, cfg, demo, out) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if s, ok := readDevState(cfg.DataDir); ok {

@@ -100,6 +100,17 @@ func TestSitePortFlagEnvAndDefault(t *testing.T) {
 
 var statusLine = regexp.MustCompile(`(?m)^  Status     http://([0-9.]+:[0-9]+)/$`)
 
+// devSiteAddr waits for crest dev's banner in out and returns the host:port of the status
+// site from its Status line.
+func devSiteAddr(t *testing.T, out *syncBuffer) string {
+	t.Helper()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Crest is ready") },
+		30*time.Second, 50*time.Millisecond, "crest dev prints its banner")
+	m := statusLine.FindStringSubmatch(out.String())
+	require.NotNil(t, m, "banner has a Status line:\n%s", out.String())
+	return m[1]
+}
+
 // TestDevServesStatusSiteAndMetrics starts crest dev with its status site on a free port:
 // the banner names it, it serves the waves page, and its /metrics carries the dev worker's
 // SDK metrics and Crest's own. A taken --site-port is refused by name.
@@ -107,18 +118,9 @@ func TestDevServesStatusSiteAndMetrics(t *testing.T) {
 	cfg := devConfig(t)
 	cfg.Dev.SitePort = 0
 	var out syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runDev(ctx, cfg, false, &out) }()
-	defer func() {
-		cancel()
-		require.NoError(t, <-done)
-	}()
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Crest is ready") },
-		90*time.Second, 100*time.Millisecond, "crest dev starts")
-	m := statusLine.FindStringSubmatch(out.String())
-	require.NotNil(t, m, "banner has a Status line:\n%s", out.String())
-	site := m[1]
+	_, stop := startDevOut(t, cfg, false, &out)
+	defer stop()
+	site := devSiteAddr(t, &out)
 	require.Contains(t, out.String(), "  Metrics    http://"+site+"/metrics")
 
 	code, body := httpGet(t, "http://"+site+"/")
