@@ -33,7 +33,7 @@ func newBenchWavesCmd(a *app) *cobra.Command {
 	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "waves",
-		Short: "Rebuild a synthetic collection in one minor wave with no-op builds and compare with raw Temporal",
+		Short: "Rebuild a synthetic collection in one minor wave with no-op builds (compared with raw Temporal) or modelled ones (compared with the lower bound)",
 		Long: `crest bench waves starts, in this process, a throwaway PostgreSQL (fsync off), the embedded
 Temporal server in memory and Crest's workers, and a tiny git collection whose update branch
 changes every derivation of a synthetic package graph derived from the recorded Debian graph
@@ -53,10 +53,21 @@ policy marks each failure broken after a one-second grace period, so the wave ta
 result then counts builds, failures and dependency failures, and names the largest history
 event of any workflow.
 
-A 100,000-package run takes tens of minutes on two cores.`,
+With --builder model every build sleeps its modelled duration (the cost model's estimate, the
+one the engine's priorities come from) × --time-scale, on --slots build slots (the BuildSet
+window and the build worker's concurrency), and passes (or fails, with --fail-share). The
+result compares the build round's makespan, from the first build's start to the last
+build's end, with its lower bound max(critical path, total work / slots) computed from the
+same durations, and with graph.Simulate's makespan for the same set (the dispatch discipline
+with no overhead); it also reports the machine's load average during the wave. The raw run
+is left out: sleeping builds have no rate to compare.
+
+A 100,000-package run takes tens of minutes on two cores; a 5,000-package model run on 32
+slots about three minutes.`,
 		Example: `  crest bench waves --packages 100000 --builder noop
   crest bench waves --packages 5000 --shard-size 400 --shards 4 --builds-per-shard 64 --json
-  crest bench waves --packages 20000 --fail-share 0.2 --skip-raw`,
+  crest bench waves --packages 20000 --fail-share 0.2 --skip-raw
+  crest bench waves --builder model --packages 5000 --slots 32 --time-scale 0.002`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if a.cfg != nil {
@@ -76,7 +87,9 @@ A 100,000-package run takes tens of minutes on two cores.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&opts.Packages, "packages", bench.DefaultPackages, "packages in the synthetic collection, all rebuilt")
-	f.StringVar(&opts.Builder, "builder", "noop", "builder of the packages (only noop: the benchmark measures Crest, not Nix)")
+	f.StringVar(&opts.Builder, "builder", "noop", "builder of the packages: noop (passes at once) or model (sleeps each package's modelled duration × --time-scale); never Nix")
+	f.Float64Var(&opts.TimeScale, "time-scale", 0, fmt.Sprintf("model builder: real seconds per modelled second (default %g)", bench.DefaultTimeScale))
+	f.IntVar(&opts.Slots, "slots", 0, fmt.Sprintf("build slots: the BuildSet window and the build worker's concurrent activities both (default %d with the model builder; noop keeps shards x builds per shard)", bench.DefaultModelSlots))
 	f.IntVar(&opts.Limits.ShardSize, "shard-size", bench.DefaultShardSize, "most packages per BuildShard workflow (limits.shard_size)")
 	f.IntVar(&opts.Limits.Shards, "shards", bench.DefaultShards, "shard workflows of a layer at once (limits.shards)")
 	f.IntVar(&opts.Limits.BuildsPerShard, "builds-per-shard", bench.DefaultBuildsPerShard, "builds in flight per shard (limits.builds_per_shard)")

@@ -17,7 +17,7 @@ func TestBenchWavesRejectsOtherBuilders(t *testing.T) {
 	cmd.SetOut(&bytes.Buffer{})
 	cmd.SetErr(&bytes.Buffer{})
 	err := cmd.Execute()
-	require.ErrorContains(t, err, `builder "nix": the benchmark supports only noop`)
+	require.ErrorContains(t, err, `builder "nix": the benchmark supports noop and model`)
 }
 
 func TestBenchWavesFlags(t *testing.T) {
@@ -26,7 +26,8 @@ func TestBenchWavesFlags(t *testing.T) {
 	waves, _, err := cmd.Find([]string{"waves"})
 	require.NoError(t, err)
 	for flag, def := range map[string]string{"packages": "100000", "builder": "noop", "shard-size": "400",
-		"shards": "4", "builds-per-shard": "64", "json": "false", "fail-share": "0"} {
+		"shards": "4", "builds-per-shard": "64", "json": "false", "fail-share": "0",
+		"time-scale": "0", "slots": "0"} {
 		f := waves.Flags().Lookup(flag)
 		require.NotNil(t, f, flag)
 		require.Equal(t, def, f.DefValue, flag)

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -44,8 +45,18 @@ const (
 type Options struct {
 	// Packages is the size of the rebuild set (the whole synthetic collection).
 	Packages int
-	// Builder must be "noop": the benchmark measures Crest, not Nix.
+	// Builder is "noop" (builds pass at once: the benchmark measures Crest's own overhead)
+	// or "model" (each build sleeps its modelled duration × TimeScale, and the result
+	// compares the build round's makespan with its lower bound).
 	Builder string
+	// TimeScale is the model builder's real seconds per modelled second (0:
+	// DefaultTimeScale); the no-op builder takes none.
+	TimeScale float64
+	// Slots sets both the BuildSet window (Limits.Builds) and the build worker's concurrent
+	// activities (Workers.MaxBuilds), so that N slots run at most N builds at once, each
+	// taken as soon as one is free (0: DefaultModelSlots with the model builder; the no-op
+	// builder keeps the window and worker defaults).
+	Slots int
 	// Graph is the recorded Debian graph (default: FindGraph).
 	Graph string
 	// Limits of the wave; the raw run uses the same shard size and concurrency.
@@ -98,8 +109,35 @@ func (o Options) withDefaults() (Options, error) {
 	switch o.Builder {
 	case "", "noop":
 		o.Builder = "noop"
+		if o.TimeScale != 0 {
+			return o, errors.New("time scale: only the model builder sleeps")
+		}
+	case "model":
+		if o.TimeScale == 0 {
+			o.TimeScale = DefaultTimeScale
+		}
+		if o.TimeScale < 0 {
+			return o, fmt.Errorf("time scale: must be positive (got %g)", o.TimeScale)
+		}
+		if o.Slots == 0 {
+			o.Slots = DefaultModelSlots
+		}
+		// The raw run compares no-op rates; builds that sleep have no rate to compare.
+		o.SkipRaw = true
 	default:
-		return o, fmt.Errorf("builder %q: the benchmark supports only noop (it measures Crest's own overhead, not Nix)", o.Builder)
+		return o, fmt.Errorf("builder %q: the benchmark supports noop and model (it measures Crest, not Nix)", o.Builder)
+	}
+	if o.Slots < 0 {
+		return o, fmt.Errorf("slots: must be positive (got %d)", o.Slots)
+	}
+	if o.Slots > 0 {
+		if o.Workers.MaxBuilds > 0 && o.Workers.MaxBuilds != o.Slots {
+			return o, fmt.Errorf("slots %d and max builds %d: slots sets the build worker's concurrency, give one of them", o.Slots, o.Workers.MaxBuilds)
+		}
+		if o.Limits.Builds > 0 && o.Limits.Builds != o.Slots {
+			return o, fmt.Errorf("slots %d and limits.builds %d: slots sets the BuildSet window, give one of them", o.Slots, o.Limits.Builds)
+		}
+		o.Workers.MaxBuilds, o.Limits.Builds = o.Slots, o.Slots
 	}
 	if o.FailShare < 0 || o.FailShare >= 1 {
 		return o, fmt.Errorf("fail share: must be at least 0 and below 1 (got %g)", o.FailShare)
@@ -169,6 +207,9 @@ type Result struct {
 	// machine moves it less than Ratio.
 	CPURatio float64 `json:"cpu_ratio"`
 
+	// Model compares the build round with its lower bound (the model builder only).
+	Model *Model `json:"model,omitempty"`
+
 	// FailShare is the share of packages chosen to fail (Options.FailShare).
 	FailShare float64 `json:"fail_share,omitempty"`
 	// Builds is how many builds the builder ran (dependency-failed packages are not built);
@@ -180,6 +221,11 @@ type Result struct {
 	// MarkedBroken counts the failures the policy resolved (marked-broken, dependents
 	// following).
 	MarkedBroken int `json:"marked_broken"`
+	// Retried counts the activity attempts of the run's workflows that were retries, and
+	// RetryErrors lists the first distinct failures that caused them (a retried
+	// BuildPackage runs the builder again when its first attempt built but did not record).
+	Retried     int      `json:"retried,omitempty"`
+	RetryErrors []string `json:"retry_errors,omitempty"`
 
 	// MaxHistory is the longest history of any workflow of the run, raw ones included.
 	MaxHistory History `json:"max_history"`
@@ -300,6 +346,12 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	verr := s.verify(ctx, opts, res)
+	if s.model != nil {
+		if res.Model, err = s.model.result(col, opts.Slots, s.traces); err != nil {
+			return nil, err
+		}
+		res.Model.Load = s.load
+	}
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		res.PeakRSSBytes = ru.Maxrss * 1024
@@ -348,6 +400,10 @@ func (s *stack) runWave(ctx context.Context, opts Options, col Collection, id st
 	say("crest: major wave %s updating %s, rebuilding %d packages …", id, col.Update, opts.Packages)
 	before := s.cpu()
 	stop := s.progress(opts, "crest", &s.built, say)
+	if s.model != nil {
+		stopLoad := loadSampler(time.Second)
+		defer func() { s.load = stopLoad() }()
+	}
 	run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: taskQueue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: CollectionName, Title: "bench: rebuild everything",
 			Updates: []wire.Update{{Package: col.Update, Ref: UpdateRef}}, Limits: opts.Limits, Policy: policyOf(opts)})
@@ -372,23 +428,30 @@ func (s *stack) progress(opts Options, what string, done *atomic.Int64, say func
 	if opts.Progress == nil {
 		return func() {}
 	}
-	quit := make(chan struct{})
-	finished := make(chan struct{})
 	start, from := time.Now(), done.Load()
+	last, lastAt := from, start
+	return every(opts.ProgressEvery, func(now time.Time) {
+		n := done.Load()
+		say("%s: %d/%d after %s (%.0f/s now)", what, n-from, opts.Packages, now.Sub(start).Round(time.Second),
+			float64(n-last)/now.Sub(lastAt).Seconds())
+		last, lastAt = n, now
+	})
+}
+
+// every calls tick every interval, in a goroutine of its own, until stop is called; stop
+// returns once the last tick is done.
+func every(interval time.Duration, tick func(now time.Time)) (stop func()) {
+	quit, finished := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(finished)
-		t := time.NewTicker(opts.ProgressEvery)
+		t := time.NewTicker(interval)
 		defer t.Stop()
-		last, lastAt := from, start
 		for {
 			select {
 			case <-quit:
 				return
 			case now := <-t.C:
-				n := done.Load()
-				say("%s: %d/%d after %s (%.0f/s now)", what, n-from, opts.Packages, now.Sub(start).Round(time.Second),
-					float64(n-last)/now.Sub(lastAt).Seconds())
-				last, lastAt = n, now
+				tick(now)
 			}
 		}
 	}()
@@ -530,7 +593,14 @@ func (s *stack) measure(ctx context.Context, opts Options, res *Result, rawID, c
 		if e.length > res.MaxHistory.Length {
 			res.MaxHistory = History{WorkflowID: e.id, Type: e.typ, Length: e.length}
 		}
-		big, err := s.largestEvent(ctx, e.id, e.run)
+		var see func(*historypb.HistoryEvent)
+		if s.model != nil && e.typ == "BuildSet" {
+			t := newTracer()
+			s.traces = append(s.traces, t)
+			see = t.see
+		}
+		see = retryCounter(res, see)
+		big, err := s.largestEvent(ctx, e.id, e.run, see)
 		if err != nil {
 			return err
 		}
@@ -634,7 +704,7 @@ func (s *stack) verify(ctx context.Context, opts Options, res *Result) error {
 			}
 		}
 		check(once == opts.Packages, "each recorded passed exactly once (attempts 1): %d", once)
-		check(s.built.Load() == int64(opts.Packages), "the builder ran %d times for %d packages", s.built.Load(), opts.Packages)
+		check(s.built.Load() == int64(opts.Packages), "the builder ran %d times for %d packages%s", s.built.Load(), opts.Packages, retries(res))
 	} else {
 		check(counts.Total == opts.Packages && counts.Passed+counts.Failed+counts.DependencyFailed == opts.Packages,
 			"every package has a result in Postgres: %d passed, %d failed, %d dependency-failed of %d",
@@ -657,7 +727,7 @@ func (s *stack) verify(ctx context.Context, opts Options, res *Result) error {
 		check(counts.Unresolved == 0 && res.MarkedBroken == counts.Failed,
 			"the policy marked every failure broken (%d of %d; %d unresolved)", res.MarkedBroken, counts.Failed, counts.Unresolved)
 		check(once == counts.Passed+counts.Failed && s.built.Load() == int64(once),
-			"each built package recorded once (attempts 1): %d, the builder ran %d times", once, s.built.Load())
+			"each built package recorded once (attempts 1): %d, the builder ran %d times%s", once, s.built.Load(), retries(res))
 	}
 	w, err := s.st.WaveByNumber(ctx, CollectionName, 1)
 	if err != nil {
@@ -668,6 +738,9 @@ func (s *stack) verify(ctx context.Context, opts Options, res *Result) error {
 		return err
 	}
 	check(len(dup) == 0, "no derivation built twice (%d duplicates)", len(dup))
+	if s.model != nil {
+		s.model.verify(opts.Slots, check)
+	}
 	check(res.MaxHistory.Length <= HistoryBudget, "no workflow history above %d events (longest %d)", HistoryBudget, res.MaxHistory.Length)
 	res.Tag = s.tag
 	out, err := exec.CommandContext(ctx, "git", "-C", s.remote, "tag", "-l", "--format=%(objecttype)", s.tag).Output()
@@ -690,6 +763,14 @@ func postgresCPU() time.Duration {
 		}
 	}
 	return total
+}
+
+// retries says, for a check, which activity attempts were retried and why.
+func retries(res *Result) string {
+	if res.Retried == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d activity attempts retried after: %s)", res.Retried, strings.Join(res.RetryErrors, "; "))
 }
 
 func b2i(b bool) int {

@@ -18,6 +18,16 @@
 // hash of their key; the wave's policy (FailPolicy) marks them broken after a one-second
 // grace period, so the same run measures histories and payloads of a wave with failures.
 //
+// With Builder "model" each build sleeps its package's modelled duration (graph.DefaultCost,
+// the estimate the engine's priorities come from) × TimeScale on Slots build slots (the
+// BuildSet window and the build worker's concurrency both), and the result (Model) compares
+// the build round's makespan, on the builder's own clock, with its lower bound
+// max(critical path, work / slots) and with graph.Simulate's makespan, all computed by the
+// graph package from the same durations. It also says where the difference went (Losses:
+// slot time left idle while a package was ready, in and out of the dispatcher's
+// continue-as-new drains; Latency: each step of the dispatch loop, from the dispatcher's
+// histories) and what the machine's load was.
+//
 // RunChaos (`crest bench chaos`) runs the demo major wave against a worker in a separate
 // process that it kills with SIGKILL at seeded random points, and restarts the embedded
 // Temporal server on its SQLite file, then counts duplicate builds and lost results.

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"slices"
 	"strings"
 
 	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/crestwaves/crest/activities"
@@ -72,8 +74,9 @@ func keyOfDrv(drv string) (string, bool) {
 // failKey is the key Fails is asked about for a package of the collection.
 func failKey(pkg string) string { return strings.ReplaceAll(pkg, "/", "_") }
 
-// largestEvent reads one run's whole history and returns its largest event.
-func (s *stack) largestEvent(ctx context.Context, id, run string) (Payload, error) {
+// largestEvent reads one run's whole history and returns its largest event; see, when set,
+// is shown every event.
+func (s *stack) largestEvent(ctx context.Context, id, run string, see func(*historypb.HistoryEvent)) (Payload, error) {
 	var p Payload
 	scheduled := map[int64]string{} // activity type by scheduled event, to name a result
 	it := s.c.GetWorkflowHistory(ctx, id, run, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -81,6 +84,9 @@ func (s *stack) largestEvent(ctx context.Context, id, run string) (Payload, erro
 		e, err := it.Next()
 		if err != nil {
 			return p, fmt.Errorf("history of %s: %w", id, err)
+		}
+		if see != nil {
+			see(e)
 		}
 		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
 			scheduled[e.GetEventId()] = a.GetActivityType().GetName()
@@ -95,4 +101,27 @@ func (s *stack) largestEvent(ctx context.Context, id, run string) (Payload, erro
 		}
 	}
 	return p, nil
+}
+
+// maxRetryErrors bounds Result.RetryErrors.
+const maxRetryErrors = 5
+
+// retryCounter wraps see to count retried activity attempts into res (an ActivityTaskStarted
+// event, written when the attempt ends, carries its attempt number and the previous
+// attempt's failure).
+func retryCounter(res *Result, see func(*historypb.HistoryEvent)) func(*historypb.HistoryEvent) {
+	return func(e *historypb.HistoryEvent) {
+		if see != nil {
+			see(e)
+		}
+		a := e.GetActivityTaskStartedEventAttributes()
+		if a == nil || a.GetAttempt() <= 1 {
+			return
+		}
+		res.Retried++
+		msg := a.GetLastFailure().GetMessage()
+		if len(res.RetryErrors) < maxRetryErrors && !slices.Contains(res.RetryErrors, msg) {
+			res.RetryErrors = append(res.RetryErrors, msg)
+		}
+	}
 }

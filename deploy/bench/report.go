@@ -49,6 +49,33 @@ func (r *Result) WriteText(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, "  builds        %s\n", thousands(r.Builds))
 	}
+	if r.Retried > 0 {
+		fmt.Fprintf(&b, "  retries       %d activity attempts retried after: %s\n", r.Retried, strings.Join(r.RetryErrors, "; "))
+	}
+	if m := r.Model; m != nil {
+		fmt.Fprintf(&b, "  model         %d slots (BuildSet window and build worker), time scale %g: %s\n", m.Slots, m.TimeScale, describeScale(m.TimeScale))
+		fmt.Fprintf(&b, "                %s builds: work %s, critical path %s, lower bound max(critical path, work / %d) %s\n",
+			thousands(int64(m.Builds)), secs(m.WorkSeconds), secs(m.CriticalPathSeconds), m.Slots, secs(m.LowerBoundSeconds))
+		fmt.Fprintf(&b, "                makespan %s (first build start to last build end): %.3f× the lower bound\n", secs(m.MakespanSeconds), m.Ratio)
+		fmt.Fprintf(&b, "                simulated %s (graph.Simulate, same durations and slots, critical path first, no overhead): %.3f×\n",
+			secs(m.SimulatedSeconds), m.SimulatedRatio)
+		busy := 0.0
+		if m.MakespanSeconds > 0 && m.Slots > 0 {
+			busy = m.BusySeconds / (float64(m.Slots) * m.MakespanSeconds)
+		}
+		fmt.Fprintf(&b, "                slots busy %.1f%% (%s slept of %d × makespan); at most %d builds at once\n",
+			100*busy, secs(m.BusySeconds), m.Slots, m.PeakBuilds)
+		l := m.Losses
+		fmt.Fprintf(&b, "                lost to dispatch: a slot free while a package was ready for %s of makespan (slot time / slots), %s of it in drains;\n",
+			secs(l.IdleReadySeconds), secs(l.DrainIdleReadySeconds))
+		fmt.Fprintf(&b, "                %d dispatcher runs: %d continue-as-new drains, %s from a run's last build start to the next run's first (longest %s)\n",
+			l.Runs, max(l.Runs-1, 0), secs(l.DrainSeconds), secs(l.LongestDrainSeconds))
+		lt := m.Latency
+		fmt.Fprintf(&b, "                dispatch loop, means: record %s, react %s, take %s (%s takes for %s builds), refill %s, pickup %s: %s from a build's end to its slot's next start\n",
+			ms(lt.RecordSeconds), ms(lt.ReactSeconds), ms(lt.TakeSeconds), thousands(int64(lt.Takes)), thousands(int64(lt.Builds)), ms(lt.RefillSeconds), ms(lt.PickupSeconds),
+			ms(lt.RecordSeconds+lt.ReactSeconds+lt.TakeSeconds+lt.RefillSeconds+lt.PickupSeconds))
+		fmt.Fprintf(&b, "                load average (1 min) during the major wave: mean %.2f, max %.2f on %d CPUs\n", m.Load.Mean, m.Load.Max, m.Load.CPUs)
+	}
 	what := r.MaxPayload.EventType
 	if r.MaxPayload.Activity != "" {
 		what += " " + r.MaxPayload.Activity
@@ -80,6 +107,8 @@ func orSDK(n int) string {
 func secs(s float64) string {
 	return (time.Duration(s * float64(time.Second))).Round(100 * time.Millisecond).String()
 }
+
+func ms(s float64) string { return fmt.Sprintf("%.0fms", 1000*s) }
 
 func rate(r float64) string { return thousands(int64(r + 0.5)) }
 

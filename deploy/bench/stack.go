@@ -42,14 +42,17 @@ type stack struct {
 	c      client.Client
 	acts   *activities.Activities
 	remote string
-	built  atomic.Int64 // builds the builder ran
-	noops  atomic.Int64 // raw activities run
+	built  atomic.Int64  // builds the builder ran
+	model  *modelBuilder // the model builder, when the run has one
+	noops  atomic.Int64  // raw activities run
 	stops  []func()
 
 	// What the runs left for measure and verify.
 	tag              string
 	minorID          int64
 	rawCPU, crestCPU cpu
+	load             Load      // during the major wave, for a model run
+	traces           []*tracer // the dispatcher runs' activities, for a model run
 }
 
 func (s *stack) stop() {
@@ -110,10 +113,17 @@ func startStack(ctx context.Context, opts Options, col Collection) (s *stack, er
 	if s.remote, err = createRepo(ctx, filepath.Join(s.dir, "git")); err != nil {
 		return nil, err
 	}
+	var builder activities.Builder = failing{Builder: activities.NoopBuilder{}, share: opts.FailShare}
+	if opts.Builder == "model" {
+		if s.model, err = newModelBuilder(col, opts.TimeScale, builder); err != nil {
+			return nil, err
+		}
+		builder = s.model
+	}
 	s.acts = &activities.Activities{
 		Store:     s.st,
 		Evaluator: Evaluator{Packages: col.Packages},
-		Builder:   counting{Builder: failing{Builder: activities.NoopBuilder{}, share: opts.FailShare}, n: &s.built},
+		Builder:   counting{Builder: builder, n: &s.built},
 		Repos:     &activities.Repos{Dir: filepath.Join(s.dir, "repos")},
 	}
 	if err := s.acts.RegisterCollection(ctx, wire.Collection{
