@@ -59,11 +59,13 @@ window and the build worker's concurrency), and passes (or fails, with --fail-sh
 result compares the build round's makespan, from the first build's start to the last
 build's end, with its lower bound max(critical path, total work / slots) computed from the
 same durations, and with graph.Simulate's makespan for the same set (the dispatch discipline
-with no overhead); it also reports the machine's load average during the wave. The raw run
-is left out: sleeping builds have no rate to compare.
+with no overhead). It says where the time above the bound went (slots left free while a
+package was ready, in continue-as-new drains and out of them; each step of the dispatch
+loop) and the machine's load average during the wave. The raw run is left out: sleeping
+builds have no rate to compare.
 
 A 100,000-package run takes tens of minutes on two cores; a 5,000-package model run on 32
-slots about three minutes.`,
+slots four to five minutes (its lower bound is two).`,
 		Example: `  crest bench waves --packages 100000 --builder noop
   crest bench waves --packages 5000 --shard-size 400 --shards 4 --builds-per-shard 64 --json
   crest bench waves --packages 20000 --fail-share 0.2 --skip-raw
