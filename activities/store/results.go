@@ -348,7 +348,7 @@ func (s *Store) RecordBuild(ctx context.Context, r BuildRecord) error {
 		e := max(time.Since(r.StartedAt).Seconds(), 0)
 		elapsed = &e
 	}
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := s.inTxRetrying(ctx, func(tx pgx.Tx) error {
 		var inFrontier bool
 		err := tx.QueryRow(ctx, `
 		WITH build AS (

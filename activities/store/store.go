@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -56,6 +58,36 @@ func (s *Store) Close() { s.pool.Close() }
 // otherwise. Every multi-statement write goes through here.
 func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// retryableTx are the errors after which a transaction is worth running again as it was:
+// deadlock_detected and serialization_failure. Postgres aborted it to let another finish.
+var retryableTx = []string{"40P01", "40001"}
+
+// inTxRetrying is InTx for transactions that are safe to run again (idempotent by key) and
+// may lose a deadlock to another (two builds freeing overlapping dependents): it runs fn
+// again, up to four more times, after Postgres aborted it as a deadlock victim or a
+// serialization failure. Without it the error reached the activity, whose retry ran the
+// builder again.
+func (s *Store) inTxRetrying(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return retryAborted(ctx, func() error { return s.InTx(ctx, fn) })
+}
+
+// retryAborted runs run until it does not fail with a retryableTx error, five times at most.
+func retryAborted(ctx context.Context, run func() error) error {
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = run()
+		var pg *pgconn.PgError
+		if attempt == 5 || !errors.As(err, &pg) || !slices.Contains(retryableTx, pg.Code) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt*attempt) * 10 * time.Millisecond):
+		}
+	}
 }
 
 // RedactDSN returns dsn with any password replaced, for logs and messages.
