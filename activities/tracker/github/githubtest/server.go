@@ -50,6 +50,8 @@ type repo struct {
 	id          int64
 	issues      []*issue // by number-1
 	labels      map[string]int64
+	statuses    map[string][]*status // by commit, oldest first
+	commits     map[string]bool      // commits the repository has: every head a pull request had
 }
 
 type issue struct {
@@ -66,6 +68,7 @@ type issue struct {
 	updated     time.Time
 	closed      time.Time
 	closedBy    string
+	pull        *pull // set when the issue is a pull request
 }
 
 type comment struct {
@@ -107,6 +110,7 @@ type Issue struct {
 	Labels      []string  // label names, in the order given
 	Assignees   []string  // logins
 	Comments    []Comment // oldest first
+	PullRequest bool      // the issue is a pull request
 }
 
 // Comment is a snapshot of a comment on the server.
@@ -128,6 +132,11 @@ func New(t testing.TB, token string) *Server {
 	s.mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{number}", s.editIssue)
 	s.mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", s.createComment)
 	s.mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", s.listComments)
+	s.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls", s.listPulls)
+	s.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}", s.getPull)
+	s.mux.HandleFunc("GET /repos/{owner}/{repo}/pulls/{number}/reviews", s.listReviews)
+	s.mux.HandleFunc("POST /repos/{owner}/{repo}/statuses/{sha}", s.createStatus)
+	s.mux.HandleFunc("GET /repos/{owner}/{repo}/commits/{ref}/statuses", s.listStatuses)
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.srv.Close)
 	return s
@@ -141,7 +150,8 @@ func (s *Server) AddRepo(fullName string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	owner, name, _ := strings.Cut(fullName, "/")
-	s.repos[strings.ToLower(fullName)] = &repo{owner: owner, name: name, id: s.id(), labels: map[string]int64{}}
+	s.repos[strings.ToLower(fullName)] = &repo{owner: owner, name: name, id: s.id(), labels: map[string]int64{},
+		statuses: map[string][]*status{}, commits: map[string]bool{}}
 }
 
 // SetAssignable restricts who can be assigned to issues; others get a 422.
@@ -230,7 +240,7 @@ func (s *Server) Issues(fullName string) []Issue {
 	for _, is := range r.issues {
 		snap := Issue{
 			Number: is.number, Title: is.title, Body: is.body, State: is.state, StateReason: is.stateReason,
-			User: is.user, Labels: slices.Clone(is.labels), Assignees: slices.Clone(is.assignees),
+			User: is.user, Labels: slices.Clone(is.labels), Assignees: slices.Clone(is.assignees), PullRequest: is.pull != nil,
 		}
 		for _, c := range is.comments {
 			snap.Comments = append(snap.Comments, Comment{ID: c.id, User: c.user, Body: c.body})
@@ -802,24 +812,34 @@ func (s *Server) userJSON(login string) map[string]any {
 	}
 }
 
-func (s *Server) issueJSON(rp *repo, is *issue) map[string]any {
-	base := s.apiURL("/repos/%s/%s/issues/%d", rp.owner, rp.name, is.number)
-	labels := make([]map[string]any, 0, len(is.labels))
-	for _, l := range is.labels {
+func (s *Server) labelsJSON(rp *repo, names []string) []map[string]any {
+	labels := make([]map[string]any, 0, len(names))
+	for _, l := range names {
 		labels = append(labels, map[string]any{
 			"id": rp.labels[l], "node_id": fmt.Sprintf("MDU6TGFiZWw%d", rp.labels[l]),
 			"url":  s.apiURL("/repos/%s/%s/labels/%s", rp.owner, rp.name, url.PathEscape(l)),
 			"name": l, "description": nil, "color": "ededed", "default": false,
 		})
 	}
-	assignees := make([]map[string]any, 0, len(is.assignees))
-	for _, a := range is.assignees {
+	return labels
+}
+
+// assigneesJSON is the "assignee" (the first) and "assignees" of an issue.
+func (s *Server) assigneesJSON(logins []string) (any, []map[string]any) {
+	assignees := make([]map[string]any, 0, len(logins))
+	for _, a := range logins {
 		assignees = append(assignees, s.userJSON(a))
 	}
-	var assignee any
-	if len(assignees) > 0 {
-		assignee = assignees[0]
+	if len(assignees) == 0 {
+		return nil, assignees
 	}
+	return assignees[0], assignees
+}
+
+func (s *Server) issueJSON(rp *repo, is *issue) map[string]any {
+	base := s.apiURL("/repos/%s/%s/issues/%d", rp.owner, rp.name, is.number)
+	labels := s.labelsJSON(rp, is.labels)
+	assignee, assignees := s.assigneesJSON(is.assignees)
 	var reason, closedBy any
 	if is.stateReason != "" {
 		reason = is.stateReason
@@ -827,7 +847,7 @@ func (s *Server) issueJSON(rp *repo, is *issue) map[string]any {
 	if is.closedBy != "" {
 		closedBy = s.userJSON(is.closedBy)
 	}
-	return map[string]any{
+	out := map[string]any{
 		"id": is.id, "node_id": fmt.Sprintf("I_kwDO%d", is.id), "url": base,
 		"repository_url": s.apiURL("/repos/%s/%s", rp.owner, rp.name),
 		"labels_url":     base + "/labels{/name}", "comments_url": base + "/comments", "events_url": base + "/events",
@@ -839,6 +859,14 @@ func (s *Server) issueJSON(rp *repo, is *issue) map[string]any {
 		"closed_by": closedBy, "author_association": "NONE",
 		"reactions": map[string]any{"url": base + "/reactions", "total_count": 0, "+1": 0, "-1": 0},
 	}
+	if is.pull != nil {
+		// GitHub lists pull requests among issues, marked by this key.
+		pr := s.apiURL("/repos/%s/%s/pulls/%d", rp.owner, rp.name, is.number)
+		html := fmt.Sprintf("https://github.com/%s/%s/pull/%d", rp.owner, rp.name, is.number)
+		out["html_url"] = html
+		out["pull_request"] = map[string]any{"url": pr, "html_url": html, "diff_url": html + ".diff", "patch_url": html + ".patch", "merged_at": nil}
+	}
+	return out
 }
 
 func (s *Server) commentJSON(rp *repo, is *issue, c *comment) map[string]any {

@@ -138,3 +138,88 @@ func TestErrorShapes(t *testing.T) {
 	require.Equal(t, "Server Error", er.Message)
 	require.Equal(t, "5000", resp.Header.Get("X-RateLimit-Limit"), "rate headers on errors too")
 }
+
+const (
+	headA = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+	headB = "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
+)
+
+// TestPullShapes: pull requests, their reviews and commit statuses decode in go-github
+// as GitHub's do, and pull requests are issues too (numbered with them, listed among them
+// with pull_request links, commented on through the issues API).
+func TestPullShapes(t *testing.T) {
+	t.Parallel()
+	s := githubtest.New(t, token)
+	s.AddRepo("o/r")
+	s.SeedIssue("o/r", "alice", "an issue", "b")
+	n := s.SeedPull("o/r", githubtest.Pull{User: "bob", Title: "libnet 2", Base: "main", HeadRef: "update/libnet-2", HeadSHA: headA, Labels: []string{"crest-merge"}})
+	s.SeedPull("o/r", githubtest.Pull{User: "carol", Title: "draft", Base: "main", HeadRef: "wip", HeadSHA: headB, Draft: true})
+	s.SeedPull("o/r", githubtest.Pull{User: "dave", Title: "other base", Base: "staging", HeadRef: "x", HeadSHA: headB})
+	require.Equal(t, 2, n)
+	s.AddReview("o/r", n, "alice", "APPROVED")
+	c := client(t, s, token)
+	ctx := t.Context()
+
+	prs, _, err := c.PullRequests.List(ctx, "o", "r", &gh.PullRequestListOptions{State: "open", Base: "main", Sort: "created", Direction: "asc"})
+	require.NoError(t, err)
+	require.Len(t, prs, 2, "the base filters")
+	pr := prs[0]
+	require.Equal(t, 2, pr.GetNumber())
+	require.Equal(t, "open", pr.GetState())
+	require.Equal(t, "bob", pr.GetUser().GetLogin())
+	require.Equal(t, headA, pr.GetHead().GetSHA())
+	require.Equal(t, "update/libnet-2", pr.GetHead().GetRef())
+	require.Equal(t, "main", pr.GetBase().GetRef())
+	require.Equal(t, "o/r", pr.GetBase().GetRepo().GetFullName())
+	require.Equal(t, "https://github.com/o/r/pull/2", pr.GetHTMLURL())
+	require.Equal(t, "crest-merge", pr.Labels[0].GetName())
+	require.False(t, pr.GetDraft())
+	require.True(t, prs[1].GetDraft())
+
+	full, _, err := c.PullRequests.Get(ctx, "o", "r", n)
+	require.NoError(t, err)
+	require.False(t, full.GetMerged())
+	require.Equal(t, "clean", full.GetMergeableState())
+
+	rv, _, err := c.PullRequests.ListReviews(ctx, "o", "r", n, nil)
+	require.NoError(t, err)
+	require.Len(t, rv, 1)
+	require.Equal(t, "APPROVED", rv[0].GetState())
+	require.Equal(t, "alice", rv[0].GetUser().GetLogin())
+	require.Equal(t, headA, rv[0].GetCommitID())
+	_, _, err = c.PullRequests.ListReviews(ctx, "o", "r", 1, nil)
+	var er *gh.ErrorResponse
+	require.ErrorAs(t, err, &er)
+	require.Equal(t, http.StatusNotFound, er.Response.StatusCode, "issue 1 is no pull request")
+
+	issues, _, err := c.Issues.ListByRepo(ctx, "o", "r", &gh.IssueListByRepoOptions{State: "open"})
+	require.NoError(t, err)
+	require.Len(t, issues, 4)
+	require.True(t, issues[2].IsPullRequest())
+	require.False(t, issues[3].IsPullRequest())
+	_, _, err = c.Issues.CreateComment(ctx, "o", "r", n, &gh.IssueComment{Body: gh.Ptr("queued")})
+	require.NoError(t, err)
+	require.Len(t, s.Issues("o/r")[n-1].Comments, 1)
+	require.True(t, s.Issues("o/r")[n-1].PullRequest)
+
+	st, resp, err := c.Repositories.CreateStatus(ctx, "o", "r", headA, gh.RepoStatus{State: gh.Ptr("pending"), Context: gh.Ptr("crest/merge-queue"), Description: gh.Ptr("queued")})
+	require.NoError(t, err)
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	require.Equal(t, "pending", st.GetState())
+	require.Equal(t, githubtest.BotLogin, st.GetCreator().GetLogin())
+	_, _, err = c.Repositories.CreateStatus(ctx, "o", "r", headA, gh.RepoStatus{State: gh.Ptr("success"), Context: gh.Ptr("crest/merge-queue")})
+	require.NoError(t, err)
+	sts, _, err := c.Repositories.ListStatuses(ctx, "o", "r", headA, nil)
+	require.NoError(t, err)
+	require.Len(t, sts, 2)
+	require.Equal(t, "success", sts[0].GetState(), "newest first")
+	require.Equal(t, []githubtest.Status{{State: "pending", Context: "crest/merge-queue", Description: "queued"}, {State: "success", Context: "crest/merge-queue"}},
+		s.Statuses("o/r", headA))
+
+	_, _, err = c.Repositories.CreateStatus(ctx, "o", "r", "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3", gh.RepoStatus{State: gh.Ptr("success")})
+	require.ErrorAs(t, err, &er)
+	require.Equal(t, http.StatusUnprocessableEntity, er.Response.StatusCode, "an unknown commit")
+	_, _, err = c.Repositories.CreateStatus(ctx, "o", "r", headA, gh.RepoStatus{State: gh.Ptr("done")})
+	require.ErrorAs(t, err, &er)
+	require.Equal(t, []gh.Error{{Resource: "Status", Code: "invalid", Field: "state"}}, er.Errors)
+}
