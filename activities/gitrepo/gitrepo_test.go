@@ -391,3 +391,34 @@ func TestTagWithHugeMessage(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, msg, got)
 }
+
+// TestFetchPullHead: a pull request's head lives under refs/pull/ on the remote, which the
+// branch fetch leaves alone; FetchRef brings it, and follows it when it moves.
+func TestFetchPullHead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d, r := setup(t)
+	gitOut(t, d.Remote, "update-ref", "refs/pull/7/head", d.Commits[demo.FixCalcPrecision])
+	require.NoError(t, r.Fetch(ctx))
+	_, err := r.ResolveRef(ctx, "refs/pull/7/head")
+	require.ErrorIs(t, err, gitrepo.ErrRefNotFound, "the branch fetch does not bring pull requests")
+
+	got, err := r.FetchRef(ctx, "refs/pull/7/head")
+	require.NoError(t, err)
+	require.Equal(t, d.Commits[demo.FixCalcPrecision], got)
+	got, err = r.ResolveRef(ctx, d.Commits[demo.FixCalcPrecision])
+	require.NoError(t, err, "its commit is here now")
+	require.Equal(t, d.Commits[demo.FixCalcPrecision], got)
+
+	gitOut(t, d.Remote, "update-ref", "refs/pull/7/head", d.Commits[demo.UpdateLibnet2])
+	got, err = r.FetchRef(ctx, "refs/pull/7/head")
+	require.NoError(t, err)
+	require.Equal(t, d.Commits[demo.UpdateLibnet2], got, "a push to the pull request moves it")
+
+	_, err = r.FetchRef(ctx, "refs/pull/8/head")
+	require.ErrorIs(t, err, gitrepo.ErrRefNotFound)
+	for _, bad := range []string{"pull/7/head", "refs/../x", "--upload-pack=x", "refs/pull/7/head:refs/heads/main", "refs/pull/"} {
+		_, err = r.FetchRef(ctx, bad)
+		require.ErrorIs(t, err, gitrepo.ErrRefNotFound, bad)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -64,4 +65,30 @@ func (r *Repo) FastForward(ctx context.Context, branch, commit, expect string) e
 		return fmt.Errorf("fast-forward %s: %w", branch, err)
 	}
 	return nil
+}
+
+var remoteRefRE = regexp.MustCompile(`^refs/[A-Za-z0-9._/-]+$`)
+
+// FetchRef fetches a full ref of the remote that the branch fetch does not carry, such as
+// a pull request's head (refs/pull/N/head, as GitHub publishes it), into refs/crest/ (so
+// that its commit stays reachable here) and returns its commit. A ref the remote does not
+// have is ErrRefNotFound.
+func (r *Repo) FetchRef(ctx context.Context, ref string) (string, error) {
+	if !remoteRefRE.MatchString(ref) || strings.Contains(ref, "..") || strings.HasSuffix(ref, "/") {
+		return "", fmt.Errorf("fetch %q: not a full ref: %w", ref, ErrRefNotFound)
+	}
+	unlock, err := r.lock(ctx)
+	if err != nil {
+		return "", fmt.Errorf("fetch %s: %w", ref, err)
+	}
+	defer unlock()
+	local := "refs/crest/" + strings.TrimPrefix(ref, "refs/")
+	if _, err := r.runRemote(ctx, r.cfg.Remote, "fetch", "--quiet", "--no-tags", remoteName, "+"+ref+":"+local); err != nil {
+		var gerr *GitError
+		if errors.As(err, &gerr) && strings.Contains(gerr.Stderr, "couldn't find remote ref") {
+			return "", fmt.Errorf("fetch %s: %w", ref, ErrRefNotFound)
+		}
+		return "", fmt.Errorf("fetch %s: %w", ref, err)
+	}
+	return r.resolve(ctx, local, false)
 }

@@ -633,9 +633,9 @@ func orNow(t time.Time) time.Time {
 	return t
 }
 
-func nonNil(ss []string) []string {
+func nonNil[T any](ss []T) []T {
 	if ss == nil {
-		return []string{}
+		return []T{}
 	}
 	return ss
 }

@@ -45,17 +45,41 @@ type QueueChange struct {
 	MergedAt     *time.Time
 	EjectedAt    *time.Time
 	CollectionID int64
+	// PullRepo and PullNumber name the pull request the change came from (PullNumber 0:
+	// submitted by ref); PullURL is where a person reads it.
+	PullRepo   string
+	PullNumber int64
+	PullURL    string
+	// Candidate is the candidate commit of the latest batch the change was in: for a
+	// merged change, the commit its branch was fast-forwarded to.
+	Candidate string
+	// Reported is the last outcome delivered to the change's author (see migration 0012);
+	// ReportIssue the local issue that follows a change submitted by ref; ReportError and
+	// ReportAttempts what the failed deliveries of the current outcome said.
+	Reported       string
+	ReportIssue    int64
+	ReportError    string
+	ReportAttempts int
 }
 
 const queueChangeColumns = `q.id, q.key, c.name, q.branch, q.ref, q.commit, q.title, q.labels, q.submitted_by, q.lane, q.lane_reason,
 	q.rebuilds, q.state, q.reason, coalesce(q.batch_id, 0), q.attempts, q.evidence, q.submitted_at, q.batched_at, q.built_at,
-	q.merged_at, q.ejected_at, q.collection_id`
+	q.merged_at, q.ejected_at, q.collection_id, q.pull_repo, q.pull_number, q.pull_url, coalesce(b.candidate_commit, ''),
+	q.reported, q.report_issue, q.report_error, q.report_attempts`
+
+// queueChangeFrom is what queueChangeColumns read from.
+const queueChangeFrom = `queue_changes q JOIN collections c ON c.id = q.collection_id LEFT JOIN queue_batches b ON b.id = q.batch_id`
+
+// queueOutcome is a change's outcome as its author is told: pending while queued or
+// batched, its state after that.
+const queueOutcome = `CASE WHEN q.state IN ('queued', 'batched') THEN 'pending' ELSE q.state END`
 
 func scanQueueChange(row pgx.Row) (QueueChange, error) {
 	var q QueueChange
 	err := row.Scan(&q.ID, &q.Key, &q.Collection, &q.Branch, &q.Ref, &q.Commit, &q.Title, &q.Labels, &q.SubmittedBy, &q.Lane,
 		&q.LaneReason, &q.Rebuilds, &q.State, &q.Reason, &q.BatchID, &q.Attempts, &q.Evidence, &q.SubmittedAt, &q.BatchedAt,
-		&q.BuiltAt, &q.MergedAt, &q.EjectedAt, &q.CollectionID)
+		&q.BuiltAt, &q.MergedAt, &q.EjectedAt, &q.CollectionID, &q.PullRepo, &q.PullNumber, &q.PullURL, &q.Candidate,
+		&q.Reported, &q.ReportIssue, &q.ReportError, &q.ReportAttempts)
 	return q, err
 }
 
@@ -64,10 +88,11 @@ func scanQueueChange(row pgx.Row) (QueueChange, error) {
 func (s *Store) SubmitChange(ctx context.Context, q QueueChange) (QueueChange, error) {
 	var id int64
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO queue_changes (key, collection_id, branch, ref, commit, title, labels, submitted_by, state)
-		SELECT $1, c.id, $3, $4, $5, $6, $7, $8, 'queued' FROM collections c WHERE c.name = $2
+		INSERT INTO queue_changes (key, collection_id, branch, ref, commit, title, labels, submitted_by, state, pull_repo, pull_number, pull_url)
+		SELECT $1, c.id, $3, $4, $5, $6, $7, $8, 'queued', $9, $10, $11 FROM collections c WHERE c.name = $2
 		ON CONFLICT (key) DO UPDATE SET key = EXCLUDED.key
-		RETURNING id`, q.Key, q.Collection, q.Branch, q.Ref, q.Commit, q.Title, nonNil(q.Labels), q.SubmittedBy).Scan(&id)
+		RETURNING id`, q.Key, q.Collection, q.Branch, q.Ref, q.Commit, q.Title, nonNil(q.Labels), q.SubmittedBy,
+		q.PullRepo, q.PullNumber, q.PullURL).Scan(&id)
 	if err != nil {
 		return q, notFound(err, "submit "+q.Ref+" to the queue of collection "+q.Collection)
 	}
@@ -76,8 +101,7 @@ func (s *Store) SubmitChange(ctx context.Context, q QueueChange) (QueueChange, e
 
 // QueueChange returns one change of a merge queue.
 func (s *Store) QueueChange(ctx context.Context, id int64) (QueueChange, error) {
-	q, err := scanQueueChange(s.pool.QueryRow(ctx, `SELECT `+queueChangeColumns+`
-		FROM queue_changes q JOIN collections c ON c.id = q.collection_id WHERE q.id = $1`, id))
+	q, err := scanQueueChange(s.pool.QueryRow(ctx, `SELECT `+queueChangeColumns+` FROM `+queueChangeFrom+` WHERE q.id = $1`, id))
 	if err != nil {
 		return q, notFound(err, fmt.Sprintf("queue change %d", id))
 	}
@@ -87,18 +111,72 @@ func (s *Store) QueueChange(ctx context.Context, id int64) (QueueChange, error) 
 // QueueChanges lists the changes of a collection's queue for a branch ("" for every
 // branch), newest first; states filters them (none: all).
 func (s *Store) QueueChanges(ctx context.Context, collection, branch string, states ...string) ([]QueueChange, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+queueChangeColumns+`
-		FROM queue_changes q JOIN collections c ON c.id = q.collection_id
+	return s.queueChanges(ctx, "list queue changes", `SELECT `+queueChangeColumns+` FROM `+queueChangeFrom+`
 		WHERE c.name = $1 AND ($2 = '' OR q.branch = $2) AND (cardinality($3::text[]) = 0 OR q.state = ANY($3))
 		ORDER BY q.id DESC`, collection, branch, nonNil(states))
+}
+
+// queueChanges runs a query of queueChangeColumns.
+func (s *Store) queueChanges(ctx context.Context, what, query string, args ...any) ([]QueueChange, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list queue changes: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (QueueChange, error) { return scanQueueChange(row) })
 	if err != nil {
-		return nil, fmt.Errorf("list queue changes: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
+}
+
+// PullChanges lists the changes of a queue that came from pull requests of repo: those of
+// the given numbers, in any state, and every one still queued or batched; oldest first.
+func (s *Store) PullChanges(ctx context.Context, collection, branch, repo string, numbers []int64) ([]QueueChange, error) {
+	return s.queueChanges(ctx, "pull request changes of "+repo, `SELECT `+queueChangeColumns+` FROM `+queueChangeFrom+`
+		WHERE c.name = $1 AND q.branch = $2 AND q.pull_repo = $3 AND q.pull_number > 0
+			AND (q.pull_number = ANY($4) OR q.state IN ('queued', 'batched'))
+		ORDER BY q.id`, collection, branch, repo, nonNil(numbers))
+}
+
+// UnreportedChanges lists at most limit changes of a queue whose outcome (pending,
+// merged, ejected, withdrawn, handed-to-wave) was not delivered yet, oldest first: those
+// from pull requests of pullRepo ("" for none), and with refs those submitted by ref.
+func (s *Store) UnreportedChanges(ctx context.Context, collection, branch, pullRepo string, refs bool, limit int) ([]QueueChange, error) {
+	return s.queueChanges(ctx, "unreported queue changes", `SELECT `+queueChangeColumns+` FROM `+queueChangeFrom+`
+		WHERE c.name = $1 AND q.branch = $2 AND q.reported <> `+queueOutcome+`
+			AND (($3 <> '' AND q.pull_repo = $3 AND q.pull_number > 0) OR ($4 AND q.pull_number = 0))
+		ORDER BY q.id LIMIT $5`, collection, branch, pullRepo, refs, limit)
+}
+
+// MarkReported records that outcome was delivered for change id.
+func (s *Store) MarkReported(ctx context.Context, id int64, outcome string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE queue_changes SET reported = $2, report_error = '', report_attempts = 0 WHERE id = $1`, id, outcome)
+	if err != nil {
+		return fmt.Errorf("mark queue change %d reported: %w", id, err)
+	}
+	return nil
+}
+
+// ReportFailed records a failed delivery of outcome for change id. With giveUp (the
+// tracker refused for good: the pull request is gone, the token may not comment) the
+// outcome counts as delivered, so that it is not tried again and again.
+func (s *Store) ReportFailed(ctx context.Context, id int64, outcome, msg string, giveUp bool) error {
+	_, err := s.pool.Exec(ctx, `UPDATE queue_changes SET report_error = $3, report_attempts = report_attempts + 1,
+			reported = CASE WHEN $4 THEN $2 ELSE reported END
+		WHERE id = $1`, id, outcome, msg, giveUp)
+	if err != nil {
+		return fmt.Errorf("record failed report of queue change %d: %w", id, err)
+	}
+	return nil
+}
+
+// SetReportIssue records the local issue that follows change id.
+func (s *Store) SetReportIssue(ctx context.Context, id, number int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE queue_changes SET report_issue = $2 WHERE id = $1`, id, number)
+	if err != nil {
+		return fmt.Errorf("record the issue of queue change %d: %w", id, err)
+	}
+	return nil
 }
 
 // SetLane records the lane policy chose for a change, with its reason; a change laned
