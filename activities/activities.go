@@ -8,6 +8,7 @@ import (
 
 	"github.com/crestwaves/crest/activities/gitrepo"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/tracker"
 	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/graph"
 )
@@ -34,6 +35,15 @@ type Activities struct {
 	Repos     *Repos
 	// Issues files issues for root causes; nil files none (the policy still runs).
 	Issues Issues
+	// Intake takes approved pull requests into a collection's merge queue and reports
+	// their results there; nil takes none.
+	Intake *PullIntake
+	// Queues sends merge queues their updates for the intake; nil: the intake cannot
+	// submit (the worker wires workflows.QueueClient).
+	Queues QueueUpdates
+	// QueueIssues follows changes submitted by ref with local issues (crest dev); nil
+	// reports them nowhere but Postgres (crest queue status).
+	QueueIssues tracker.Tracker
 }
 
 // Repos opens each collection's working repository once per process, under Dir.

@@ -103,11 +103,15 @@ func (a *Activities) settleIssue(ctx context.Context, rep IssueReport, resolutio
 	return nil
 }
 
-// issueError keeps tracker failures that will not heal (bad credentials, unknown
-// repository) from being retried forever; the rest retry.
-func issueError(pkg string, err error) error {
+// issueError is trackerError for the issue of a package.
+func issueError(pkg string, err error) error { return trackerError("issue for "+pkg, err) }
+
+// trackerError keeps tracker failures that will not heal (bad credentials, an unknown
+// repository or pull request) from being retried forever; the rest retry. Tracker errors
+// carry no credentials.
+func trackerError(what string, err error) error {
 	if tracker.IsPermanent(err) {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("issue for %s: %v", pkg, err), "IssueTrackerRejected", err)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", what, err), "IssueTrackerRejected", err)
 	}
-	return fmt.Errorf("issue for %s: %w", pkg, err)
+	return fmt.Errorf("%s: %w", what, err)
 }

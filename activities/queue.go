@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -37,19 +38,51 @@ func (a *Activities) QueueSubmit(ctx context.Context, in wire.QueueSubmitInput) 
 	} else if err != nil {
 		return wire.QueueSubmitResult{}, err
 	}
-	commit, err := repo.ResolveRef(ctx, in.Ref)
-	if errors.Is(err, gitrepo.ErrRefNotFound) {
-		return wire.QueueSubmitResult{}, invalid("ref %q not found in %s: push the change there first", in.Ref, gitrepo.RedactURL(col.Remote))
-	} else if err != nil {
+	var commit string
+	if p := in.Pull; p != nil {
+		commit, err = pullCommit(ctx, repo, in.Ref, *p)
+	} else {
+		commit, err = repo.ResolveRef(ctx, in.Ref)
+		if errors.Is(err, gitrepo.ErrRefNotFound) {
+			err = invalid("ref %q not found in %s: push the change there first", in.Ref, gitrepo.RedactURL(col.Remote))
+		}
+	}
+	if err != nil {
 		return wire.QueueSubmitResult{}, err
 	}
-	q, err := a.Store.SubmitChange(ctx, store.QueueChange{Key: in.Key, Collection: in.Collection, Branch: in.Branch, Ref: in.Ref,
-		Commit: commit, Title: in.Title, Labels: in.Labels, SubmittedBy: in.By})
+	q := store.QueueChange{Key: in.Key, Collection: in.Collection, Branch: in.Branch, Ref: in.Ref,
+		Commit: commit, Title: in.Title, Labels: in.Labels, SubmittedBy: in.By}
+	if p := in.Pull; p != nil {
+		q.PullRepo, q.PullNumber, q.PullURL = p.Repo, p.Number, p.URL
+	}
+	q, err = a.Store.SubmitChange(ctx, q)
 	if err != nil {
 		return wire.QueueSubmitResult{}, err
 	}
 	return wire.QueueSubmitResult{ID: q.ID, Commit: q.Commit}, nil
 }
+
+// pullCommit fetches a pull request's head ref (refs/pull/N/head: the branch fetch does not
+// carry it, and a fork's branch is not in the repository at all) and returns the head that
+// was approved. A push since the approval was read moves the ref past it; the approved
+// commit is queued all the same, and the newer head is the intake's next submission.
+func pullCommit(ctx context.Context, repo *gitrepo.Repo, ref string, p wire.PullRequest) (string, error) {
+	if p.Number <= 0 || !fullCommit.MatchString(p.Head) {
+		return "", invalid("pull request %s#%d: want a number and a full head commit (got %q)", p.Repo, p.Number, p.Head)
+	}
+	if _, err := repo.FetchRef(ctx, ref); errors.Is(err, gitrepo.ErrRefNotFound) {
+		return "", invalid("pull request %s#%d: %s not found in %s", p.Repo, p.Number, ref, gitrepo.RedactURL(repo.Remote()))
+	} else if err != nil {
+		return "", err
+	}
+	commit, err := repo.ResolveRef(ctx, p.Head)
+	if errors.Is(err, gitrepo.ErrRefNotFound) {
+		return "", invalid("pull request %s#%d: its approved head %s is not in %s (pushed over?)", p.Repo, p.Number, short(p.Head), gitrepo.RedactURL(repo.Remote()))
+	}
+	return commit, err
+}
+
+var fullCommit = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
 
 // QueueWithdraw takes a queued change out of its queue.
 func (a *Activities) QueueWithdraw(ctx context.Context, in wire.QueueWithdrawInput) error {
@@ -167,6 +200,9 @@ func (a *Activities) QueueCandidate(ctx context.Context, in wire.QueueCandidateI
 	}
 	out.Commit = head
 	for _, c := range in.Changes {
+		if err := a.haveCommit(ctx, repo, c); err != nil {
+			return out, err
+		}
 		head, err := repo.Merge(ctx, branch, c.Commit, fmt.Sprintf("crest queue: merge change %d", c.ID))
 		var conflict *gitrepo.ConflictError
 		switch {
@@ -180,6 +216,27 @@ func (a *Activities) QueueCandidate(ctx context.Context, in wire.QueueCandidateI
 		out.Commit = head
 	}
 	return out, repo.Push(ctx, branch)
+}
+
+// haveCommit makes sure the working repository has a change's commit. One that came
+// from a pull request is reachable only from its head ref (refs/pull/N/head), which the
+// branch fetch does not carry: the worker that took the submission fetched it, another
+// worker fetches it here.
+func (a *Activities) haveCommit(ctx context.Context, repo *gitrepo.Repo, c wire.QueueRef) error {
+	if _, err := repo.ResolveRef(ctx, c.Commit); !errors.Is(err, gitrepo.ErrRefNotFound) {
+		return err
+	}
+	q, err := a.Store.QueueChange(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(q.Ref, "refs/") {
+		return nil // Merge says what is missing
+	}
+	if _, err := repo.FetchRef(ctx, q.Ref); err != nil && !errors.Is(err, gitrepo.ErrRefNotFound) {
+		return err
+	}
+	return nil
 }
 
 // QueueStartBatch records a batch and marks its members batched, in one transaction.

@@ -42,7 +42,9 @@ type stack struct {
 	stop   func()
 }
 
-func newStack(t *testing.T) *stack {
+// newStack starts a stack; configure (if any) changes its activities before the workers
+// start.
+func newStack(t *testing.T, configure ...func(*stack)) *stack {
 	t.Helper()
 	ctx := context.Background()
 	s := &stack{t: t, st: testenv.Store(t)}
@@ -59,6 +61,9 @@ func newStack(t *testing.T) *stack {
 	require.NoError(t, s.acts.RegisterCollection(ctx, s.demoCollection()))
 	s.limits = workflows.Limits{BuildQueuePrefix: s.queue + "-build", HeartbeatTimeout: workflows.Duration(10 * time.Second),
 		ShardSize: 8, Shards: 2, BuildsPerShard: 4}
+	for _, c := range configure {
+		c(s)
+	}
 	s.startWorkers()
 	return s
 }

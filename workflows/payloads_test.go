@@ -77,6 +77,11 @@ var activityShapes = map[string]shape{
 	wire.ActivityQueueProbeDone:    one[wire.QueueProbeInput, []string](),
 	wire.ActivityQueueFastForward:  errorOnly[wire.QueueFastForwardInput](),
 	wire.ActivityQueueFinishBatch:  errorOnly[wire.QueueFinishInput](),
+	// The intake of pull requests.
+	wire.ActivityQueuePulls:        one[wire.QueuePullsInput, wire.QueuePullsResult](),
+	wire.ActivityQueueSubmitPull:   one[wire.QueueSubmitPullInput, wire.QueueSubmitPullResult](),
+	wire.ActivityQueueWithdrawPull: one[wire.QueueWithdrawPullInput, string](),
+	wire.ActivityQueueReport:       one[wire.QueueReportInput, wire.QueueReportResult](),
 }
 
 // workflowShapes are the inputs and results of Crest's workflows.
@@ -87,6 +92,7 @@ var workflowShapes = map[string]shape{
 	"BuildSet":      one[BuildSetInput, BuildSetResult](),
 	"SecurityPatch": one[SecurityPatchInput, SecurityPatchResult](),
 	"MergeQueue":    errorOnly[MergeQueueInput](),
+	"QueueIntake":   errorOnly[QueueIntakeInput](),
 }
 
 // updateShapes are the requests and answers of updates.
@@ -108,6 +114,7 @@ var signalShapes = map[string][]reflect.Type{
 	signalResolve:     {typ[ResolveRequest]()},
 	signalRetry:       {typ[RetryRequest]()},
 	signalPause:       {typ[bool]()},
+	SignalPoll:        {nil},
 }
 
 // failureDetails are the details activity errors of a type carry.
@@ -134,7 +141,7 @@ func TestPayloadShapesAreToday(t *testing.T) {
 		require.True(t, ok, name)
 		requireSignature(t, name, m.Type, 2, s) // receiver, context
 	}
-	for name, fn := range map[string]any{"MajorWave": MajorWave, "MinorWave": MinorWave, "BuildShard": BuildShard, "BuildSet": BuildSet, "MergeQueue": MergeQueue} {
+	for name, fn := range map[string]any{"MajorWave": MajorWave, "MinorWave": MinorWave, "BuildShard": BuildShard, "BuildSet": BuildSet, "MergeQueue": MergeQueue, "QueueIntake": QueueIntake} {
 		requireSignature(t, name, reflect.TypeOf(fn), 1, workflowShapes[name]) // workflow.Context
 	}
 }

@@ -47,12 +47,13 @@ type MergeQueueInput struct {
 }
 
 // SubmitRequest is an approved change: a branch, tag or commit of the collection's
-// repository.
+// repository, or a pull request (Ref its head ref, Pull.Head the approved commit).
 type SubmitRequest struct {
-	Ref    string   `json:"ref"`
-	Title  string   `json:"title,omitempty"`
-	Labels []string `json:"labels,omitempty"`
-	By     string   `json:"by,omitempty"`
+	Ref    string            `json:"ref"`
+	Title  string            `json:"title,omitempty"`
+	Labels []string          `json:"labels,omitempty"`
+	By     string            `json:"by,omitempty"`
+	Pull   *wire.PullRequest `json:"pull,omitempty"`
 }
 
 // SubmitResult is the queued change.
@@ -216,7 +217,7 @@ func (q *mergeQueue) submit(ctx workflow.Context, r SubmitRequest) (SubmitResult
 	var res wire.QueueSubmitResult
 	err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueSubmit, wire.QueueSubmitInput{
 		Key: workflow.GetCurrentUpdateInfo(ctx).ID, Collection: q.in.Collection, Branch: q.in.Branch,
-		Ref: r.Ref, Title: r.Title, Labels: r.Labels, By: r.By}).Get(ctx, &res)
+		Ref: r.Ref, Title: r.Title, Labels: r.Labels, By: r.By, Pull: r.Pull}).Get(ctx, &res)
 	if err != nil {
 		if app, ok := invalidInput(err); ok {
 			return SubmitResult{}, errors.New(app.Message())

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
@@ -12,7 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/tracker"
+	"github.com/crestwaves/crest/activities/tracker/github"
+	"github.com/crestwaves/crest/activities/tracker/github/githubtest"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -267,5 +272,122 @@ func TestQueuePreexistingFailureEjectsNobody(t *testing.T) {
 	for _, p := range probes {
 		require.Equal(t, []string{"libhttp"}, p.Packages)
 		require.Equal(t, []string{"libhttp"}, p.Failed, "probe %s", p.Kind)
+	}
+}
+
+// TestQueuePullRequestsEndToEnd: pull requests on the fake GitHub (real HTTP, real
+// go-github), whose heads are in the demo remote as refs/pull/N/head as GitHub publishes
+// them, go through the intake into the queue: the two approved and labelled ones, not the
+// unapproved one. calc's fix merges, and its head's status ends in success after pending;
+// libnet 2 breaks libhttp and is ejected: failure, and one comment naming libhttp with the
+// log line. Polls after that post nothing more.
+func TestQueuePullRequestsEndToEnd(t *testing.T) {
+	const (
+		repo  = "crestwaves/demo"
+		token = "ghp_QueueE2ECanary1a2b3c4d5e6f7a8b9cZZ"
+		label = "crest-merge"
+	)
+	srv := githubtest.New(t, token)
+	srv.AddRepo(repo)
+	s := newStack(t, func(s *stack) {
+		pulls, err := github.New(github.Config{Repo: repo, Token: token, BaseURL: srv.URL()})
+		require.NoError(t, err)
+		s.acts.Intake = &activities.PullIntake{Collection: "demo", Label: label, Pulls: pulls}
+		s.acts.Queues = workflows.QueueClient{Client: s.c, TaskQueue: s.queue, Limits: s.limits}
+	})
+	ctx := context.Background()
+	pull := func(branch string, approved bool) (int, string) {
+		head := s.demo.Commits[branch]
+		n := srv.SeedPull(repo, githubtest.Pull{User: "bob", Title: branch, Base: demo.MainBranch, HeadRef: branch, HeadSHA: head, Labels: []string{label}})
+		if approved {
+			srv.AddReview(repo, n, "alice", "APPROVED")
+		}
+		out, err := exec.Command("git", "--git-dir", s.demo.Remote, "update-ref", fmt.Sprintf("refs/pull/%d/head", n), head).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return n, head
+	}
+	goodPR, good := pull(demo.FixCalcPrecision, true)
+	badPR, bad := pull(demo.UpdateLibnet2, true)
+	pull(demo.FixPkgtoolLibcrypto3, false)
+
+	id := s.startQueue(`{"window_start": 1, "window_min": 1, "max_wait": "1s"}`)
+	intake := workflows.QueueIntakeWorkflowID(id)
+	_, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: intake, TaskQueue: s.queue}, workflows.QueueIntake,
+		workflows.QueueIntakeInput{Collection: "demo", Branch: demo.MainBranch, Queue: id, Every: workflows.Duration(time.Second)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.c.TerminateWorkflow(context.Background(), intake, "", "test over") })
+
+	cs := s.waitChanges("both pull requests settled", func(m map[int64]store.QueueChange) bool {
+		settled := 0
+		for _, c := range m {
+			if c.State == store.QueueMerged || c.State == store.QueueEjected {
+				settled++
+			}
+		}
+		return settled == 2
+	})
+	require.Len(t, cs, 2, "the unapproved pull request stays out")
+	byPull := map[int64]store.QueueChange{}
+	for _, c := range cs {
+		require.Equal(t, repo, c.PullRepo)
+		require.Equal(t, fmt.Sprintf("refs/pull/%d/head", c.PullNumber), c.Ref)
+		byPull[c.PullNumber] = c
+	}
+	merged, ejected := byPull[int64(goodPR)], byPull[int64(badPR)]
+	require.Equal(t, store.QueueMerged, merged.State, merged.Reason)
+	require.Equal(t, good, merged.Commit, "the approved head")
+	require.Equal(t, store.QueueEjected, ejected.State, ejected.Reason)
+	require.Equal(t, bad, ejected.Commit)
+	require.Equal(t, merged.Candidate, s.remoteHead(demo.MainBranch))
+
+	// The results go back: a status on each head, pending first; one comment each.
+	last := func(head string) githubtest.Status {
+		sts := srv.Statuses(repo, head)
+		if len(sts) == 0 {
+			return githubtest.Status{}
+		}
+		return sts[len(sts)-1]
+	}
+	deadline := time.Now().Add(time.Minute)
+	for last(good).State != "success" || last(bad).State != "failure" {
+		require.True(t, time.Now().Before(deadline), "statuses not reported: %+v %+v", srv.Statuses(repo, good), srv.Statuses(repo, bad))
+		time.Sleep(250 * time.Millisecond)
+	}
+	for _, head := range []string{good, bad} {
+		sts := srv.Statuses(repo, head)
+		require.Equal(t, "pending", sts[0].State, "pending on queue entry")
+		for _, st := range sts {
+			require.Equal(t, tracker.QueueStatusContext, st.Context)
+		}
+	}
+	require.Equal(t, "Ejected: breaks libhttp", last(bad).Description)
+
+	// Two more polls say nothing new.
+	polls := func() int {
+		v, err := s.c.QueryWorkflow(ctx, intake, "", workflows.QueryStatus)
+		require.NoError(t, err)
+		var st workflows.IntakeStatus
+		require.NoError(t, v.Get(&st))
+		require.Empty(t, st.Why)
+		return st.Polls
+	}
+	after := polls() + 2
+	for polls() < after {
+		time.Sleep(250 * time.Millisecond)
+	}
+	issues := srv.Issues(repo)
+	goodComments, badComments := issues[goodPR-1].Comments, issues[badPR-1].Comments
+	require.Len(t, goodComments, 1)
+	require.Contains(t, goodComments[0].Body, "**Merged.**")
+	require.Contains(t, goodComments[0].Body, merged.Candidate)
+	require.Len(t, badComments, 1)
+	require.Contains(t, badComments[0].Body, "**Ejected.**")
+	require.Contains(t, badComments[0].Body, "`libhttp` fails to build")
+	require.Contains(t, badComments[0].Body, "undefined reference to 'net_connect'")
+	require.Len(t, srv.Statuses(repo, good), 2, "pending and success, once each")
+	require.Len(t, srv.Statuses(repo, bad), 2, "pending and failure, once each")
+	require.Empty(t, issues[2].Comments, "nothing said to the unapproved one")
+	for _, r := range srv.Requests() {
+		require.NotContains(t, r.Path, token)
 	}
 }

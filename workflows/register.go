@@ -10,4 +10,5 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(BuildSet)
 	r.RegisterWorkflow(SecurityPatch)
 	r.RegisterWorkflow(MergeQueue)
+	r.RegisterWorkflow(QueueIntake)
 }

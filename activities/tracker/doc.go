@@ -1,6 +1,7 @@
 // Package tracker is how Crest talks to maintainers: one issue per root cause, filed in
 // the collection's issue tracker, commented on when the failure recurs in a later wave,
-// and closed (or annotated) when the failure is resolved.
+// and closed (or annotated) when the failure is resolved; and to contributors: the merge
+// queue's results on their pull requests (Pulls, QueueResult and its renderers).
 //
 // The package holds the Tracker interface the activities use, its value types, typed
 // errors that tell "retry later" from "give up", and the pure parts every implementation

@@ -55,4 +55,5 @@ var ActivityNames = []string{
 	// The merge queue (queue.go).
 	ActivityQueueSubmit, ActivityQueueWithdraw, ActivityQueueLane, ActivityQueueCandidate, ActivityQueueStartBatch,
 	ActivityQueuePrepareBuild, ActivityQueueProbeDone, ActivityQueueFastForward, ActivityQueueFinishBatch,
+	ActivityQueuePulls, ActivityQueueSubmitPull, ActivityQueueWithdrawPull, ActivityQueueReport,
 }

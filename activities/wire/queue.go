@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"errors"
 
 	"github.com/crestwaves/crest/policy"
 )
@@ -17,7 +18,17 @@ const (
 	ActivityQueueProbeDone    = "QueueProbeDone"    // QueueProbeInput → the probe's failed packages
 	ActivityQueueFastForward  = "QueueFastForward"  // QueueFastForwardInput → error only
 	ActivityQueueFinishBatch  = "QueueFinishBatch"  // QueueFinishInput → error only
+
+	// The intake of pull requests and the reports to authors (the QueueIntake workflow).
+	ActivityQueuePulls        = "QueuePulls"        // QueuePullsInput → QueuePullsResult
+	ActivityQueueSubmitPull   = "QueueSubmitPull"   // QueueSubmitPullInput → QueueSubmitPullResult
+	ActivityQueueWithdrawPull = "QueueWithdrawPull" // QueueWithdrawPullInput → the refusal ("" withdrawn)
+	ActivityQueueReport       = "QueueReport"       // QueueReportInput → QueueReportResult
 )
+
+// ErrRefused is what a merge queue's update answered when it refused (an unknown ref, a
+// change no longer waiting), as opposed to not being reached.
+var ErrRefused = errors.New("refused by the merge queue")
 
 // ErrBranchMoved is the error type of a fast-forward refused because the target branch
 // moved since the candidate was made on it: the batch is made again on the new head.
@@ -33,6 +44,34 @@ type QueueSubmitInput struct {
 	Title      string   `json:"title,omitempty"`
 	Labels     []string `json:"labels,omitempty"`
 	By         string   `json:"by,omitempty"`
+	// Pull is the pull request the change is, when it is one: Ref is then its head ref
+	// (refs/pull/N/head) and the commit queued is Pull.Head, what was approved.
+	Pull *PullRequest `json:"pull,omitempty"`
+}
+
+// PullRequest names the pull request a change came from: where its results go and the
+// head commit that was approved.
+type PullRequest struct {
+	Repo   string `json:"repo"`   // "owner/name"
+	Number int64  `json:"number"` // > 0
+	Head   string `json:"head"`   // the approved head commit
+	URL    string `json:"url,omitempty"`
+}
+
+// QueueSubmission is a change sent to a merge queue's Submit update from outside a
+// workflow (the intake's activity), as crest queue submit sends it.
+type QueueSubmission struct {
+	Collection string `json:"collection"`
+	Branch     string `json:"branch"`
+	// WorkflowID is the queue's workflow (default: workflows.QueueWorkflowID).
+	WorkflowID string `json:"workflow_id,omitempty"`
+	// UpdateID makes the submission idempotent: the queue records it once.
+	UpdateID string       `json:"update_id,omitempty"`
+	Ref      string       `json:"ref"`
+	Title    string       `json:"title,omitempty"`
+	Labels   []string     `json:"labels,omitempty"`
+	By       string       `json:"by,omitempty"`
+	Pull     *PullRequest `json:"pull,omitempty"`
 }
 
 // QueueSubmitResult is the recorded change: its ID and the commit its ref named.
@@ -167,4 +206,85 @@ type QueueFinishInput struct {
 	Merged      []int64         `json:"merged,omitempty"`
 	Ejected     []QueueEjection `json:"ejected,omitempty"`
 	Requeued    []int64         `json:"requeued,omitempty"`
+}
+
+// QueuePullsInput asks which pull requests a queue should take or let go of now.
+type QueuePullsInput struct {
+	Collection string `json:"collection"`
+	Branch     string `json:"branch"`
+}
+
+// QueuePullsResult is the intake's plan: pull requests to submit (each after withdrawing
+// the waiting change of its older head), waiting changes to withdraw because their pull
+// request is no longer ready, and pull requests held until their older head's batch ends.
+type QueuePullsResult struct {
+	// Repo is the repository the pull requests come from; "" when this worker takes none
+	// for the collection (then the plan is empty).
+	Repo     string                `json:"repo,omitempty"`
+	Ready    int                   `json:"ready"`
+	Submit   []QueuePullSubmission `json:"submit,omitempty"`
+	Withdraw []QueuePullWithdrawal `json:"withdraw,omitempty"`
+	Held     []string              `json:"held,omitempty"`
+}
+
+// QueuePullSubmission is a pull request to submit at its head.
+type QueuePullSubmission struct {
+	// Key is the submission's update ID and record key: the pull request at its head, so
+	// that the same head is recorded once however often it is sent.
+	Key    string      `json:"key"`
+	Pull   PullRequest `json:"pull"`
+	Title  string      `json:"title,omitempty"`
+	Author string      `json:"author,omitempty"`
+	Labels []string    `json:"labels,omitempty"`
+	// Replaces is the waiting change of an older head of the pull request, withdrawn first.
+	Replaces int64 `json:"replaces,omitempty"`
+}
+
+// QueuePullWithdrawal is a waiting change to take out, and why.
+type QueuePullWithdrawal struct {
+	ID     int64  `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// QueueSubmitPullInput submits a pull request to the queue of Collection's Branch
+// (workflow Queue).
+type QueueSubmitPullInput struct {
+	Collection string `json:"collection"`
+	Branch     string `json:"branch"`
+	Queue      string `json:"queue"`
+	QueuePullSubmission
+}
+
+// QueueSubmitPullResult is the change recorded; or why the queue refused the pull request
+// (its author is told there); or why it is held (its older head is being built).
+type QueueSubmitPullResult struct {
+	ID      int64  `json:"id,omitempty"`
+	Commit  string `json:"commit,omitempty"`
+	Refused string `json:"refused,omitempty"`
+	Held    string `json:"held,omitempty"`
+}
+
+// QueueWithdrawPullInput withdraws a waiting change from the queue of Collection's Branch
+// (workflow Queue).
+type QueueWithdrawPullInput struct {
+	Collection string `json:"collection"`
+	Branch     string `json:"branch"`
+	Queue      string `json:"queue"`
+	QueuePullWithdrawal
+}
+
+// QueueReportInput delivers the outcomes of a queue's changes not reported yet.
+type QueueReportInput struct {
+	Collection string `json:"collection"`
+	Branch     string `json:"branch"`
+}
+
+// QueueReportResult counts the outcomes delivered and those that failed (tried again on
+// the next run), with the last failure.
+type QueueReportResult struct {
+	Reported int    `json:"reported"`
+	Failed   int    `json:"failed"`
+	Error    string `json:"error,omitempty"`
+	// More says there were more to report than one run delivers.
+	More bool `json:"more,omitempty"`
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ type Config struct {
 	Site        SiteConfig         `mapstructure:"site"`
 	Nix         NixConfig          `mapstructure:"nix"`
 	Tracker     TrackerConfig      `mapstructure:"issue_tracker"`
+	Queue       QueueConfig        `mapstructure:"queue"`
 	Git         GitConfig          `mapstructure:"git"`
 	Collections []CollectionConfig `mapstructure:"collections"`
 
@@ -135,6 +137,44 @@ type GitHubConfig struct {
 	Repo    string `mapstructure:"repo"`
 }
 
+// QueueConfig is the merge queue's: where approved pull requests come from.
+type QueueConfig struct {
+	GitHub QueueGitHubConfig `mapstructure:"github"`
+}
+
+// QueueGitHubConfig is the intake of GitHub pull requests into one collection's merge
+// queue: the open pull requests into Branch with an approval and Label are submitted, and
+// their results go back as a comment and a commit status. An empty Repo takes none.
+type QueueGitHubConfig struct {
+	Repo         string        `mapstructure:"repo"`       // "owner/name"
+	Collection   string        `mapstructure:"collection"` // default: the only configured collection (crest dev: the demo)
+	Branch       string        `mapstructure:"branch"`     // default: the collection's main branch
+	Label        string        `mapstructure:"label"`
+	Token        string        `mapstructure:"token" secret:"true"` // default: issue_tracker.github.token
+	BaseURL      string        `mapstructure:"base_url"`            // default: issue_tracker.github.base_url, else api.github.com
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+}
+
+// token is the token of the intake: its own, or the issue tracker's.
+func (c *Config) intakeToken() string {
+	if c.Queue.GitHub.Token != "" {
+		return c.Queue.GitHub.Token
+	}
+	return c.Tracker.GitHub.Token
+}
+
+// intakeCollection is the collection the pull requests go to: configured, the only
+// configured one, or fallback (crest dev: its demo).
+func (c *Config) intakeCollection(fallback string) string {
+	switch {
+	case c.Queue.GitHub.Collection != "":
+		return c.Queue.GitHub.Collection
+	case len(c.Collections) == 1:
+		return c.Collections[0].Name
+	}
+	return fallback
+}
+
 // GitConfig is how the workers authenticate to collection remotes and upstreams over
 // HTTP(S). Credentials are given here (or in CREST_GIT_CREDENTIALS as a JSON list: the
 // environment cannot spell a list of maps otherwise) or in a configured URL's userinfo; either
@@ -221,6 +261,13 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("issue_tracker.github.base_url", "")
 	v.SetDefault("issue_tracker.github.owner", "")
 	v.SetDefault("issue_tracker.github.repo", "")
+	v.SetDefault("queue.github.repo", "")
+	v.SetDefault("queue.github.collection", "")
+	v.SetDefault("queue.github.branch", "")
+	v.SetDefault("queue.github.label", "crest-merge")
+	v.SetDefault("queue.github.token", "")
+	v.SetDefault("queue.github.base_url", "")
+	v.SetDefault("queue.github.poll_interval", time.Minute)
 	v.SetDefault("git.credentials", []map[string]any{})
 	v.SetDefault("collections", []map[string]any{})
 }
@@ -479,6 +526,26 @@ func (c *Config) validate() error {
 		}
 	default:
 		bad("issue_tracker.kind", "%q is not one of local, github", c.Tracker.Kind)
+	}
+	if q := c.Queue.GitHub; q.Repo != "" {
+		if owner, name, ok := strings.Cut(q.Repo, "/"); !ok || owner == "" || name == "" || strings.ContainsAny(name, "/ \t") {
+			bad("queue.github.repo", "%q is not owner/name", q.Repo)
+		}
+		if strings.TrimSpace(q.Label) == "" {
+			bad("queue.github.label", "must not be empty: only pull requests with the label are taken")
+		}
+		if q.PollInterval < time.Second {
+			bad("queue.github.poll_interval", "must be at least 1s (got %s)", q.PollInterval)
+		}
+		if c.intakeToken() == "" {
+			bad("queue.github.token", "required to read pull requests (or set issue_tracker.github.token)")
+		}
+		if q.Collection == "" && len(c.Collections) > 1 {
+			bad("queue.github.collection", "required when more than one collection is configured")
+		}
+		if q.Collection != "" && len(c.Collections) > 0 && !slices.ContainsFunc(c.Collections, func(col CollectionConfig) bool { return col.Name == q.Collection }) {
+			bad("queue.github.collection", "%q is not a configured collection", q.Collection)
+		}
 	}
 	for i, g := range c.Git.Credentials {
 		key := fmt.Sprintf("git.credentials[%d]", i)

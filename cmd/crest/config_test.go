@@ -3,8 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
@@ -88,6 +88,13 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 			`collections[0].policy: policy of collection demo: settings: grace_perod: unknown field (did you mean grace_period?)`},
 		"policy too short": {"collections:\n  - name: demo\n    remote: /x\n    policy:\n      grace_period: 5m\n",
 			"grace_period"},
+		"queue repo":  {"queue:\n  github:\n    repo: nixpkgs\n    token: t\n", `queue.github.repo: "nixpkgs" is not owner/name`},
+		"queue token": {"queue:\n  github:\n    repo: nixos/nixpkgs\n", "queue.github.token: required to read pull requests"},
+		"queue poll": {"queue:\n  github:\n    repo: nixos/nixpkgs\n    token: t\n    poll_interval: 10ms\n",
+			"queue.github.poll_interval: must be at least 1s"},
+		"queue label": {"queue:\n  github:\n    repo: nixos/nixpkgs\n    token: t\n    label: ''\n", "queue.github.label: must not be empty"},
+		"queue collection": {"queue:\n  github:\n    repo: nixos/nixpkgs\n    token: t\n    collection: nope\ncollections:\n  - {name: a, remote: /a}\n",
+			`queue.github.collection: "nope" is not a configured collection`},
 		"upstream without repo": {"collections:\n  - name: demo\n    remote: /x\n    upstreams:\n      - package: libjson\n",
 			"collections[0].upstreams[0]: package and repo are required"},
 	} {
@@ -117,17 +124,12 @@ issue_tracker:
 `)
 	t.Setenv("CREST_ISSUE_TRACKER_GITHUB_TOKEN", "ghp_supersecrettoken")
 	t.Setenv("CREST_TEMPORAL_API_KEY", "tmprl-api-key-secret")
-	root := newRootCmd()
-	var out strings.Builder
-	root.SetOut(&out)
-	root.SetArgs([]string{"config", "show", "--config", file})
-	require.NoError(t, root.Execute())
-	text := out.String()
+	text := configShow(t, file)
+	var shown map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(text), &shown))
 	for _, secret := range []string{"hunter2-db", "ghp_supersecrettoken", "tmprl-api-key-secret"} {
 		require.NotContains(t, text, secret)
 	}
-	var shown map[string]any
-	require.NoError(t, yaml.Unmarshal([]byte(text), &shown))
 	tr := shown["issue_tracker"].(map[string]any)["github"].(map[string]any)
 	require.Equal(t, "(redacted)", tr["token"])
 	require.Equal(t, "nixos", tr["owner"])
@@ -150,4 +152,36 @@ func TestWorkerRolesFromEnvironment(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, cfg.Worker.ServeDefault)
 	require.Equal(t, []string{"x86_64-linux", "aarch64-linux"}, cfg.Worker.Systems)
+}
+
+// TestQueueGitHubConfig: the intake's keys have defaults, read the environment, borrow the
+// issue tracker's token, and never show it.
+func TestQueueGitHubConfig(t *testing.T) {
+	file := writeConfig(t, `
+issue_tracker:
+  github:
+    token: ghp_trackertoken
+queue:
+  github:
+    repo: nixos/nixpkgs
+collections:
+  - {name: nixpkgs, remote: https://github.com/nixos/nixpkgs.git, main_branch: master}
+`)
+	t.Setenv("CREST_QUEUE_GITHUB_POLL_INTERVAL", "30s")
+	cfg, _, err := loadConfig(file, nil)
+	require.NoError(t, err)
+	require.Equal(t, "crest-merge", cfg.Queue.GitHub.Label)
+	require.Equal(t, 30*time.Second, cfg.Queue.GitHub.PollInterval)
+	require.Equal(t, "ghp_trackertoken", cfg.intakeToken())
+	require.Equal(t, "nixpkgs", cfg.intakeCollection("demo"), "the only configured collection")
+
+	t.Setenv("CREST_QUEUE_GITHUB_TOKEN", "ghp_queuetoken")
+	text := configShow(t, file)
+	var shown map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(text), &shown))
+	require.NotContains(t, text, "ghp_queuetoken")
+	require.NotContains(t, text, "ghp_trackertoken")
+	q := shown["queue"].(map[string]any)["github"].(map[string]any)
+	require.Equal(t, "(redacted)", q["token"])
+	require.Equal(t, "nixos/nixpkgs", q["repo"])
 }

@@ -164,6 +164,9 @@ func runDev(ctx context.Context, cfg *Config, demo bool, out io.Writer) (err err
 		return err
 	}
 	s.stops = append(s.stops, stopWorkers)
+	if err := startIntake(ctx, cfg, s.client, acts, out); err != nil {
+		return err
+	}
 
 	state := devState{PID: os.Getpid(), Temporal: frontend, Namespace: namespace, UI: uiAddr,
 		DatabaseURL: dsn, TaskQueue: cfg.TaskQueues.Default}

@@ -11,11 +11,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/tracker/local"
 	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -28,7 +26,11 @@ func newQueueCmd(a *app) *cobra.Command {
 <collection>/queue/<branch>), started by the first submission. A change is laned by its
 rebuild set (fast, wave or priority), batched into a candidate commit, built, and the
 branch fast-forwarded to exactly that commit when it is green; a red batch is bisected by
-building only the failed packages, and the culprit ejected with its evidence.`,
+building only the failed packages, and the culprit ejected with its evidence.
+
+GitHub pull requests come in through the queue's intake (a QueueIntake workflow,
+configured by queue.github): approved ones with the label are submitted at their head,
+and their results go back as a comment and a commit status.`,
 	}
 	pf := cmd.PersistentFlags()
 	pf.String("collection", "", "collection (default: the only one registered)")
@@ -76,36 +78,26 @@ func newQueueSubmitCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				in := workflows.MergeQueueInput{Collection: s.collection, Branch: branch,
-					Limits: workflows.Limits{BuildQueuePrefix: a.cfg.TaskQueues.BuildPrefix}}
+				qc := queueClient(a.cfg, s.c)
 				if settings != "" {
-					in.Settings = json.RawMessage(settings)
+					qc.Settings = json.RawMessage(settings)
 				}
-				id := workflows.QueueWorkflowID(s.collection, branch)
-				op := s.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
-					ID: id, TaskQueue: a.cfg.TaskQueues.Default,
-					WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-					TypedSearchAttributes: temporal.NewSearchAttributes(workflows.SearchCollection.ValueSet(s.collection),
-						workflows.SearchPhase.ValueSet("waiting")),
-				}, workflows.MergeQueue, in)
-				h, err := s.c.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-					StartWorkflowOperation: op,
-					UpdateOptions: client.UpdateWorkflowOptions{UpdateName: workflows.UpdateSubmit, WaitForStage: client.WorkflowUpdateStageCompleted,
-						Args: []any{workflows.SubmitRequest{Ref: ref, Title: title, Labels: labels, By: whoami(by)}}},
-				})
-				if err != nil {
-					return fmt.Errorf("submit %s: %w", ref, err)
-				}
-				var res workflows.SubmitResult
-				if err := h.Get(ctx, &res); err != nil {
-					var app *temporal.ApplicationError
-					if errors.As(err, &app) {
-						return fmt.Errorf("submit %s refused: %s", ref, app.Message())
-					}
+				res, err := qc.SubmitChange(ctx, s.collection, branch, "", "", workflows.SubmitRequest{Ref: ref, Title: title, Labels: labels, By: whoami(by)})
+				if errors.Is(err, wire.ErrRefused) {
 					return fmt.Errorf("submit %s refused: %w", ref, err)
+				} else if err != nil {
+					return fmt.Errorf("submit %s: %w", ref, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "change %d queued for %s of %s (%s at %.12s)\nfollow it: crest queue status %d\n",
 					res.ID, branch, s.collection, ref, res.Commit, res.ID)
+				if a.cfg.Tracker.Kind == local.Name {
+					// The queue's intake reports results; with the local tracker (crest dev) a
+					// local issue follows the change.
+					if _, err := qc.StartIntake(ctx, workflows.QueueIntakeInput{Collection: s.collection, Branch: branch,
+						Every: workflows.Duration(a.cfg.Queue.GitHub.PollInterval)}); err != nil {
+						return err
+					}
+				}
 				return nil
 			})
 		},
@@ -208,6 +200,18 @@ func newQueueStatusCmd(a *app) *cobra.Command {
 func printChange(out io.Writer, c store.QueueChange) error {
 	fmt.Fprintf(out, "change %d: %s → %s of %s (%.12s)\n  title: %s\n  state: %s: %s\n  lane:  %s: %s\n",
 		c.ID, c.Ref, c.Branch, c.Collection, c.Commit, dash(c.Title), c.State, dash(c.Reason), dash(c.Lane), dash(c.LaneReason))
+	if c.PullNumber > 0 {
+		fmt.Fprintf(out, "  pull request: %s#%d %s\n", c.PullRepo, c.PullNumber, c.PullURL)
+	}
+	switch {
+	case c.ReportError != "":
+		fmt.Fprintf(out, "  reported: %s; the next report failed %d time(s): %s\n", dash(c.Reported), c.ReportAttempts, c.ReportError)
+	case c.Reported != "":
+		fmt.Fprintf(out, "  reported: %s\n", c.Reported)
+	}
+	if c.ReportIssue > 0 {
+		fmt.Fprintf(out, "  followed in local issue #%d (crest issues show %d)\n", c.ReportIssue, c.ReportIssue)
+	}
 	for _, t := range []struct {
 		name string
 		at   *time.Time
@@ -249,14 +253,7 @@ func newQueueWithdrawCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				h, err := s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-					WorkflowID: workflows.QueueWorkflowID(c.Collection, c.Branch), UpdateName: workflows.UpdateWithdraw,
-					Args: []any{workflows.WithdrawRequest{ID: id, Reason: reason, By: whoami(by)}}, WaitForStage: client.WorkflowUpdateStageCompleted,
-				})
-				if err == nil {
-					err = h.Get(ctx, nil)
-				}
-				if err != nil {
+				if err := queueClient(a.cfg, s.c).Withdraw(ctx, c.Collection, c.Branch, "", id, reason, whoami(by)); err != nil {
 					return fmt.Errorf("withdraw change %d: %w", id, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "change %d withdrawn\n", id)

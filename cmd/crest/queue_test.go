@@ -13,9 +13,11 @@ import (
 )
 
 // TestQueueCommands: `crest queue submit` refuses an unknown ref with a clear message and
-// records nothing; a good change is queued (the queue starts with it), merged, and shows
-// in list, status and stats.
+// records nothing; a good change is queued (the queue starts with it, and its intake),
+// merged, and shows in list, status and stats; the local issue that follows it is closed
+// with the result.
 func TestQueueCommands(t *testing.T) {
+	t.Setenv("CREST_QUEUE_GITHUB_POLL_INTERVAL", "1s") // the intake the submission starts
 	cfg := devConfig(t)
 	_, stop := startDev(t, cfg)
 	defer stop()
@@ -69,4 +71,21 @@ func TestQueueCommands(t *testing.T) {
 
 	_, err = crest("withdraw", "1")
 	require.ErrorContains(t, err, "is not waiting")
+
+	// The intake reports the result to the local tracker, which stands in for a pull request.
+	var issue string
+	for {
+		out, err = crest("status", "1")
+		require.NoError(t, err)
+		if _, rest, ok := strings.Cut(out, "followed in local issue #"); ok && strings.Contains(out, "reported: merged") {
+			issue, _, _ = strings.Cut(rest, " ")
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "not reported in time:\n%s", out)
+		time.Sleep(500 * time.Millisecond)
+	}
+	out, err = runCrest(t, "--data-dir", cfg.DataDir, "issues", "show", issue)
+	require.NoError(t, err)
+	require.Contains(t, out, "queue: change 1 (fix/calc-precision) into main: calc: print 3 decimals [closed, completed]")
+	require.Contains(t, out, "**Merged.**")
 }

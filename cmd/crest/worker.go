@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/crestwaves/crest/activities/tracker"
 	"github.com/crestwaves/crest/activities/tracker/github"
 	"github.com/crestwaves/crest/activities/tracker/local"
+	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -60,6 +62,9 @@ func newWorkerCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer stop()
+			if err := startIntake(ctx, a.cfg, c, acts, cmd.OutOrStdout()); err != nil {
+				return err
+			}
 			var serving []string
 			if a.cfg.Worker.ServeDefault {
 				serving = append(serving, a.cfg.TaskQueues.Default+" (workflows, bookkeeping)")
@@ -103,8 +108,55 @@ func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Ac
 			return nil, err
 		}
 		acts.Issues = activities.FilerIssues{Filer: &filer.Filer{Store: st, Tracker: tr, Logger: logger}}
+		if cfg.Tracker.Kind == local.Name {
+			// crest dev: the results of changes submitted by ref go to the local tracker, as
+			// a pull request's go to GitHub.
+			acts.QueueIssues = local.New(st, local.Options{})
+		}
+		if q := cfg.Queue.GitHub; q.Repo != "" {
+			base := q.BaseURL
+			if base == "" {
+				base = cfg.Tracker.GitHub.BaseURL
+			}
+			pulls, err := github.New(github.Config{Repo: q.Repo, Token: github.Token(cfg.intakeToken()), BaseURL: base, Logger: logger})
+			if err != nil {
+				return nil, fmt.Errorf("queue.github: %w", err)
+			}
+			acts.Intake = &activities.PullIntake{Collection: cfg.intakeCollection(demoCollection), Label: q.Label, Pulls: pulls}
+		}
 	}
 	return acts, nil
+}
+
+// queueClient sends merge queues their updates, as the CLI and the intake do.
+func queueClient(cfg *Config, c client.Client) workflows.QueueClient {
+	return workflows.QueueClient{Client: c, TaskQueue: cfg.TaskQueues.Default,
+		Limits: workflows.Limits{BuildQueuePrefix: cfg.TaskQueues.BuildPrefix}}
+}
+
+// startIntake starts the intake of the queue that takes GitHub pull requests, when one is
+// configured (it keeps running across worker restarts: a running one is left as it is).
+func startIntake(ctx context.Context, cfg *Config, c client.Client, acts *activities.Activities, out io.Writer) error {
+	if acts.Intake == nil {
+		return nil
+	}
+	branch := cfg.Queue.GitHub.Branch
+	if branch == "" {
+		branch = demo.MainBranch // crest dev's demo
+		for _, col := range cfg.Collections {
+			if col.Name == acts.Intake.Collection {
+				branch = col.collection().MainBranch
+			}
+		}
+	}
+	id, err := queueClient(cfg, c).StartIntake(ctx, workflows.QueueIntakeInput{Collection: acts.Intake.Collection, Branch: branch,
+		Every: workflows.Duration(cfg.Queue.GitHub.PollInterval)})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "pull requests of %s labelled %s go to the merge queue of %s/%s (%s)\n",
+		cfg.Queue.GitHub.Repo, cfg.Queue.GitHub.Label, acts.Intake.Collection, branch, id)
+	return nil
 }
 
 // newTracker is the configured issue tracker: local (Postgres, for crest dev) or GitHub.
@@ -136,6 +188,7 @@ func startWorkers(cfg *Config, c client.Client, acts *activities.Activities) (fu
 			MaxConcurrentActivityExecutionSize: cfg.Worker.MaxActivities,
 		})
 		workflows.Register(main)
+		acts.Queues = queueClient(cfg, c)
 		activities.Register(main, acts)
 		ws = append(ws, main)
 	}

@@ -1,4 +1,6 @@
-// Package github is the GitHub Issues adapter of tracker.Tracker, over go-github.
+// Package github is the GitHub Issues adapter of tracker.Tracker, over go-github, and
+// the merge queue's adapter of tracker.Pulls: the pull requests ready for the queue
+// (Approval), keyed comments on them and commit statuses set once.
 //
 // Finding an issue again: Open lists the repository's open issues that carry the Crest
 // label (newest first, 100 a page, following Link pagination) and matches the hidden

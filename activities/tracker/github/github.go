@@ -321,27 +321,18 @@ func (t *Tracker) findIssue(ctx context.Context, c *call, marker string) (tracke
 		State: "open", Labels: []string{t.cfg.Label}, Sort: "created", Direction: "desc",
 		ListOptions: gh.ListOptions{PerPage: 100},
 	}
-	for {
-		var page []*gh.Issue
-		var resp *gh.Response
-		err := c.do(ctx, true, func(ctx context.Context) (*gh.Response, error) {
-			var err error
-			page, resp, err = t.client.Issues.ListByRepo(ctx, t.owner, t.name, opts)
-			return resp, err
-		})
-		if err != nil {
-			return tracker.Ref{}, false, err
+	var ref tracker.Ref
+	found := false
+	err := pages(ctx, c, func(ctx context.Context, page int) ([]*gh.Issue, *gh.Response, error) {
+		opts.ListOptions.Page = page
+		return t.client.Issues.ListByRepo(ctx, t.owner, t.name, opts)
+	}, func(is *gh.Issue) bool {
+		if is.PullRequestLinks == nil && strings.Contains(is.GetBody(), marker) {
+			ref, found = t.ref(is), true
 		}
-		for _, is := range page {
-			if is.PullRequestLinks == nil && strings.Contains(is.GetBody(), marker) {
-				return t.ref(is), true, nil
-			}
-		}
-		if resp == nil || resp.NextPage == 0 {
-			return tracker.Ref{}, false, nil
-		}
-		opts.ListOptions.Page = resp.NextPage
-	}
+		return !found
+	})
+	return ref, found, err
 }
 
 // createIssue sends one POST; 5xx and network errors are returned, not retried, since
@@ -410,26 +401,36 @@ func (t *Tracker) comment(ctx context.Context, c *call, owner, name string, numb
 // eachComment calls fn on the issue's comments, oldest first, until fn returns false.
 func (t *Tracker) eachComment(ctx context.Context, c *call, owner, name string, number int, fn func(*gh.IssueComment) bool) error {
 	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
-	for {
-		var page []*gh.IssueComment
+	return pages(ctx, c, func(ctx context.Context, page int) ([]*gh.IssueComment, *gh.Response, error) {
+		opts.Page = page
+		return t.client.Issues.ListComments(ctx, owner, name, number, opts)
+	}, fn)
+}
+
+// pages calls list for each page of a listing (the caller asks for 100 a page; Link
+// pagination says which is next) under the retry policy, and fn on each item, until
+// the last page or until fn returns false.
+func pages[T any](ctx context.Context, c *call, list func(ctx context.Context, page int) ([]T, *gh.Response, error), fn func(T) bool) error {
+	for page := 0; ; {
+		var items []T
 		var resp *gh.Response
 		err := c.do(ctx, true, func(ctx context.Context) (*gh.Response, error) {
 			var err error
-			page, resp, err = t.client.Issues.ListComments(ctx, owner, name, number, opts)
+			items, resp, err = list(ctx, page)
 			return resp, err
 		})
 		if err != nil {
 			return err
 		}
-		for _, cm := range page {
-			if !fn(cm) {
+		for _, it := range items {
+			if !fn(it) {
 				return nil
 			}
 		}
 		if resp == nil || resp.NextPage == 0 {
 			return nil
 		}
-		opts.Page = resp.NextPage
+		page = resp.NextPage
 	}
 }
 

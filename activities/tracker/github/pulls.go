@@ -28,45 +28,39 @@ func (t *Tracker) Ready(ctx context.Context, base, label string) ([]tracker.Pull
 	}
 	opts := &gh.PullRequestListOptions{State: "open", Base: base, Sort: "created", Direction: "asc",
 		ListOptions: gh.ListOptions{PerPage: 100}}
+	var labelled []*gh.PullRequest
+	err := pages(ctx, c, func(ctx context.Context, page int) ([]*gh.PullRequest, *gh.Response, error) {
+		opts.Page = page
+		return t.client.PullRequests.List(ctx, t.owner, t.name, opts)
+	}, func(pr *gh.PullRequest) bool {
+		if !pr.GetDraft() && pr.GetState() == "open" && pr.GetBase().GetRef() == base &&
+			slices.ContainsFunc(pr.Labels, func(l *gh.Label) bool { return strings.EqualFold(l.GetName(), label) }) {
+			labelled = append(labelled, pr)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
 	var out []tracker.PullRequest
-	for {
-		var page []*gh.PullRequest
-		var resp *gh.Response
-		err := c.do(ctx, true, func(ctx context.Context) (*gh.Response, error) {
-			var err error
-			page, resp, err = t.client.PullRequests.List(ctx, t.owner, t.name, opts)
-			return resp, err
-		})
+	for _, pr := range labelled {
+		reviews, err := t.reviews(ctx, c, pr.GetNumber())
 		if err != nil {
 			return nil, err
 		}
-		for _, pr := range page {
-			labels := make([]string, 0, len(pr.Labels))
-			for _, l := range pr.Labels {
-				labels = append(labels, l.GetName())
-			}
-			if pr.GetDraft() || pr.GetState() != "open" || pr.GetBase().GetRef() != base ||
-				!slices.ContainsFunc(labels, func(l string) bool { return strings.EqualFold(l, label) }) {
-				continue
-			}
-			reviews, err := t.reviews(ctx, c, pr.GetNumber())
-			if err != nil {
-				return nil, err
-			}
-			approvers, blockers := Approval(reviews)
-			if len(approvers) == 0 || len(blockers) > 0 {
-				continue
-			}
-			out = append(out, tracker.PullRequest{
-				Repo: t.cfg.Repo, Number: int64(pr.GetNumber()), Title: oneLine(pr.GetTitle()), Author: pr.GetUser().GetLogin(),
-				Base: pr.GetBase().GetRef(), Head: pr.GetHead().GetSHA(), HeadRef: pr.GetHead().GetRef(),
-				URL: t.scrub.clean(pr.GetHTMLURL()), Labels: labels, Approvers: approvers,
-			})
+		approvers, blockers := Approval(reviews)
+		if len(approvers) == 0 || len(blockers) > 0 {
+			continue
 		}
-		if resp == nil || resp.NextPage == 0 {
-			break
+		labels := make([]string, 0, len(pr.Labels))
+		for _, l := range pr.Labels {
+			labels = append(labels, l.GetName())
 		}
-		opts.Page = resp.NextPage
+		out = append(out, tracker.PullRequest{
+			Repo: t.cfg.Repo, Number: int64(pr.GetNumber()), Title: oneLine(pr.GetTitle()), Author: pr.GetUser().GetLogin(),
+			Base: pr.GetBase().GetRef(), Head: pr.GetHead().GetSHA(), HeadRef: pr.GetHead().GetRef(),
+			URL: t.scrub.clean(pr.GetHTMLURL()), Labels: labels, Approvers: approvers,
+		})
 	}
 	slices.SortFunc(out, func(a, b tracker.PullRequest) int { return cmp.Compare(a.Number, b.Number) })
 	return out, nil
@@ -116,25 +110,14 @@ func Approval(reviews []Review) (approvers, blockers []string) {
 func (t *Tracker) reviews(ctx context.Context, c *call, number int) ([]Review, error) {
 	opts := &gh.ListOptions{PerPage: 100}
 	var out []Review
-	for {
-		var page []*gh.PullRequestReview
-		var resp *gh.Response
-		err := c.do(ctx, true, func(ctx context.Context) (*gh.Response, error) {
-			var err error
-			page, resp, err = t.client.PullRequests.ListReviews(ctx, t.owner, t.name, number, opts)
-			return resp, err
-		})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range page {
-			out = append(out, Review{User: r.GetUser().GetLogin(), State: r.GetState()})
-		}
-		if resp == nil || resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
-	}
+	err := pages(ctx, c, func(ctx context.Context, page int) ([]*gh.PullRequestReview, *gh.Response, error) {
+		opts.Page = page
+		return t.client.PullRequests.ListReviews(ctx, t.owner, t.name, number, opts)
+	}, func(r *gh.PullRequestReview) bool {
+		out = append(out, Review{User: r.GetUser().GetLogin(), State: r.GetState()})
+		return true
+	})
+	return out, err
 }
 
 // CommentPull implements tracker.Pulls: a pull request is an issue to GitHub's comments.
