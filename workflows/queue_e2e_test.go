@@ -313,7 +313,7 @@ func TestQueuePullRequestsEndToEnd(t *testing.T) {
 	id := s.startQueue(`{"window_start": 1, "window_min": 1, "max_wait": "1s"}`)
 	intake := workflows.QueueIntakeWorkflowID(id)
 	_, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: intake, TaskQueue: s.queue}, workflows.QueueIntake,
-		workflows.QueueIntakeInput{Collection: "demo", Branch: demo.MainBranch, Queue: id, Every: workflows.Duration(time.Second)})
+		workflows.QueueIntakeInput{Collection: "demo", Branch: demo.MainBranch, Queue: id, Every: workflows.Duration(2 * time.Second)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.c.TerminateWorkflow(context.Background(), intake, "", "test over") })
 
@@ -390,4 +390,5 @@ func TestQueuePullRequestsEndToEnd(t *testing.T) {
 	for _, r := range srv.Requests() {
 		require.NotContains(t, r.Path, token)
 	}
+	recordHistories(t, s.c, intake)
 }

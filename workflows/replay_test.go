@@ -136,6 +136,11 @@ var requiredHistories = []struct {
 	{"record-cancel/demo~wave-cancel-1.json", []string{versionMarker("record-cancel"), cancelled}},
 	{"record-cancel/demo~wave-cancel-1~build~x86_64-linux~r0.json", []string{cancelled}},
 
+	// queue-intake: the intake of a merge queue submits two pull requests and reports their
+	// results. TestQueuePullRequestsEndToEnd (recorded while the intake still runs).
+	{"queue-intake/demo~queue~main~TestQueuePullRequestsEndToEnd~intake.json",
+		[]string{"QueueSubmitPull", `"key":"pull:crestwaves/demo#1@`, `"key":"pull:crestwaves/demo#2@`, "QueueReport"}},
+
 	// batched-takes: a BuildSet takes once for every build that finished. TestMajorWaveEndToEnd.
 	{"batched-takes/demo~wave-1.json", []string{completed}},
 	{"batched-takes/demo~wave-1-1.json", nil},
