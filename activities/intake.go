@@ -61,7 +61,7 @@ func (a *Activities) QueuePulls(ctx context.Context, in wire.QueuePullsInput) (w
 	if err != nil {
 		return wire.QueuePullsResult{}, err
 	}
-	return planIntake(repo, intake.Label, ready, changes), nil
+	return planIntake(repo, in.Branch, intake.Label, ready, changes), nil
 }
 
 // planIntake decides, from the ready pull requests and the queue's changes of them, what
@@ -71,7 +71,7 @@ func (a *Activities) QueuePulls(ctx context.Context, in wire.QueuePullsInput) (w
 // head replaces the waiting change of the older one; while the older one is being built it
 // cannot be withdrawn, and the new head waits for it to end. A waiting change whose pull
 // request is no longer ready is withdrawn.
-func planIntake(repo, label string, ready []tracker.PullRequest, changes []store.QueueChange) wire.QueuePullsResult {
+func planIntake(repo, branch, label string, ready []tracker.PullRequest, changes []store.QueueChange) wire.QueuePullsResult {
 	out := wire.QueuePullsResult{Repo: repo, Ready: len(ready)}
 	heads := map[int64]string{}
 	replaced := map[int64]bool{}
@@ -99,7 +99,9 @@ func planIntake(repo, label string, ready []tracker.PullRequest, changes []store
 			out.Held = append(out.Held, held)
 			continue
 		}
-		key := fmt.Sprintf("pull:%s#%d@%s", repo, p.Number, p.Head)
+		// The branch is in the key: a pull request retargeted to another branch is another
+		// queue's change.
+		key := fmt.Sprintf("pull:%s#%d@%s/%s", repo, p.Number, p.Head, branch)
 		if generation > 0 {
 			key += fmt.Sprintf("/%d", generation)
 		}
@@ -141,7 +143,7 @@ func (a *Activities) QueueSubmitPull(ctx context.Context, in wire.QueueSubmitPul
 		return out, temporal.NewNonRetryableApplicationError("this worker cannot reach merge queues (no Temporal client wired)", wire.ErrInvalidInput, nil)
 	}
 	defer keepAlive(ctx, fmt.Sprintf("submitting pull request #%d", in.Pull.Number))()
-	if in.Replaces != 0 {
+	if in.Replaces != 0 && !a.withdrawnAlready(ctx, in.Replaces) {
 		err := a.Queues.Withdraw(ctx, in.Collection, in.Branch, in.Queue, in.Replaces,
 			fmt.Sprintf("pull request #%d moved on to %s", in.Pull.Number, short(in.Pull.Head)), IntakeBy)
 		if errors.Is(err, wire.ErrRefused) {
@@ -162,6 +164,13 @@ func (a *Activities) QueueSubmitPull(ctx context.Context, in wire.QueueSubmitPul
 	}
 	out.ID, out.Commit = res.ID, res.Commit
 	return out, nil
+}
+
+// withdrawnAlready tells whether a change is withdrawn (by an earlier attempt of this
+// activity): withdrawing it again would be refused.
+func (a *Activities) withdrawnAlready(ctx context.Context, id int64) bool {
+	c, err := a.Store.QueueChange(ctx, id)
+	return err == nil && c.State == store.QueueWithdrawn
 }
 
 // tellRefused tells a pull request's author the queue refused its head.

@@ -1,6 +1,7 @@
 package activities_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -93,7 +94,7 @@ func TestQueuePullsTakesApprovedLabelled(t *testing.T) {
 	require.Equal(t, 1, plan.Ready)
 	require.Len(t, plan.Submit, 1)
 	s := plan.Submit[0]
-	require.Equal(t, fmt.Sprintf("pull:%s#%d@%s", ghRepo, ready, headOne), s.Key)
+	require.Equal(t, fmt.Sprintf("pull:%s#%d@%s/main", ghRepo, ready, headOne), s.Key)
 	require.Equal(t, wire.PullRequest{Repo: ghRepo, Number: int64(ready), Head: headOne, URL: fmt.Sprintf("https://github.com/%s/pull/%d", ghRepo, ready)}, s.Pull)
 	require.Equal(t, []string{ghLabel}, s.Labels)
 	e.record(t, s)
@@ -359,4 +360,77 @@ func TestPullHeadReachesEveryWorker(t *testing.T) {
 	_, err = a.QueueSubmit(ctx, wire.QueueSubmitInput{Key: "k3", Collection: "demo", Branch: d.Main, Ref: "refs/pull/5/head",
 		Pull: &wire.PullRequest{Repo: ghRepo, Number: 5, Head: headFour}})
 	require.ErrorContains(t, err, "its approved head 444444444444 is not in")
+}
+
+// fakeQueues stands in for the merge queue's updates.
+type fakeQueues struct {
+	submitted []wire.QueueSubmission
+	withdrawn []int64
+	refuse    error // what Submit answers, when set
+}
+
+func (f *fakeQueues) Submit(_ context.Context, s wire.QueueSubmission) (wire.QueueSubmitResult, error) {
+	f.submitted = append(f.submitted, s)
+	if f.refuse != nil {
+		return wire.QueueSubmitResult{}, f.refuse
+	}
+	return wire.QueueSubmitResult{ID: 42, Commit: s.Pull.Head}, nil
+}
+
+func (f *fakeQueues) Withdraw(_ context.Context, _, _, _ string, id int64, _, _ string) error {
+	f.withdrawn = append(f.withdrawn, id)
+	return nil
+}
+
+// refusedBy is how workflows.QueueClient answers a refusal: the queue's words, matching
+// wire.ErrRefused.
+type refusedBy string
+
+func (r refusedBy) Error() string        { return string(r) }
+func (r refusedBy) Is(target error) bool { return target == wire.ErrRefused }
+
+// TestQueueSubmitPull: a submission goes to the queue as the pull request's head ref with
+// its key as update ID, after withdrawing the older head's waiting change (not again when
+// a retry finds it withdrawn); a refusal is told on the pull request once, and returned.
+func TestQueueSubmitPull(t *testing.T) {
+	t.Parallel()
+	e := newGHEnv(t, ghToken)
+	ctx := t.Context()
+	q := &fakeQueues{}
+	e.a.Queues = q
+	n := e.pull("x", headTwo, true, ghLabel)
+	old := e.record(t, wire.QueuePullSubmission{Key: "old", Pull: wire.PullRequest{Repo: ghRepo, Number: int64(n), Head: headOne}})
+	in := wire.QueueSubmitPullInput{Collection: "demo", Branch: "main", Queue: "demo/queue/main",
+		QueuePullSubmission: wire.QueuePullSubmission{Key: "k", Pull: wire.PullRequest{Repo: ghRepo, Number: int64(n), Head: headTwo},
+			Title: "x", Author: "bob", Labels: []string{ghLabel, "security"}, Replaces: old.ID}}
+	res, err := e.a.QueueSubmitPull(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, wire.QueueSubmitPullResult{ID: 42, Commit: headTwo}, res)
+	require.Equal(t, []int64{old.ID}, q.withdrawn)
+	require.Equal(t, []wire.QueueSubmission{{Collection: "demo", Branch: "main", WorkflowID: "demo/queue/main", UpdateID: "k",
+		Ref: fmt.Sprintf("refs/pull/%d/head", n), Title: "x", Labels: []string{ghLabel, "security"}, By: "github:bob", Pull: &in.Pull}}, q.submitted)
+
+	require.NoError(t, e.st.WithdrawChange(ctx, old.ID, "withdrawn by "+activities.IntakeBy+": moved on"))
+	_, err = e.a.QueueSubmitPull(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, []int64{old.ID}, q.withdrawn, "a retry finds it withdrawn already")
+
+	q.refuse = refusedBy(fmt.Sprintf("pull request %s#%d: refs/pull/%d/head not found in /srv/demo.git", ghRepo, n, n))
+	in.Replaces = 0
+	for range 2 {
+		res, err = e.a.QueueSubmitPull(ctx, in)
+		require.NoError(t, err)
+		require.Contains(t, res.Refused, "not found in /srv/demo.git")
+	}
+	cs := e.srv.Issues(ghRepo)[n-1].Comments
+	require.Len(t, cs, 1, "told once")
+	require.Contains(t, cs[0].Body, "**Not queued.**")
+	sts := e.srv.Statuses(ghRepo, headTwo)
+	require.Len(t, sts, 1)
+	require.Equal(t, "error", sts[0].State)
+	require.LessOrEqual(t, len([]rune(sts[0].Description)), tracker.MaxStatusDescription)
+
+	e.a.Queues = nil
+	_, err = e.a.QueueSubmitPull(ctx, in)
+	require.ErrorContains(t, err, "cannot reach merge queues")
 }

@@ -229,8 +229,8 @@ type QueuePullsResult struct {
 
 // QueuePullSubmission is a pull request to submit at its head.
 type QueuePullSubmission struct {
-	// Key is the submission's update ID and record key: the pull request at its head, so
-	// that the same head is recorded once however often it is sent.
+	// Key is the submission's update ID and record key: the pull request at its head into
+	// the queue's branch, so that the same head is recorded once however often it is sent.
 	Key    string      `json:"key"`
 	Pull   PullRequest `json:"pull"`
 	Title  string      `json:"title,omitempty"`
