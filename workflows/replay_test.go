@@ -139,7 +139,7 @@ var requiredHistories = []struct {
 	// queue-intake: the intake of a merge queue submits two pull requests and reports their
 	// results. TestQueuePullRequestsEndToEnd (recorded while the intake still runs).
 	{"queue-intake/demo~queue~main~TestQueuePullRequestsEndToEnd~intake.json",
-		[]string{"QueueSubmitPull", `"key":"pull:crestwaves/demo#1@`, `"key":"pull:crestwaves/demo#2@`, "QueueReport"}},
+		[]string{"QueueSubmitPull", `"key":"pull:crestwaves/demo#1@`, `"key":"pull:crestwaves/demo#2@`, `/main","pull":`, "QueueReport"}},
 
 	// batched-takes: a BuildSet takes once for every build that finished. TestMajorWaveEndToEnd.
 	{"batched-takes/demo~wave-1.json", []string{completed}},
