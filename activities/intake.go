@@ -49,6 +49,7 @@ func (a *Activities) QueuePulls(ctx context.Context, in wire.QueuePullsInput) (w
 		return wire.QueuePullsResult{}, nil
 	}
 	repo := intake.Pulls.Repo()
+	defer keepAlive(ctx, "reading the pull requests of "+repo)() // a rate limit may make it wait
 	ready, err := intake.Pulls.Ready(ctx, in.Branch, intake.Label)
 	if err != nil {
 		return wire.QueuePullsResult{}, trackerError("pull requests of "+repo, err)
@@ -199,6 +200,7 @@ func (a *Activities) QueueWithdrawPull(ctx context.Context, in wire.QueueWithdra
 	if a.Queues == nil {
 		return "", temporal.NewNonRetryableApplicationError("this worker cannot reach merge queues (no Temporal client wired)", wire.ErrInvalidInput, nil)
 	}
+	defer keepAlive(ctx, fmt.Sprintf("withdrawing change %d", in.ID))() // the queue may be laning changes
 	err := a.Queues.Withdraw(ctx, in.Collection, in.Branch, in.Queue, in.ID, in.Reason, IntakeBy)
 	if errors.Is(err, wire.ErrRefused) {
 		return err.Error(), nil

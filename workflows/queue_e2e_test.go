@@ -390,6 +390,10 @@ func TestQueuePullRequestsEndToEnd(t *testing.T) {
 	require.Len(t, srv.Statuses(repo, good), 2, "pending and success, once each")
 	require.Len(t, srv.Statuses(repo, bad), 2, "pending and failure, once each")
 	require.Empty(t, issues[2].Comments, "nothing said to the unapproved one")
+	t.Logf("the fake GitHub served %d requests over %d polls (%d POSTs)", len(srv.Requests()), polls(),
+		srv.Count("POST", fmt.Sprintf("/repos/%s/statuses/%s", repo, good))+srv.Count("POST", fmt.Sprintf("/repos/%s/statuses/%s", repo, bad))+
+			srv.Count("POST", fmt.Sprintf("/repos/%s/issues/%d/comments", repo, goodPR))+srv.Count("POST", fmt.Sprintf("/repos/%s/issues/%d/comments", repo, badPR)))
+
 	// The token stays in the worker: no payload of the intake's history carries it.
 	for _, h := range runHistories(t, s.c, intake) {
 		b, err := protojson.Marshal(h)
