@@ -104,6 +104,13 @@ type Config struct {
 	KillGrace time.Duration `json:"kill_grace"`
 	// Env is added to the environment of every Nix command (e.g. NIX_REMOTE=daemon).
 	Env []string `json:"env"`
+	// StoreRoot, when set, is a directory mounted on /nix for every Nix command, in a mount
+	// namespace of the command's own: a builder that shares its host with others gets a
+	// store of its own, as it would on a machine of its own (cluster-demo, tests). It needs
+	// root, a local store (no NIX_REMOTE) and Nix installed outside /nix.
+	StoreRoot string `json:"store_root"`
+	// Cache is the binary cache builds substitute from and, with its secret key, push to.
+	Cache Cache `json:"cache"`
 }
 
 // Nix runs Nix commands for evaluations and builds. It holds no state besides its
@@ -112,12 +119,17 @@ type Nix struct {
 	cfg         Config
 	store       string // path of nix-store
 	instantiate string // path of nix-instantiate
+	nix         string // path of nix, when the cache needs it
 }
 
 // New checks that the Nix commands exist and returns an adapter; a missing installation is
 // ErrNixMissing.
 func New(cfg Config) (*Nix, error) {
-	cfg.Options = mergeOptions(append(RequiredOptions(cfg.Env), DefaultOptions()...), cfg.Options)
+	if err := cfg.Cache.Check(); err != nil {
+		return nil, err
+	}
+	base := mergeOptions(append(RequiredOptions(cfg.Env), DefaultOptions()...), cfg.Cache.options())
+	cfg.Options = mergeOptions(base, cfg.Options)
 	if cfg.BuilderPath == "" {
 		cfg.BuilderPath = DefaultBuilderPath
 	}
@@ -138,7 +150,42 @@ func New(cfg Config) (*Nix, error) {
 	if n.instantiate, err = findBinary(cfg.BinDir, "nix-instantiate"); err != nil {
 		return nil, err
 	}
+	if cfg.Cache.CanPush() {
+		if n.nix, err = findBinary(cfg.BinDir, "nix"); err != nil {
+			return nil, fmt.Errorf("pushing to the cache: %w", err)
+		}
+	}
+	if cfg.StoreRoot != "" {
+		if err := n.checkStoreRoot(); err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
+}
+
+// checkStoreRoot makes sure the commands can run with StoreRoot on /nix, and creates it.
+func (n *Nix) checkStoreRoot() error {
+	root := n.cfg.StoreRoot
+	switch {
+	case !filepath.IsAbs(root):
+		return fmt.Errorf("store root %s: must be an absolute path", root)
+	case os.Geteuid() != 0:
+		return fmt.Errorf("store root %s: mounting it on /nix needs root", root)
+	case RequiredOptions(n.cfg.Env) == nil:
+		return fmt.Errorf("store root %s: a store of its own is a local store; unset NIX_REMOTE", root)
+	}
+	for _, bin := range []string{n.store, n.instantiate, n.nix} {
+		if real, err := filepath.EvalSymlinks(bin); err == nil && strings.HasPrefix(real, "/nix/") {
+			return fmt.Errorf("store root %s: %s is installed in /nix, which the store root hides", root, real)
+		}
+	}
+	if st, err := os.Stat("/nix"); err != nil || !st.IsDir() {
+		return fmt.Errorf("store root %s: /nix must exist to be mounted on", root)
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return fmt.Errorf("store root: %w", err)
+	}
+	return nil
 }
 
 // Config returns the configuration in effect, defaults filled in.
@@ -201,6 +248,7 @@ func lastErrorLine(out string) string {
 // process is one run of a Nix command, with its output streamed line by line.
 type process struct {
 	args     []string
+	stdin    io.Reader           // nil reads nothing
 	stdout   io.Writer           // receives standard output; nil discards it
 	onLine   func(string)        // called with every line of standard error, on the caller's goroutine
 	beat     func(time.Duration) // called every beatEvery with the time elapsed
@@ -224,9 +272,11 @@ func (n *Nix) run(ctx context.Context, p process) result {
 	defer close(stop)
 	lw := &lineWriter{ch: lines, stop: stop, tail: tail}
 
-	cmd := exec.Command(p.args[0], p.args[1:]...)
+	argv := n.inStoreRoot(p.args)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "LC_ALL=C"), n.cfg.Env...)
 	cmd.SysProcAttr = n.sysProcAttr()
+	cmd.Stdin = p.stdin
 	cmd.Stdout = p.stdout
 	cmd.Stderr = lw
 	// Wait returns even if something the build started keeps our stderr open.
@@ -302,7 +352,23 @@ func (n *Nix) sysProcAttr() *syscall.SysProcAttr {
 	if os.Geteuid() == 0 && RequiredOptions(n.cfg.Env) != nil {
 		attr.Cloneflags = syscall.CLONE_NEWPID
 	}
+	if n.cfg.StoreRoot != "" {
+		attr.Cloneflags |= syscall.CLONE_NEWNS
+	}
 	return attr
+}
+
+// storeRootScript mounts the store root ($0) on /nix in the command's own mount namespace,
+// private so that nothing leaks to the host's, then becomes the Nix command.
+const storeRootScript = `mount --make-rprivate / && mount --bind "$0" /nix && exec "$@"`
+
+// inStoreRoot is the command line that runs args with Config.StoreRoot on /nix (args
+// itself without one).
+func (n *Nix) inStoreRoot(args []string) []string {
+	if n.cfg.StoreRoot == "" {
+		return args
+	}
+	return append([]string{"/bin/sh", "-c", storeRootScript, n.cfg.StoreRoot}, args...)
 }
 
 // lineWriter splits what a command writes into lines, sent on ch, and keeps the tail. Write

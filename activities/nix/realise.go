@@ -34,6 +34,12 @@ type Result struct {
 	// LogTail is the end of nix-store's output (builders' logs and Nix's messages); empty
 	// when everything was already valid.
 	LogTail string `json:"log_tail,omitempty"`
+	// Built lists the derivations this run built, in the order Nix started them: what the
+	// store had neither valid nor could substitute.
+	Built []string `json:"built,omitempty"`
+	// Substituted lists the paths this run fetched from a substituter (the cache) instead
+	// of building them, derivations included.
+	Substituted []string `json:"substituted,omitempty"`
 }
 
 // BuildFailure is a build that Nix ran and that failed: a builder exited non-zero, timed out,
@@ -81,6 +87,8 @@ var (
 	reTimedOut      = regexp.MustCompile(`building of '([^']+\.drv)' timed out`)
 	reHashMismatch  = regexp.MustCompile(`hash mismatch in fixed-output derivation '([^']+\.drv)'`)
 	reDepsFailed    = regexp.MustCompile(`dependencies of derivation '([^']+\.drv)' failed to build`)
+	reBuilding      = regexp.MustCompile(`^building '(/[^']+\.drv)'`)
+	reSubstituting  = regexp.MustCompile(`^copying path '(/[^']+)' from '[^']+'`)
 )
 
 // Realise builds drv and its dependencies (nix-store --realise), or finds them valid. A
@@ -118,12 +126,24 @@ func (n *Nix) realise(ctx context.Context, drvs []string, keepGoing bool, opts R
 	args = append(args, n.optionArgs()...)
 
 	var stdout bytes.Buffer
+	var built, substituted []string
+	onLine := func(line string) {
+		if m := reBuilding.FindStringSubmatch(line); m != nil {
+			built = append(built, m[1])
+		} else if m := reSubstituting.FindStringSubmatch(line); m != nil {
+			substituted = append(substituted, m[1])
+		}
+		if opts.OnLine != nil {
+			opts.OnLine(line)
+		}
+	}
 	start := time.Now()
 	res := n.run(ctx, process{
 		args: args, stdout: &stdout,
-		onLine: opts.OnLine, beat: opts.Heartbeat, beatTick: opts.HeartbeatEvery,
+		onLine: onLine, beat: opts.Heartbeat, beatTick: opts.HeartbeatEvery,
 	})
-	out := Result{Outputs: strings.Fields(stdout.String()), Duration: time.Since(start), LogTail: res.tail}
+	out := Result{Outputs: strings.Fields(stdout.String()), Duration: time.Since(start), LogTail: res.tail,
+		Built: built, Substituted: substituted}
 	if res.err == nil {
 		return out, nil
 	}
@@ -144,14 +164,14 @@ func (n *Nix) realise(ctx context.Context, drvs []string, keepGoing bool, opts R
 			}
 		}
 		if len(built) > 0 {
-			out.Outputs, _ = n.validOutputs(ctx, built)
+			out.Outputs, _ = n.ValidOutputs(ctx, built)
 		}
 	}
 	return out, f
 }
 
-// validOutputs returns the outputs of drvs that are valid in the store.
-func (n *Nix) validOutputs(ctx context.Context, drvs []string) ([]string, error) {
+// ValidOutputs returns the outputs of drvs that are valid in the store.
+func (n *Nix) ValidOutputs(ctx context.Context, drvs []string) ([]string, error) {
 	var stdout bytes.Buffer
 	args := append(append([]string{n.store, "--query", "--outputs"}, drvs...), n.optionArgs()...)
 	if res := n.run(ctx, process{args: args, stdout: &stdout}); res.err != nil {

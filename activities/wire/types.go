@@ -245,6 +245,10 @@ type BuildResult struct {
 	ExitCode   int      `json:"exit_code,omitempty"`
 	FailedTest string   `json:"failed_test,omitempty"`
 	LogTail    string   `json:"log_tail,omitempty"`
+	// Built and Substituted count the derivations the builder built and the paths it
+	// fetched from the binary cache instead (0 when the builder does not say).
+	Built       int `json:"built,omitempty"`
+	Substituted int `json:"substituted,omitempty"`
 }
 
 // ResolveInput settles a failed package.
