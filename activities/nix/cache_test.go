@@ -82,7 +82,7 @@ type cacheKeys struct {
 	sec nix.SecretKey
 }
 
-func newKeys(t *testing.T, name string) cacheKeys {
+func newKeys(t testing.TB, name string) cacheKeys {
 	t.Helper()
 	pub, sec, err := nix.GenerateKey(name)
 	require.NoError(t, err)
@@ -91,7 +91,7 @@ func newKeys(t *testing.T, name string) cacheKeys {
 
 // storeOf is an adapter whose Nix commands see a store of their own, empty at first, under
 // dir: a builder on another machine.
-func storeOf(t *testing.T, dir string, cache nix.Cache) *nix.Nix {
+func storeOf(t testing.TB, dir string, cache nix.Cache) *nix.Nix {
 	t.Helper()
 	return newNix(t, nix.Config{StoreRoot: dir, Cache: cache})
 }

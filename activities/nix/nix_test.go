@@ -23,7 +23,7 @@ import (
 
 // newNix returns an adapter, failing (never skipping) when Nix is missing: these tests are
 // the proof that the adapter works against the real thing.
-func newNix(t *testing.T, cfg nix.Config) *nix.Nix {
+func newNix(t testing.TB, cfg nix.Config) *nix.Nix {
 	t.Helper()
 	if _, err := exec.LookPath("nix-instantiate"); err != nil && cfg.BinDir == "" {
 		t.Fatalf("Nix is required for these tests and nix-instantiate is not on PATH.\n"+
@@ -74,7 +74,7 @@ type evaluation struct {
 	byKey         map[string]graph.Package
 }
 
-func demoMain(t *testing.T) evaluation {
+func demoMain(t testing.TB) evaluation {
 	t.Helper()
 	newNix(t, nix.Config{})
 	e, err := mainEval()
