@@ -22,6 +22,7 @@ import (
 
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/gitrepo"
+	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/wavename"
 	"github.com/crestwaves/crest/activities/wire"
@@ -39,6 +40,7 @@ type Config struct {
 	Worker      WorkerConfig       `mapstructure:"worker"`
 	Site        SiteConfig         `mapstructure:"site"`
 	Nix         NixConfig          `mapstructure:"nix"`
+	Cache       CacheConfig        `mapstructure:"cache"`
 	Tracker     TrackerConfig      `mapstructure:"issue_tracker"`
 	Queue       QueueConfig        `mapstructure:"queue"`
 	Git         GitConfig          `mapstructure:"git"`
@@ -121,6 +123,22 @@ type NixConfig struct {
 	BuilderPath  string        `mapstructure:"builder_path"`
 	Options      []string      `mapstructure:"options"`
 	BuildTimeout time.Duration `mapstructure:"build_timeout"`
+	// StoreRoot gives this worker's Nix commands a store of their own: the directory is
+	// mounted on /nix for each (root only). Several builders on one host then behave as on
+	// separate machines (make cluster-demo); empty means the host's /nix.
+	StoreRoot string `mapstructure:"store_root"`
+}
+
+// CacheConfig is the binary cache builders share (nix.Cache): they substitute from it what
+// another built and push what they build, signed with the secret key; the tag host
+// substitutes from it. The secret key is read from secret_key_file or given in
+// CREST_CACHE_SECRET_KEY (a container's secret), never written in crest.yaml; it is needed
+// by builders only.
+type CacheConfig struct {
+	URL           string `mapstructure:"url"`
+	PublicKey     string `mapstructure:"public_key"`
+	SecretKeyFile string `mapstructure:"secret_key_file"`
+	SecretKey     string `mapstructure:"secret_key" secret:"true"`
 }
 
 // TrackerConfig chooses where issues are filed.
@@ -256,6 +274,11 @@ func defaults(v *viper.Viper) {
 	v.SetDefault("nix.builder_path", "/usr/bin:/bin")
 	v.SetDefault("nix.options", []string{})
 	v.SetDefault("nix.build_timeout", 2*time.Hour)
+	v.SetDefault("nix.store_root", "")
+	v.SetDefault("cache.url", "")
+	v.SetDefault("cache.public_key", "")
+	v.SetDefault("cache.secret_key_file", "")
+	v.SetDefault("cache.secret_key", "")
 	v.SetDefault("issue_tracker.kind", "local")
 	v.SetDefault("issue_tracker.github.token", "")
 	v.SetDefault("issue_tracker.github.base_url", "")
@@ -518,6 +541,18 @@ func (c *Config) validate() error {
 	if c.Nix.BuildTimeout <= 0 {
 		bad("nix.build_timeout", "must be positive (got %s)", c.Nix.BuildTimeout)
 	}
+	if c.Nix.StoreRoot != "" && !filepath.IsAbs(c.Nix.StoreRoot) {
+		bad("nix.store_root", "%q must be an absolute path", c.Nix.StoreRoot)
+	}
+	if c.Cache.URL != "" && !strings.Contains(c.Cache.URL, "://") {
+		bad("cache.url", "%s is not a Nix store URI such as file:///var/cache/crest, s3://bucket or ssh-ng://host", gitrepo.RedactURL(c.Cache.URL))
+	}
+	if c.Cache.SecretKey != "" && c.Cache.SecretKeyFile != "" {
+		bad("cache", "secret_key_file and CREST_CACHE_SECRET_KEY are both set: give one")
+	}
+	if err := (nix.Cache{URL: c.Cache.URL, PublicKey: c.Cache.PublicKey, SecretKey: nix.SecretKey(c.Cache.SecretKey)}).Check(); err != nil {
+		bad("cache", "%v", err)
+	}
 	switch c.Tracker.Kind {
 	case "local":
 	case "github":
@@ -604,6 +639,27 @@ func (c *Config) validate() error {
 		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// nixCache is the binary cache as the Nix adapter takes it, the secret key read from its
+// file. A builder (one that serves build queues) must hold the secret key: what it builds
+// is pushed for the others.
+func (c *Config) nixCache() (nix.Cache, error) {
+	cache := nix.Cache{URL: c.Cache.URL, PublicKey: c.Cache.PublicKey, SecretKey: nix.SecretKey(c.Cache.SecretKey)}
+	if c.Cache.SecretKeyFile != "" {
+		b, err := os.ReadFile(c.Cache.SecretKeyFile)
+		if err != nil {
+			return nix.Cache{}, fmt.Errorf("cache.secret_key_file: %w", err)
+		}
+		cache.SecretKey = nix.SecretKey(strings.TrimSpace(string(b)))
+		if err := cache.Check(); err != nil {
+			return nix.Cache{}, fmt.Errorf("cache.secret_key_file %s: %w", c.Cache.SecretKeyFile, err)
+		}
+	}
+	if cache.Enabled() && !cache.CanPush() && len(c.Worker.Systems) > 0 {
+		return nix.Cache{}, errors.New("cache: a builder (worker.systems) pushes what it builds and needs the secret key: set cache.secret_key_file or CREST_CACHE_SECRET_KEY")
+	}
+	return cache, nil
 }
 
 // collection returns a configured collection with defaults filled in.

@@ -3,12 +3,15 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/crestwaves/crest/activities/nix"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -184,4 +187,79 @@ collections:
 	q := shown["queue"].(map[string]any)["github"].(map[string]any)
 	require.Equal(t, "(redacted)", q["token"])
 	require.Equal(t, "nixos/nixpkgs", q["repo"])
+}
+
+// TestCacheConfig: the cache's keys come from crest.yaml (public), a file or the
+// environment (secret); mismatched or malformed keys are refused at load, naming the key
+// but never quoting the secret; a builder without the secret key is refused; and
+// `crest config show` never prints it.
+func TestCacheConfig(t *testing.T) {
+	pub, sec, err := nix.GenerateKey("cache.example-1")
+	require.NoError(t, err)
+	otherPub, _, err := nix.GenerateKey("cache.example-1")
+	require.NoError(t, err)
+	_, b64, _ := strings.Cut(string(sec), ":")
+	keyFile := filepath.Join(t.TempDir(), "secret-key")
+	require.NoError(t, os.WriteFile(keyFile, []byte(string(sec)+"\n"), 0o600))
+	yamlFor := func(pub, extra string) string {
+		return "cache:\n  url: file:///var/cache/crest\n  public_key: " + pub + "\n" + extra
+	}
+
+	// From a file: the key is read when the worker starts.
+	cfg, _, err := loadConfig(writeConfig(t, yamlFor(pub, "  secret_key_file: "+keyFile+"\n")), nil)
+	require.NoError(t, err)
+	cache, err := cfg.nixCache()
+	require.NoError(t, err)
+	require.True(t, cache.CanPush())
+	require.Equal(t, string(sec), string(cache.SecretKey))
+
+	// From the environment.
+	t.Setenv("CREST_CACHE_SECRET_KEY", string(sec))
+	file := writeConfig(t, yamlFor(pub, ""))
+	cfg, _, err = loadConfig(file, nil)
+	require.NoError(t, err)
+	cache, err = cfg.nixCache()
+	require.NoError(t, err)
+	require.True(t, cache.CanPush())
+	root := newRootCmd()
+	var out strings.Builder
+	root.SetOut(&out)
+	root.SetArgs([]string{"config", "show", "--config", file})
+	require.NoError(t, root.Execute())
+	require.NotContains(t, out.String(), b64)
+	require.Contains(t, out.String(), pub, "the public key is no secret")
+
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"both secrets":   {yamlFor(pub, "  secret_key_file: "+keyFile+"\n"), "cache: secret_key_file and CREST_CACHE_SECRET_KEY are both set"},
+		"not a pair":     {yamlFor(otherPub, ""), `cache: cache secret key "cache.example-1" does not match`},
+		"no public key":  {"cache:\n  url: file:///c\n", "cache: cache public key is required"},
+		"not a URI":      {"cache:\n  url: /var/cache/crest\n  public_key: " + pub + "\n", "cache.url: /var/cache/crest is not a Nix store URI"},
+		"relative store": {"nix:\n  store_root: nix-a\n", `nix.store_root: "nix-a" must be an absolute path`},
+	} {
+		_, _, err := loadConfig(writeConfig(t, tc.yaml), nil)
+		require.ErrorContains(t, err, tc.want, name)
+		require.NotContains(t, err.Error(), b64, name)
+	}
+
+	// A builder must push; a worker serving only the default queue (the tag host) need not.
+	t.Setenv("CREST_CACHE_SECRET_KEY", "")
+	cfg, _, err = loadConfig(file, nil)
+	require.NoError(t, err)
+	_, err = cfg.nixCache()
+	require.ErrorContains(t, err, "needs the secret key")
+	t.Setenv("CREST_WORKER_SYSTEMS", "")
+	cfg, _, err = loadConfig(file, nil)
+	require.NoError(t, err)
+	cache, err = cfg.nixCache()
+	require.NoError(t, err)
+	require.True(t, cache.Enabled())
+	require.False(t, cache.CanPush())
+
+	// A key file that holds another pair's key is refused when read, without quoting it.
+	t.Setenv("CREST_WORKER_SYSTEMS", "x86_64-linux")
+	cfg, _, err = loadConfig(writeConfig(t, yamlFor(otherPub, "  secret_key_file: "+keyFile+"\n")), nil)
+	require.NoError(t, err, "the file is read by workers, not at every load")
+	_, err = cfg.nixCache()
+	require.ErrorContains(t, err, "does not match")
+	require.NotContains(t, err.Error(), b64)
 }

@@ -91,7 +91,12 @@ func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Ac
 		name, value, _ := strings.Cut(o, "=")
 		opts = append(opts, nix.Option{Name: name, Value: value})
 	}
-	n, err := nix.New(nix.Config{BinDir: cfg.Nix.BinDir, BuilderPath: cfg.Nix.BuilderPath, Options: opts})
+	cache, err := cfg.nixCache()
+	if err != nil {
+		return nil, err
+	}
+	n, err := nix.New(nix.Config{BinDir: cfg.Nix.BinDir, BuilderPath: cfg.Nix.BuilderPath, Options: opts,
+		StoreRoot: cfg.Nix.StoreRoot, Cache: cache})
 	if err != nil {
 		return nil, err
 	}
