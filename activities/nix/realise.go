@@ -178,13 +178,12 @@ func (n *Nix) ValidOutputs(ctx context.Context, drvs []string) ([]string, error)
 		return nil, commandError(args, res)
 	}
 	outputs := strings.Fields(stdout.String())
-	stdout.Reset()
-	args = append(append([]string{n.store, "--check-validity", "--print-invalid"}, outputs...), n.optionArgs()...)
-	if res := n.run(ctx, process{args: args, stdout: &stdout}); res.err != nil {
-		return nil, commandError(args, res)
+	list, err := n.Invalid(ctx, outputs)
+	if err != nil {
+		return nil, err
 	}
 	invalid := map[string]bool{}
-	for _, p := range strings.Fields(stdout.String()) {
+	for _, p := range list {
 		invalid[p] = true
 	}
 	return slices.DeleteFunc(outputs, func(p string) bool { return invalid[p] }), nil
@@ -249,12 +248,11 @@ func (n *Nix) Valid(ctx context.Context, drv string) ([]string, bool, error) {
 	if len(outputs) == 0 {
 		return nil, false, fmt.Errorf("outputs of %s: nix-store listed none", drv)
 	}
-	stdout.Reset()
-	args = append(append([]string{n.store, "--check-validity", "--print-invalid"}, outputs...), n.optionArgs()...)
-	if res := n.run(ctx, process{args: args, stdout: &stdout}); res.err != nil {
-		return outputs, false, fmt.Errorf("validity of %s: %w", drv, commandError(args, res))
+	invalid, err := n.Invalid(ctx, outputs)
+	if err != nil {
+		return outputs, false, fmt.Errorf("outputs of %s: %w", drv, err)
 	}
-	return outputs, strings.TrimSpace(stdout.String()) == "", nil
+	return outputs, len(invalid) == 0, nil
 }
 
 // Log returns the end of the stored build log of drv (nix-store --read-log), as much as
