@@ -44,6 +44,8 @@ type Activities struct {
 	// QueueIssues follows changes submitted by ref with local issues (crest dev); nil
 	// reports them nowhere but Postgres (crest queue status).
 	QueueIssues tracker.Tracker
+	// Roots keeps tagged outputs from garbage collection on the tag host; nil keeps none.
+	Roots *TagRoots
 }
 
 // Repos opens each collection's working repository once per process, under Dir.

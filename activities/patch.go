@@ -432,7 +432,8 @@ func (a *Activities) CheckGrafts(ctx context.Context, in wire.GraftsInput) (wire
 // merged commit, realises every graft (no dependent is built from source: a graft's
 // builder rewrites the tag's output), tags <tag>-security-K annotated with a JSON summary
 // (advisory, strategy, the grafts with their old and new paths), pushes branch and tag,
-// and records the tag and its grafts as debt, with the audit entry, in one transaction.
+// and records the tag and its grafts as debt, with the audit entry, in one transaction; the
+// covered tag's outputs, the patched package's and the grafts are then rooted (Roots).
 // An unsafe graft is a non-retryable GraftRefused error naming the rule and the rebuild
 // strategy. Idempotent: a commit, tag or record made already is kept.
 func (a *Activities) TagGrafts(ctx context.Context, in wire.GraftsInput) (wire.SecurityTagResult, error) {
@@ -511,6 +512,13 @@ func (a *Activities) TagGrafts(ctx context.Context, in wire.GraftsInput) (wire.S
 	}
 	if _, err := a.pushSecurityTag(ctx, repo, in, securityTag{commit: commit, body: body.String(), sum: sum, debt: debt,
 		audit: fmt.Sprintf("%s: %d grafts onto %s %s", in.Prepared.Name, len(sum.Grafts), in.Package, plan.facts.NewVersion)}); err != nil {
+		return wire.SecurityTagResult{}, err
+	}
+	pinned := slices.Clone(in.PatchedOutputs)
+	for _, g := range sum.Grafts {
+		pinned = append(pinned, g.New)
+	}
+	if err := a.rootTag(ctx, in.Collection, in.Prepared.Name, store.RootSecurity, []int64{in.Tag.EvaluationID}, pinned...); err != nil {
 		return wire.SecurityTagResult{}, err
 	}
 	return wire.SecurityTagResult{Tag: in.Prepared.Name, Commit: commit, Grafts: len(sum.Grafts)}, nil

@@ -141,6 +141,9 @@ func (a *Activities) TagMinorWave(ctx context.Context, in wire.TagInput) (wire.T
 	if err := a.Store.FinishMinorWave(ctx, collectionID, t); err != nil {
 		return wire.TagResult{}, err
 	}
+	if err := a.rootTag(ctx, in.Collection, in.Name, store.RootFinished, in.Evaluations); err != nil {
+		return wire.TagResult{}, err
+	}
 	// Fixed root causes close their issues; the others' resolutions are written there.
 	for _, r := range roots {
 		rep := IssueReport{Collection: in.Collection, Package: r.Package, System: r.System, Status: r.Status,
@@ -173,6 +176,9 @@ func (a *Activities) TagUnfinished(ctx context.Context, in wire.TagInput) (wire.
 		return wire.TagResult{}, err
 	}
 	if err := a.Store.RecordUnfinishedTag(ctx, collectionID, t); err != nil {
+		return wire.TagResult{}, err
+	}
+	if err := a.rootTag(ctx, in.Collection, in.Tag, store.RootUnfinished, in.Evaluations); err != nil {
 		return wire.TagResult{}, err
 	}
 	_, err = a.Store.RecordAudit(ctx, store.AuditEntry{Key: in.Tag + "/tag", Actor: "crest", Wave: in.Name, Action: "tag:unfinished",

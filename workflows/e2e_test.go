@@ -2,7 +2,9 @@ package workflows_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,9 +12,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
+	"github.com/crestwaves/crest/policy"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -73,6 +77,8 @@ func TestMajorWaveEndToEnd(t *testing.T) {
 	require.Empty(t, roots[0].Dependents, "its dependents were rebuilt green")
 	recordHistories(t, s.c, id)
 
+	s.checkRooted(t, res.Tags)
+
 	// Maintainers pin against the newest tag with their package's whole closure green.
 	for pkg, want := range map[string]string{"fetch": "wave-1-2", "libhttp": "wave-1-2", "calc": "wave-1-2", "hello": "wave-1-2"} {
 		pin, err := s.st.Pin(ctx, "demo", pkg, store.PinOptions{})
@@ -84,6 +90,56 @@ func TestMajorWaveEndToEnd(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNoGreenTag, "tetrix was resolved wont-fix")
 	require.Len(t, pin.Rejected, 2)
 	require.Contains(t, pin.Rejected[0].Reasons, "tetrix: failed")
+}
+
+// checkRooted holds that every tag's outputs, unfinished tags' (wave-N-Mpre) too, are
+// garbage-collector roots of the tag host's store: a symlink per output, valid, recorded;
+// and that releasing all but the newest finished tag (crest gc --keep-tags 1) removes the
+// others' roots only.
+func (s *stack) checkRooted(t *testing.T, tags []string) {
+	ctx := context.Background()
+	roots, err := s.st.TagRoots(ctx, "demo")
+	require.NoError(t, err)
+	var names []string
+	for _, r := range roots {
+		names = append(names, r.Tag+" "+r.Kind)
+	}
+	require.Equal(t, []string{"wave-1-2 finished", "wave-1-2pre unfinished", "wave-1-1 finished", "wave-1-1pre unfinished"}, names,
+		"newest first; each minor wave was tagged unfinished while it waited for its failures")
+	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, tags)
+	n := s.acts.Roots.Nix
+	for _, r := range roots {
+		require.Zero(t, r.Missing, r.Tag)
+		m, err := s.st.MinorWaveByNumber(ctx, mustWave(t, s.st, 1).ID, map[string]int{"wave-1-1": 1, "wave-1-2": 2}[strings.TrimSuffix(r.Tag, "pre")])
+		require.NoError(t, err)
+		results, err := s.st.Results(ctx, m.ID, "")
+		require.NoError(t, err)
+		require.Greater(t, r.Outputs, len(results)/2, "%s roots the outputs of its packages", r.Tag)
+		links, err := filepath.Glob(filepath.Join(r.Dir, "out-*"))
+		require.NoError(t, err)
+		require.Len(t, links, r.Outputs)
+		var targets []string
+		for _, l := range links {
+			target, err := os.Readlink(l)
+			require.NoError(t, err)
+			targets = append(targets, target)
+		}
+		invalid, err := n.Invalid(ctx, targets)
+		require.NoError(t, err)
+		require.Empty(t, invalid)
+	}
+	released, err := activities.ReleaseRoots(ctx, s.st, "demo", policy.Retention{KeepTags: 1}, time.Now(), false)
+	require.NoError(t, err)
+	require.Len(t, released, len(roots))
+	for _, r := range released {
+		if r.Tag == "wave-1-2" {
+			require.False(t, r.Release, r.Reason)
+			require.DirExists(t, r.Dir)
+		} else {
+			require.True(t, r.Release, "%s: %s", r.Tag, r.Reason)
+			require.NoDirExists(t, r.Dir)
+		}
+	}
 }
 
 // checkConsistent holds Postgres, the remote's tags and the build records to one story.

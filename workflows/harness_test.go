@@ -57,7 +57,8 @@ func newStack(t *testing.T, configure ...func(*stack)) *stack {
 	require.NoError(t, err, "real Nix is needed: apt-get install nix-bin")
 	s.acts = &activities.Activities{Store: s.st, Evaluator: n, Builder: activities.NixBuilder{Nix: n},
 		Repos:  &activities.Repos{Dir: filepath.Join(dir, "repos")},
-		Issues: activities.FilerIssues{Filer: &filer.Filer{Store: s.st, Tracker: local.New(s.st, local.Options{})}}}
+		Issues: activities.FilerIssues{Filer: &filer.Filer{Store: s.st, Tracker: local.New(s.st, local.Options{})}},
+		Roots:  &activities.TagRoots{Nix: n, Dir: filepath.Join(dir, "gcroots")}}
 	require.NoError(t, s.acts.RegisterCollection(ctx, s.demoCollection()))
 	s.limits = workflows.Limits{BuildQueuePrefix: s.queue + "-build", HeartbeatTimeout: workflows.Duration(10 * time.Second),
 		ShardSize: 8, Shards: 2, BuildsPerShard: 4}

@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 		newWaveCmd(a),
 		newTagsCmd(a),
 		newPinCmd(a),
+		newGCCmd(a),
 		newPatchCmd(a),
 		newIssuesCmd(a),
 		newBenchCmd(a),

@@ -84,8 +84,8 @@ func newWorkerCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// newActivities wires the activities to the store, Nix and git.
-func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Activities, error) {
+// newNix is the Nix adapter as configured: options, store root, binary cache.
+func newNix(cfg *Config) (*nix.Nix, error) {
 	opts := []nix.Option(nil)
 	for _, o := range cfg.Nix.Options {
 		name, value, _ := strings.Cut(o, "=")
@@ -95,8 +95,14 @@ func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Ac
 	if err != nil {
 		return nil, err
 	}
-	n, err := nix.New(nix.Config{BinDir: cfg.Nix.BinDir, BuilderPath: cfg.Nix.BuilderPath, Options: opts,
+	return nix.New(nix.Config{BinDir: cfg.Nix.BinDir, BuilderPath: cfg.Nix.BuilderPath, Options: opts,
 		StoreRoot: cfg.Nix.StoreRoot, Cache: cache})
+}
+
+// newActivities wires the activities to the store, Nix and git. The worker serving the
+// default queue tags, and so roots tagged outputs under <dataDir>/gcroots (crest gc).
+func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Activities, error) {
+	n, err := newNix(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +112,9 @@ func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Ac
 		Evaluator: n,
 		Builder:   activities.NixBuilder{Nix: n},
 		Repos:     &activities.Repos{Dir: filepath.Join(dataDir, "repos"), Credentials: cfg.gitCredentials()},
+	}
+	if cfg.Worker.ServeDefault {
+		acts.Roots = &activities.TagRoots{Nix: n, Dir: filepath.Join(dataDir, "gcroots")}
 	}
 	if cfg.Worker.ServeDefault { // builders file no issues and need no tracker credentials
 		tr, err := newTracker(cfg, st, logger)
