@@ -45,7 +45,7 @@ func TestReleaseRoots(t *testing.T) {
 		// wave-2-1pre went before wave-2-1, the finished tag of the same minor wave.
 		"keep the newest finished tag": {policy.Retention{KeepTags: 1},
 			[]string{"demo/wave-2-1pre", "demo/wave-1-2", "demo/wave-1-1-security-1", "demo/wave-1-1"}},
-		"keep two": {policy.Retention{KeepTags: 2}, []string{"demo/wave-1-1-security-1", "demo/wave-1-1"}},
+		"keep two":                 {policy.Retention{KeepTags: 2}, []string{"demo/wave-1-1-security-1", "demo/wave-1-1"}},
 		"keep more than there are": {policy.Retention{KeepTags: 5}, nil},
 		"older than a fortnight": {policy.Retention{KeepTags: 1, OlderThan: 14 * day},
 			[]string{"demo/wave-1-1-security-1", "demo/wave-1-1"}},
