@@ -9,6 +9,13 @@
 // users in sessions of their own, SIGKILL follows after a grace period. Valid answers whether
 // a derivation's outputs are already in the store, for idempotent re-runs.
 //
+// Builders share outputs through a binary cache (Config.Cache): every command substitutes
+// from it, trusting its public key only, and Push signs paths with its secret key (given
+// to Nix on a pipe) and copies their closures there. AddRoots roots a tag's outputs in
+// the store, fetching from the cache what it lacks; CollectGarbage runs nix-store --gc.
+// Config.StoreRoot gives the commands a store of their own, mounted on /nix in a mount
+// namespace per command, as a separate machine would have.
+//
 // Errors come in three kinds, so that activities can decide what to retry: *BuildFailure (a
 // builder failed; it will fail again), *EvalError (the expression is broken at that commit),
 // and everything else, which is infrastructure (*CommandError, ErrUnknownDerivation,
