@@ -46,6 +46,9 @@ type Activities struct {
 	QueueIssues tracker.Tracker
 	// Roots keeps tagged outputs from garbage collection on the tag host; nil keeps none.
 	Roots *TagRoots
+	// Host names this worker (host:pid) in the builds it records: with builders on many
+	// machines, where each package was built.
+	Host string
 }
 
 // Repos opens each collection's working repository once per process, under Dir.

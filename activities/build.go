@@ -359,6 +359,7 @@ func (a *Activities) BuildPackage(ctx context.Context, in wire.BuildInput) (wire
 	if err := a.Store.RecordBuild(ctx, store.BuildRecord{
 		Key: in.Key, MinorWaveID: in.MinorWaveID, System: in.System, Package: in.Package, Drv: p.Drv,
 		Status: res.Status, ExitCode: res.ExitCode, LogTail: res.LogTail, Outputs: res.Outputs, StartedAt: started,
+		Builder: a.Host, Built: res.Built,
 	}); err != nil {
 		return wire.BuildResult{}, err
 	}

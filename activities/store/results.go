@@ -264,6 +264,11 @@ type BuildRecord struct {
 	// (time.Now, with its monotonic reading): the build's duration is measured from it.
 	// Zero keeps the start recorded already (when the build row was inserted).
 	StartedAt time.Time
+	// Builder names the worker that built (host:pid); Built is how many derivations Nix
+	// built for it, 0 when the binary cache had everything. Without a Builder, Built is not
+	// recorded (NULL: not said).
+	Builder string
+	Built   int
 }
 
 // BuildStatus returns the recorded outcome for an idempotency key, if it finished.
@@ -352,10 +357,11 @@ func (s *Store) RecordBuild(ctx context.Context, r BuildRecord) error {
 		var inFrontier bool
 		err := tx.QueryRow(ctx, `
 		WITH build AS (
-			INSERT INTO builds (key, minor_wave_id, package, drv, system, status, outputs, exit_code, log_tail, started_at, finished_at)
-			VALUES ($6, nullif($1::bigint, 0), $3, $7, $2, $4, $8, $9, $5, now() - make_interval(secs => coalesce($10::float8, 0)), now())
+			INSERT INTO builds (key, minor_wave_id, package, drv, system, status, outputs, exit_code, log_tail, started_at, finished_at, builder, built)
+			VALUES ($6, nullif($1::bigint, 0), $3, $7, $2, $4, $8, $9, $5, now() - make_interval(secs => coalesce($10::float8, 0)), now(), $11, CASE WHEN $11 = '' THEN NULL ELSE $12::int END)
 			ON CONFLICT (key) DO UPDATE SET status = EXCLUDED.status, outputs = EXCLUDED.outputs,
 				exit_code = EXCLUDED.exit_code, log_tail = EXCLUDED.log_tail, finished_at = EXCLUDED.finished_at,
+				builder = EXCLUDED.builder, built = EXCLUDED.built,
 				started_at = CASE WHEN $10::float8 IS NULL THEN builds.started_at ELSE EXCLUDED.started_at END
 			WHERE builds.status = 'running'
 		)
@@ -365,7 +371,7 @@ func (s *Store) RecordBuild(ctx context.Context, r BuildRecord) error {
 			reason = CASE WHEN $4 = 'passed' AND attempts > 0 THEN 'rebuilt green after a retry' ELSE '' END
 		WHERE minor_wave_id = $1 AND system = $2 AND package = $3 AND status = 'pending'
 		RETURNING EXISTS (SELECT 1 FROM frontier f WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.package = $3)`,
-			r.MinorWaveID, r.System, r.Package, r.Status, r.LogTail, r.Key, r.Drv, r.Outputs, r.ExitCode, elapsed).Scan(&inFrontier)
+			r.MinorWaveID, r.System, r.Package, r.Status, r.LogTail, r.Key, r.Drv, r.Outputs, r.ExitCode, elapsed, r.Builder, r.Built).Scan(&inFrontier)
 		if err == pgx.ErrNoRows || (err == nil && !inFrontier) {
 			return nil // recorded already (a retried attempt), or a layered round
 		}

@@ -95,3 +95,30 @@ func (s *Store) ReleaseTagRoot(ctx context.Context, collection, tag string) erro
 	}
 	return nil
 }
+
+// BuilderCount is what one builder did in a major wave.
+type BuilderCount struct {
+	Builder string `json:"builder"`
+	// Builds are the package builds it recorded.
+	Builds int `json:"builds"`
+	// Built is how many derivations Nix built for them; Builds whose derivations all came
+	// from the binary cache add none.
+	Built int `json:"built"`
+}
+
+// BuildsPerBuilder counts a major wave's finished builds per builder, by builder name.
+func (s *Store) BuildsPerBuilder(ctx context.Context, waveID int64) ([]BuilderCount, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT b.builder, count(*)::int, coalesce(sum(b.built), 0)::int
+		FROM builds b JOIN minor_waves m ON m.id = b.minor_wave_id
+		WHERE m.wave_id = $1 AND b.status <> 'running'
+		GROUP BY b.builder ORDER BY b.builder`, waveID)
+	if err != nil {
+		return nil, fmt.Errorf("builds per builder: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[BuilderCount])
+	if err != nil {
+		return nil, fmt.Errorf("builds per builder: %w", err)
+	}
+	return out, nil
+}

@@ -112,6 +112,7 @@ func newActivities(cfg *Config, st *store.Store, dataDir string) (*activities.Ac
 		Evaluator: n,
 		Builder:   activities.NixBuilder{Nix: n},
 		Repos:     &activities.Repos{Dir: filepath.Join(dataDir, "repos"), Credentials: cfg.gitCredentials()},
+		Host:      workerHost(),
 	}
 	if cfg.Worker.ServeDefault {
 		acts.Roots = &activities.TagRoots{Nix: n, Dir: filepath.Join(dataDir, "gcroots")}
@@ -183,6 +184,12 @@ func newTracker(cfg *Config, st *store.Store, logger *slog.Logger) (tracker.Trac
 	return local.New(st, local.Options{}), nil
 }
 
+// workerHost names this worker process: host:pid.
+func workerHost() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
+}
+
 // registerCollections stores the configured collections so workflows can load them.
 func registerCollections(ctx context.Context, acts *activities.Activities, cfg *Config) error {
 	for _, c := range cfg.Collections {
@@ -228,9 +235,8 @@ func startWorkers(cfg *Config, c client.Client, acts *activities.Activities) (fu
 	}
 	// Dispatchers size their rounds to the builders' slots: say how many this process has,
 	// once its build workers poll.
-	host, _ := os.Hostname()
 	for _, system := range cfg.Worker.Systems {
-		withdraw, err := activities.AnnounceBuilder(acts.Store, fmt.Sprintf("%s:%d/%s", host, os.Getpid(), system),
+		withdraw, err := activities.AnnounceBuilder(acts.Store, workerHost()+"/"+system,
 			system, cfg.Worker.MaxBuilds, slog.Default())
 		if err != nil {
 			stop()

@@ -13,3 +13,9 @@ CREATE TABLE tag_roots (
     released_at    timestamptz,
     PRIMARY KEY (collection_id, tag)
 );
+
+-- Which builder made each build, and how many derivations Nix built for it (NULL: not
+-- said; 0: everything came from the binary cache): with builders on many machines, where a
+-- package was built and whether the cache spared the work.
+ALTER TABLE builds ADD COLUMN builder text NOT NULL DEFAULT '';
+ALTER TABLE builds ADD COLUMN built int;
