@@ -1,7 +1,7 @@
 # The two commands of the README. Both install what is missing first (deploy/deps.sh).
 GO ?= go
 
-.PHONY: dev test deps build bench vet
+.PHONY: dev test deps build bench vet cluster-demo
 
 ## dev: build ./crest and run Crest on this machine (embedded Temporal + Web UI, Postgres,
 ## worker, demo wave); ./crest is then what other terminals use
@@ -17,6 +17,12 @@ test: deps
 	conf=$$(mktemp -d) && trap 'rm -rf "$$conf"' EXIT && \
 	printf 'build-users-group = crest-test-no-such-group\n' > "$$conf/nix.conf" && \
 	NIX_CONF_DIR="$$conf" $(GO) test -race -count=1 -timeout 30m ./...
+
+## cluster-demo: the demo wave on a cluster on this machine (root): Temporal, an orchestrator
+## and two builders, each a process, each builder with a Nix store of its own, sharing only a
+## signed binary cache; one builder is killed mid-wave (crest bench cluster --help)
+cluster-demo: deps build
+	./crest bench cluster
 
 deps:
 	@./deploy/deps.sh

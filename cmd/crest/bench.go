@@ -24,6 +24,8 @@ func newBenchCmd(a *app) *cobra.Command {
 	cmd.AddCommand(newBenchScheduleCmd(a))
 	cmd.AddCommand(newBenchChaosCmd(a))
 	cmd.AddCommand(newBenchChaosWorkerCmd())
+	cmd.AddCommand(newBenchClusterCmd(a))
+	cmd.AddCommand(newBenchTemporalServerCmd())
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"regexp"
 	"testing"
 	"time"
@@ -19,7 +20,13 @@ import (
 )
 
 // TestMain stops the throwaway Postgres of the issues tests (and removes its directory).
-func TestMain(m *testing.M) { testenv.Main(m) }
+// With cliArgsEnv set, the test binary is crest running one command line instead.
+func TestMain(m *testing.M) {
+	if args := os.Getenv(cliArgsEnv); args != "" {
+		os.Exit(runCLI(args))
+	}
+	testenv.Main(m)
+}
 
 // issuesEnv is a store with issues filed by the local tracker and an app pointing at it.
 type issuesEnv struct {

@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
@@ -27,8 +26,6 @@ import (
 	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/tracker/local"
-	"github.com/crestwaves/crest/activities/wire"
-	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/deploy/postgres"
 	"github.com/crestwaves/crest/deploy/temporal"
 	"github.com/crestwaves/crest/workflows"
@@ -149,28 +146,16 @@ func RunChaosWorker(ctx context.Context) error {
 
 // chaos is one chaos run in progress.
 type chaos struct {
+	demoRun
 	opts   ChaosOptions
-	began  time.Time
 	dir    string
-	st     *store.Store
 	tm     *temporal.Server
 	tmOpts temporal.Options
-	c      client.Client
 	cfg    []byte
 	res    *ChaosResult
 
 	mu     sync.Mutex
 	worker *exec.Cmd
-}
-
-func (k *chaos) say(format string, args ...any) {
-	line := fmt.Sprintf("%6s ", time.Since(k.began).Round(100*time.Millisecond)) + fmt.Sprintf(format, args...)
-	k.mu.Lock()
-	k.res.Events = append(k.res.Events, line)
-	k.mu.Unlock()
-	if k.opts.Progress != nil {
-		fmt.Fprintln(k.opts.Progress, line)
-	}
 }
 
 // RunChaos runs the demo major wave (libcore 2 + libnet 2, resolved as in the end-to-end
@@ -197,7 +182,8 @@ func RunChaos(ctx context.Context, opts ChaosOptions) (res *ChaosResult, err err
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	k := &chaos{opts: opts, began: time.Now(), res: &ChaosResult{Seed: opts.Seed}}
+	k := &chaos{opts: opts, res: &ChaosResult{Seed: opts.Seed}}
+	k.began, k.events, k.out = time.Now(), &k.res.Events, opts.Progress
 	var stops []func()
 	defer func() {
 		for i := len(stops) - 1; i >= 0; i-- {
@@ -245,13 +231,8 @@ func RunChaos(ctx context.Context, opts ChaosOptions) (res *ChaosResult, err err
 	}
 	stops = append(stops, k.c.Close)
 
-	repo, err := demo.Create(ctx, filepath.Join(k.dir, "demo"))
+	repo, err := k.registerDemo(ctx, k.dir)
 	if err != nil {
-		return nil, err
-	}
-	acts := &activities.Activities{Store: k.st}
-	if err := acts.RegisterCollection(ctx, wire.Collection{Name: "demo", Remote: repo.Remote, Evaluator: "index.nix",
-		Systems: []string{System}, ProtectedRoots: repo.ProtectedRoots, TagPrefix: "wave", MainBranch: demo.MainBranch}); err != nil {
 		return nil, err
 	}
 	const queue = "crest-chaos"
@@ -262,37 +243,20 @@ func RunChaos(ctx context.Context, opts ChaosOptions) (res *ChaosResult, err err
 	}
 	stops = append(stops, k.stopWorker)
 
-	id := "demo/wave-1"
-	limits := workflows.Limits{BuildQueuePrefix: queue + "-build", HeartbeatTimeout: workflows.Duration(5 * time.Second),
-		ShardSize: 8, Shards: 2, BuildsPerShard: 4}
-	if _, err := k.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue}, workflows.MajorWave,
-		workflows.MajorWaveInput{Collection: "demo", Title: "libcore 2, libnet 2", Limits: limits,
-			Updates: []wire.Update{{Package: "libnet", Ref: demo.UpdateLibnet2}, {Package: "libcore", Ref: demo.UpdateLibcore2}}}); err != nil {
-		return nil, fmt.Errorf("start the demo wave: %w", err)
+	out, err := k.runWave(ctx, queue, 5*time.Second, k.disrupt)
+	if err != nil {
+		return k.res, err
 	}
-	k.say("started %s", id)
-
-	done := make(chan struct{})
-	people := make(chan error, 1)
-	go func() { people <- k.resolve(ctx, id) }()
-	chaosDone := make(chan error, 1)
-	go func() { chaosDone <- k.disrupt(ctx, done) }()
-
-	var out workflows.MajorWaveResult
-	werr := k.wait(ctx, id, &out)
-	close(done)
-	if err := <-chaosDone; err != nil && werr == nil {
-		werr = err
-	}
-	if err := <-people; err != nil && werr == nil {
-		werr = err
-	}
-	if werr != nil {
-		return k.res, fmt.Errorf("demo wave: %w", werr)
-	}
-	k.say("%s completed: %s", id, strings.Join(out.Tags, ", "))
 	k.res.Seconds = time.Since(k.began).Seconds()
-	return k.res, k.count(ctx, repo.Remote, out)
+	o, problems, err := k.outcome(ctx, repo.Remote, out)
+	if err != nil {
+		return k.res, err
+	}
+	k.res.Builds, k.res.Duplicates, k.res.Lost, k.res.Results, k.res.Tags = o.Builds, o.Duplicates, o.Lost, o.Results, o.Tags
+	if len(problems) > 0 {
+		return k.res, errors.New(strings.Join(problems, "; "))
+	}
+	return k.res, nil
 }
 
 func (k *chaos) startWorker() error {
@@ -383,138 +347,6 @@ func (k *chaos) disrupt(ctx context.Context, done <-chan struct{}) error {
 		if err := k.startWorker(); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// resolve does what the people of the end-to-end test do, each as soon as its failure is
-// recorded: tetrix won't-fix, calc retried with its fix, libhttp retried with its port.
-// Each update has a fixed ID, so that sending it again after a kill or restart is one update.
-func (k *chaos) resolve(ctx context.Context, id string) error {
-	steps := []struct {
-		minor       int
-		pkg, status string
-		update      string
-		arg         any
-	}{
-		{1, "tetrix", store.StatusFailed, workflows.UpdateResolve, workflows.ResolveRequest{Package: "tetrix", Resolution: "wont-fix",
-			Reason: "upstream dead; drop it next release", By: "alice"}},
-		{1, "calc", store.StatusTestFailed, workflows.UpdateRetry, workflows.RetryRequest{Package: "calc", Ref: demo.FixCalcPrecision, By: "carol"}},
-		{2, "libhttp", store.StatusFailed, workflows.UpdateRetry, workflows.RetryRequest{Package: "libhttp", Ref: demo.FixLibhttpLibnet2, By: "dave"}},
-	}
-	for _, s := range steps {
-		if err := k.recorded(ctx, s.minor, s.pkg, s.status); err != nil {
-			return err
-		}
-		for {
-			uctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			h, err := k.c.UpdateWorkflow(uctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateID: "chaos-" + s.pkg,
-				UpdateName: s.update, Args: []any{s.arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
-			if err == nil {
-				err = h.Get(uctx, nil)
-			}
-			cancel()
-			if err == nil {
-				k.say("%s %s: accepted", s.update, s.pkg)
-				break
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			k.say("%s %s: %v; again", s.update, s.pkg, err)
-			time.Sleep(time.Second)
-		}
-	}
-	return nil
-}
-
-// recorded waits until pkg has status in minor wave minor of wave 1.
-func (k *chaos) recorded(ctx context.Context, minor int, pkg, status string) error {
-	for {
-		if w, err := k.st.WaveByNumber(ctx, "demo", 1); err == nil {
-			if m, err := k.st.MinorWaveByNumber(ctx, w.ID, minor); err == nil {
-				if rs, err := k.st.Results(ctx, m.ID, pkg); err == nil && len(rs) == 1 && rs[0].Status == status {
-					return nil
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s to be %s in wave-1-%d: %w", pkg, status, minor, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// wait polls the major wave until it closes (riding out the server's restart), then reads
-// its result.
-func (k *chaos) wait(ctx context.Context, id string, out *workflows.MajorWaveResult) error {
-	for {
-		d, err := k.c.DescribeWorkflowExecution(ctx, id, "")
-		if err == nil && d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			return k.c.GetWorkflow(ctx, id, "").Get(ctx, out)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
-// count checks the run's outcome in Postgres and git.
-func (k *chaos) count(ctx context.Context, remote string, out workflows.MajorWaveResult) error {
-	r := k.res
-	var err error
-	if r.Builds, err = k.st.FinishedBuilds(ctx); err != nil {
-		return err
-	}
-	w, err := k.st.WaveByNumber(ctx, "demo", 1)
-	if err != nil {
-		return err
-	}
-	if r.Duplicates, err = k.st.DuplicateBuilds(ctx, w.ID); err != nil {
-		return err
-	}
-	minors, err := k.st.MinorWaves(ctx, w.ID)
-	if err != nil {
-		return err
-	}
-	var problems []string
-	for _, m := range minors {
-		results, err := k.st.Results(ctx, m.ID, "")
-		if err != nil {
-			return err
-		}
-		counts, err := k.st.MinorWaveCounts(ctx, m.ID)
-		if err != nil {
-			return err
-		}
-		r.Results += len(results)
-		r.Lost += counts.Pending + counts.Unresolved
-		if len(results) == 0 {
-			r.Lost++ // a minor wave with no results lost them all
-		}
-		if m.State != "done" {
-			problems = append(problems, fmt.Sprintf("minor wave %d is %s, not done", m.Number, m.State))
-		}
-	}
-	for _, tag := range out.Tags {
-		b, err := exec.CommandContext(ctx, "git", "-C", remote, "tag", "-l", "--format=%(objecttype)", tag).Output()
-		if err != nil || strings.TrimSpace(string(b)) != "tag" {
-			problems = append(problems, "tag "+tag+" is not an annotated tag on the remote")
-			continue
-		}
-		r.Tags = append(r.Tags, tag)
-	}
-	if len(r.Duplicates) > 0 {
-		problems = append(problems, fmt.Sprintf("%d duplicate builds", len(r.Duplicates)))
-	}
-	if r.Lost > 0 {
-		problems = append(problems, fmt.Sprintf("%d lost results", r.Lost))
-	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
 }

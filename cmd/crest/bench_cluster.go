@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crestwaves/crest/deploy/bench"
+)
+
+func newBenchClusterCmd(a *app) *cobra.Command {
+	opts := bench.ClusterOptions{}
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Run the demo wave on a cluster of processes: Temporal, an orchestrator and two builders with Nix stores of their own",
+		Long: `crest bench cluster (make cluster-demo) runs the demo major wave (libcore 2 + libnet 2) on a
+cluster on this machine, every part a process of its own: a throwaway PostgreSQL, the embedded
+Temporal server (this binary as 'crest bench temporal-server'), an orchestrator ('crest worker'
+serving the default queue, building nothing) and two builders ('crest worker' for
+x86_64-linux). Each worker has its own data directory and its own empty Nix store
+(nix.store_root: /nix of its own, as on a separate host); they share only Postgres, Temporal
+and a file:// binary cache signed with a key made for the run.
+
+It answers the wave's failures as a release manager would (tetrix won't-fix; calc and libhttp
+retried with their fixes) and kills builder b with SIGKILL after --kill-after builds; builder a
+finishes the work, fetching from the cache what b built. It prints the builds per builder (and
+how many derivations Nix built: the rest came from the cache), duplicates and lost results
+(must be 0), the tags, and fails unless every tagged output is rooted and valid on the tag host
+(the orchestrator) and present in the cache. Needs root (mount namespaces).`,
+		Example: `  crest bench cluster
+  crest bench cluster --kill-after -1 --keep`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.cfg != nil {
+				opts.PostgresBinDir, opts.PostgresRunAs = a.cfg.Postgres.BinDir, a.cfg.Postgres.RunAs
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench cluster: this binary: %w", err)
+			}
+			opts.Command = func(args ...string) *exec.Cmd { return exec.Command(exe, args...) }
+			opts.Progress = cmd.ErrOrStderr()
+			res, err := bench.RunCluster(cmd.Context(), opts)
+			return printBench(cmd.OutOrStdout(), "cluster", res, asJSON, err)
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&opts.KillAfter, "kill-after", 4, "SIGKILL builder b once it recorded this many builds (negative: never)")
+	f.BoolVar(&opts.Keep, "keep", false, "keep the run's directory (configs, logs, stores, cache)")
+	f.DurationVar(&opts.Timeout, "timeout", 20*time.Minute, "give up after this long")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+// newBenchTemporalServerCmd is the Temporal server process of crest bench cluster.
+func newBenchTemporalServerCmd() *cobra.Command {
+	var db, log string
+	cmd := &cobra.Command{
+		Use:    "temporal-server",
+		Short:  "The embedded Temporal server as a process of its own (crest bench cluster)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench.RunTemporalServer(cmd.Context(), db, log, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&db, "db", "", "SQLite file (empty: in memory)")
+	cmd.Flags().StringVar(&log, "log", "", "the server's log file (empty: discarded)")
+	return cmd
+}

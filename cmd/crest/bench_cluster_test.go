@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/crestwaves/crest/deploy/bench"
+)
+
+// cliArgsEnv makes the test binary run one crest command line (a JSON list of arguments)
+// and exit, as the crest binary would: the processes crest bench cluster starts.
+const cliArgsEnv = "CREST_TEST_CLI_ARGS"
+
+func runCLI(argsJSON string) int {
+	var args []string
+	if err := json.Unmarshal([]byte(argsJSON), &args); err != nil {
+		fmt.Fprintln(os.Stderr, cliArgsEnv+":", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd()
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "crest:", err)
+		return 1
+	}
+	return 0
+}
+
+// crestCommand runs this test binary as crest with args.
+func crestCommand(args ...string) *exec.Cmd {
+	b, _ := json.Marshal(args)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), cliArgsEnv+"="+string(b))
+	return cmd
+}
+
+// TestClusterDemo is make cluster-demo: the demo wave on Temporal, an orchestrator and two
+// builders, each a process of its own (crest bench temporal-server, crest worker), each
+// worker with a Nix store of its own, sharing a signed binary cache. Builder b is killed
+// mid-wave; the wave still reaches wave-1-1 and wave-1-2 with the README's resolutions,
+// both builders built, nothing is recorded twice or lost, and every tagged output is rooted
+// and valid on the tag host and present in the cache.
+func TestClusterDemo(t *testing.T) {
+	res, err := bench.RunCluster(t.Context(), bench.ClusterOptions{KillAfter: 4, Timeout: 15 * time.Minute,
+		Progress: t.Output(), Command: crestCommand})
+	if res != nil {
+		require.NoError(t, res.WriteText(os.Stdout))
+	}
+	require.NoError(t, err)
+	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, res.Tags)
+	require.Empty(t, res.Duplicates)
+	require.Zero(t, res.Lost)
+	require.Len(t, res.Builders, 2)
+	for _, b := range res.Builders {
+		require.Positive(t, b.Builds, b.Name)
+	}
+	require.True(t, res.Builders[1].Killed, "builder-b was killed")
+	require.Positive(t, res.TaggedOutputs)
+	require.GreaterOrEqual(t, res.CachePaths, res.TaggedOutputs)
+}
