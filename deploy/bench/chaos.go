@@ -26,7 +26,6 @@ import (
 	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/tracker/local"
-	"github.com/crestwaves/crest/deploy/postgres"
 	"github.com/crestwaves/crest/deploy/temporal"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -194,23 +193,11 @@ func RunChaos(ctx context.Context, opts ChaosOptions) (res *ChaosResult, err err
 		return nil, err
 	}
 	stops = append(stops, func() { _ = os.RemoveAll(k.dir) })
-	if err := os.Chmod(k.dir, 0o755); err != nil {
-		return nil, err
-	}
-	pg, err := postgres.Start(ctx, postgres.Options{Dir: filepath.Join(k.dir, "postgres"), Ephemeral: true,
-		BinDir: opts.PostgresBinDir, RunAs: opts.PostgresRunAs})
+	dsn, stopPostgres, err := k.startPostgres(ctx, k.dir, opts.PostgresBinDir, opts.PostgresRunAs)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	stops = append(stops, func() { _ = pg.Stop(context.Background()) })
-	dsn := pg.DSN("")
-	if k.st, err = store.Open(ctx, dsn); err != nil {
 		return nil, err
 	}
-	stops = append(stops, k.st.Close)
-	if _, err := k.st.Migrate(ctx); err != nil {
-		return nil, err
-	}
+	stops = append(stops, stopPostgres)
 	k.tmOpts = temporal.Options{UIPort: -1, SearchAttributes: workflows.SearchAttributes,
 		DatabaseFile: filepath.Join(k.dir, "temporal.db"), LogFile: filepath.Join(k.dir, "temporal.log")}
 	if k.tm, err = temporal.Start(ctx, k.tmOpts); err != nil {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
-	"github.com/crestwaves/crest/deploy/postgres"
 	"github.com/crestwaves/crest/deploy/temporal"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -174,23 +173,11 @@ func RunCluster(ctx context.Context, opts ClusterOptions) (res *ClusterResult, e
 	} else {
 		stops = append(stops, func() { _ = os.RemoveAll(k.dir) })
 	}
-	if err := os.Chmod(k.dir, 0o755); err != nil { // the postgres account reaches its cluster
-		return nil, err
-	}
-	pg, err := postgres.Start(ctx, postgres.Options{Dir: filepath.Join(k.dir, "postgres"), Ephemeral: true,
-		BinDir: opts.PostgresBinDir, RunAs: opts.PostgresRunAs})
+	dsn, stopPostgres, err := k.startPostgres(ctx, k.dir, opts.PostgresBinDir, opts.PostgresRunAs)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
-	}
-	stops = append(stops, func() { _ = pg.Stop(context.Background()) })
-	dsn := pg.DSN("")
-	if k.st, err = store.Open(ctx, dsn); err != nil {
 		return nil, err
 	}
-	stops = append(stops, k.st.Close)
-	if _, err := k.st.Migrate(ctx); err != nil {
-		return nil, err
-	}
+	stops = append(stops, stopPostgres)
 	stops = append(stops, k.stopAll)
 	addr, namespace, err := k.startTemporal(ctx)
 	if err != nil {

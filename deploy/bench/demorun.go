@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
+	"github.com/crestwaves/crest/deploy/postgres"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -45,6 +47,30 @@ func (d *demoRun) say(format string, args ...any) {
 	if d.out != nil {
 		fmt.Fprintln(d.out, line)
 	}
+}
+
+// startPostgres starts a throwaway PostgreSQL cluster under dir (made reachable by its
+// account) and opens the store on it, migrated; stop closes both.
+func (d *demoRun) startPostgres(ctx context.Context, dir, binDir, runAs string) (dsn string, stop func(), err error) {
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", nil, err
+	}
+	pg, err := postgres.Start(ctx, postgres.Options{Dir: filepath.Join(dir, "postgres"), Ephemeral: true, BinDir: binDir, RunAs: runAs})
+	if err != nil {
+		return "", nil, fmt.Errorf("postgres: %w", err)
+	}
+	stopPG := func() { _ = pg.Stop(context.Background()) }
+	dsn = pg.DSN("")
+	if d.st, err = store.Open(ctx, dsn); err != nil {
+		stopPG()
+		return "", nil, err
+	}
+	stop = func() { d.st.Close(); stopPG() }
+	if _, err := d.st.Migrate(ctx); err != nil {
+		stop()
+		return "", nil, err
+	}
+	return dsn, stop, nil
 }
 
 // registerDemo creates the demo collection's repository under dir and registers it.
