@@ -1,5 +1,5 @@
 // Package bench measures Crest's own overhead and robustness: `crest bench waves`,
-// BenchmarkMinorWave and `crest bench chaos`.
+// BenchmarkMinorWave, `crest bench chaos` and `crest bench cluster`.
 //
 // Run starts, in this process, the stack Crest runs on (a throwaway PostgreSQL cluster from
 // the system's binaries with fsync off, the embedded Temporal server in memory, and workers)
@@ -31,4 +31,10 @@
 // RunChaos (`crest bench chaos`) runs the demo major wave against a worker in a separate
 // process that it kills with SIGKILL at seeded random points, and restarts the embedded
 // Temporal server on its SQLite file, then counts duplicate builds and lost results.
+//
+// RunCluster (`crest bench cluster`, make cluster-demo) runs the demo major wave on a
+// cluster of processes on this machine: PostgreSQL, the Temporal server (RunTemporalServer),
+// an orchestrator and two builders (`crest worker`), each worker with a Nix store of its own,
+// sharing only a signed binary cache; it kills one builder mid-wave and checks that the
+// tags are made and every tagged output is rooted on the tag host and in the cache.
 package bench
