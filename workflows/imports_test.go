@@ -21,7 +21,8 @@ func TestWorkflowsReachNoDatabase(t *testing.T) {
 	ours := []string{
 		mod + "workflows",
 		mod + "activities/wire",
-		mod + "activities/gitrepo", // wire.CheckNoCredentials: URL parsing, standard library only
+		mod + "activities/gitrepo",  // wire.CheckNoCredentials: URL parsing, standard library only
+		mod + "activities/wavename", // wave and tag names: pure, standard library only
 		mod + "graph",
 		mod + "policy",
 	}
