@@ -186,7 +186,7 @@ func TestProgressOfEarlierWavesIsBackfilled(t *testing.T) {
 	require.NoError(t, err)
 	var pending []store.Migration
 	for _, m := range all {
-		if m.Version >= 9 {
+		if m.Version == 9 { // the others as they are today: the rows below are written by today's store
 			pending = append(pending, m)
 			continue
 		}
