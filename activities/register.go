@@ -12,7 +12,8 @@ import (
 // RecordDecision) a local activity. A test holds the names to the methods.
 func Register(r worker.ActivityRegistry, a *Activities) { r.RegisterActivity(a) }
 
-// RegisterBuilds adds the activity builder queues run: BuildPackage.
+// RegisterBuilds adds the activities builder queues run: BuildPackage and BuildSlot.
 func RegisterBuilds(r worker.ActivityRegistry, a *Activities) {
 	r.RegisterActivityWithOptions(a.BuildPackage, activity.RegisterOptions{Name: wire.ActivityBuildPackage})
+	r.RegisterActivityWithOptions(a.BuildSlot, activity.RegisterOptions{Name: wire.ActivityBuildSlot})
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -32,6 +33,9 @@ type BuildSetResult struct {
 	Blocked    int `json:"blocked"`
 	// Takes numbers the TakeReady calls of this dispatcher, across continue-as-new.
 	Takes int `json:"takes"`
+	// Generation numbers the build slots' generations (slot dispatch): each pause,
+	// continue-as-new or restart opens the next.
+	Generation int `json:"generation,omitempty"`
 }
 
 // BuildSet builds a round's packages on one system, each as soon as its dependencies in
@@ -56,6 +60,9 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 	fresh := in.Resume == nil
 	batched := workflow.GetVersion(ctx, versionBatchedTakes, workflow.DefaultVersion, 1) == 1
 	fitSlots := workflow.GetVersion(ctx, versionBuildSlots, workflow.DefaultVersion, 1) == 1
+	if workflow.GetVersion(ctx, versionSlotActivities, workflow.DefaultVersion, 1) == 1 {
+		return buildSetInSlots(ctx, in, limits, out)
+	}
 	window := limits.Builds // until a take reports the builders' slots
 
 	buildCtx := building(ctx, limits, in.System)
@@ -140,5 +147,112 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 		for batched && sel.HasPending() {
 			sel.Select(ctx) // every build that finished meanwhile: one take fills all their slots
 		}
+	}
+}
+
+// buildSetInSlots is BuildSet with its builds run by build slots: BuildSlot activities on the
+// system's builders, each taking ready packages from the frontier, building and recording
+// them one after another, so that no build waits for a workflow task or a take of the
+// dispatcher's, and continue-as-new never waits for the builds in flight of a whole window.
+// The dispatcher opens as many slots as the builders have (Limits.Builds while none has
+// announced itself), at most one per package waiting, starts each again when it yields, and
+// stops them (StopSlots) to pause, to cancel or to continue as new; each stop opens a new
+// generation, whose first act gives back what earlier ones took and did not record.
+func buildSetInSlots(ctx workflow.Context, in BuildSetInput, limits Limits, out BuildSetResult) (BuildSetResult, error) {
+	owner := workflow.GetInfo(ctx).FirstRunID
+	paused, cancelled := in.Paused, false
+	pauses := workflow.GetSignalChannel(ctx, signalPause)
+	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(pauses, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &paused) })
+	sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); cancelled = true })
+	slotCtx := slotting(ctx, limits, in.System)
+	for {
+		for paused && !cancelled {
+			sel.Select(ctx)
+		}
+		if cancelled {
+			return out, nil
+		}
+		gen := out.Generation
+		var plan wire.SlotPlan
+		if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityOpenSlots, wire.OpenSlotsInput{
+			MinorWaveID: in.MinorWaveID, System: in.System, Round: in.Round,
+			Owner: fmt.Sprintf("%s/g%d", owner, gen), Reset: true,
+		}).Get(ctx, &plan); err != nil {
+			return out, err
+		}
+		if plan.Waiting == 0 {
+			return out, nil // every package of the round is final
+		}
+		slots := plan.Slots
+		if slots == 0 {
+			slots = limits.Builds
+		}
+		slots = min(slots, plan.Waiting)
+		running, stopping, draining := 0, false, false
+		var firstErr error
+		var start func(slot int)
+		start = func(slot int) {
+			running++
+			f := workflow.ExecuteActivity(slotCtx, wire.ActivityBuildSlot, wire.SlotInput{
+				WaveID: in.WaveID, MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID, System: in.System,
+				Round: in.Round, Collection: in.Collection, KeyPrefix: in.KeyPrefix, Owner: owner, Generation: gen,
+				Slot: slot, YieldAfter: time.Duration(limits.SlotYield), BuildTimeout: time.Duration(limits.BuildTimeout),
+			})
+			sel.AddFuture(f, func(f workflow.Future) {
+				running--
+				var res wire.SlotResult
+				err := f.Get(ctx, &res)
+				out.Passed += res.Passed
+				out.Failed += res.Failed
+				out.TestFailed += res.TestFailed
+				out.Blocked += res.Blocked
+				switch {
+				case err != nil:
+					if firstErr == nil {
+						firstErr = fmt.Errorf("build slot %d on %s: %w", slot, in.System, err)
+					}
+				case !res.Done && !res.Stopped && !stopping:
+					start(slot) // it yielded: its turn again
+				}
+			})
+		}
+		for i := range slots {
+			start(i)
+		}
+		for running > 0 {
+			if !stopping && !draining && historyFull(ctx, limits.HistoryEvents) {
+				draining = true
+			}
+			if !stopping && (paused || cancelled || draining || firstErr != nil) {
+				stopping = true
+				err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityStopSlots,
+					wire.StopSlotsInput{Owner: owner, Generation: gen}).Get(ctx, nil)
+				if err != nil && firstErr == nil && ctx.Err() == nil {
+					firstErr = err
+				}
+				continue
+			}
+			sel.Select(ctx)
+		}
+		out.Generation = gen + 1
+		switch {
+		case firstErr != nil:
+			return out, firstErr
+		case cancelled:
+			return out, nil
+		case draining:
+			for pauses.ReceiveAsync(&paused) {
+			}
+			if cancels.ReceiveAsync(nil) {
+				return out, nil
+			}
+			next, res := in, out
+			next.Resume, next.Paused = &res, paused
+			return out, workflow.NewContinueAsNewError(ctx, BuildSet, next)
+		}
+		// Paused, or every slot found nothing left to take: the next generation opens after
+		// a resume, or finds the round final.
 	}
 }

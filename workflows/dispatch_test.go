@@ -71,7 +71,9 @@ func (f *fakeFrontier) take(in wire.TakeReadyInput) wire.ReadyTasks {
 
 // TestBuildSetContinuesAsNewAndLosesNothing: a dispatcher told to continue as new after a
 // few builds does so many times over a round; every package is built exactly once, in
-// dependency order, and the counts carry across runs.
+// dependency order, and the counts carry across runs. This is the dispatcher of waves
+// started before build slots (slot-activities), which replays still run;
+// TestBuildSlotsPauseContinueAsNewAndLoseNothing holds today's.
 func TestBuildSetContinuesAsNewAndLosesNothing(t *testing.T) {
 	f := newFakeFrontier(6, 7)
 	in := workflows.BuildSetInput{RoundInput: wire.RoundInput{WaveID: 1, MinorWaveID: 7, System: "x86_64-linux"},
@@ -82,6 +84,7 @@ func TestBuildSetContinuesAsNewAndLosesNothing(t *testing.T) {
 		runs++
 		require.Less(t, runs, 100, "the round never ends")
 		env := newTestEnv()
+		env.OnGetVersion("slot-activities", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 		acts := &activities.Activities{}
 		env.RegisterActivity(acts)
 		env.OnActivity(acts.TakeReady, mock.Anything, mock.Anything).Return(

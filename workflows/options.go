@@ -36,6 +36,10 @@ type Limits struct {
 	HeartbeatTimeout Duration `json:"heartbeat_timeout,omitempty"`
 	// BuildQueuePrefix names builder task queues: <prefix>-<system>.
 	BuildQueuePrefix string `json:"build_queue_prefix,omitempty"`
+	// SlotYield is how long a build slot (BuildSlot) keeps taking before it ends at a
+	// package boundary and is started again, which gives slots of other rounds waiting for
+	// the same builders their turn.
+	SlotYield Duration `json:"slot_yield,omitempty"`
 }
 
 // withDefaults fills unset limits.
@@ -64,6 +68,9 @@ func (l Limits) withDefaults() Limits {
 	if l.BuildQueuePrefix == "" {
 		l.BuildQueuePrefix = "crest-build"
 	}
+	if l.SlotYield <= 0 {
+		l.SlotYield = Duration(5 * time.Minute)
+	}
 	return l
 }
 
@@ -89,6 +96,23 @@ func building(ctx workflow.Context, limits Limits, system string) workflow.Conte
 			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
 			MaximumAttempts:        10,
 			NonRetryableErrorTypes: []string{wire.ErrBuildFailed, wire.ErrTestFailed, wire.ErrInvalidInput},
+		},
+	})
+}
+
+// slotting runs BuildSlot on the builders of system: a slot may start a build just before
+// it yields, so it has its yield time and a build's to finish; anything that ends an attempt
+// (a dead builder, a store that would not answer) is retried, as a build is, and the retry
+// builds again what the slot had taken.
+func slotting(ctx workflow.Context, limits Limits, system string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           BuildQueue(limits.BuildQueuePrefix, system),
+		StartToCloseTimeout: time.Duration(limits.SlotYield) + time.Duration(limits.BuildTimeout) + 5*time.Minute,
+		HeartbeatTimeout:    time.Duration(limits.HeartbeatTimeout),
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 5 * time.Minute,
+			MaximumAttempts:        10,
+			NonRetryableErrorTypes: []string{wire.ErrInvalidInput, wire.ErrRoundStuck},
 		},
 	})
 }
@@ -150,6 +174,10 @@ const (
 	// and starts a major wave from the covered tag with the fix as its update, instead of
 	// failing as "not built yet"; its finished tag follows the wave's.
 	versionPatchDuplicateWave = "patch-duplicate-wave"
+	// versionSlotActivities: a BuildSet runs its builds in build slots, BuildSlot
+	// activities on the builders that take, build and record package after package
+	// (buildSetInSlots), instead of one BuildPackage activity per package.
+	versionSlotActivities = "slot-activities"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

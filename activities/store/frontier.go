@@ -76,6 +76,13 @@ type FrontierTake struct {
 	Token                             string
 	Owner                             string
 	Reset                             bool
+	// Slotted marks the take of a build slot (a BuildSlot activity, one of several taking
+	// from the round at once): Token is the slot's for all its takes, so the take returns
+	// the package the slot took and has not recorded yet (a retried attempt builds it
+	// again), and finds nothing once the dispatcher stopped the slot's Generation
+	// (StopSlots).
+	Slotted    bool
+	Generation int
 }
 
 // FrontierTaken is what a take handed out.
@@ -87,6 +94,11 @@ type FrontierTaken struct {
 	Blocked int
 	// Waiting counts the round's pending packages nobody has taken yet.
 	Waiting int
+	// Building counts the round's pending packages taken (being built); with Waiting, only
+	// for a take that got nothing.
+	Building int
+	// Stopped: the slot's generation was stopped; the take took nothing.
+	Stopped bool
 }
 
 // TakeReady takes up to Max ready packages of a round (every dependency inside the round
@@ -96,22 +108,29 @@ type FrontierTaken struct {
 // same transaction. One transaction.
 func (s *Store) TakeReady(ctx context.Context, in FrontierTake) (FrontierTaken, error) {
 	var out FrontierTaken
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	inTx := s.InTx
+	if in.Slotted {
+		inTx = s.inTxRetrying // slots take at once, and may lock each other's rows
+	}
+	err := inTx(ctx, func(tx pgx.Tx) error {
 		out = FrontierTaken{}
 		if in.Reset {
-			if _, err := tx.Exec(ctx, `
-				UPDATE frontier f SET taken = '' FROM package_results r
-				WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.taken <> '' AND NOT starts_with(f.taken, $3)
-				  AND r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package AND r.status = 'pending'`,
-				in.MinorWaveID, in.System, in.Owner+"/"); err != nil {
+			if err := giveBackTakes(ctx, tx, in.MinorWaveID, in.System, in.Owner); err != nil {
 				return err
 			}
 		}
+		if in.Slotted {
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM slot_stops WHERE owner = $1 AND generation = $2)`,
+				in.Owner, in.Generation).Scan(&out.Stopped); err != nil || out.Stopped {
+				return err
+			}
+		}
+		// A slot's token is its own for every take, so only what it has not recorded yet.
 		again, err := tx.Query(ctx, `
 			SELECT r.package, r.drv FROM frontier f JOIN package_results r
 			  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
-			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.taken = $3
-			ORDER BY f.priority DESC, f.package`, in.MinorWaveID, in.System, in.Token)
+			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.taken = $3 AND ($4 = false OR r.status = 'pending')
+			ORDER BY f.priority DESC, f.package`, in.MinorWaveID, in.System, in.Token, in.Slotted)
 		if err != nil {
 			return err
 		}
@@ -130,6 +149,7 @@ func (s *Store) TakeReady(ctx context.Context, in FrontierTake) (FrontierTaken, 
 					WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND f.remaining = 0 AND f.taken = ''
 					  AND r.status = 'pending'
 					ORDER BY f.priority DESC, f.package LIMIT $5
+					FOR UPDATE OF f SKIP LOCKED -- slots take at once; each package goes to one
 				)
 				SELECT pr.package, pr.drv, coalesce(array_agg(d.key) FILTER (WHERE d.key IS NOT NULL), '{}')
 				FROM ready JOIN package_results pr ON pr.minor_wave_id = $1 AND pr.system = $2 AND pr.package = ready.package
@@ -171,15 +191,60 @@ func (s *Store) TakeReady(ctx context.Context, in FrontierTake) (FrontierTaken, 
 			return nil // Waiting matters only to a dispatcher that got nothing; counting costs a scan
 		}
 		return tx.QueryRow(ctx, `
-			SELECT count(*) FROM frontier f JOIN package_results r
+			SELECT count(*) FILTER (WHERE f.taken = ''), count(*) FILTER (WHERE f.taken <> '')
+			FROM frontier f JOIN package_results r
 			  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
-			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND f.taken = '' AND r.status = 'pending'`,
-			in.MinorWaveID, in.System, in.Round).Scan(&out.Waiting)
+			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND r.status = 'pending'`,
+			in.MinorWaveID, in.System, in.Round).Scan(&out.Waiting, &out.Building)
 	})
 	if err != nil {
 		return out, fmt.Errorf("take ready packages of round %d: %w", in.Round, err)
 	}
 	return out, nil
+}
+
+// giveBackTakes makes what dispatchers other than owner took and never recorded ready to be
+// taken again: a dispatcher started afresh after its predecessor stopped.
+func giveBackTakes(ctx context.Context, tx pgx.Tx, minorWaveID int64, system, owner string) error {
+	_, err := tx.Exec(ctx, `
+		UPDATE frontier f SET taken = '' FROM package_results r
+		WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.taken <> '' AND NOT starts_with(f.taken, $3)
+		  AND r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package AND r.status = 'pending'`,
+		minorWaveID, system, owner+"/")
+	return err
+}
+
+// OpenSlots prepares a round for the build slots of dispatcher owner: with reset, what other
+// dispatchers took and never recorded is given back first (giveBackTakes). It returns how
+// many of the round's pending packages nobody has taken (waiting) and how many are taken.
+func (s *Store) OpenSlots(ctx context.Context, minorWaveID int64, system string, round int, owner string, reset bool) (waiting, building int, err error) {
+	err = s.inTxRetrying(ctx, func(tx pgx.Tx) error {
+		if reset {
+			if err := giveBackTakes(ctx, tx, minorWaveID, system, owner); err != nil {
+				return err
+			}
+		}
+		return tx.QueryRow(ctx, `
+			SELECT count(*) FILTER (WHERE f.taken = ''), count(*) FILTER (WHERE f.taken <> '')
+			FROM frontier f JOIN package_results r
+			  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
+			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND r.status = 'pending'`,
+			minorWaveID, system, round).Scan(&waiting, &building)
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("open build slots of round %d: %w", round, err)
+	}
+	return waiting, building, nil
+}
+
+// StopSlots stops generation of dispatcher owner's build slots: their next take finds
+// nothing, and they end once what they build is recorded. Idempotent.
+func (s *Store) StopSlots(ctx context.Context, owner string, generation int) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO slot_stops (owner, generation) VALUES ($1, $2) ON CONFLICT DO NOTHING`, owner, generation)
+	if err != nil {
+		return fmt.Errorf("stop build slots %s/g%d: %w", owner, generation, err)
+	}
+	return nil
 }
 
 // settleFrontier counts final the packages done (built, failed or dependency-failed) for

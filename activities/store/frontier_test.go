@@ -2,9 +2,12 @@ package store_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/deploy/testenv"
@@ -144,4 +147,93 @@ func TestFrontierRecordsAndBlocksInOneTransaction(t *testing.T) {
 	got, err = st.TakeReady(ctx, in)
 	require.NoError(t, err)
 	require.Len(t, got.Tasks, 1)
+}
+
+// TestSlotsTakeEachPackageOnce: 16 build slots take from a round of 300 independent
+// packages at once, each one package at a time, recording it before the next take: every
+// package is taken by exactly one slot (SKIP LOCKED, not a race), a slot's repeated take
+// returns what it has not recorded yet, a stopped generation takes nothing, and OpenSlots
+// of the next generation gives back what a stopped one left taken.
+func TestSlotsTakeEachPackageOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := testenv.Store(t)
+	const sys, n = "x86_64-linux", 300
+	col, err := st.UpsertCollection(ctx, store.Collection{Name: "c"})
+	require.NoError(t, err)
+	var pkgs []graph.Package
+	var round []store.RoundRow
+	var rows []store.FrontierRow
+	for i := range n {
+		k := fmt.Sprintf("p%03d", i)
+		pkgs = append(pkgs, graph.Package{Key: k, Name: k, Drv: "/nix/store/" + k + ".drv"})
+		round = append(round, store.RoundRow{Package: k, Drv: "/nix/store/" + k + ".drv"})
+		rows = append(rows, store.FrontierRow{Package: k, Priority: float64(i % 7)})
+	}
+	ev, _, err := st.SaveEvaluation(ctx, col, "abc", sys, pkgs)
+	require.NoError(t, err)
+	w, err := st.CreateWave(ctx, store.Wave{CollectionID: col, WorkflowID: "c/wave-1", BaseRef: "main", State: "running"})
+	require.NoError(t, err)
+	m, err := st.StartMinorWave(ctx, w.ID, 1, "wave-1-1", nil)
+	require.NoError(t, err)
+	require.NoError(t, st.PutRound(ctx, m.ID, sys, 0, round))
+	require.NoError(t, st.PutFrontier(ctx, m.ID, sys, 0, rows))
+	slot := func(gen, i int) store.FrontierTake {
+		return store.FrontierTake{WaveID: w.ID, MinorWaveID: m.ID, EvaluationID: ev.ID, System: sys, Max: 1,
+			Token: fmt.Sprintf("run/g%d/s%d", gen, i), Owner: "run", Slotted: true, Generation: gen}
+	}
+
+	// Generation 0: one slot takes and keeps what it took; then the generation stops.
+	first, err := st.TakeReady(ctx, slot(0, 99))
+	require.NoError(t, err)
+	require.Len(t, first.Tasks, 1)
+	again, err := st.TakeReady(ctx, slot(0, 99))
+	require.NoError(t, err)
+	require.Equal(t, first.Tasks, again.Tasks, "a slot's take returns what it has not recorded yet")
+	require.NoError(t, st.StopSlots(ctx, "run", 0))
+	require.NoError(t, st.StopSlots(ctx, "run", 0), "idempotent")
+	stopped, err := st.TakeReady(ctx, slot(0, 1))
+	require.NoError(t, err)
+	require.True(t, stopped.Stopped)
+	require.Empty(t, stopped.Tasks)
+	waiting, building, err := st.OpenSlots(ctx, m.ID, sys, 0, "run/g1", true)
+	require.NoError(t, err)
+	require.Equal(t, [2]int{n, 0}, [2]int{waiting, building}, "the stopped generation's take is given back")
+
+	// Generation 1: 16 slots at once.
+	var mu sync.Mutex
+	takenBy := map[string][]int{}
+	var g errgroup.Group
+	for i := range 16 {
+		g.Go(func() error {
+			for {
+				got, err := st.TakeReady(ctx, slot(1, i))
+				if err != nil {
+					return err
+				}
+				if len(got.Tasks) == 0 {
+					if got.Waiting == 0 {
+						return nil
+					}
+					continue // taken by a slot whose transaction has not committed yet
+				}
+				pkg := got.Tasks[0].Package
+				mu.Lock()
+				takenBy[pkg] = append(takenBy[pkg], i)
+				mu.Unlock()
+				if err := st.RecordBuild(ctx, store.BuildRecord{Key: "k/" + pkg, MinorWaveID: m.ID, System: sys, Package: pkg,
+					Drv: "/nix/store/" + pkg + ".drv", Status: store.StatusPassed}); err != nil {
+					return err
+				}
+			}
+		})
+	}
+	require.NoError(t, g.Wait())
+	require.Len(t, takenBy, n, "every package taken")
+	for pkg, by := range takenBy {
+		require.Len(t, by, 1, "%s taken by slots %v", pkg, by)
+	}
+	waiting, building, err = st.OpenSlots(ctx, m.ID, sys, 0, "run/g2", true)
+	require.NoError(t, err)
+	require.Equal(t, [2]int{0, 0}, [2]int{waiting, building}, "the round is final")
 }

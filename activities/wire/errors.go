@@ -7,6 +7,7 @@ const (
 	ErrEvaluationFailed = "EvaluationFailed" // the collection does not evaluate at a commit
 	ErrMergeConflict    = "MergeConflict"    // an update or fix ref does not merge
 	ErrInvalidInput     = "InvalidInput"     // unknown package, ref, collection…
+	ErrRoundStuck       = "RoundStuck"       // a round waits on packages nothing builds (a defect)
 )
 
 // BuildFailureDetails ride on BuildFailed/TestFailed errors.

@@ -17,6 +17,9 @@ const (
 	ActivityTakeReady          = "TakeReady"          // TakeReadyInput → ReadyTasks
 	ActivityTakeShard          = "TakeShard"          // ShardInput → ShardTasks
 	ActivityBuildPackage       = "BuildPackage"       // BuildInput → BuildResult (builder queues)
+	ActivityOpenSlots          = "OpenSlots"          // OpenSlotsInput → SlotPlan
+	ActivityBuildSlot          = "BuildSlot"          // SlotInput → SlotResult (builder queues)
+	ActivityStopSlots          = "StopSlots"          // StopSlotsInput → error only
 	ActivitySummarize          = "Summarize"          // SummaryInput → Summary
 	ActivityCheckRequest       = "CheckRequest"       // CheckRequestInput → CheckRequestResult
 	ActivityResolve            = "Resolve"            // ResolveInput → packages settled
@@ -47,6 +50,7 @@ var ActivityNames = []string{
 	ActivityValidateWave, ActivityStartWave, ActivityRegisterCollection, ActivityLoadCollection,
 	ActivityEvaluate, ActivityPlan, ActivityMergeRefs, ActivityStartMinorWave, ActivityRecordState,
 	ActivityPrepareRound, ActivityTakeReady, ActivityTakeShard, ActivityBuildPackage,
+	ActivityOpenSlots, ActivityBuildSlot, ActivityStopSlots,
 	ActivitySummarize, ActivityCheckRequest, ActivityResolve, ActivityReviewFailures,
 	ActivityReview, ActivityRecordDecision, ActivityTagMinorWave, ActivityTagUnfinished,
 	ActivityValidatePatch, ActivityStartPatch, ActivityPreparePatchTag, ActivityCheckGrafts,

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/crestwaves/crest/policy"
@@ -190,6 +191,71 @@ type ReadyTasks struct {
 	// Window is the system's live build slots a FitCapacity take was sized to; 0 when no
 	// builder announced itself, and the take used Max.
 	Window int `json:"window,omitempty"`
+}
+
+// OpenSlotsInput asks how a dispatcher should open build slots on a dependency-driven
+// round (OpenSlots).
+type OpenSlotsInput struct {
+	MinorWaveID int64  `json:"minor_wave_id"`
+	System      string `json:"system"`
+	Round       int    `json:"round"`
+	// Owner is the dispatcher; with Reset, what other dispatchers took and never recorded
+	// is given back first.
+	Owner string `json:"owner"`
+	Reset bool   `json:"reset,omitempty"`
+}
+
+// SlotPlan is what a round has left, and the slots its system's builders have.
+type SlotPlan struct {
+	Waiting  int `json:"waiting"`  // pending, not taken
+	Building int `json:"building"` // pending, taken
+	// Slots is the system's live build slots; 0 when no builder announced itself.
+	Slots int `json:"slots"`
+}
+
+// SlotInput starts one build slot: a BuildSlot activity that takes the round's ready
+// packages one at a time, highest priority first, builds and records each, until the
+// round has nothing left to take, its generation is stopped, or YieldAfter passed.
+type SlotInput struct {
+	WaveID       int64  `json:"wave_id"`
+	MinorWaveID  int64  `json:"minor_wave_id"`
+	EvaluationID int64  `json:"evaluation_id"`
+	System       string `json:"system"`
+	Round        int    `json:"round"`
+	Collection   string `json:"collection"`
+	// KeyPrefix makes build idempotency keys (BuildInput.Key) the ones BuildSet's builds had.
+	KeyPrefix  string `json:"key_prefix"`
+	Owner      string `json:"owner"`
+	Generation int    `json:"generation"`
+	Slot       int    `json:"slot"`
+	// YieldAfter ends the slot at the first package boundary after it (the dispatcher
+	// starts it again), so that slots of other rounds waiting for the builders get a turn.
+	YieldAfter time.Duration `json:"yield_after"`
+	// BuildTimeout bounds each build.
+	BuildTimeout time.Duration `json:"build_timeout"`
+}
+
+// Token is the slot's take token: the same for every take and attempt of the slot.
+func (in SlotInput) Token() string {
+	return fmt.Sprintf("%s/g%d/s%d", in.Owner, in.Generation, in.Slot)
+}
+
+// SlotResult tallies what a slot's last attempt recorded, and why it ended.
+type SlotResult struct {
+	Passed     int `json:"passed"`
+	Failed     int `json:"failed"`
+	TestFailed int `json:"test_failed"`
+	Blocked    int `json:"blocked"`
+	// Done: the round has nothing left to take; Stopped: its generation was stopped;
+	// neither: it yielded, and the round may have more.
+	Done    bool `json:"done,omitempty"`
+	Stopped bool `json:"stopped,omitempty"`
+}
+
+// StopSlotsInput stops a generation of a dispatcher's build slots.
+type StopSlotsInput struct {
+	Owner      string `json:"owner"`
+	Generation int    `json:"generation"`
 }
 
 // RoundLayout is how a round's packages are laid out: dependency layers cut into shards.
