@@ -57,6 +57,12 @@ func (a *Activities) BuildSlot(ctx context.Context, in wire.SlotInput) (wire.Slo
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
+		// A beat per package or poll: builds shorter than their own first beat
+		// (keepAliveIfSlow) would otherwise leave a busy slot silent. The SDK sends at most
+		// one per throttle interval.
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, n)
+		}
 		wake := roundWakeups.wait(round) // before the take: a record after it wakes us
 		got, err := a.Store.TakeReady(ctx, store.FrontierTake{WaveID: in.WaveID, MinorWaveID: in.MinorWaveID,
 			EvaluationID: in.EvaluationID, System: in.System, Round: in.Round, Max: 1, Token: in.Token(),
@@ -94,9 +100,6 @@ func (a *Activities) BuildSlot(ctx context.Context, in wire.SlotInput) (wire.Slo
 		}
 		if time.Since(started) >= in.YieldAfter {
 			return out, nil
-		}
-		if activity.IsActivity(ctx) {
-			activity.RecordHeartbeat(ctx, "waiting for a ready package")
 		}
 		t := time.NewTimer(slotPoll)
 		select {
