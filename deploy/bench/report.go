@@ -71,9 +71,13 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "                %d dispatcher runs: %d continue-as-new drains, %s from a run's last build start to the next run's first (longest %s)\n",
 			l.Runs, max(l.Runs-1, 0), secs(l.DrainSeconds), secs(l.LongestDrainSeconds))
 		lt := m.Latency
-		fmt.Fprintf(&b, "                dispatch loop, means: record %s, react %s, take %s (%s takes for %s builds), refill %s, pickup %s: %s from a build's end to its slot's next start\n",
-			ms(lt.RecordSeconds), ms(lt.ReactSeconds), ms(lt.TakeSeconds), thousands(int64(lt.Takes)), thousands(int64(lt.Builds)), ms(lt.RefillSeconds), ms(lt.PickupSeconds),
-			ms(lt.RecordSeconds+lt.ReactSeconds+lt.TakeSeconds+lt.RefillSeconds+lt.PickupSeconds))
+		if lt.Builds == 0 && lt.Takes == 0 {
+			fmt.Fprintf(&b, "                dispatch loop: none in the dispatcher's history (builds ran in build slots, BuildSlot activities that take, build and record on the builder; their cost is in \"lost to dispatch\")\n")
+		} else {
+			fmt.Fprintf(&b, "                dispatch loop, means: record %s, react %s, take %s (%s takes for %s builds), refill %s, pickup %s: %s from a build's end to its slot's next start\n",
+				ms(lt.RecordSeconds), ms(lt.ReactSeconds), ms(lt.TakeSeconds), thousands(int64(lt.Takes)), thousands(int64(lt.Builds)), ms(lt.RefillSeconds), ms(lt.PickupSeconds),
+				ms(lt.RecordSeconds+lt.ReactSeconds+lt.TakeSeconds+lt.RefillSeconds+lt.PickupSeconds))
+		}
 		fmt.Fprintf(&b, "                load average (1 min) during the major wave: mean %.2f, max %.2f on %d CPUs\n", m.Load.Mean, m.Load.Max, m.Load.CPUs)
 	}
 	what := r.MaxPayload.EventType
