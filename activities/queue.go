@@ -344,14 +344,23 @@ type queueEvidence struct {
 // recorded probes), and those back in the queue.
 func (a *Activities) QueueFinishBatch(ctx context.Context, in wire.QueueFinishInput) error {
 	out := store.BatchOutcome{BatchID: in.BatchID, State: in.State, Reason: in.Reason, Merged: in.Merged, Requeued: in.Requeued}
-	if len(in.Ejected) > 0 {
-		var fails []store.FailedPackage
+	var fails []store.FailedPackage // the candidate's
+	if in.MinorWaveID != 0 && (len(in.Ejected) > 0 || len(in.Flaky) > 0) {
 		var err error
-		if in.MinorWaveID != 0 {
-			if fails, err = a.Store.RoundFailures(ctx, in.MinorWaveID, in.System); err != nil {
-				return err
+		if fails, err = a.Store.RoundFailures(ctx, in.MinorWaveID, in.System); err != nil {
+			return err
+		}
+	}
+	for _, pkg := range in.Flaky {
+		f := store.FlakyFailure{System: in.System, Package: pkg}
+		for _, r := range fails {
+			if r.Package == pkg {
+				f.LogTail = clip(r.LogTail, 2<<10)
 			}
 		}
+		out.Flaky = append(out.Flaky, f)
+	}
+	if len(in.Ejected) > 0 {
 		probes, err := a.Store.QueueProbes(ctx, in.BatchID)
 		if err != nil {
 			return err

@@ -509,7 +509,7 @@ func (q *mergeQueue) merge(ctx workflow.Context, batchID, minorWaveID int64, bat
 // round's probes (the failed packages at a probe commit) build at once, one coroutine
 // each. policy.AfterBisection decides what the verdict does: eject the culprit with its
 // evidence and re-queue the rest; merge when every failure is pre-existing; re-queue when
-// one was flaky.
+// one was flaky. Flaky failures are recorded per package with the batch's end.
 func (q *mergeQueue) bisect(ctx workflow.Context, batchID int64, key, buildKey string, batch []QueuedChange, cand wire.QueueCandidateResult, res built) ([]QueuedChange, error) {
 	q.st.Building.Phase = "bisecting"
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet("bisecting"))
@@ -564,7 +564,8 @@ func (q *mergeQueue) bisect(ctx workflow.Context, batchID int64, key, buildKey s
 	case policy.BatchMerge:
 		return q.merge(ctx, batchID, res.layout.MinorWaveID, batch, cand, out.Reason)
 	case policy.BatchRequeue:
-		return batch, q.finish(ctx, wire.QueueFinishInput{BatchID: batchID, State: "failed", Reason: out.Reason, Requeued: ids(batch)})
+		return batch, q.finish(ctx, wire.QueueFinishInput{BatchID: batchID, MinorWaveID: res.layout.MinorWaveID, System: q.system,
+			State: "failed", Reason: out.Reason, Requeued: ids(batch), Flaky: v.Flaky})
 	}
 	var culprit int64
 	var rest []QueuedChange
@@ -577,7 +578,7 @@ func (q *mergeQueue) bisect(ctx workflow.Context, batchID int64, key, buildKey s
 	}
 	q.st.Ejected++
 	return rest, q.finish(ctx, wire.QueueFinishInput{BatchID: batchID, MinorWaveID: res.layout.MinorWaveID, System: q.system,
-		State: "failed", Reason: v.Reason, Requeued: ids(rest),
+		State: "failed", Reason: v.Reason, Requeued: ids(rest), Flaky: v.Flaky,
 		Ejected: []wire.QueueEjection{{ID: culprit, Reason: v.Reason, Verdict: v}}})
 }
 

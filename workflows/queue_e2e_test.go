@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/crestwaves/crest/activities/tracker"
 	"github.com/crestwaves/crest/activities/tracker/github"
 	"github.com/crestwaves/crest/activities/tracker/github/githubtest"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -403,4 +405,58 @@ func TestQueuePullRequestsEndToEnd(t *testing.T) {
 		require.NotContains(t, historyText(t, file), token)
 	}
 	recordHistories(t, s.c, intake)
+}
+
+// flakyOnce fails the first build of a derivation whose path contains flaky, as a test
+// that times out at random would, and builds everything else (and that derivation again)
+// with its inner builder.
+type flakyOnce struct {
+	inner activities.Builder
+	flaky string
+	done  *atomic.Bool
+}
+
+func (b flakyOnce) Build(ctx context.Context, drv string, tests []string, heartbeat func()) (wire.BuildResult, error) {
+	if strings.Contains(drv, b.flaky) && b.done.CompareAndSwap(false, true) {
+		return wire.BuildResult{Status: store.StatusFailed, ExitCode: 1, LogTail: "test_precision: timed out after 300 s (flaky)"}, nil
+	}
+	return b.inner.Build(ctx, drv, tests, heartbeat)
+}
+
+// TestQueueRecordsFlakyFailuresPerPackage: calc's fix fails in its candidate once, at
+// random; the bisection builds calc again on the same candidate and it passes, so nobody is
+// ejected: the change goes back to the queue and merges with its next batch, and calc is
+// recorded as flaky (once, with the failing build's log), as queue stats and the status
+// site show it.
+func TestQueueRecordsFlakyFailuresPerPackage(t *testing.T) {
+	s := newStack(t)
+	s.acts.Builder = flakyOnce{inner: s.acts.Builder, flaky: "-calc-", done: new(atomic.Bool)}
+	ctx := context.Background()
+	id := s.startQueue(`{"window_start": 1, "max_wait": "1s"}`)
+	c, err := s.submit(id, workflows.SubmitRequest{Ref: demo.FixCalcPrecision, Title: "calc: precision"})
+	require.NoError(t, err)
+	cs := s.waitChanges("the change settled", func(m map[int64]store.QueueChange) bool {
+		return m[c.ID].State == store.QueueMerged || m[c.ID].State == store.QueueEjected
+	})
+	require.Equal(t, store.QueueMerged, cs[c.ID].State, cs[c.ID].Reason)
+
+	batches, err := s.st.QueueBatches(ctx, "demo", demo.MainBranch)
+	require.NoError(t, err)
+	require.Len(t, batches, 2, "a red batch whose only failure was flaky, then a green one")
+	stats, err := s.st.QueueStatsOf(ctx, "demo", demo.MainBranch)
+	require.NoError(t, err)
+	require.Len(t, stats.Flaky, 1, "%+v", stats.Flaky)
+	f := stats.Flaky[0]
+	require.Equal(t, "calc", f.Package)
+	require.Equal(t, "x86_64-linux", f.System)
+	require.Equal(t, 1, f.Times)
+	require.Contains(t, f.LogTail, "timed out after 300 s")
+	var red store.QueueBatch
+	for _, b := range batches {
+		if b.State == "failed" {
+			red = b
+		}
+	}
+	require.Equal(t, red.ID, f.LastBatch, "recorded with the red batch")
+	require.Contains(t, red.Reason, "flaky")
 }

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -282,6 +284,17 @@ type BatchOutcome struct {
 	Merged   []int64
 	Ejected  []Ejection
 	Requeued []int64
+	// Flaky are the candidate's failures that passed on a rebuild of the same derivation,
+	// recorded per package (flaky_failures) with the batch.
+	Flaky []FlakyFailure
+}
+
+// FlakyFailure is one package that failed in a batch's candidate and passed when built
+// again.
+type FlakyFailure struct {
+	System  string
+	Package string
+	LogTail string // the failing build's
 }
 
 // FinishBatch records how a batch ended and moves every member on, in one transaction:
@@ -302,6 +315,13 @@ func (s *Store) FinishBatch(ctx context.Context, o BatchOutcome) error {
 			if _, err := tx.Exec(ctx, `
 				UPDATE queue_changes SET state = 'ejected', reason = $2, evidence = $3, ejected_at = coalesce(ejected_at, now()), updated_at = now()
 				WHERE id = $1 AND state <> 'ejected'`, e.ID, e.Reason, e.Evidence); err != nil {
+				return err
+			}
+		}
+		for _, f := range o.Flaky {
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO flaky_failures (batch_id, system, package, log_tail) VALUES ($1, $2, $3, $4)
+				ON CONFLICT DO NOTHING`, o.BatchID, f.System, f.Package, f.LogTail); err != nil {
 				return err
 			}
 		}
@@ -419,6 +439,18 @@ type QueueStats struct {
 	BuildsPerMerged float64 `json:"builds_per_merged"`
 	// ProbeCost is probe builds over candidate builds.
 	ProbeCost float64 `json:"probe_cost"`
+	// Flaky lists the packages whose failures passed on a rebuild, most often first.
+	Flaky []FlakyPackage `json:"flaky,omitempty"`
+}
+
+// FlakyPackage is how often a package failed at random in a queue's candidates.
+type FlakyPackage struct {
+	Package   string    `json:"package"`
+	System    string    `json:"system"`
+	Times     int       `json:"times"`
+	LastSeen  time.Time `json:"last_seen"`
+	LastBatch int64     `json:"last_batch"`
+	LogTail   string    `json:"log_tail,omitempty"` // the last failing build's
 }
 
 // QueueStatsOf computes the statistics of a collection's queue for a branch ("" for
@@ -461,6 +493,19 @@ func (s *Store) QueueStatsOf(ctx context.Context, collection, branch string) (Qu
 	if err != nil {
 		return out, fmt.Errorf("queue stats: %w", err)
 	}
+	rows, err = s.pool.Query(ctx, `
+		SELECT DISTINCT ON (f.package, f.system) f.package, f.system,
+			count(*) OVER (PARTITION BY f.package, f.system)::int, f.seen_at, f.batch_id, f.log_tail
+		FROM flaky_failures f JOIN queue_batches b ON b.id = f.batch_id JOIN collections c ON c.id = b.collection_id
+		WHERE c.name = $1 AND ($2 = '' OR b.branch = $2)
+		ORDER BY f.package, f.system, f.seen_at DESC, f.batch_id DESC`, collection, branch)
+	if err != nil {
+		return out, fmt.Errorf("queue stats: flaky packages: %w", err)
+	}
+	if out.Flaky, err = pgx.CollectRows(rows, pgx.RowToStructByPos[FlakyPackage]); err != nil {
+		return out, fmt.Errorf("queue stats: flaky packages: %w", err)
+	}
+	slices.SortStableFunc(out.Flaky, func(a, b FlakyPackage) int { return cmp.Compare(b.Times, a.Times) })
 	out.Builds = out.CandidateBuilds + out.ProbeBuilds
 	if out.OwnRebuilds > 0 {
 		out.BuildsPerMerged = float64(out.Builds) / float64(out.OwnRebuilds)

@@ -206,6 +206,10 @@ type QueueFinishInput struct {
 	Merged      []int64         `json:"merged,omitempty"`
 	Ejected     []QueueEjection `json:"ejected,omitempty"`
 	Requeued    []int64         `json:"requeued,omitempty"`
+	// Flaky are the candidate's failed packages that passed on a rebuild (the bisection's
+	// verdict), recorded per package; their logs are the candidate build's
+	// (MinorWaveID, System).
+	Flaky []string `json:"flaky,omitempty"`
 }
 
 // QueuePullsInput asks which pull requests a queue should take or let go of now.

@@ -301,7 +301,16 @@ func newQueueStatsCmd(a *app) *cobra.Command {
 					st.Builds, st.CandidateBuilds, st.ProbeBuilds, st.ProbeCost)
 				fmt.Fprintf(out, "builds per merged change: %.2f (%d builds over the %d packages of the merged changes' own rebuild sets)\n",
 					st.BuildsPerMerged, st.Builds, st.OwnRebuilds)
-				return nil
+				if len(st.Flaky) == 0 {
+					fmt.Fprintln(out, "flaky packages: none (no candidate failure passed on a rebuild)")
+					return nil
+				}
+				fmt.Fprintln(out, "flaky packages (failed in a candidate, passed on a rebuild of the same derivation):")
+				w = newTable(out, "PACKAGE\tSYSTEM\tTIMES\tLAST SEEN\tLAST BATCH")
+				for _, f := range st.Flaky {
+					fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%d\n", f.Package, f.System, f.Times, f.LastSeen.UTC().Format(time.RFC3339), f.LastBatch)
+				}
+				return w.Flush()
 			})
 		},
 	}
