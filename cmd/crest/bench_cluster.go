@@ -26,11 +26,14 @@ x86_64-linux). Each worker has its own data directory and its own empty Nix stor
 and a file:// binary cache signed with a key made for the run.
 
 It answers the wave's failures as a release manager would (tetrix won't-fix; calc and libhttp
-retried with their fixes) and kills builder b with SIGKILL after --kill-after builds; builder a
-finishes the work, fetching from the cache what b built. It prints the builds per builder (and
+retried with their fixes) and kills the last builder (b) with SIGKILL after --kill-after
+builds; the other finishes the work, fetching from the cache what b built. It prints the builds per builder (and
 how many derivations Nix built: the rest came from the cache), duplicates and lost results
 (must be 0), the tags, and fails unless every tagged output is rooted and valid on the tag host
-(the orchestrator) and present in the cache. Needs root (mount namespaces).`,
+(the orchestrator) and present in the cache. It also holds every derivation the builders'
+Nix built (their build logs) against the cache: none may have been built after its output
+was in the cache before the package build that needed it began. Needs root (mount
+namespaces).`,
 		Example: `  crest bench cluster
   crest bench cluster --kill-after -1 --keep`,
 		Args: cobra.NoArgs,
@@ -49,7 +52,7 @@ how many derivations Nix built: the rest came from the cache), duplicates and lo
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&opts.KillAfter, "kill-after", 4, "SIGKILL builder b once it recorded this many builds (negative: never)")
+	f.IntVar(&opts.KillAfter, "kill-after", 4, "SIGKILL the last builder once it recorded this many builds (negative: never)")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the run's directory (configs, logs, stores, cache)")
 	f.DurationVar(&opts.Timeout, "timeout", 20*time.Minute, "give up after this long")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
@@ -58,17 +61,18 @@ how many derivations Nix built: the rest came from the cache), duplicates and lo
 
 // newBenchTemporalServerCmd is the Temporal server process of crest bench cluster.
 func newBenchTemporalServerCmd() *cobra.Command {
-	var db, log string
+	var db, log, namespace string
 	cmd := &cobra.Command{
 		Use:    "temporal-server",
 		Short:  "The embedded Temporal server as a process of its own (crest bench cluster)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return bench.RunTemporalServer(cmd.Context(), db, log, cmd.OutOrStdout())
+			return bench.RunTemporalServer(cmd.Context(), db, log, namespace, cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().StringVar(&db, "db", "", "SQLite file (empty: in memory)")
 	cmd.Flags().StringVar(&log, "log", "", "the server's log file (empty: discarded)")
+	cmd.Flags().StringVar(&namespace, "namespace", "default", "the namespace to register, with Crest's search attributes")
 	return cmd
 }

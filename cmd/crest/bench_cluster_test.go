@@ -49,23 +49,33 @@ func crestCommand(args ...string) *exec.Cmd {
 // builders, each a process of its own (crest bench temporal-server, crest worker), each
 // worker with a Nix store of its own, sharing a signed binary cache. Builder b is killed
 // mid-wave; the wave still reaches wave-1-1 and wave-1-2 with the README's resolutions,
-// both builders built, nothing is recorded twice or lost, and every tagged output is rooted
-// and valid on the tag host and present in the cache.
+// both builders built, nothing is recorded twice or lost, no builder's Nix built anything
+// whose output was in the cache before the build needing it began, and every tagged output
+// is rooted and valid on the tag host and present in the cache.
 func TestClusterDemo(t *testing.T) {
 	res, err := bench.RunCluster(t.Context(), bench.ClusterOptions{KillAfter: 4, Timeout: 15 * time.Minute,
 		Progress: t.Output(), Command: crestCommand})
+	requireCluster(t, res, err, []string{"builder-a", "builder-b"})
+}
+
+// requireCluster holds a cluster run to the demo's outcome, builders being its builders.
+func requireCluster(t *testing.T, res *bench.ClusterResult, err error, builders []string) {
+	t.Helper()
 	if res != nil {
 		require.NoError(t, res.WriteText(os.Stdout))
 	}
 	require.NoError(t, err)
 	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, res.Tags)
 	require.Empty(t, res.Duplicates)
+	require.Empty(t, res.Rebuilt, "no derivation built although its output was in the cache")
 	require.Zero(t, res.Lost)
-	require.Len(t, res.Builders, 2)
-	for _, b := range res.Builders {
+	require.Len(t, res.Builders, len(builders))
+	for i, b := range res.Builders {
+		require.Equal(t, builders[i], b.Name)
 		require.Positive(t, b.Builds, b.Name)
 	}
-	require.True(t, res.Builders[1].Killed, "builder-b was killed")
+	require.True(t, res.Builders[len(builders)-1].Killed, "the last builder was killed")
+	require.Positive(t, res.NixBuilt)
 	require.Positive(t, res.TaggedOutputs)
 	require.GreaterOrEqual(t, res.CachePaths, res.TaggedOutputs)
 }

@@ -193,7 +193,7 @@ func RunChaos(ctx context.Context, opts ChaosOptions) (res *ChaosResult, err err
 		return nil, err
 	}
 	stops = append(stops, func() { _ = os.RemoveAll(k.dir) })
-	dsn, stopPostgres, err := k.startPostgres(ctx, k.dir, opts.PostgresBinDir, opts.PostgresRunAs)
+	pg, stopPostgres, err := k.startPostgres(ctx, k.dir, opts.PostgresBinDir, opts.PostgresRunAs, "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -223,14 +223,14 @@ func RunChaos(ctx context.Context, opts ChaosOptions) (res *ChaosResult, err err
 		return nil, err
 	}
 	const queue = "crest-chaos"
-	k.cfg, _ = json.Marshal(chaosWorkerConfig{Temporal: k.tm.FrontendAddr(), Namespace: k.tm.Namespace(), DSN: dsn,
+	k.cfg, _ = json.Marshal(chaosWorkerConfig{Temporal: k.tm.FrontendAddr(), Namespace: k.tm.Namespace(), DSN: pg.dsn,
 		Queue: queue, BuildPrefix: queue + "-build", ReposDir: filepath.Join(k.dir, "repos")})
 	if err := k.startWorker(); err != nil {
 		return nil, err
 	}
 	stops = append(stops, k.stopWorker)
 
-	out, err := k.runWave(ctx, queue, 5*time.Second, k.disrupt)
+	out, err := k.runWave(ctx, queue, queue+"-build", 5*time.Second, k.disrupt)
 	if err != nil {
 		return k.res, err
 	}

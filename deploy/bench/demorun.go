@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,28 +51,36 @@ func (d *demoRun) say(format string, args ...any) {
 	}
 }
 
+// localPostgres is where a run's PostgreSQL listens.
+type localPostgres struct {
+	addr string // host:port
+	dsn  string // Crest's database
+}
+
 // startPostgres starts a throwaway PostgreSQL cluster under dir (made reachable by its
-// account) and opens the store on it, migrated; stop closes both.
-func (d *demoRun) startPostgres(ctx context.Context, dir, binDir, runAs string) (dsn string, stop func(), err error) {
+// account), with user as its superuser and database db (defaults: crest, crest), and opens
+// the store on it, migrated; stop closes both.
+func (d *demoRun) startPostgres(ctx context.Context, dir, binDir, runAs, user, db string) (pg localPostgres, stop func(), err error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", nil, err
+		return pg, nil, err
 	}
-	pg, err := postgres.Start(ctx, postgres.Options{Dir: filepath.Join(dir, "postgres"), Ephemeral: true, BinDir: binDir, RunAs: runAs})
+	c, err := postgres.Start(ctx, postgres.Options{Dir: filepath.Join(dir, "postgres"), Ephemeral: true, BinDir: binDir, RunAs: runAs,
+		Superuser: user, Database: db})
 	if err != nil {
-		return "", nil, fmt.Errorf("postgres: %w", err)
+		return pg, nil, fmt.Errorf("postgres: %w", err)
 	}
-	stopPG := func() { _ = pg.Stop(context.Background()) }
-	dsn = pg.DSN("")
-	if d.st, err = store.Open(ctx, dsn); err != nil {
+	stopPG := func() { _ = c.Stop(context.Background()) }
+	pg = localPostgres{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port())), dsn: c.DSN("")}
+	if d.st, err = store.Open(ctx, pg.dsn); err != nil {
 		stopPG()
-		return "", nil, err
+		return pg, nil, err
 	}
 	stop = func() { d.st.Close(); stopPG() }
 	if _, err := d.st.Migrate(ctx); err != nil {
 		stop()
-		return "", nil, err
+		return pg, nil, err
 	}
-	return dsn, stop, nil
+	return pg, stop, nil
 }
 
 // registerDemo creates the demo collection's repository under dir and registers it.
@@ -85,13 +95,13 @@ func (d *demoRun) registerDemo(ctx context.Context, dir string) (demo.Repo, erro
 	return repo, err
 }
 
-// runWave starts the demo wave on queue (builds on queue-build), answers its failures
-// (resolve) and runs disrupt alongside until the wave closes, then returns its result.
-// disrupt stops when done is closed.
-func (d *demoRun) runWave(ctx context.Context, queue string, heartbeat time.Duration,
+// runWave starts the demo wave on queue (builds on buildPrefix-<system>), answers its
+// failures (resolve) and runs disrupt alongside until the wave closes, then returns its
+// result. disrupt stops when done is closed.
+func (d *demoRun) runWave(ctx context.Context, queue, buildPrefix string, heartbeat time.Duration,
 	disrupt func(ctx context.Context, done <-chan struct{}) error) (workflows.MajorWaveResult, error) {
 	var out workflows.MajorWaveResult
-	limits := workflows.Limits{BuildQueuePrefix: queue + "-build", HeartbeatTimeout: workflows.Duration(heartbeat),
+	limits := workflows.Limits{BuildQueuePrefix: buildPrefix, HeartbeatTimeout: workflows.Duration(heartbeat),
 		ShardSize: 8, Shards: 2, BuildsPerShard: 4}
 	if _, err := d.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: demoWaveID, TaskQueue: queue}, workflows.MajorWave,
 		workflows.MajorWaveInput{Collection: "demo", Title: "libcore 2, libnet 2", Limits: limits,

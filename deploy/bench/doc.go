@@ -36,5 +36,8 @@
 // cluster of processes on this machine: PostgreSQL, the Temporal server (RunTemporalServer),
 // an orchestrator and two builders (`crest worker`), each worker with a Nix store of its own,
 // sharing only a signed binary cache; it kills one builder mid-wave and checks that the
-// tags are made and every tagged output is rooted on the tag host and in the cache.
+// tags are made, that no builder's Nix built a derivation whose output was in the cache
+// before the package build needing it began (the builders' build logs against the cache's
+// narinfos and the builds recorded in Postgres), and that every tagged output is rooted on
+// the tag host and in the cache. The processes come from a ClusterTopology.
 package bench
