@@ -14,6 +14,7 @@ import (
 func newBenchClusterCmd(a *app) *cobra.Command {
 	opts := bench.ClusterOptions{}
 	var asJSON bool
+	var composeFile string
 	cmd := &cobra.Command{
 		Use:   "cluster",
 		Short: "Run the demo wave on a cluster of processes: Temporal, an orchestrator and two builders with Nix stores of their own",
@@ -33,9 +34,16 @@ how many derivations Nix built: the rest came from the cache), duplicates and lo
 (the orchestrator) and present in the cache. It also holds every derivation the builders'
 Nix built (their build logs) against the cache: none may have been built after its output
 was in the cache before the package build that needed it began. Needs root (mount
-namespaces).`,
+namespaces).
+
+With --compose, the processes are the crest services of a compose file
+(deploy/compose/compose.yaml), run without Docker: each container's command, environment and
+crest.yaml as a process of this machine, its volumes as directories, its /nix as its
+nix.store_root, Postgres and Temporal as above, with an .env made up for the run (passwords
+and a cache key pair).`,
 		Example: `  crest bench cluster
-  crest bench cluster --kill-after -1 --keep`,
+  crest bench cluster --kill-after -1 --keep
+  crest bench cluster --compose deploy/compose/compose.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if a.cfg != nil {
@@ -46,6 +54,15 @@ namespaces).`,
 				return fmt.Errorf("bench cluster: this binary: %w", err)
 			}
 			opts.Command = func(args ...string) *exec.Cmd { return exec.Command(exe, args...) }
+			if composeFile != "" {
+				vars, err := bench.ComposeEnv()
+				if err != nil {
+					return err
+				}
+				if opts.Topology, err = bench.ComposeTopology(composeFile, vars); err != nil {
+					return fmt.Errorf("bench cluster: %w", err)
+				}
+			}
 			opts.Progress = cmd.ErrOrStderr()
 			res, err := bench.RunCluster(cmd.Context(), opts)
 			return printBench(cmd.OutOrStdout(), "cluster", res, asJSON, err)
@@ -53,6 +70,7 @@ namespaces).`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&opts.KillAfter, "kill-after", 4, "SIGKILL the last builder once it recorded this many builds (negative: never)")
+	f.StringVar(&composeFile, "compose", "", "run the crest services of this compose file instead (deploy/compose/compose.yaml)")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the run's directory (configs, logs, stores, cache)")
 	f.DurationVar(&opts.Timeout, "timeout", 20*time.Minute, "give up after this long")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -56,6 +58,25 @@ func TestClusterDemo(t *testing.T) {
 	res, err := bench.RunCluster(t.Context(), bench.ClusterOptions{KillAfter: 4, Timeout: 15 * time.Minute,
 		Progress: t.Output(), Command: crestCommand})
 	requireCluster(t, res, err, []string{"builder-a", "builder-b"})
+}
+
+// TestComposeCluster runs deploy/compose/compose.yaml without Docker: its crest services
+// (crest migrate up, the orchestrator, two builder replicas) become processes of this
+// binary with the commands, environment, secrets and crest.yaml the file gives them, their
+// volumes directories (each builder's /nix its own store, the crest-cache volume the
+// shared file:// cache), against the local PostgreSQL and Temporal server standing for the
+// file's; then the demo wave runs through them to its tags, as in TestClusterDemo. A field
+// of the file without a stand-in fails it, so the file cannot drift from the code.
+func TestComposeCluster(t *testing.T) {
+	vars, err := bench.ComposeEnv()
+	require.NoError(t, err)
+	topo, err := bench.ComposeTopology("../../deploy/compose/compose.yaml", vars)
+	require.NoError(t, err)
+	res, err := bench.RunCluster(t.Context(), bench.ClusterOptions{Topology: topo, KillAfter: 4, Timeout: 15 * time.Minute,
+		Progress: t.Output(), Command: crestCommand})
+	requireCluster(t, res, err, []string{"crest-builder-x86-64-linux-1", "crest-builder-x86-64-linux-2"})
+	require.True(t, slices.ContainsFunc(res.Events, func(e string) bool { return strings.Contains(e, "crest-migrate: crest migrate up") }),
+		"the one-shot migration ran")
 }
 
 // requireCluster holds a cluster run to the demo's outcome, builders being its builders.

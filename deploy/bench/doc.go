@@ -39,5 +39,8 @@
 // tags are made, that no builder's Nix built a derivation whose output was in the cache
 // before the package build needing it began (the builders' build logs against the cache's
 // narinfos and the builds recorded in Postgres), and that every tagged output is rooted on
-// the tag host and in the cache. The processes come from a ClusterTopology.
+// the tag host and in the cache. The processes come from a ClusterTopology: the built-in
+// one, or ComposeTopology, which runs the crest services of deploy/compose/compose.yaml
+// without Docker (their commands, environment, secrets and crest.yaml; volumes as
+// directories), so that the compose file cannot drift from the code.
 package bench

@@ -13,56 +13,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/crestwaves/crest/deploy/compose"
 )
 
-// interpRE matches compose interpolation: $$ (a literal $), ${VAR}, ${VAR:-default},
-// ${VAR-default}, ${VAR:?error}, ${VAR?error} and $VAR.
-var interpRE = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
-
-// composeVar is one ${…} use.
-type composeVar struct {
-	name     string
-	op       string // "", ":-", "-", ":?", "?"
-	fallback string
-}
-
-func (v composeVar) required() bool { return strings.HasSuffix(v.op, "?") }
-
-// interpolate substitutes variables the way compose does, with vars as the environment.
+// interpolate substitutes variables as compose does (a missing required variable becomes
+// empty: the checks here are about the file's text, TestComposeVariables about .env).
 func interpolate(s string, vars map[string]string) string {
-	return interpRE.ReplaceAllStringFunc(s, func(m string) string {
-		if m == "$$" {
-			return "$"
-		}
-		sub := interpRE.FindStringSubmatch(m)
-		name, op, arg := sub[1], sub[2], sub[3]
-		if name == "" {
-			name = sub[4]
-		}
-		val, set := vars[name]
-		switch op {
-		case ":-":
-			if val == "" {
-				return arg
-			}
-		case "-":
-			if !set {
-				return arg
-			}
-		}
-		return val
-	})
-}
-
-func composeVars(s string) []composeVar {
-	var out []composeVar
-	for _, m := range interpRE.FindAllStringSubmatch(s, -1) {
-		switch {
-		case m[1] != "":
-			out = append(out, composeVar{name: m[1], op: m[2], fallback: m[3]})
-		case m[4] != "":
-			out = append(out, composeVar{name: m[4]})
-		}
+	out, err := compose.Interpolate(s, vars)
+	if err != nil {
+		return ""
 	}
 	return out
 }
@@ -162,7 +122,8 @@ func (c *composeFile) dependsOn(t *testing.T, name string) map[string]string {
 	return out
 }
 
-// mounts returns a service's short-syntax volumes: container path → (source, options).
+// mounts returns a service's short-syntax volumes: container path → (source, options); an
+// anonymous volume (target alone) has no source.
 func (c *composeFile) mounts(t *testing.T, name string) map[string][2]string {
 	t.Helper()
 	out := map[string][2]string{}
@@ -170,13 +131,14 @@ func (c *composeFile) mounts(t *testing.T, name string) map[string][2]string {
 	for _, v := range vols {
 		s, ok := v.(string)
 		require.True(t, ok, "service %s: use the short volume syntax (source:target[:mode])", name)
-		parts := strings.Split(c.str(s), ":")
-		require.GreaterOrEqual(t, len(parts), 2, "service %s: volume %q has no source", name, s)
+		ms, err := (&compose.Service{Volumes: []string{c.str(s)}}).Mounts()
+		require.NoError(t, err, "service %s", name)
+		m := ms[0]
 		opts := ""
-		if len(parts) > 2 {
-			opts = parts[2]
+		if m.ReadOnly {
+			opts = "ro"
 		}
-		out[parts[1]] = [2]string{parts[0], opts}
+		out[m.Target] = [2]string{m.Source, opts}
 	}
 	return out
 }
@@ -213,14 +175,19 @@ func TestComposeVariables(t *testing.T) {
 	set, commented := envExample(t, filepath.Join(dir, ".env.example"))
 	cfg := loadCrestConfig(t)
 	used := map[string]bool{}
-	for _, v := range composeVars(text) {
-		used[v.name] = true
-		if v.required() || v.op == "" {
-			_, ok := set[v.name]
-			require.True(t, ok, "${%s} has no default: .env.example must set it", v.name)
+	for _, v := range compose.Vars(text) {
+		used[v.Name] = true
+		if v.Required() || v.Op == "" {
+			_, ok := set[v.Name]
+			require.True(t, ok, "${%s} has no default: .env.example must set it", v.Name)
 		} else {
-			require.True(t, commented[v.name] || set[v.name] != "" || isSecretEnv(cfg, v.name),
-				"${%s}: .env.example shows it (commented, with its default)", v.name)
+			require.True(t, commented[v.Name] || set[v.Name] != "" || isSecretEnv(cfg, v.Name),
+				"${%s}: .env.example shows it (commented, with its default)", v.Name)
+		}
+	}
+	for _, sec := range loadCompose(t).raw["secrets"].(map[string]any) {
+		if env, _ := sec.(map[string]any)["environment"].(string); env != "" {
+			used[env] = true // a secret from .env
 		}
 	}
 	for name, val := range set {
@@ -278,6 +245,9 @@ func TestComposeStructure(t *testing.T) {
 		for target, m := range c.mounts(t, name) {
 			src := m[0]
 			require.True(t, strings.HasPrefix(target, "/"), "service %s: mount target %s", name, target)
+			if src == "" {
+				continue // anonymous: the container's own
+			}
 			if strings.HasPrefix(src, ".") || strings.HasPrefix(src, "/") {
 				_, err := os.Stat(filepath.Join(c.dir, src))
 				require.NoError(t, err, "service %s: bind mount %s", name, src)
@@ -341,12 +311,28 @@ var serviceKeys = map[string]bool{
 
 func TestComposeCrest(t *testing.T) {
 	t.Parallel()
+	checkDeployment(t, composeCrest)
+}
+
+// composeCrest checks the crest services of compose.yaml and returns them: the workers, the
+// services running crest migrate up, and crest.yaml.
+func composeCrest(t *testing.T) (workers, migrators []worker, file map[string]any) {
+	t.Helper()
 	c := loadCompose(t)
 	cfg := loadCrestConfig(t)
-	file := checkCrestYAML(t, cfg, "deploy/compose/crest.yaml", readFile(t, c.dir, "crest.yaml"))
+	file = checkCrestYAML(t, cfg, "deploy/compose/crest.yaml", readFile(t, c.dir, "crest.yaml"))
+	image := imageEnv(t, repoRoot(t))
 
-	var workers []worker
-	migrators := map[string]bool{}
+	// How many containers mount each named volume: one is a container's own, more share it.
+	users := map[string]int{}
+	for name := range c.services {
+		for _, m := range c.mounts(t, name) {
+			if m[0] != "" && !strings.HasPrefix(m[0], ".") && !strings.HasPrefix(m[0], "/") {
+				users[m[0]] += c.replicas(name)
+			}
+		}
+	}
+
 	var names []string
 	for name := range c.services {
 		if c.isCrest(name) {
@@ -374,32 +360,44 @@ func TestComposeCrest(t *testing.T) {
 		require.Equal(t, "ro", m[1], "service %s: mount crest.yaml read-only", name)
 
 		raw, env := c.environment(t, name)
-		for k := range raw {
+		literal := map[string]bool{}
+		for k, v := range raw {
 			if strings.HasPrefix(k, "CREST_") {
 				require.Contains(t, cfg.env, k, "service %s: %s is no config key of cmd/crest/config.go (v.SetDefault)", name, k)
+			}
+			literal[k] = !strings.Contains(v, "$")
+		}
+		for k, v := range image {
+			if _, ok := env[k]; !ok {
+				env[k] = v
 			}
 		}
 		dbURL, err := url.Parse(env["CREST_DATABASE_URL"])
 		require.NoError(t, err, "service %s: CREST_DATABASE_URL", name)
 		require.Contains(t, c.services, dbURL.Hostname(), "service %s: CREST_DATABASE_URL names no service", name)
 		deps := c.dependsOn(t, name)
+		storage := map[string]string{}
+		for target, m := range mounts {
+			switch {
+			case m[0] == "":
+				storage[target] = ownEphemeral
+			case strings.HasPrefix(m[0], ".") || strings.HasPrefix(m[0], "/"):
+			case users[m[0]] > 1:
+				storage[target] = shared
+			default:
+				storage[target] = ownPersistent
+			}
+		}
+		w := worker{name: name, env: env, args: stringList(cmd), literal: literal, replicas: c.replicas(name), storage: storage}
 
 		switch sub {
 		case "migrate up":
-			migrators[name] = true
+			migrators = append(migrators, w)
 			require.Equal(t, "service_healthy", deps[dbURL.Hostname()], "service %s waits for %s to be healthy", name, dbURL.Hostname())
 		case "worker":
 			host, _, err := net.SplitHostPort(env["CREST_TEMPORAL_ADDRESS"])
 			require.NoError(t, err, "service %s: CREST_TEMPORAL_ADDRESS host:port", name)
 			require.Contains(t, c.services, host, "service %s: CREST_TEMPORAL_ADDRESS names no service", name)
-			require.Equal(t, "/nix", func() string {
-				for target, m := range mounts {
-					if !strings.HasPrefix(m[0], ".") && target == "/nix" {
-						return target
-					}
-				}
-				return ""
-			}(), "service %s: the Nix store on a named volume", name)
 			var waitsForMigrations, waitsForTemporal bool
 			for dep, cond := range deps {
 				if cond != "service_completed_successfully" {
@@ -415,19 +413,27 @@ func TestComposeCrest(t *testing.T) {
 			}
 			require.True(t, waitsForMigrations, "service %s starts after the migrations completed", name)
 			require.True(t, waitsForTemporal, "service %s starts after the namespace and search attributes exist", name)
-			builder := strings.HasPrefix(name, "crest-builder-")
-			if builder {
+			w.builder = strings.HasPrefix(name, "crest-builder-")
+			if w.builder {
 				d, _ := svc["deploy"].(map[string]any)
 				r, _ := d["resources"].(map[string]any)
 				l, _ := r["limits"].(map[string]any)
 				require.NotNil(t, l["cpus"], "service %s: deploy.resources.limits.cpus", name)
 				require.NotNil(t, l["memory"], "service %s: deploy.resources.limits.memory", name)
 			}
-			workers = append(workers, worker{name: name, builder: builder, env: env})
+			workers = append(workers, w)
 		}
 	}
-	require.NotEmpty(t, migrators, "no service runs crest migrate up")
-	checkWorkers(t, cfg, file, workers)
+	return workers, migrators, file
+}
+
+// replicas is how many containers a service runs (deploy.replicas, default 1).
+func (c *composeFile) replicas(name string) int {
+	d, _ := c.services[name]["deploy"].(map[string]any)
+	if n, ok := d["replicas"].(int); ok {
+		return n
+	}
+	return 1
 }
 
 func TestComposeTemporal(t *testing.T) {
@@ -472,20 +478,4 @@ func TestComposeTemporal(t *testing.T) {
 	}
 	require.True(t, registered, "no admin-tools job registers the search attributes")
 	require.True(t, uiFound, "no temporalio/ui service")
-}
-
-func TestComposeInterpolate(t *testing.T) {
-	t.Parallel()
-	vars := map[string]string{"A": "a", "E": ""}
-	for in, want := range map[string]string{
-		"${A}":            "a",
-		"${B:-x}":         "x",
-		"${E:-x}":         "x",
-		"${E-x}":          "",
-		"${A:?missing}/b": "a/b",
-		"$$A":             "$A",
-		"$A-$B":           "a-",
-	} {
-		require.Equal(t, want, interpolate(in, vars), in)
-	}
 }

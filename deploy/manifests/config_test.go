@@ -470,13 +470,16 @@ func TestSubcommandsExist(t *testing.T) {
 func TestConfigSource(t *testing.T) {
 	t.Parallel()
 	cfg := loadCrestConfig(t)
-	for _, key := range []string{"temporal.address", "database.url", "task_queues.default", "task_queues.build_prefix", "worker.systems", "data_dir"} {
+	for _, key := range []string{"temporal.address", "database.url", "task_queues.default", "task_queues.build_prefix", "worker.systems", "data_dir",
+		"worker.serve_default", "nix.store_root", "cache.url", "cache.public_key", "cache.secret_key_file", "cache.secret_key"} {
 		require.NotNil(t, cfg.lookup(key), "config key %s", key)
 		require.Contains(t, cfg.env, envName(key))
 	}
 	require.NotContains(t, cfg.env, "CREST_COLLECTIONS", "collections are a list of mappings: crest.yaml only")
 	require.Contains(t, cfg.secretKeys(), "database.url")
 	require.Contains(t, cfg.secretKeys(), "issue_tracker.github.token")
+	require.Contains(t, cfg.secretKeys(), "cache.secret_key", "the cache's secret key never in crest.yaml, nor a literal")
+	require.NotContains(t, cfg.secretKeys(), "cache.public_key")
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -16,5 +16,14 @@
 //     from secretKeyRef or ${…} from .env, never literals; crest.yaml uses only known keys and
 //     no secret ones; resources are bounded; builders set CREST_WORKER_SYSTEMS, every system
 //     of every collection has a builder, the orchestrator alone serves the workflow queue; the
-//     search attributes registered are those of workflows.SearchAttributes.
+//     search attributes registered are those of workflows.SearchAttributes; every worker has
+//     a Nix store of its own (the orchestrator's, the tag host's, persistent with its
+//     data_dir), all share one binary cache (a file:// cache on a volume every worker mounts)
+//     and trust its public key, and builders alone hold its secret key, from a secret file.
+//   - Compose against Kubernetes: the same crest.yaml, and for the migration, the
+//     orchestrator and each builder the same command line, CREST_* variables (equal where both
+//     write the value out), replicas and storage of /nix, data_dir and the cache.
+//
+// TestComposeCluster (cmd/crest) goes further and runs the compose file's crest services,
+// without Docker, through the demo wave (deploy/bench.ComposeTopology).
 package manifests

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -312,30 +313,47 @@ var crestImageRE = regexp.MustCompile(`^crest(:|@|$)`)
 
 func TestK8sWorkloads(t *testing.T) {
 	t.Parallel()
+	checkDeployment(t, k8sCrest)
+}
+
+// k8sCrest checks the crest workloads the kustomization applies and returns them: the
+// workers (Deployments), the Jobs running crest migrate up, and crest.yaml.
+func k8sCrest(t *testing.T) (workers, migrators []worker, crestFile map[string]any) {
+	t.Helper()
 	s := loadK8s(t)
 	cfg := loadCrestConfig(t)
 	root := repoRoot(t)
 	uid := dockerfileUID(t, root)
+	image := imageEnv(t, root)
 	configMaps := s.configMaps()
 	secrets := s.secrets()
-	claims := map[string]bool{}
+	claims := map[string]*corev1.PersistentVolumeClaim{}
 	pdbs := map[string]*policyv1.PodDisruptionBudget{}
 	for _, o := range s.objects {
 		switch v := o.obj.(type) {
 		case *corev1.PersistentVolumeClaim:
-			claims[v.Name] = true
+			claims[v.Name] = v
 		case *policyv1.PodDisruptionBudget:
 			pdbs[v.Name] = v
 		}
 	}
-	var crestFile map[string]any
+	// How many pods mount each claim: one ReadWriteOnce claim per pod.
+	claimUsers := map[string]int{}
+	for _, o := range s.objects {
+		if tmpl, ok := podSpec(o.obj); ok && s.applied[o.file] {
+			for _, v := range tmpl.Spec.Volumes {
+				if v.PersistentVolumeClaim != nil {
+					claimUsers[v.PersistentVolumeClaim.ClaimName] += int(podReplicas(o.obj))
+				}
+			}
+		}
+	}
 	for _, cm := range configMaps {
 		if text, ok := cm.Data["crest.yaml"]; ok {
 			crestFile = checkCrestYAML(t, cfg, "ConfigMap "+cm.Name, text)
 		}
 	}
 
-	var workers []worker
 	var crestContainers int
 	for _, o := range s.objects {
 		tmpl, ok := podSpec(o.obj)
@@ -364,7 +382,19 @@ func TestK8sWorkloads(t *testing.T) {
 					require.Contains(t, cm.Data, item.Key, "%s: volume %s: ConfigMap %s has no key %s", where, v.Name, cm.Name, item.Key)
 				}
 			case v.PersistentVolumeClaim != nil:
-				require.True(t, claims[v.PersistentVolumeClaim.ClaimName], "%s: volume %s: no PersistentVolumeClaim %s", where, v.Name, v.PersistentVolumeClaim.ClaimName)
+				claim := claims[v.PersistentVolumeClaim.ClaimName]
+				require.NotNil(t, claim, "%s: volume %s: no PersistentVolumeClaim %s", where, v.Name, v.PersistentVolumeClaim.ClaimName)
+				if claimUsers[claim.Name] > 1 {
+					require.Contains(t, claim.Spec.AccessModes, corev1.ReadWriteMany,
+						"%s: volume %s: claim %s is mounted by %d pods: it must be ReadWriteMany", where, v.Name, claim.Name, claimUsers[claim.Name])
+				}
+			case v.Secret != nil:
+				sec := secrets[v.Secret.SecretName]
+				require.NotNil(t, sec, "%s: volume %s: no Secret template %s", where, v.Name, v.Secret.SecretName)
+				require.NotEmpty(t, v.Secret.Items, "%s: volume %s: name the Secret's keys (items), so that only those reach the pod", where, v.Name)
+				for _, item := range v.Secret.Items {
+					require.Contains(t, sec.StringData, item.Key, "%s: volume %s: Secret %s template has no key %s", where, v.Name, sec.Name, item.Key)
+				}
 			case v.EmptyDir != nil:
 				require.NotNil(t, v.EmptyDir.SizeLimit, "%s: emptyDir %s needs a sizeLimit", where, v.Name)
 				emptyDirs.Add(*v.EmptyDir.SizeLimit)
@@ -390,15 +420,31 @@ func TestK8sWorkloads(t *testing.T) {
 			}
 
 			mounts := map[string]string{}
+			storage := map[string]string{}
 			for _, m := range c.VolumeMounts {
-				_, ok := volumes[m.Name]
+				v, ok := volumes[m.Name]
 				require.True(t, ok, "%s: volumeMount %s: no such volume", cwhere, m.Name)
 				mounts[m.MountPath] = m.Name
+				switch {
+				case v.EmptyDir != nil:
+					storage[m.MountPath] = ownEphemeral
+				case v.PersistentVolumeClaim != nil && slices.Contains(claims[v.PersistentVolumeClaim.ClaimName].Spec.AccessModes, corev1.ReadWriteMany):
+					storage[m.MountPath] = shared
+				case v.PersistentVolumeClaim != nil:
+					storage[m.MountPath] = ownPersistent
+				}
 			}
 
 			// Environment: names crest knows, values resolved, secrets by reference only.
 			env := map[string]string{}
+			literal := map[string]bool{}
 			for _, e := range c.Env {
+				literal[e.Name] = e.ValueFrom == nil
+				if strings.HasSuffix(e.Name, "_FILE") {
+					mountName, ok := mounts[filepath.Dir(e.Value)]
+					require.True(t, ok && volumes[mountName].Secret != nil, "%s: env %s: %s is on no Secret volume", cwhere, e.Name, e.Value)
+					require.Contains(t, secretPaths(volumes[mountName].Secret), filepath.Base(e.Value), "%s: env %s: %s is not projected", cwhere, e.Name, e.Value)
+				}
 				require.Empty(t, validation.IsEnvVarName(e.Name), "%s: env %s", cwhere, e.Name)
 				if strings.HasPrefix(e.Name, "CREST_") {
 					require.Contains(t, cfg.env, e.Name, "%s: %s is no config key of cmd/crest/config.go (v.SetDefault)", cwhere, e.Name)
@@ -443,6 +489,11 @@ func TestK8sWorkloads(t *testing.T) {
 			require.Contains(t, configMapPaths(vol.ConfigMap), filepath.Base(config), "%s: --config %s is not projected", cwhere, config)
 
 			require.Contains(t, env, "CREST_DATABASE_URL", "%s: crest needs database.url", cwhere)
+			for k, v := range image {
+				if _, ok := env[k]; !ok {
+					env[k] = v
+				}
+			}
 			sc := spec.SecurityContext
 			require.NotNil(t, sc, "%s: pod securityContext", where)
 			require.True(t, sc.RunAsNonRoot != nil && *sc.RunAsNonRoot, "%s: runAsNonRoot", where)
@@ -451,13 +502,16 @@ func TestK8sWorkloads(t *testing.T) {
 				require.True(t, sc.FSGroup != nil && *sc.FSGroup == uid, "%s: fsGroup %d, or the crest user cannot write the Nix store volume", where, uid)
 			}
 
+			w := worker{name: meta.Name, env: env, args: c.Args, literal: literal, replicas: int(podReplicas(o.obj)), storage: storage}
+			if sub == "migrate up" {
+				migrators = append(migrators, w)
+			}
 			if sub == "worker" {
 				require.Contains(t, env, "CREST_TEMPORAL_ADDRESS", "%s: a worker needs temporal.address", cwhere)
 				require.Contains(t, mounts, "/nix", "%s: a worker needs a volume for the Nix store", cwhere)
 				d, ok := o.obj.(*appsv1.Deployment)
 				require.True(t, ok, "%s: workers run as Deployments", where)
-				w := worker{name: d.Name, builder: d.Labels["app.kubernetes.io/component"] == "builder", env: env, k8s: true,
-					arch: spec.NodeSelector["kubernetes.io/arch"]}
+				w.builder, w.k8s, w.arch = d.Labels["app.kubernetes.io/component"] == "builder", true, spec.NodeSelector["kubernetes.io/arch"]
 				workers = append(workers, w)
 				if w.builder {
 					pdb := pdbs[d.Name]
@@ -470,10 +524,26 @@ func TestK8sWorkloads(t *testing.T) {
 		}
 	}
 	require.NotZero(t, crestContainers, "no crest container in the kustomization")
-	checkWorkers(t, cfg, crestFile, workers)
+	return workers, migrators, crestFile
+}
+
+// podReplicas is how many pods a workload runs at once.
+func podReplicas(obj any) int32 {
+	if d, ok := obj.(*appsv1.Deployment); ok && d.Spec.Replicas != nil {
+		return *d.Spec.Replicas
+	}
+	return 1
 }
 
 func configMapPaths(v *corev1.ConfigMapVolumeSource) []string {
+	var out []string
+	for _, item := range v.Items {
+		out = append(out, item.Path)
+	}
+	return out
+}
+
+func secretPaths(v *corev1.SecretVolumeSource) []string {
 	var out []string
 	for _, item := range v.Items {
 		out = append(out, item.Path)

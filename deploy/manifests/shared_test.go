@@ -12,14 +12,101 @@ import (
 	"github.com/crestwaves/crest/workflows"
 )
 
-// worker is a crest container running `crest worker`, from compose or Kubernetes, with its
-// environment resolved to plain values (references to Secrets resolve to "").
+// worker is a crest container, from compose or Kubernetes (`crest worker`, or `crest
+// migrate up`), with its environment resolved to plain values (references to Secrets
+// resolve to "") and the image's ENV under it.
 type worker struct {
 	name    string // compose service or Deployment
 	builder bool   // meant to serve build queues only
 	env     map[string]string
 	k8s     bool   // a Deployment: its pods must land on nodes of the builder's architecture
 	arch    string // the kubernetes.io/arch its pods are pinned to
+	args    []string
+	// literal marks the variables whose value the manifest writes out (not from .env, a
+	// ConfigMap or a Secret).
+	literal  map[string]bool
+	replicas int
+	// storage classes the container paths on volumes (ownEphemeral, ownPersistent,
+	// shared); a path on none is the container's own, for its life.
+	storage map[string]string
+}
+
+// Storage classes of a container path.
+const (
+	ownEphemeral  = "the container's own, for its life" // anonymous volume, emptyDir, none
+	ownPersistent = "the container's own, persistent"   // a volume or ReadWriteOnce claim only it mounts
+	shared        = "shared between containers"         // a named volume of several, a ReadWriteMany claim
+)
+
+// storageOf classes a container path by the volume it is on (the longest mount path
+// holding it).
+func (w worker) storageOf(p string) string {
+	best, class := "", ownEphemeral
+	for target, c := range w.storage {
+		if (p == target || strings.HasPrefix(p, strings.TrimSuffix(target, "/")+"/")) && len(target) > len(best) {
+			best, class = target, c
+		}
+	}
+	return class
+}
+
+// imageEnv is the runtime stage's ENV of deploy/Dockerfile: what every crest container's
+// environment starts with.
+func imageEnv(t *testing.T, root string) map[string]string {
+	t.Helper()
+	st := stages(dockerfile(t, root))
+	env := map[string]string{}
+	for _, in := range st[len(st)-1] {
+		if in.cmd == "ENV" {
+			for _, kv := range strings.Fields(in.args) {
+				k, v, _ := strings.Cut(kv, "=")
+				env[k] = strings.Trim(v, `"`)
+			}
+		}
+	}
+	return env
+}
+
+// checkDeployment holds a deployment's crest containers (composeCrest, k8sCrest) to the
+// cluster's topology: a migration, the workers' queues, their storage and the cache.
+func checkDeployment(t *testing.T, crest func(*testing.T) (workers, migrators []worker, file map[string]any)) {
+	t.Helper()
+	cfg := loadCrestConfig(t)
+	workers, migrators, file := crest(t)
+	require.NotEmpty(t, migrators, "nothing runs crest migrate up")
+	checkWorkers(t, cfg, file, workers)
+	checkStorage(t, cfg, file, workers)
+}
+
+// checkStorage holds the workers to the cluster's storage: every worker has a Nix store of
+// its own (one shared between hosts is not possible, and builders would not behave as on
+// separate machines); the orchestrator's store and data_dir persist (the tag host: tagged
+// closures are rooted there); all workers share the binary cache (a file:// cache on a
+// volume every worker mounts) and trust its public key; builders alone hold its secret key.
+func checkStorage(t *testing.T, cfg *crestConfig, file map[string]any, workers []worker) {
+	t.Helper()
+	urls := map[string]bool{}
+	for _, w := range workers {
+		require.NotEqual(t, shared, w.storageOf("/nix"), "%s: /nix is shared: each worker needs a store of its own; what one builds reaches the others through the cache", w.name)
+		cacheURL := cfg.effectiveString(w.env, file, "cache.url")
+		require.NotEmpty(t, cacheURL, "%s: cache.url: builders share what they build through the binary cache", w.name)
+		urls[cacheURL] = true
+		if dir, ok := strings.CutPrefix(cacheURL, "file://"); ok {
+			require.Equal(t, shared, w.storageOf(dir), "%s: the file:// cache %s must be on a volume every worker shares", w.name, dir)
+		}
+		require.NotEmpty(t, cfg.effectiveString(w.env, file, "cache.public_key"), "%s: cache.public_key (CREST_CACHE_PUBLIC_KEY)", w.name)
+		_, secretEnv := w.env["CREST_CACHE_SECRET_KEY"]
+		secret := secretEnv || cfg.effectiveString(w.env, file, "cache.secret_key_file") != ""
+		if w.builder {
+			require.True(t, secret, "%s: a builder signs what it pushes: give it the cache's secret key (CREST_CACHE_SECRET_KEY_FILE)", w.name)
+			continue
+		}
+		require.False(t, secret, "%s: only builders hold the cache's secret key", w.name)
+		require.Equal(t, ownPersistent, w.storageOf("/nix"), "%s: the tag host's /nix holds every kept tag's closure: a persistent volume of its own", w.name)
+		dataDir := cfg.effectiveString(w.env, file, "data_dir")
+		require.Equal(t, ownPersistent, w.storageOf(dataDir), "%s: data_dir %s (gcroots, checkouts) persists with its /nix", w.name, dataDir)
+	}
+	require.Len(t, urls, 1, "every worker uses one cache")
 }
 
 // systemRE is a Nix system: cpu-os.
