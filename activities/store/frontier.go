@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -76,13 +77,18 @@ type FrontierTake struct {
 	Token                             string
 	Owner                             string
 	Reset                             bool
-	// Slotted marks the take of a build slot (a BuildSlot activity, one of several taking
-	// from the round at once): Token is the slot's for all its takes, so the take returns
-	// the package the slot took and has not recorded yet (a retried attempt builds it
-	// again), and finds nothing once the dispatcher stopped the slot's Generation
-	// (StopSlots).
+	// Slotted marks the take of build slots (BuildSlot activities of one process taking
+	// together, Tokens; Token alone when empty): a slot's token is its own for all its
+	// takes, so the take returns the package the slot took and has not recorded yet (a
+	// retried attempt builds it again), and finds nothing once the dispatcher stopped the
+	// slots' Generation (StopSlots). Max is one per token.
 	Slotted    bool
 	Generation int
+	// Tokens are the build slots taking together (a slotted take): one package each.
+	Tokens []string
+	// CountBuilding makes SlotCounts count the packages being built
+	// (FrontierTaken.Building); otherwise it only says whether any wait (Waiting 0 or 1).
+	CountBuilding bool
 }
 
 // FrontierTaken is what a take handed out.
@@ -94,8 +100,11 @@ type FrontierTaken struct {
 	Blocked int
 	// Waiting counts the round's pending packages nobody has taken yet.
 	Waiting int
+	// Tokens says, for a slotted take, which token each of Tasks went to.
+	Tokens []string
 	// Building counts the round's pending packages taken (being built); with Waiting, only
-	// for a take that got nothing.
+	// for a take that got nothing (a slotted one: only with CountBuilding, and Waiting is
+	// then 1 when any package waits).
 	Building int
 	// Stopped: the slot's generation was stopped; the take took nothing.
 	Stopped bool
@@ -111,9 +120,19 @@ func (s *Store) TakeReady(ctx context.Context, in FrontierTake) (FrontierTaken, 
 	inTx := s.InTx
 	if in.Slotted {
 		inTx = s.inTxRetrying // slots take at once, and may lock each other's rows
+		if len(in.Tokens) == 0 {
+			in.Tokens = []string{in.Token}
+		}
+		in.Max = len(in.Tokens)
+		m, _ := s.takes.LoadOrStore(fmt.Sprintf("%d/%s", in.MinorWaveID, in.System), new(sync.Mutex))
+		m.(*sync.Mutex).Lock()
+		defer m.(*sync.Mutex).Unlock()
 	}
 	err := inTx(ctx, func(tx pgx.Tx) error {
 		out = FrontierTaken{}
+		if err := lockFrontier(ctx, tx, in.MinorWaveID, in.System); err != nil {
+			return err
+		}
 		if in.Reset {
 			if err := giveBackTakes(ctx, tx, in.MinorWaveID, in.System, in.Owner); err != nil {
 				return err
@@ -125,12 +144,14 @@ func (s *Store) TakeReady(ctx context.Context, in FrontierTake) (FrontierTaken, 
 				return err
 			}
 		}
-		// A slot's token is its own for every take, so only what it has not recorded yet.
+		if in.Slotted {
+			return takeForSlots(ctx, tx, in, &out)
+		}
 		again, err := tx.Query(ctx, `
 			SELECT r.package, r.drv FROM frontier f JOIN package_results r
 			  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
-			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.taken = $3 AND ($4 = false OR r.status = 'pending')
-			ORDER BY f.priority DESC, f.package`, in.MinorWaveID, in.System, in.Token, in.Slotted)
+			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.taken = $3
+			ORDER BY f.priority DESC, f.package`, in.MinorWaveID, in.System, in.Token)
 		if err != nil {
 			return err
 		}
@@ -142,41 +163,13 @@ func (s *Store) TakeReady(ctx context.Context, in FrontierTake) (FrontierTaken, 
 			return err
 		}
 		for len(out.Tasks) == 0 {
-			rows, err := tx.Query(ctx, `
-				WITH ready AS (
-					SELECT f.package, f.priority FROM frontier f JOIN package_results r
-					  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
-					WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND f.remaining = 0 AND f.taken = ''
-					  AND r.status = 'pending'
-					ORDER BY f.priority DESC, f.package LIMIT $5
-					FOR UPDATE OF f SKIP LOCKED -- slots take at once; each package goes to one
-				)
-				SELECT pr.package, pr.drv, coalesce(array_agg(d.key) FILTER (WHERE d.key IS NOT NULL), '{}')
-				FROM ready JOIN package_results pr ON pr.minor_wave_id = $1 AND pr.system = $2 AND pr.package = ready.package
-				LEFT JOIN packages p ON p.evaluation_id = $4 AND p.key = pr.package
-				LEFT JOIN edges e ON e.evaluation_id = $4 AND e.pkg = p.idx
-				LEFT JOIN packages d ON d.evaluation_id = $4 AND d.idx = e.dep
-				GROUP BY pr.package, pr.drv, ready.priority ORDER BY ready.priority DESC, pr.package`,
-				in.MinorWaveID, in.System, in.Round, in.EvaluationID, in.Max)
+			tasks, more, err := takeReadyRows(ctx, tx, in, in.Max, &out)
 			if err != nil {
 				return err
 			}
-			all, err := collectPending(rows)
-			if err != nil {
-				return err
-			}
-			if len(all) == 0 {
+			if !more {
 				break
 			}
-			tasks, blocked, err := gatePending(ctx, tx, in.WaveID, in.MinorWaveID, in.System, all)
-			if err != nil {
-				return err
-			}
-			n, err := settleFrontier(ctx, tx, in.WaveID, in.MinorWaveID, in.System, blocked)
-			if err != nil {
-				return err
-			}
-			out.Blocked += len(blocked) + n
 			names := make([]string, len(tasks))
 			for i, t := range tasks {
 				names[i] = t.Package
@@ -187,7 +180,7 @@ func (s *Store) TakeReady(ctx context.Context, in FrontierTake) (FrontierTaken, 
 			}
 			out.Tasks = tasks
 		}
-		if len(out.Tasks) > 0 {
+		if len(out.Tasks) > 0 || in.Slotted {
 			return nil // Waiting matters only to a dispatcher that got nothing; counting costs a scan
 		}
 		return tx.QueryRow(ctx, `
@@ -201,6 +194,183 @@ func (s *Store) TakeReady(ctx context.Context, in FrontierTake) (FrontierTaken, 
 		return out, fmt.Errorf("take ready packages of round %d: %w", in.Round, err)
 	}
 	return out, nil
+}
+
+// SlotCounts tells a build slot whose take got nothing, outside the frontier's lock, only
+// what it needs: whether anything is left to take (Waiting 1 or 0: at once, while much
+// is), and, with CountBuilding, how many packages are being built.
+func (s *Store) SlotCounts(ctx context.Context, in FrontierTake) (FrontierTaken, error) {
+	var out FrontierTaken
+	err := s.pool.QueryRow(ctx, `
+			SELECT EXISTS (SELECT 1 FROM frontier f JOIN package_results r
+			  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
+			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND f.taken = '' AND r.status = 'pending')::int,
+			CASE WHEN $4 THEN (SELECT count(*) FROM frontier f JOIN package_results r
+			  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
+			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND f.taken <> '' AND r.status = 'pending')::int ELSE 0 END`,
+		in.MinorWaveID, in.System, in.Round, in.CountBuilding).Scan(&out.Waiting, &out.Building)
+	if err != nil {
+		return out, fmt.Errorf("take ready packages of round %d: %w", in.Round, err)
+	}
+	return out, nil
+}
+
+// takenBlocked marks a frontier row whose package became dependency-failed: nobody takes
+// it, and it leaves the ready index (remaining = 0 AND taken = ”), which every take reads
+// in priority order. Left there, the blocked packages of a round with many failures piled
+// up at the head of that order, and each take of one package stepped over thousands.
+const takenBlocked = "blocked"
+
+// leaveReady marks the frontier rows of pkgs, just made dependency-failed, takenBlocked.
+func leaveReady(ctx context.Context, tx pgx.Tx, minorWaveID int64, system string, pkgs []string) error {
+	if len(pkgs) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `UPDATE frontier SET taken = $3 WHERE minor_wave_id = $1 AND system = $2 AND package = ANY($4) AND taken = ''`,
+		minorWaveID, system, takenBlocked, pkgs)
+	return err
+}
+
+// ReadyCount counts, up to most, the packages of a round ready to be taken now, without
+// the frontier's lock, from the ready index alone (as SlotPrecheck): how many idle build
+// slots a record should wake.
+func (s *Store) ReadyCount(ctx context.Context, minorWaveID int64, system string, round, most int) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `
+		SELECT count(*) FROM (SELECT f.package FROM frontier f
+		WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND f.remaining = 0 AND f.taken = ''
+		ORDER BY f.priority DESC, f.package LIMIT $4) ready`, minorWaveID, system, round, most).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count ready packages of round %d: %w", round, err)
+	}
+	return n, nil
+}
+
+// lockFrontier serializes the takes of a minor wave's packages on one system for the rest
+// of tx. Build slots take at once; each take may mark what a failure blocks
+// dependency-failed, locking those packages' dependents level by level, and takes doing so
+// at once deadlocked and queued behind each other for minutes at 100,000 packages with a
+// fifth failing (records count dependents down as before, in key order).
+func lockFrontier(ctx context.Context, tx pgx.Tx, minorWaveID int64, system string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, fmt.Sprintf("frontier/%d/%s", minorWaveID, system))
+	return err
+}
+
+// takeReadyRows takes up to max ready packages of a round, highest priority first, and
+// gates them: those whose dependencies failed become dependency-failed (with what they block
+// in the round; counted in out.Blocked), the others are returned to be marked taken. more
+// is false when nothing was ready.
+func takeReadyRows(ctx context.Context, tx pgx.Tx, in FrontierTake, max int, out *FrontierTaken) (tasks []ShardTask, more bool, err error) {
+	rows, err := tx.Query(ctx, `
+		WITH ready AS (
+			SELECT f.package, f.priority FROM frontier f JOIN package_results r
+			  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
+			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND f.remaining = 0 AND f.taken = ''
+			  AND r.status = 'pending'
+			ORDER BY f.priority DESC, f.package LIMIT $5
+			FOR UPDATE OF f SKIP LOCKED -- builders of other processes take at once
+		)
+		SELECT pr.package, pr.drv, coalesce(array_agg(d.key) FILTER (WHERE d.key IS NOT NULL), '{}')
+		FROM ready JOIN package_results pr ON pr.minor_wave_id = $1 AND pr.system = $2 AND pr.package = ready.package
+		LEFT JOIN packages p ON p.evaluation_id = $4 AND p.key = pr.package
+		LEFT JOIN edges e ON e.evaluation_id = $4 AND e.pkg = p.idx
+		LEFT JOIN packages d ON d.evaluation_id = $4 AND d.idx = e.dep
+		GROUP BY pr.package, pr.drv, ready.priority ORDER BY ready.priority DESC, pr.package`,
+		in.MinorWaveID, in.System, in.Round, in.EvaluationID, max)
+	if err != nil {
+		return nil, false, err
+	}
+	all, err := collectPending(rows)
+	if err != nil || len(all) == 0 {
+		return nil, false, err
+	}
+	tasks, blocked, err := gatePending(ctx, tx, in.WaveID, in.MinorWaveID, in.System, all)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := leaveReady(ctx, tx, in.MinorWaveID, in.System, blocked); err != nil {
+		return nil, false, err
+	}
+	n, err := settleFrontier(ctx, tx, in.WaveID, in.MinorWaveID, in.System, blocked)
+	if err != nil {
+		return nil, false, err
+	}
+	out.Blocked += len(blocked) + n
+	return tasks, true, nil
+}
+
+// takeForSlots is a slotted take: a package for each of in.Tokens (the build slots of one
+// process taking together, one transaction and one gate for all) that has none. A token
+// first gets back what it took and has not recorded (a retried slot), then a ready package,
+// highest priority first; out.Tasks and out.Tokens say which went to which.
+func takeForSlots(ctx context.Context, tx pgx.Tx, in FrontierTake, out *FrontierTaken) error {
+	again, err := tx.Query(ctx, `
+		SELECT DISTINCT ON (f.taken) f.taken, r.package, r.drv FROM frontier f JOIN package_results r
+		  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
+		WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.taken = ANY($3) AND r.status = 'pending'
+		ORDER BY f.taken, f.priority DESC, f.package`, in.MinorWaveID, in.System, in.Tokens)
+	if err != nil {
+		return err
+	}
+	has := map[string]bool{}
+	var token string
+	var t ShardTask
+	if _, err := pgx.ForEachRow(again, []any{&token, &t.Package, &t.Drv}, func() error {
+		has[token] = true
+		out.Tasks, out.Tokens = append(out.Tasks, t), append(out.Tokens, token)
+		return nil
+	}); err != nil {
+		return err
+	}
+	var free []string
+	for _, tk := range in.Tokens {
+		if !has[tk] {
+			free = append(free, tk)
+		}
+	}
+	for len(free) > 0 {
+		tasks, more, err := takeReadyRows(ctx, tx, in, len(free), out)
+		if err != nil || !more {
+			return err
+		}
+		names := make([]string, len(tasks))
+		for i, t := range tasks {
+			names[i] = t.Package
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE frontier f SET taken = t.token FROM unnest($3::text[], $4::text[]) AS t(package, token)
+			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.package = t.package`,
+			in.MinorWaveID, in.System, names, free[:len(tasks)]); err != nil {
+			return err
+		}
+		out.Tasks, out.Tokens = append(out.Tasks, tasks...), append(out.Tokens, free[:len(tasks)]...)
+		free = free[len(tasks):]
+	}
+	return nil
+}
+
+// SlotPrecheck tells a build slot, without the frontier's lock, whether a take is worth
+// it: stopped when its generation was stopped; worth when it has a package it took and
+// did not record, or some package of the round is ready. Most takes of an idle slot find
+// nothing, and the lock is what every take of the round waits for. Ready is read from the
+// ready index alone, in its order, so that it costs one index probe (a planner that
+// expected many ready rows scanned the whole frontier for each idle slot); what leaves the
+// index late (takenBlocked) at worst costs a take that finds nothing.
+func (s *Store) SlotPrecheck(ctx context.Context, in FrontierTake) (stopped, worth bool, err error) {
+	var mine, ready bool
+	err = s.pool.QueryRow(ctx, `
+		SELECT EXISTS (SELECT 1 FROM slot_stops WHERE owner = $4 AND generation = $5),
+			EXISTS (SELECT 1 FROM frontier f JOIN package_results r
+			  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
+			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.taken = $6 AND r.status = 'pending'),
+			(SELECT f.package FROM frontier f
+			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND f.remaining = 0 AND f.taken = ''
+			ORDER BY f.priority DESC, f.package LIMIT 1) IS NOT NULL`,
+		in.MinorWaveID, in.System, in.Round, in.Owner, in.Generation, in.Token).Scan(&stopped, &mine, &ready)
+	if err != nil {
+		return false, false, fmt.Errorf("take ready packages of round %d: %w", in.Round, err)
+	}
+	return stopped, mine || ready, nil
 }
 
 // giveBackTakes makes what dispatchers other than owner took and never recorded ready to be
@@ -294,6 +464,9 @@ func settleFrontier(ctx context.Context, tx pgx.Tx, waveID, minorWaveID int64, s
 		// package is taken.
 		_, blocked, err := gatePending(ctx, tx, waveID, minorWaveID, system, ready)
 		if err != nil {
+			return marked, err
+		}
+		if err := leaveReady(ctx, tx, minorWaveID, system, blocked); err != nil {
 			return marked, err
 		}
 		marked += len(blocked)

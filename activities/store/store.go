@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,11 @@ const defaultMaxConns = 32
 // Store is the handle on Crest's database.
 type Store struct {
 	pool *pgxpool.Pool
+	// takes serializes this process's takes per minor wave and system before they hold a
+	// connection (lockFrontier serializes them across processes): build slots waiting for
+	// their turn on the database's lock held every connection of the pool, and the records
+	// that free packages waited for one.
+	takes sync.Map // "<minor wave>/<system>" → *sync.Mutex
 }
 
 // Open connects to the database at dsn and checks that it answers. Errors never carry the
