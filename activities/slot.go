@@ -64,6 +64,7 @@ func (a *Activities) BuildSlot(ctx context.Context, in wire.SlotInput) (wire.Slo
 	round := roundKey(in.MinorWaveID, in.System, in.Round)
 	stuck, idle := 0, 0
 	poll := slotPoll
+	built := false // the last turn built a package
 	for n := 0; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return out, err
@@ -77,7 +78,8 @@ func (a *Activities) BuildSlot(ctx context.Context, in wire.SlotInput) (wire.Slo
 		wake, leave := roundWakeups.wait(round) // before the take: a record after it wakes us
 		got, err := a.takeInSlot(ctx, store.FrontierTake{WaveID: in.WaveID, MinorWaveID: in.MinorWaveID,
 			EvaluationID: in.EvaluationID, System: in.System, Round: in.Round, Max: 1, Token: in.Token(),
-			Owner: in.Owner, Slotted: true, Generation: in.Generation, CountBuilding: idle%slotCheckEvery == slotCheckEvery-1})
+			Owner: in.Owner, Slotted: true, Generation: in.Generation, CountBuilding: idle%slotCheckEvery == slotCheckEvery-1},
+			!built)
 		if err != nil {
 			leave()
 			return out, err
@@ -96,6 +98,7 @@ func (a *Activities) BuildSlot(ctx context.Context, in wire.SlotInput) (wire.Slo
 			if err := a.buildInSlot(ctx, in, pkg, &out); err != nil {
 				return out, err
 			}
+			built = true
 			// Wake as many idle slots as there are packages ready besides the one this slot
 			// takes next: waking all of them sent every idle slot to take at once, in turn,
 			// for nothing.
@@ -125,6 +128,7 @@ func (a *Activities) BuildSlot(ctx context.Context, in wire.SlotInput) (wire.Slo
 			stuck = 0
 		}
 		idle++
+		built = false
 		if time.Since(started) >= in.YieldAfter {
 			leave()
 			return out, nil
@@ -142,13 +146,18 @@ func (a *Activities) BuildSlot(ctx context.Context, in wire.SlotInput) (wire.Slo
 	}
 }
 
-// takeInSlot takes a package for a slot: when the round has one for it (SlotPrecheck), in
-// one take with the other slots of this process taking at the same moment (takeBatches),
-// else it only counts what is left.
-func (a *Activities) takeInSlot(ctx context.Context, in store.FrontierTake) (store.FrontierTaken, error) {
-	stopped, worth, err := a.Store.SlotPrecheck(ctx, in)
-	if err != nil || stopped {
-		return store.FrontierTaken{Stopped: stopped}, err
+// takeInSlot takes a package for a slot: when the round has one for it (SlotPrecheck;
+// without precheck, as after a build, which mostly makes something ready), in one take
+// with the other slots of this process taking at the same moment (takeBatches), else it
+// only counts what is left.
+func (a *Activities) takeInSlot(ctx context.Context, in store.FrontierTake, precheck bool) (store.FrontierTaken, error) {
+	worth := true
+	if precheck {
+		var stopped bool
+		var err error
+		if stopped, worth, err = a.Store.SlotPrecheck(ctx, in); err != nil || stopped {
+			return store.FrontierTaken{Stopped: stopped}, err
+		}
 	}
 	if worth {
 		got, err := takeBatches.take(ctx, in, a.Store.TakeReady)
