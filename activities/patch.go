@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -59,6 +61,9 @@ type SecurityTagSummary struct {
 	Wave       string   `json:"wave,omitempty"`
 	WaveTags   []string `json:"wave_tags,omitempty"`
 	Unfinished bool     `json:"unfinished,omitempty"`
+	// SystemTests are the collection's system tests (PACKAGE.TEST) that passed on the
+	// grafts before the tag was made.
+	SystemTests []string `json:"system_tests,omitempty"`
 }
 
 // newSummary starts the summary of the security tag of in.
@@ -427,46 +432,52 @@ func (a *Activities) CheckGrafts(ctx context.Context, in wire.GraftsInput) (wire
 	return plan.facts, err
 }
 
-// TagGrafts makes the security tag of a covered tag with the replace-dependency strategy:
-// it writes the grafts (grafts.nix, graft.sh, grafts.json under GraftsDir) onto the
-// merged commit, realises every graft (no dependent is built from source: a graft's
-// builder rewrites the tag's output), tags <tag>-security-K annotated with a JSON summary
-// (advisory, strategy, the grafts with their old and new paths), pushes branch and tag,
-// and records the tag and its grafts as debt, with the audit entry, in one transaction; the
-// covered tag's outputs, the patched package's and the grafts are then rooted (Roots).
-// An unsafe graft is a non-retryable GraftRefused error naming the rule and the rebuild
-// strategy. Idempotent: a commit, tag or record made already is kept.
-func (a *Activities) TagGrafts(ctx context.Context, in wire.GraftsInput) (wire.SecurityTagResult, error) {
+// graftedTag is a covered tag's grafts written into the collection: what TagGrafts tags.
+type graftedTag struct {
+	plan   graftPlan
+	sum    SecurityTagSummary
+	debt   []store.GraftDebt
+	commit string
+	repo   *gitrepo.Repo
+}
+
+// commitGrafts writes the grafts of a covered tag (grafts.nix, graft.sh, grafts.json under
+// GraftsDir) onto the merged commit and realises every graft (no dependent is built from
+// source: a graft's builder rewrites the tag's output). An unsafe graft is a
+// non-retryable GraftRefused error naming the rule and the rebuild strategy. Idempotent:
+// the same grafts committed already leave the branch as it is.
+func (a *Activities) commitGrafts(ctx context.Context, in wire.GraftsInput) (graftedTag, error) {
+	var out graftedTag
 	plan, err := a.planGrafts(ctx, in)
 	if err != nil {
-		return wire.SecurityTagResult{}, err
+		return out, err
 	}
 	if plan.unsafe != nil {
-		return wire.SecurityTagResult{}, temporal.NewNonRetryableApplicationError(
+		return out, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s: %s (rule %s); use --strategy rebuild", in.Tag.Tag, plan.unsafe.Error(), plan.unsafe.Rule), ErrGraftRefused, nil)
 	}
+	out.plan = plan
 	n, hostPath, err := a.grafter()
 	if err != nil {
-		return wire.SecurityTagResult{}, err
+		return out, err
 	}
 	dir, err := os.MkdirTemp("", "crest-grafts-")
 	if err != nil {
-		return wire.SecurityTagResult{}, err
+		return out, err
 	}
 	defer os.RemoveAll(dir)
 	if err := graft.WriteExpression(dir, plan.grafts); err != nil {
-		return wire.SecurityTagResult{}, err
+		return out, err
 	}
-	sum := newSummary(in, plan.facts.OldVersion, plan.facts.NewVersion)
-	sum.Patched = plan.old
+	out.sum = newSummary(in, plan.facts.OldVersion, plan.facts.NewVersion)
+	out.sum.Patched = plan.old
 	if plan.skipped > 0 {
-		sum.Skipped = map[string]int{"no reference to the old outputs": plan.skipped}
+		out.sum.Skipped = map[string]int{"no reference to the old outputs": plan.skipped}
 	}
-	var debt []store.GraftDebt
 	if len(plan.grafts) > 0 {
 		drvs, err := n.Instantiate(ctx, dir, in.Tag.System, hostPath)
 		if err != nil {
-			return wire.SecurityTagResult{}, err
+			return out, err
 		}
 		activity.RecordHeartbeat(ctx, fmt.Sprintf("grafting %d packages", len(plan.grafts)))
 		list := make([]string, len(plan.grafts))
@@ -475,53 +486,195 @@ func (a *Activities) TagGrafts(ctx context.Context, in wire.GraftsInput) (wire.S
 		}
 		outs, err := n.RealiseAll(ctx, list)
 		if err != nil {
-			return wire.SecurityTagResult{}, err
+			return out, err
 		}
 		for i, g := range plan.grafts {
-			out := outs[i]
-			sum.Grafts = append(sum.Grafts, GraftedPath{Package: g.Package, Old: g.Path, New: out})
-			debt = append(debt, store.GraftDebt{WaveID: in.Tag.WaveID, System: in.Tag.System, Package: g.Package,
-				PatchedPackage: in.Package, PatchedDrv: plan.drv, VulnerableVersion: plan.facts.OldVersion, OldPath: g.Path, NewPath: out})
+			out.sum.Grafts = append(out.sum.Grafts, GraftedPath{Package: g.Package, Old: g.Path, New: outs[i]})
+			out.debt = append(out.debt, store.GraftDebt{WaveID: in.Tag.WaveID, System: in.Tag.System, Package: g.Package,
+				PatchedPackage: in.Package, PatchedDrv: plan.drv, VulnerableVersion: plan.facts.OldVersion, OldPath: g.Path, NewPath: outs[i]})
 		}
 	}
 	files := map[string][]byte{}
 	for _, name := range []string{"grafts.nix", "graft.sh", "grafts.json"} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
-			return wire.SecurityTagResult{}, err
+			return out, err
 		}
 		files[GraftsDir+"/"+name] = b
 	}
 	col, err := a.LoadCollection(ctx, in.Collection)
 	if err != nil {
-		return wire.SecurityTagResult{}, err
+		return out, err
 	}
-	repo, err := a.Repos.Open(ctx, col)
-	if err != nil {
-		return wire.SecurityTagResult{}, err
+	if out.repo, err = a.Repos.Open(ctx, col); err != nil {
+		return out, err
 	}
-	commit, err := repo.CommitFiles(ctx, in.Prepared.Branch, files, fmt.Sprintf("%s: graft %d dependents onto %s %s\n\n%s\n",
+	out.commit, err = out.repo.CommitFiles(ctx, in.Prepared.Branch, files, fmt.Sprintf("%s: graft %d dependents onto %s %s\n\n%s\n",
 		in.Prepared.Name, len(plan.grafts), in.Package, plan.facts.NewVersion, in.Reason))
+	return out, err
+}
+
+// CommitGrafts commits the grafts of a covered tag onto the branch of its security tag
+// (commitGrafts) and pushes the branch, so that the collection at that commit is the tag
+// as it will be, grafts applied, and returns which of the collection's system tests
+// (wire.Collection.SystemTests) are of grafted packages: those must pass on the grafts
+// before the tag is made. A system test its package does not have is bad configuration,
+// refused by name. Idempotent.
+func (a *Activities) CommitGrafts(ctx context.Context, in wire.GraftsInput) (wire.GraftedCommit, error) {
+	g, err := a.commitGrafts(ctx, in)
+	if err != nil {
+		return wire.GraftedCommit{}, err
+	}
+	if err := g.repo.Push(ctx, in.Prepared.Branch); err != nil {
+		return wire.GraftedCommit{}, err
+	}
+	out := wire.GraftedCommit{Commit: g.commit, Grafts: len(g.sum.Grafts)}
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil || len(col.SystemTests) == 0 || len(g.sum.Grafts) == 0 {
+		return out, err
+	}
+	patched, err := a.loadGraph(ctx, in.PatchedEvaluation)
+	if err != nil {
+		return out, err
+	}
+	var problems []string
+	for _, name := range col.SystemTests {
+		t, err := wire.ParseSystemTest(name)
+		if err != nil {
+			problems = append(problems, "system_tests: "+err.Error())
+			continue
+		}
+		if !slices.ContainsFunc(g.sum.Grafts, func(p GraftedPath) bool { return p.Package == t.Package }) {
+			continue // not grafted: its output and its tests' are the tag's
+		}
+		p, _ := patched.Package(t.Package)
+		if !slices.ContainsFunc(p.Tests, func(pt graph.Test) bool { return pt.Name == t.Test }) {
+			var names []string
+			for _, pt := range p.Tests {
+				names = append(names, pt.Name)
+			}
+			problems = append(problems, fmt.Sprintf("system test %s of collection %s: %s has no test %s in %s (its tests: %s)",
+				t, col.Name, t.Package, t.Test, in.Prepared.Name, strings.Join(names, ", ")))
+			continue
+		}
+		out.SystemTests = append(out.SystemTests, t)
+	}
+	if len(problems) > 0 {
+		return out, invalid("%s", strings.Join(problems, "; "))
+	}
+	return out, nil
+}
+
+// RunSystemTests builds the packages of in.Tests as the evaluation has them (a security
+// tag's grafts) and runs the tests named, on a builder, as BuildPackage builds: the test
+// derivations of a grafted package run against its graft, since the collection's package
+// set applies the grafts file (testdata/demo/default.nix). A test that fails, or whose
+// package does not build, is a failure with its log tail, not an error; nothing is
+// recorded as a build (the grafts are not built from source, and their few seconds must
+// not price their packages in the cost model).
+func (a *Activities) RunSystemTests(ctx context.Context, in wire.SystemTestsInput) (wire.SystemTestsResult, error) {
+	var out wire.SystemTestsResult
+	pkgs, err := a.Store.LoadPackages(ctx, in.EvaluationID)
+	if err != nil {
+		return out, err
+	}
+	byKey := map[string]graph.Package{}
+	for _, p := range pkgs {
+		byKey[p.Key] = p
+	}
+	var order []string // packages, in the order of their first test
+	tests := map[string][]wire.SystemTest{}
+	for _, t := range in.Tests {
+		if _, ok := tests[t.Package]; !ok {
+			order = append(order, t.Package)
+		}
+		tests[t.Package] = append(tests[t.Package], t)
+	}
+	started := time.Now()
+	heartbeat := func() { activity.RecordHeartbeat(ctx, time.Since(started).Round(time.Second).String()) }
+	for _, key := range order {
+		p, ok := byKey[key]
+		if !ok {
+			return out, invalid("system test %s: no package %s in evaluation %d", tests[key][0], key, in.EvaluationID)
+		}
+		names := map[string]string{} // drv → PACKAGE.TEST
+		var drvs []string
+		for _, t := range tests[key] {
+			i := slices.IndexFunc(p.Tests, func(pt graph.Test) bool { return pt.Name == t.Test })
+			if i < 0 {
+				return out, invalid("system test %s: %s has no test %s", t, key, t.Test)
+			}
+			names[p.Tests[i].Drv] = t.String()
+			drvs = append(drvs, p.Tests[i].Drv)
+		}
+		res, err := a.Builder.Build(ctx, p.Drv, drvs, heartbeat)
+		if IsUnknownDerivation(err) {
+			// Evaluated elsewhere: instantiate the commit here, then build.
+			if err = a.instantiate(ctx, wire.BuildInput{EvaluationID: in.EvaluationID, Collection: in.Collection}); err == nil {
+				res, err = a.Builder.Build(ctx, p.Drv, drvs, heartbeat)
+			}
+		}
+		if err != nil {
+			return out, fmt.Errorf("system tests of %s: %w", key, err)
+		}
+		switch res.Status {
+		case store.StatusPassed:
+			for _, t := range tests[key] {
+				out.Passed = append(out.Passed, t.String())
+			}
+		case store.StatusTestFailed:
+			failed := cmp.Or(names[res.FailedTest], tests[key][0].String())
+			out.Failures = append(out.Failures, wire.SystemTestFailure{Test: failed, LogTail: clip(res.LogTail, 4<<10)})
+			for _, t := range tests[key] {
+				if t.String() != failed {
+					out.Passed = append(out.Passed, t.String()) // Nix stops at the first failure: the rest did not fail
+				}
+			}
+		default:
+			for _, t := range tests[key] {
+				out.Failures = append(out.Failures, wire.SystemTestFailure{Test: t.String(),
+					LogTail: clip(fmt.Sprintf("%s did not build:\n%s", key, res.LogTail), 4<<10)})
+			}
+		}
+	}
+	return out, nil
+}
+
+// TagGrafts makes the security tag of a covered tag with the replace-dependency strategy:
+// it commits the grafts (commitGrafts: grafts.nix, graft.sh, grafts.json under GraftsDir,
+// every graft realised), tags <tag>-security-K annotated with a JSON summary (advisory,
+// strategy, the grafts with their old and new paths), pushes branch and tag, and records
+// the tag and its grafts as debt, with the audit entry, in one transaction; the covered
+// tag's outputs, the patched package's and the grafts are then rooted (Roots). An unsafe
+// graft is a non-retryable GraftRefused error naming the rule and the rebuild strategy.
+// Idempotent: a commit, tag or record made already is kept.
+func (a *Activities) TagGrafts(ctx context.Context, in wire.GraftsInput) (wire.SecurityTagResult, error) {
+	g, err := a.commitGrafts(ctx, in)
 	if err != nil {
 		return wire.SecurityTagResult{}, err
 	}
+	sum := g.sum
 	var body strings.Builder
 	fmt.Fprintf(&body, "%s of %s: %d grafts, nothing else rebuilt.\n", in.Strategy, in.Tag.Tag, len(sum.Grafts))
-	for _, g := range sum.Grafts {
-		fmt.Fprintf(&body, "  %s: %s → %s\n", g.Package, filepath.Base(g.Old), filepath.Base(g.New))
+	for _, gp := range sum.Grafts {
+		fmt.Fprintf(&body, "  %s: %s → %s\n", gp.Package, filepath.Base(gp.Old), filepath.Base(gp.New))
 	}
-	if _, err := a.pushSecurityTag(ctx, repo, in, securityTag{commit: commit, body: body.String(), sum: sum, debt: debt,
-		audit: fmt.Sprintf("%s: %d grafts onto %s %s", in.Prepared.Name, len(sum.Grafts), in.Package, plan.facts.NewVersion)}); err != nil {
+	if len(in.SystemTests) > 0 {
+		sum.SystemTests = slices.Clone(in.SystemTests)
+		fmt.Fprintf(&body, "System tests passed on the grafts: %s.\n", strings.Join(in.SystemTests, ", "))
+	}
+	if _, err := a.pushSecurityTag(ctx, g.repo, in, securityTag{commit: g.commit, body: body.String(), sum: sum, debt: g.debt,
+		audit: fmt.Sprintf("%s: %d grafts onto %s %s", in.Prepared.Name, len(sum.Grafts), in.Package, g.plan.facts.NewVersion)}); err != nil {
 		return wire.SecurityTagResult{}, err
 	}
 	pinned := slices.Clone(in.PatchedOutputs)
-	for _, g := range sum.Grafts {
-		pinned = append(pinned, g.New)
+	for _, gp := range sum.Grafts {
+		pinned = append(pinned, gp.New)
 	}
 	if err := a.rootTag(ctx, in.Collection, in.Prepared.Name, store.RootSecurity, []int64{in.Tag.EvaluationID}, pinned...); err != nil {
 		return wire.SecurityTagResult{}, err
 	}
-	return wire.SecurityTagResult{Tag: in.Prepared.Name, Commit: commit, Grafts: len(sum.Grafts)}, nil
+	return wire.SecurityTagResult{Tag: in.Prepared.Name, Commit: g.commit, Grafts: len(sum.Grafts)}, nil
 }
 
 // tagging starts a security tag of in (a rebuild's, a duplicate wave's): its summary, with

@@ -12,8 +12,10 @@ import (
 // RecordDecision) a local activity. A test holds the names to the methods.
 func Register(r worker.ActivityRegistry, a *Activities) { r.RegisterActivity(a) }
 
-// RegisterBuilds adds the activities builder queues run: BuildPackage and BuildSlot.
+// RegisterBuilds adds the activities builder queues run: BuildPackage, BuildSlot and
+// RunSystemTests.
 func RegisterBuilds(r worker.ActivityRegistry, a *Activities) {
 	r.RegisterActivityWithOptions(a.BuildPackage, activity.RegisterOptions{Name: wire.ActivityBuildPackage})
 	r.RegisterActivityWithOptions(a.BuildSlot, activity.RegisterOptions{Name: wire.ActivityBuildSlot})
+	r.RegisterActivityWithOptions(a.RunSystemTests, activity.RegisterOptions{Name: wire.ActivityRunSystemTests})
 }

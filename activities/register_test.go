@@ -39,4 +39,5 @@ func TestActivityNamesAreRegistered(t *testing.T) {
 	builds := suite.NewTestWorkflowEnvironment()
 	activities.RegisterBuilds(builds, acts)
 	require.NotPanics(t, func() { builds.OnActivity(wire.ActivityBuildPackage, nil) })
+	require.NotPanics(t, func() { builds.OnActivity(wire.ActivityRunSystemTests, nil) })
 }

@@ -72,7 +72,7 @@ func newStack(t *testing.T, configure ...func(*stack)) *stack {
 // demoCollection is the demo as the stack registers it.
 func (s *stack) demoCollection() wire.Collection {
 	return wire.Collection{Name: "demo", Remote: s.demo.Remote, Evaluator: "index.nix", Systems: []string{"x86_64-linux"},
-		ProtectedRoots: s.demo.ProtectedRoots, TagPrefix: "wave", MainBranch: demo.MainBranch}
+		ProtectedRoots: s.demo.ProtectedRoots, SystemTests: s.demo.SystemTests, TagPrefix: "wave", MainBranch: demo.MainBranch}
 }
 
 func (s *stack) startWorkers() {

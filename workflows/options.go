@@ -178,6 +178,11 @@ const (
 	// activities on the builders that take, build and record package after package
 	// (buildSetInSlots), instead of one BuildPackage activity per package.
 	versionSlotActivities = "slot-activities"
+	// versionPatchSystemTests: a security patch commits its grafts onto the security tag's
+	// branch first and runs the collection's system tests of grafted packages against them
+	// (CommitGrafts, Evaluate, RunSystemTests); a failing one refuses the graft and offers
+	// rebuild, where the grafts used to be tagged untested.
+	versionPatchSystemTests = "patch-system-tests"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

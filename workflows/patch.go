@@ -24,6 +24,8 @@ const (
 	PatchPhaseEvaluating = "evaluating"
 	PatchPhaseBuilding   = "building"
 	PatchPhaseGrafting   = "grafting"
+	// PatchPhaseTesting: the collection's system tests run against the grafts.
+	PatchPhaseTesting    = "testing"
 	PatchPhaseRebuilding = "rebuilding"
 	// PatchPhaseReverifying: a duplicate wave re-verifies the fix; the covered tag is
 	// unfinished until it finishes.
@@ -82,6 +84,9 @@ type PatchTagStatus struct {
 	// of the fix people may pin meanwhile (merged, not yet built or tested).
 	Wave       string `json:"wave,omitempty"`
 	Unfinished string `json:"unfinished,omitempty"`
+	// SystemTests are the collection's system tests (PACKAGE.TEST) that passed on the
+	// grafts before they were tagged.
+	SystemTests []string `json:"system_tests,omitempty"`
 }
 
 // PatchStatus is where a patch stands (query Status).
@@ -114,7 +119,9 @@ type securityPatch struct {
 // tag's commit, evaluates, builds and tests the patched package alone (BuildPackage on
 // the builders, as every build), checks the grafts of its dependents (CheckGrafts), lets
 // policy.ChooseStrategy decide (recorded in history), and with replace-dependency writes
-// the grafts into the collection and tags <tag>-security-K (TagGrafts). With rebuild
+// the grafts into the collection and tags <tag>-security-K (TagGrafts); since
+// versionPatchSystemTests the grafts are committed first and the collection's system tests
+// of grafted packages must pass on them (systemTests), else the graft is refused. With rebuild
 // (since versionPatchRebuild) the build engine rebuilds the package and its reverse
 // closure in the tag instead, and a green rebuild is tagged the same way (TagRebuild).
 // With duplicate-wave (since versionPatchDuplicateWave) the fix is tagged unfinished at
@@ -291,6 +298,11 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 	}
 	p.st.Strategy = string(d.Strategy)
 	gin.Strategy, gin.Reason = string(d.Strategy), d.Reason
+	if workflow.GetVersion(ctx, versionPatchSystemTests, workflow.DefaultVersion, 1) == 1 {
+		if reason, err := p.systemTests(ctx, t, st, &gin); reason != "" || err != nil {
+			return reason, err
+		}
+	}
 	var tagged wire.SecurityTagResult
 	if err := workflow.ExecuteActivity(bctx, wire.ActivityTagGrafts, gin).Get(ctx, &tagged); err != nil {
 		if app, ok := nonRetryable(err); ok {
@@ -300,6 +312,68 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 	}
 	st.Tag, st.Commit, st.Grafts, st.Done = tagged.Tag, tagged.Commit, tagged.Grafts, true
 	return "", nil
+}
+
+// systemTests proves the grafts of a covered tag before they are tagged: CommitGrafts
+// commits them onto the security tag's branch, the collection is evaluated there (its
+// package set applies the grafts, so the tests of a grafted package are derivations of its
+// graft), and RunSystemTests runs on the builders the collection's system tests of grafted
+// packages (the demo's default-system.boot). A failing one refuses the graft with the
+// test's name and log tail, and offers rebuild: the fix changes something the dependents
+// rely on, which rewriting references cannot carry. The tests that passed go into the
+// tag's summary (gin.SystemTests).
+func (p *securityPatch) systemTests(ctx workflow.Context, t wire.CoveredTag, st *PatchTagStatus, gin *wire.GraftsInput) (string, error) {
+	bctx := bookkeeping(ctx)
+	var grafted wire.GraftedCommit
+	if err := workflow.ExecuteActivity(bctx, wire.ActivityCommitGrafts, *gin).Get(ctx, &grafted); err != nil {
+		if app, ok := nonRetryable(err); ok {
+			return app.Message(), nil
+		}
+		return "", err
+	}
+	st.Commit = grafted.Commit
+	if len(grafted.SystemTests) == 0 {
+		return "", nil
+	}
+	p.st.Phase = PatchPhaseTesting
+	var ev wire.EvaluateResult
+	if err := workflow.ExecuteActivity(bctx, wire.ActivityEvaluate, wire.EvaluateInput{Collection: p.in.Collection,
+		Commit: grafted.Commit, System: t.System}).Get(ctx, &ev); err != nil {
+		if app, ok := nonRetryable(err); ok {
+			return app.Message(), nil
+		}
+		return "", err
+	}
+	var res wire.SystemTestsResult
+	if err := workflow.ExecuteActivity(building(ctx, p.in.Limits.withDefaults(), t.System), wire.ActivityRunSystemTests,
+		wire.SystemTestsInput{Collection: p.in.Collection, EvaluationID: ev.EvaluationID, System: t.System,
+			Tests: grafted.SystemTests}).Get(ctx, &res); err != nil {
+		if app, ok := nonRetryable(err); ok {
+			return app.Message(), nil
+		}
+		return "", err
+	}
+	if len(res.Failures) > 0 {
+		var failed []string
+		for _, f := range res.Failures {
+			failed = append(failed, f.Test)
+		}
+		return fmt.Sprintf("graft refused: system test %s fails on the grafts of %s %s, so the fix changes what its dependents rely on: %s; use --strategy rebuild",
+			strings.Join(failed, ", "), p.in.Package, p.in.Ref, tail(res.Failures[0].LogTail, 3)), nil
+	}
+	st.SystemTests, gin.SystemTests = res.Passed, res.Passed
+	return "", nil
+}
+
+// tail keeps the last n non-empty lines of a log, on one line: what a reason quotes.
+func tail(log string, n int) string {
+	var lines []string
+	for _, l := range strings.Split(log, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines[max(0, len(lines)-n):], " / ")
 }
 
 // rebuild makes the security tag of a covered tag with the rebuild strategy: the build

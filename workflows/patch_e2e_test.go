@@ -95,6 +95,7 @@ func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 	require.Equal(t, "wave-1-1", tag.Covers)
 	require.Equal(t, "wave-1-1-security-1", tag.Tag)
 	require.True(t, tag.Done)
+	require.Equal(t, []string{"default-system.boot"}, tag.SystemTests, "the collection's system test ran on the grafts")
 
 	// Exactly one package was built from source: libcrypto.
 	built, err := s.st.PatchBuilds(ctx, id)
@@ -109,6 +110,8 @@ func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 	require.Equal(t, "crest.security-tag/v1", sum.Schema)
 	require.Equal(t, "CVE-2026-0001", sum.Advisory)
 	require.Equal(t, "replace-dependency", sum.Strategy)
+	require.Equal(t, []string{"default-system.boot"}, sum.SystemTests)
+	require.Contains(t, msg, "System tests passed on the grafts: default-system.boot.")
 	require.Equal(t, tag.Commit, run(t, "git", "-C", s.demo.Remote, "rev-parse", tag.Tag+"^{commit}"))
 	grafted := map[string]activities.GraftedPath{}
 	for _, g := range sum.Grafts {
@@ -183,6 +186,34 @@ func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "wave-1-1-security-1", pin.Tag, "a failed patch makes no tag")
 
+	// libcrypto 2.6.0 passes every graft check (same name length, nothing embedded) and its
+	// own tests, but needs a new ABI: the default system's boot test, run against the grafts,
+	// finds pkgtool built against libcrypto 2.5 running with 2.6. The graft is refused with
+	// the test and its log, rebuild offered, and no tag is made.
+	abi := "demo/patch-graft-system-test"
+	_, err = s.patch(t, abi, workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto260,
+		Strategy: "replace-dependency", Severity: "critical", Advisory: "CVE-2026-0002"})
+	require.ErrorContains(t, err, "graft refused: system test default-system.boot fails on the grafts of libcrypto security/libcrypto-2.6.0")
+	require.ErrorContains(t, err, "pkgtool was built against libcrypto 2.5.0 but runs with libcrypto 2.6.0: ABI 2.5 is not 2.6")
+	require.ErrorContains(t, err, "use --strategy rebuild")
+	p, err = s.st.PatchByWorkflow(ctx, abi)
+	require.NoError(t, err)
+	require.Equal(t, store.PatchFailed, p.State)
+	require.Contains(t, p.Reason, "system test default-system.boot fails")
+	pts, err := s.st.PatchTags(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.PatchTagFailed, pts[0].State)
+	require.Contains(t, pts[0].Reason, "ABI 2.5 is not 2.6")
+	require.Empty(t, run(t, "git", "-C", s.demo.Remote, "tag", "-l", pts[0].Name), "no tag pushed")
+	// The grafts that failed are on the tag's branch, for people to reproduce the failure.
+	require.NotEmpty(t, run(t, "git", "-C", s.demo.Remote, "ls-tree", "--name-only", pts[0].Branch, activities.GraftsDir+"/grafts.json"))
+	built, err = s.st.PatchBuilds(ctx, abi)
+	require.NoError(t, err)
+	require.Equal(t, []string{"libcrypto"}, built, "the grafts were tested, nothing else built from source")
+	pin, err = s.st.Pin(ctx, "demo", "backup", store.PinOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "wave-1-1-security-1", pin.Tag, "a refused graft makes no tag")
+
 	// The next wave takes the fix and rebuilds the dependents: the debt is retired.
 	res2 := s.greenWave(t, 2, "libcrypto", demo.SecurityLibcrypto251)
 	require.Equal(t, []string{"wave-2-1"}, res2.Tags)
@@ -192,7 +223,7 @@ func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 		require.NotNil(t, g.RetiredAt, g.Package)
 		require.Equal(t, "wave-2-1", g.RetiredBy, g.Package)
 	}
-	recordHistories(t, s.c, id, refused)
+	recordHistories(t, s.c, id, refused, abi)
 }
 
 // finishedTag runs wave 1 (calc's fix) to its tag wave-1-1 and realises the tag's outputs,

@@ -70,6 +70,8 @@ var activityShapes = map[string]shape{
 	wire.ActivityTagRebuild:          one[wire.PatchRebuildInput, wire.SecurityTagResult](),
 	wire.ActivityStartDuplicateWave:  one[wire.GraftsInput, wire.DuplicateWave](),
 	wire.ActivityTagDuplicateWave:    one[wire.DuplicateTagInput, wire.SecurityTagResult](),
+	wire.ActivityCommitGrafts:        one[wire.GraftsInput, wire.GraftedCommit](),
+	wire.ActivityRunSystemTests:      one[wire.SystemTestsInput, wire.SystemTestsResult](),
 	// The merge queue.
 	wire.ActivityQueueSubmit:       one[wire.QueueSubmitInput, wire.QueueSubmitResult](),
 	wire.ActivityQueueWithdraw:     errorOnly[wire.QueueWithdrawInput](),

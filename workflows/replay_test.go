@@ -290,6 +290,15 @@ var requiredHistories = []struct {
 	{"patch-duplicate-wave/demo~patch-rebuild-auto~wave-1-1~rebuild.json", []string{`"passed":9`}},
 	{"patch-duplicate-wave/demo~patch-rebuild-cancel.json", []string{"SIGNAL_EXTERNAL", cancelled}},
 	{"patch-duplicate-wave/demo~patch-rebuild-cancel~wave-1-1~rebuild.json", []string{"Cancel"}},
+
+	// patch-system-tests: the grafts are committed and the collection's system tests run on
+	// them before they are tagged. TestSecurityPatchGraftsEndToEnd: default-system.boot
+	// passes on the grafts of libcrypto 2.5.1 and fails on those of 2.6.0 (a new ABI).
+	{"patch-system-tests/demo~patch-graft.json", []string{versionMarker("patch-system-tests"), "CommitGrafts", "RunSystemTests",
+		`"system_tests":["default-system.boot"]`, `"tag":"wave-1-1-security-1"`, completed}},
+	{"patch-system-tests/demo~patch-graft-refused.json", []string{"differ in length"}},
+	{"patch-system-tests/demo~patch-graft-system-test.json", []string{versionMarker("patch-system-tests"), "RunSystemTests",
+		"system test default-system.boot fails on the grafts", "ABI 2.5 is not 2.6"}},
 }
 
 // How a history ended.

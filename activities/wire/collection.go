@@ -1,6 +1,10 @@
 package wire
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
 
 // Collection is a package collection as Crest is configured to handle it. It is stored with
 // the collection in Postgres (never with secrets) and handed to workflows by the
@@ -23,6 +27,11 @@ type Collection struct {
 	// Policy is the collection's breaking-change policy (policy.Settings as JSON): grace
 	// period, extensions, more protected roots. Major waves may override it.
 	Policy json.RawMessage `json:"policy,omitempty"`
+	// SystemTests are tests (PACKAGE.TEST, e.g. "default-system.boot") that a security
+	// patch runs against the grafted outputs before it tags a graft, whenever their package
+	// is grafted: tests of the whole system that catch a patch changing the interface of
+	// what it fixes, which the package's own tests cannot.
+	SystemTests []string `json:"system_tests,omitempty"`
 	// Upstreams are packages whose upstream projects take part in waves: when major wave N
 	// reaches such a package, Crest looks for the tag <prefix>-N in its repository and
 	// updates the package to it, or files an issue asking for it.
@@ -34,4 +43,24 @@ type Upstream struct {
 	Package   string `json:"package"`
 	Repo      string `json:"repo"`
 	TagPrefix string `json:"tag_prefix,omitempty"` // default: the collection's
+}
+
+// SystemTest is one of a collection's SystemTests: a package and the name of one of its
+// passthru tests.
+type SystemTest struct {
+	Package string `json:"package"`
+	Test    string `json:"test"`
+}
+
+// String reads "default-system.boot".
+func (t SystemTest) String() string { return t.Package + "." + t.Test }
+
+// ParseSystemTest reads "PACKAGE.TEST"; the test is after the last dot, so that a package
+// attribute may hold dots (python3Packages.requests.integration).
+func ParseSystemTest(s string) (SystemTest, error) {
+	i := strings.LastIndex(s, ".")
+	if i <= 0 || i == len(s)-1 || strings.TrimSpace(s) != s {
+		return SystemTest{}, fmt.Errorf("%q: want PACKAGE.TEST, a package and the name of one of its passthru tests (e.g. default-system.boot)", s)
+	}
+	return SystemTest{Package: s[:i], Test: s[i+1:]}, nil
 }

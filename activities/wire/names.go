@@ -36,6 +36,9 @@ const (
 	ActivityCheckGrafts      = "CheckGrafts"      // GraftsInput → GraftFacts
 	ActivityTagGrafts        = "TagGrafts"        // GraftsInput → SecurityTagResult
 	ActivityRecordPatchState = "RecordPatchState" // PatchStateInput → error only
+	// System tests of grafts.
+	ActivityCommitGrafts   = "CommitGrafts"   // GraftsInput → GraftedCommit
+	ActivityRunSystemTests = "RunSystemTests" // SystemTestsInput → SystemTestsResult (builder queues)
 	// The rebuild strategy.
 	ActivityPreparePatchRebuild = "PreparePatchRebuild" // PatchRebuildInput → PatchRebuildLayout
 	ActivityTagRebuild          = "TagRebuild"          // PatchRebuildInput → SecurityTagResult
@@ -55,7 +58,7 @@ var ActivityNames = []string{
 	ActivityReview, ActivityRecordDecision, ActivityTagMinorWave, ActivityTagUnfinished,
 	ActivityValidatePatch, ActivityStartPatch, ActivityPreparePatchTag, ActivityCheckGrafts,
 	ActivityTagGrafts, ActivityRecordPatchState, ActivityPreparePatchRebuild, ActivityTagRebuild,
-	ActivityStartDuplicateWave, ActivityTagDuplicateWave,
+	ActivityStartDuplicateWave, ActivityTagDuplicateWave, ActivityCommitGrafts, ActivityRunSystemTests,
 	// The merge queue (queue.go).
 	ActivityQueueSubmit, ActivityQueueWithdraw, ActivityQueueLane, ActivityQueueCandidate, ActivityQueueStartBatch,
 	ActivityQueuePrepareBuild, ActivityQueueProbeDone, ActivityQueueFastForward, ActivityQueueFinishBatch,

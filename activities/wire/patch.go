@@ -78,6 +78,41 @@ type GraftsInput struct {
 	PatchedOutputs    []string         `json:"patched_outputs"`
 	Strategy          string           `json:"strategy,omitempty"` // TagGrafts: the decided one
 	Reason            string           `json:"reason,omitempty"`   // TagGrafts: why
+	// SystemTests are the system tests (PACKAGE.TEST) that passed on the grafts, for the
+	// tag's summary (TagGrafts).
+	SystemTests []string `json:"system_tests,omitempty"`
+}
+
+// GraftedCommit is a covered tag's grafts committed onto the branch of its security tag
+// (CommitGrafts), before they are tested and tagged.
+type GraftedCommit struct {
+	Commit string `json:"commit"`
+	Grafts int    `json:"grafts"`
+	// SystemTests are the collection's system tests of grafted packages: what must pass on
+	// the grafts before they are tagged.
+	SystemTests []SystemTest `json:"system_tests,omitempty"`
+}
+
+// SystemTestsInput runs tests of packages of an evaluation (RunSystemTests): a security
+// tag's system tests, against its grafts.
+type SystemTestsInput struct {
+	Collection   string       `json:"collection"`
+	EvaluationID int64        `json:"evaluation_id"`
+	System       string       `json:"system"`
+	Tests        []SystemTest `json:"tests"`
+}
+
+// SystemTestsResult says which tests passed and how the others failed.
+type SystemTestsResult struct {
+	Passed   []string            `json:"passed,omitempty"` // PACKAGE.TEST
+	Failures []SystemTestFailure `json:"failures,omitempty"`
+}
+
+// SystemTestFailure is a system test that failed, or whose package did not build, with
+// the tail of the failing log.
+type SystemTestFailure struct {
+	Test    string `json:"test"` // PACKAGE.TEST
+	LogTail string `json:"log_tail"`
 }
 
 // GraftFacts are what policy.ChooseStrategy needs about a covered tag: graftability, the

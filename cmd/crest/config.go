@@ -226,8 +226,10 @@ type CollectionConfig struct {
 	Evaluator      string   `mapstructure:"evaluator"`
 	Systems        []string `mapstructure:"systems"`
 	ProtectedRoots []string `mapstructure:"protected_roots"`
-	TagPrefix      string   `mapstructure:"tag_prefix"`
-	MainBranch     string   `mapstructure:"main_branch"`
+	// SystemTests are PACKAGE.TEST names a security patch runs against its grafts.
+	SystemTests []string `mapstructure:"system_tests"`
+	TagPrefix   string   `mapstructure:"tag_prefix"`
+	MainBranch  string   `mapstructure:"main_branch"`
 	// Policy is the breaking-change policy (see policy.Settings): grace_period,
 	// max_extensions, extension, protected_roots, allow_short_periods.
 	Policy map[string]any `mapstructure:"policy"`
@@ -619,6 +621,15 @@ func (c *Config) validate() error {
 		if col.TagPrefix != "" && !nameRE.MatchString(col.TagPrefix) {
 			bad(key+".tag_prefix", "%q is not a valid tag prefix", col.TagPrefix)
 		}
+		tests := map[string]bool{}
+		for j, name := range col.SystemTests {
+			if _, err := wire.ParseSystemTest(name); err != nil {
+				bad(fmt.Sprintf("%s.system_tests[%d]", key, j), "%v", err)
+			} else if tests[name] {
+				bad(fmt.Sprintf("%s.system_tests[%d]", key, j), "%q is listed twice", name)
+			}
+			tests[name] = true
+		}
 		if _, err := activities.EffectivePolicy(col.collection(), col.policyJSON()); err != nil {
 			bad(key+".policy", "%v", err)
 		}
@@ -666,7 +677,7 @@ func (c *Config) nixCache() (nix.Cache, error) {
 func (c CollectionConfig) collection() wire.Collection {
 	col := wire.Collection{
 		Name: c.Name, Remote: c.Remote, Evaluator: c.Evaluator, Systems: c.Systems,
-		ProtectedRoots: c.ProtectedRoots, TagPrefix: c.TagPrefix, MainBranch: c.MainBranch,
+		ProtectedRoots: c.ProtectedRoots, SystemTests: c.SystemTests, TagPrefix: c.TagPrefix, MainBranch: c.MainBranch,
 	}
 	if col.Evaluator == "" {
 		col.Evaluator = "index.nix"

@@ -98,6 +98,10 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		"queue label": {"queue:\n  github:\n    repo: nixos/nixpkgs\n    token: t\n    label: ''\n", "queue.github.label: must not be empty"},
 		"queue collection": {"queue:\n  github:\n    repo: nixos/nixpkgs\n    token: t\n    collection: nope\ncollections:\n  - {name: a, remote: /a}\n",
 			`queue.github.collection: "nope" is not a configured collection`},
+		"system test without a test": {"collections:\n  - name: demo\n    remote: /x\n    system_tests: [default-system]\n",
+			`collections[0].system_tests[0]: "default-system": want PACKAGE.TEST`},
+		"system test twice": {"collections:\n  - name: demo\n    remote: /x\n    system_tests: [a.boot, a.boot]\n",
+			`collections[0].system_tests[1]: "a.boot" is listed twice`},
 		"upstream without repo": {"collections:\n  - name: demo\n    remote: /x\n    upstreams:\n      - package: libjson\n",
 			"collections[0].upstreams[0]: package and repo are required"},
 	} {

@@ -38,7 +38,7 @@ func setupDemo(ctx context.Context, acts *activities.Activities, dataDir string)
 	}
 	return acts.RegisterCollection(ctx, wire.Collection{
 		Name: demoCollection, Remote: remote, Evaluator: "index.nix", Systems: []string{"x86_64-linux"},
-		ProtectedRoots: demo.ProtectedRoots(), TagPrefix: demoPrefix, MainBranch: demo.MainBranch,
+		ProtectedRoots: demo.ProtectedRoots(), SystemTests: demo.SystemTests(), TagPrefix: demoPrefix, MainBranch: demo.MainBranch,
 	})
 }
 

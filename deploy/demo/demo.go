@@ -48,6 +48,8 @@ type Repo struct {
 	Scenarios []Scenario `json:"scenarios"`
 	// ProtectedRoots are the packages whose closure must never be marked broken.
 	ProtectedRoots []string `json:"protected_roots"`
+	// SystemTests are the tests a security patch runs against grafted outputs.
+	SystemTests []string `json:"system_tests"`
 }
 
 // Scenario returns the scenario of a branch.
@@ -94,7 +96,7 @@ func Create(ctx context.Context, dir string) (Repo, error) {
 	if err != nil {
 		return Repo{}, fmt.Errorf("create demo: %w", err)
 	}
-	repo := Repo{Remote: remote, Main: MainBranch, Commits: map[string]string{}, ProtectedRoots: ProtectedRoots()}
+	repo := Repo{Remote: remote, Main: MainBranch, Commits: map[string]string{}, ProtectedRoots: ProtectedRoots(), SystemTests: SystemTests()}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if branch, commit, ok := strings.Cut(line, " "); ok {
 			repo.Commits[branch] = commit

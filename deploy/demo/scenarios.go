@@ -38,11 +38,21 @@ const (
 	// libcrypto (backup, pkgtool, and through libtls chat and the web packages) show the
 	// fixed release at run time, once rebuilt or grafted onto it.
 	SecurityLibcrypto251 = "security/libcrypto-2.5.1"
+	// SecurityLibcrypto260 is a security fix to libcrypto (2.5.0 → 2.6.0, CVE-2026-0002)
+	// that needs a new ABI: same API, a store path name of the same length, so grafts of
+	// its dependents pass every check but the default system's boot test, which finds
+	// programs built against libcrypto 2.5 running with 2.6. Rebuilt, everything passes.
+	SecurityLibcrypto260 = "security/libcrypto-2.6.0"
 )
 
 // ProtectedRoots are the packages of the demo collection whose closure must never be marked
 // broken: the stdenv and the default system.
 func ProtectedRoots() []string { return []string{"default-system", "stdenv"} }
+
+// SystemTests are the tests of the demo collection that a security patch runs against
+// the grafted outputs before it tags a graft (the collection's system_tests): the default
+// system's boot.
+func SystemTests() []string { return []string{"default-system.boot"} }
 
 // Kind says what a scenario branch is to a wave.
 type Kind string
@@ -203,6 +213,15 @@ func Scenarios() []Scenario {
 				TestFailures: []string{"calc.arith"},
 				Broken:       []string{"oldtool"},
 				LogLines:     map[string]string{"calc.arith": logCalc},
+			},
+		},
+		{
+			Branch: SecurityLibcrypto260, Base: MainBranch, Kind: KindSecurity, Packages: []string{"libcrypto"},
+			Message: "libcrypto: 2.5.0 -> 2.6.0, fix CVE-2026-0002\n\nA padding oracle in AES-CBC; the fix needs the new ABI 2.6 (the API is unchanged).\n",
+			Expect: Outcome{
+				Rebuilt: []string{"backup", "chat", "default-system", "feedreader", "fetch", "libcrypto",
+					"libhttp", "libtls", "pkgtool", "webd"},
+				Broken: []string{"oldtool"},
 			},
 		},
 	}

@@ -6,8 +6,9 @@
 # A security tag (wave-N-M-security-K, made by a replace-dependency patch) carries
 # grafts/: grafts.nix and the list grafts.json. Each grafted package is then its graft, the
 # output it had in the tag with references to the vulnerable paths rewritten to the
-# patched ones, keeping its attributes (pname, version, meta, tests); `ungrafted` is the
-# package as the expressions define it.
+# patched ones, keeping its attributes (pname, version, meta); its tests run against the
+# graft (so default-system.boot boots the grafted system), and `ungrafted` is the package
+# as the expressions define it.
 { system ? builtins.currentSystem
 , hostPath ? "/usr/bin:/bin" # PATH of host tools for builders (the demo has no bootstrap binaries)
 }:
@@ -18,5 +19,15 @@ let
     if builtins.pathExists ./grafts/grafts.json
     then import ./grafts/grafts.nix { inherit system hostPath; }
     else { };
+  graft = k: g:
+    let
+      p = pkgs.${k};
+      grafted = p // g // {
+        ungrafted = p;
+        tests = p.testsFor grafted;
+        passthru = p.passthru // { tests = grafted.tests; };
+      };
+    in
+    grafted;
 in
-pkgs // builtins.mapAttrs (k: g: pkgs.${k} // g // { ungrafted = pkgs.${k}; }) grafts
+pkgs // builtins.mapAttrs graft grafts

@@ -26,6 +26,9 @@ let
         inherit buildDeps meta;
         passthru = { tests = self.tests; };
         tests = tests self;
+        # testsFor makes the package's tests of another output of it: default.nix runs a
+        # grafted package's tests against its graft, not the output the graft replaces.
+        testsFor = tests;
       };
     in
     self;
