@@ -227,10 +227,11 @@ func (a *Activities) laidOut(ctx context.Context, minorWaveID int64, system stri
 }
 
 // putBuildRound lays want out as round 0 of a build round (store.OpenBuildRound) for the
-// build engine: the frontier and the pending package results a BuildSet takes from.
-// Packages g does not have, and meta.broken ones, are left out. It returns how many
+// build engine: the frontier and the pending package results a BuildSet takes from, those
+// in protected marked so (a rebuild's failures are settled by policy's rules, which need
+// it). Packages g does not have, and meta.broken ones, are left out. It returns how many
 // packages the round builds. The queue's builds and the patches' rebuilds share it.
-func (a *Activities) putBuildRound(ctx context.Context, minorWaveID int64, system string, g *graph.Graph, want []string) (int, error) {
+func (a *Activities) putBuildRound(ctx context.Context, minorWaveID int64, system string, g *graph.Graph, want []string, protected policy.Set) (int, error) {
 	var keys []string
 	for _, k := range want {
 		if p, ok := g.Package(k); ok && !p.Broken {
@@ -240,7 +241,7 @@ func (a *Activities) putBuildRound(ctx context.Context, minorWaveID int64, syste
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
 	activity.RecordHeartbeat(ctx, fmt.Sprintf("writing %d packages", len(keys)))
-	rows, err := layout(g, keys, wire.DefaultShardSize, policy.Set{})
+	rows, err := layout(g, keys, wire.DefaultShardSize, protected)
 	if err != nil {
 		return 0, err
 	}

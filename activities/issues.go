@@ -28,7 +28,7 @@ func (f FilerIssues) Report(ctx context.Context, r IssueReport) (IssueState, err
 		Collection: r.Collection, Package: r.Package, Phase: phase, Maintainers: r.Maintainers,
 		Major: r.Major, Minor: r.Minor, Attempt: max(r.Attempt-1, 0), System: r.System, Commit: r.Commit, Branch: r.Branch,
 		Update: filer.Update{Package: r.Update.Package, Ref: r.Update.Ref}, Drv: r.Drv, LogTail: r.LogTail,
-		Dependents: r.Dependents, Deadline: r.Deadline, Protected: r.Protected,
+		Dependents: r.Dependents, Deadline: r.Deadline, Protected: r.Protected, Patch: r.Patch, Wave: r.Wave,
 	})
 	if err != nil {
 		return IssueState{}, err
@@ -47,7 +47,7 @@ func (f FilerIssues) Settle(ctx context.Context, r IssueReport, resolution, reas
 	_, err := f.Filer.Resolved(ctx, filer.ResolutionReport{
 		Collection: r.Collection, Package: r.Package, Fingerprint: r.Fingerprint, LogTail: r.LogTail,
 		Resolution: tracker.EventKind(resolution), Major: r.Major, Minor: r.Minor, Attempt: max(r.Attempt-1, 0),
-		System: r.System, Commit: r.Commit, Reason: reason,
+		System: r.System, Commit: r.Commit, Reason: reason, Wave: r.Wave,
 	})
 	if errors.Is(err, filer.ErrNoOpenIssue) {
 		return nil // never filed (no tracker then), or closed already: nothing to write

@@ -64,6 +64,9 @@ type SecurityTagSummary struct {
 	// SystemTests are the collection's system tests (PACKAGE.TEST) that passed on the
 	// grafts before the tag was made.
 	SystemTests []string `json:"system_tests,omitempty"`
+	// Settled lists the root causes of a rebuild's failures and how each was settled
+	// (fixed by a retry, wont-fix, cant-fix, marked-broken), their dependents following.
+	Settled []wire.Failure `json:"settled,omitempty"`
 }
 
 // newSummary starts the summary of the security tag of in.

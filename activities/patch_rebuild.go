@@ -3,12 +3,14 @@ package activities
 import (
 	"context"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wavename"
 	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/graph"
 )
@@ -22,10 +24,23 @@ const ErrRebuildFailed = "RebuildFailed"
 // round of its own (store.OpenBuildRound, as a queue build) holding what the merged fix
 // changed in the tag — graph.RebuildSet of the tag's and the merged commit's evaluations:
 // the patched package and its reverse closure, exactly what Nix rebuilds — less what is
-// built already (in.Built) and meta.broken packages. A fix that changes nothing of the
-// package in the tag is refused. Idempotent: a round laid out already is returned as it is.
+// built already (in.Built) and meta.broken packages, those in the closure of the
+// collection's protected roots marked protected. It returns the collection's effective
+// policy and the covered tag's numbers, which the rebuild's failures are settled and
+// filed by. A fix that changes nothing of the package in the tag is refused. Idempotent:
+// a round laid out already is returned as it is.
 func (a *Activities) PreparePatchRebuild(ctx context.Context, in wire.PatchRebuildInput) (wire.PatchRebuildLayout, error) {
 	var out wire.PatchRebuildLayout
+	col, err := a.LoadCollection(ctx, in.Collection)
+	if err != nil {
+		return out, err
+	}
+	if out.Policy, err = EffectivePolicy(col, nil); err != nil {
+		return out, invalid("%v", err)
+	}
+	if out.Major, out.Minor, err = coveredWave(col, in.Tag.Tag); err != nil {
+		return out, err
+	}
 	tagGraph, patched, err := a.patchGraphs(ctx, in.GraftsInput)
 	if err != nil {
 		return out, err
@@ -52,22 +67,42 @@ func (a *Activities) PreparePatchRebuild(ctx context.Context, in wire.PatchRebui
 		return out, err
 	}
 	want := slices.DeleteFunc(changed, func(k string) bool { return slices.Contains(in.Built, k) })
-	out.Packages, err = a.putBuildRound(ctx, round.MinorWaveID, in.Tag.System, patched, want)
+	protected, err := protectedSet(patched, out.Policy)
+	if err != nil {
+		return out, err
+	}
+	out.Packages, err = a.putBuildRound(ctx, round.MinorWaveID, in.Tag.System, patched, want, protected)
 	return out, err
 }
 
+// coveredWave reads the numbers of a covered tag, <prefix>-N-M, which name it in issues.
+func coveredWave(col wire.Collection, tag string) (major, minor int, err error) {
+	major, minor, ok := wavename.Parse(col.TagPrefix, tag)
+	if !ok || minor == 0 {
+		return 0, 0, invalid("covered tag %s: not a minor wave's tag of %s", tag, col.Name)
+	}
+	return major, minor, nil
+}
+
 // TagRebuild makes the security tag of a covered tag with the rebuild strategy, once its
-// build round is green: it tags the merged commit <tag>-security-K (annotated with the
-// packages rebuilt and a JSON summary without grafts), pushes it, and records it with the
-// grafts of the covered tag it retires (their dependents now rebuilt against the fix), in
-// one transaction. A round that is not green is a non-retryable RebuildFailed error naming
-// the root causes, and nothing is tagged. Idempotent, as TagGrafts.
+// build round is green, or settled as a minor wave is (policy.Settled: every failure
+// fixed by a retry, or resolved wont-fix, cant-fix or marked-broken, its dependents
+// following): it tags the merged commit <tag>-security-K (annotated with the packages
+// rebuilt, the failures settled and how, and a JSON summary without grafts), pushes it,
+// records it with the grafts of the covered tag it retires (those of packages now rebuilt
+// against the fix), in one transaction, and writes each root cause's settlement to its
+// issue (a fix closes it). A round that is neither is a non-retryable RebuildFailed error
+// naming the root causes, and nothing is tagged. Idempotent, as TagGrafts.
 func (a *Activities) TagRebuild(ctx context.Context, in wire.PatchRebuildInput) (wire.SecurityTagResult, error) {
 	outcome, err := a.Store.RoundOutcomeOf(ctx, in.MinorWaveID, in.Tag.System)
 	if err != nil {
 		return wire.SecurityTagResult{}, err
 	}
-	if !outcome.Green() {
+	round, roots, err := a.summary(ctx, in.MinorWaveID)
+	if err != nil {
+		return wire.SecurityTagResult{}, err
+	}
+	if !outcome.Green() && !round.Settled {
 		return wire.SecurityTagResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("the rebuild of %s with %s is not green: %s; nothing tagged: fix the patch and start it again",
 				in.Tag.Tag, in.Ref, rebuildTrouble(outcome)), ErrRebuildFailed, nil)
@@ -77,20 +112,43 @@ func (a *Activities) TagRebuild(ctx context.Context, in wire.PatchRebuildInput) 
 		return wire.SecurityTagResult{}, err
 	}
 	sum.Rebuilt = slices.Sorted(slices.Values(append(slices.Clone(outcome.Passed), in.Built...)))
+	sum.Settled = round.Failures
 	var body strings.Builder
 	fmt.Fprintf(&body, "%s of %s: %d packages rebuilt from source against %s %s, no grafts.\n", in.Strategy, in.Tag.Tag,
 		len(sum.Rebuilt), in.Package, sum.NewVersion)
 	for _, k := range sum.Rebuilt {
 		fmt.Fprintf(&body, "  %s\n", k)
 	}
+	if len(round.Failures) > 0 {
+		fmt.Fprintf(&body, "%d of %d packages passed, %d settled by resolution; root causes and how they were settled:\n",
+			round.Counts.Passed, round.Counts.Total, round.Counts.Resolved)
+		writeFailures(&body, round.Failures)
+	}
 	retired, err := a.pushSecurityTag(ctx, repo, in.GraftsInput, securityTag{commit: in.Prepared.Commit, body: body.String(), sum: sum,
-		round: in.MinorWaveID, audit: fmt.Sprintf("%s: %d packages rebuilt against %s %s, no graft debt", in.Prepared.Name,
-			len(sum.Rebuilt), in.Package, sum.NewVersion)})
+		round: in.MinorWaveID, audit: fmt.Sprintf("%s: %d packages rebuilt against %s %s, %d failures settled, no graft debt",
+			in.Prepared.Name, len(sum.Rebuilt), in.Package, sum.NewVersion, len(round.Failures))})
 	if err != nil {
 		return wire.SecurityTagResult{}, err
 	}
+	if len(roots) > 0 {
+		col, err := a.LoadCollection(ctx, in.Collection)
+		if err != nil {
+			return wire.SecurityTagResult{}, err
+		}
+		major, minor, err := coveredWave(col, in.Tag.Tag)
+		if err != nil {
+			return wire.SecurityTagResult{}, err
+		}
+		if err := a.settleIssues(ctx, IssueReport{Collection: in.Collection, Major: major, Minor: minor, Commit: in.Prepared.Commit,
+			Branch: in.Prepared.Branch, Patch: patchName(in.WorkflowID), Wave: in.Prepared.Name}, roots); err != nil {
+			return wire.SecurityTagResult{}, err
+		}
+	}
 	return wire.SecurityTagResult{Tag: in.Prepared.Name, Commit: in.Prepared.Commit, Rebuilt: len(sum.Rebuilt), Retired: int(retired)}, nil
 }
+
+// patchName is how people name a patch (patch-N): the last part of its workflow ID.
+func patchName(workflowID string) string { return path.Base(workflowID) }
 
 // rebuildTrouble says why a rebuild round is not green: its root causes (failed builds
 // and tests) by name, how many packages they blocked, and what was never built.

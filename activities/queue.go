@@ -274,7 +274,7 @@ func (a *Activities) QueuePrepareBuild(ctx context.Context, in wire.QueueBuildIn
 		}
 		want = graph.RebuildSet(base, current).Keys()
 	}
-	if out.Packages, err = a.putBuildRound(ctx, round.MinorWaveID, in.System, current, want); err != nil {
+	if out.Packages, err = a.putBuildRound(ctx, round.MinorWaveID, in.System, current, want, policy.Set{}); err != nil {
 		return out, err
 	}
 	if in.Probe != nil {

@@ -44,12 +44,7 @@ func (a *Activities) CheckRequest(ctx context.Context, in wire.CheckRequestInput
 			if err != nil {
 				return wire.CheckRequestResult{}, err
 			}
-			if in.Resolve != nil {
-				err = policy.ValidateResolve(*in.Resolve, states)
-			} else {
-				err = policy.ValidateRetry(in.Package, states)
-			}
-			if err == nil {
+			if err = validateRequest(in, states); err == nil {
 				return wire.CheckRequestResult{MinorWaveID: m.ID, Minor: m.Number, Name: m.Name, System: row.System}, nil
 			}
 			refusals = append(refusals, err)
@@ -68,15 +63,22 @@ func (a *Activities) CheckRequest(ctx context.Context, in wire.CheckRequestInput
 	for _, r := range all {
 		states = append(states, policyState(r))
 	}
-	if in.Resolve != nil {
-		err = policy.ValidateResolve(*in.Resolve, states)
-	} else {
-		err = policy.ValidateRetry(in.Package, states)
-	}
-	if err == nil {
+	if err = validateRequest(in, states); err == nil {
 		err = errors.New("not in a running minor wave")
 	}
 	return wire.CheckRequestResult{}, invalid("%s: %v", last.Name, err)
+}
+
+// validateRequest applies policy's rule for the request: a retry's, a resolution's, or a
+// resolution's in a security patch's rebuild.
+func validateRequest(in wire.CheckRequestInput, states []policy.State) error {
+	switch {
+	case in.Resolve == nil:
+		return policy.ValidateRetry(in.Package, states)
+	case in.Patch:
+		return policy.ValidatePatchResolve(*in.Resolve, states)
+	}
+	return policy.ValidateResolve(*in.Resolve, states)
 }
 
 // statesAround returns the states policy needs to judge a request about row: its own and

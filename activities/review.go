@@ -58,6 +58,10 @@ type IssueReport struct {
 	// Fingerprint names the failure an earlier Report filed (for Settle; empty to derive
 	// it from the log).
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// Patch and Wave name a security patch and the security tag its rebuild makes, when
+	// the failure is there (wire.ReviewInput.Patch).
+	Patch string `json:"patch,omitempty"`
+	Wave  string `json:"wave,omitempty"`
 }
 
 // IssueState is where people answer and what they said.
@@ -90,9 +94,13 @@ func (a *Activities) ReviewFailures(ctx context.Context, in wire.ReviewInput) ([
 		update = in.Updates[0]
 	}
 	report := func(r store.RootCause) IssueReport {
-		return IssueReport{Collection: in.Collection, Package: r.Package, System: r.System, Status: r.Status,
+		rep := IssueReport{Collection: in.Collection, Package: r.Package, System: r.System, Status: r.Status,
 			Major: in.Major, Minor: in.Minor, Attempt: r.Attempts, Commit: in.Commit, Branch: in.Branch,
 			Update: update, Drv: r.Drv, LogTail: r.LogTail, Dependents: r.Dependents, Fingerprint: r.Fingerprint}
+		if in.Patch != "" {
+			rep.Patch, rep.Wave = in.Patch, in.Wave
+		}
+		return rep
 	}
 	// Settled root causes only need their resolution written; the graph (maintainers,
 	// protection) is loaded only when something still waits: a wave of 100,000 packages

@@ -57,7 +57,7 @@ func (a *Activities) summary(ctx context.Context, minorWaveID int64) (wire.Summa
 	out := wire.Summary{Counts: wire.Counts(counts)}
 	for _, r := range roots {
 		f := wire.Failure{System: r.System, Package: r.Package, Status: r.Status, Resolution: r.Resolution,
-			Attempts: r.Attempts, Dependents: len(r.Dependents), Reason: r.Reason}
+			Attempts: r.Attempts, Dependents: len(r.Dependents), Reason: r.Reason, Issue: r.Issue}
 		f.Blocked = r.Dependents[:min(len(r.Dependents), maxBlockedListed)]
 		out.Failures = append(out.Failures, f)
 	}
@@ -145,17 +145,28 @@ func (a *Activities) TagMinorWave(ctx context.Context, in wire.TagInput) (wire.T
 		return wire.TagResult{}, err
 	}
 	// Fixed root causes close their issues; the others' resolutions are written there.
-	for _, r := range roots {
-		rep := IssueReport{Collection: in.Collection, Package: r.Package, System: r.System, Status: r.Status,
-			Major: in.Major, Minor: in.Minor, Attempt: r.Attempts, Commit: in.Commit, Branch: in.Branch,
-			Drv: r.Drv, LogTail: r.LogTail, Fingerprint: r.Fingerprint}
-		if err := a.settleIssue(ctx, rep, r.Resolution, r.Reason); err != nil {
-			return wire.TagResult{}, err
-		}
+	if err := a.settleIssues(ctx, IssueReport{Collection: in.Collection, Major: in.Major, Minor: in.Minor,
+		Commit: in.Commit, Branch: in.Branch}, roots); err != nil {
+		return wire.TagResult{}, err
 	}
 	_, err = a.Store.RecordAudit(ctx, store.AuditEntry{Key: in.Name + "/tag", Actor: "crest", Wave: in.Name, Action: "tag",
 		Reason: fmt.Sprintf("all %d packages settled: %d passed, %d resolved", sum.Counts.Total, sum.Counts.Passed, sum.Counts.Resolved)})
 	return wire.TagResult{Tag: in.Name, Commit: in.Commit, Summary: capFailures(sum)}, err
+}
+
+// settleIssues writes how each root cause was settled to its issue (fixed closes it), once
+// its minor wave or rebuild tags: each report is base (collection, wave, commit) with the
+// root cause's own fields.
+func (a *Activities) settleIssues(ctx context.Context, base IssueReport, roots []store.RootCause) error {
+	for _, r := range roots {
+		rep := base
+		rep.Package, rep.System, rep.Status, rep.Attempt = r.Package, r.System, r.Status, r.Attempts
+		rep.Drv, rep.LogTail, rep.Fingerprint = r.Drv, r.LogTail, r.Fingerprint
+		if err := a.settleIssue(ctx, rep, r.Resolution, r.Reason); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // TagUnfinished pins a minor wave before it is settled, for those who accept less

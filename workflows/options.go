@@ -183,6 +183,10 @@ const (
 	// (CommitGrafts, Evaluate, RunSystemTests); a failing one refuses the graft and offers
 	// rebuild, where the grafts used to be tagged untested.
 	versionPatchSystemTests = "patch-system-tests"
+	// versionPatchSettle: a security patch's rebuild that is not green waits for its
+	// failures to be settled as a minor wave's are (issues per root cause, Resolve and
+	// Retry updates, policy's grace) and tags once they are, instead of failing the patch.
+	versionPatchSettle = "patch-settle"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

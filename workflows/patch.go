@@ -27,6 +27,8 @@ const (
 	// PatchPhaseTesting: the collection's system tests run against the grafts.
 	PatchPhaseTesting    = "testing"
 	PatchPhaseRebuilding = "rebuilding"
+	// PatchPhaseWaiting: a rebuild's failures wait to be settled (Resolve, Retry, policy).
+	PatchPhaseWaiting = "waiting"
 	// PatchPhaseReverifying: a duplicate wave re-verifies the fix; the covered tag is
 	// unfinished until it finishes.
 	PatchPhaseReverifying = "re-verifying"
@@ -80,6 +82,11 @@ type PatchTagStatus struct {
 	Rebuild int `json:"rebuild,omitempty"`
 	Rebuilt int `json:"rebuilt,omitempty"`
 	Retired int `json:"retired,omitempty"`
+	// Failures are a rebuild's root causes, unresolved first (at most
+	// wire.MaxFailuresListed), with how each is settled or what it waits for and its
+	// issue; Round is the rebuild's latest build round (0, then one per retry).
+	Failures []wire.Failure `json:"failures,omitempty"`
+	Round    int            `json:"round,omitempty"`
 	// Wave is a duplicate wave's name (wave-N): it re-verifies the fix; Unfinished the tag
 	// of the fix people may pin meanwhile (merged, not yet built or tested).
 	Wave       string `json:"wave,omitempty"`
@@ -110,6 +117,13 @@ type securityPatch struct {
 	cancelled bool
 	// stopped: Cancel stopped a rebuild, which tagged nothing.
 	stopped bool
+	// settling is the rebuild whose failures people settle with Resolve and Retry
+	// (versionPatchSettle); nil while there is none. resolves and retries are the requests
+	// it took and has not applied yet; events the retries, which may extend a grace period.
+	settling *patchRound
+	resolves []ResolveRequest
+	retries  []RetryRequest
+	events   []wire.PackageEvent
 }
 
 // SecurityPatch brings a security fix of a package locked in by finished waves to every
@@ -128,7 +142,10 @@ type securityPatch struct {
 // once and a major wave started from the tag with the fix as its update re-verifies it;
 // its last tag becomes the security tag (TagDuplicateWave). An unsafe graft, a failed
 // build or a duplicate wave that does not finish ends the patch failed with the reason,
-// nothing (more) tagged.
+// nothing (more) tagged. A rebuild's failures (since versionPatchSettle) are settled as a
+// minor wave's instead: one issue per root cause, the Resolve and Retry updates (the
+// minor wave's request types and checks, with policy.ValidatePatchResolve's rule for
+// protected packages), policy's grace; the rebuild tags once they are settled.
 func SecurityPatch(ctx workflow.Context, in SecurityPatchInput) (SecurityPatchResult, error) {
 	p := &securityPatch{in: in.withDefaults()}
 	p.st = PatchStatus{Package: p.in.Package, Phase: PatchPhaseValidating, Strategy: p.in.Strategy}
@@ -144,6 +161,9 @@ func SecurityPatch(ctx workflow.Context, in SecurityPatchInput) (SecurityPatchRe
 		}
 		return fmt.Sprintf("patch of %s from %s accepted", p.in.Package, p.in.Ref), nil
 	}); err != nil {
+		return p.st, err
+	}
+	if err := p.takeRequests(ctx); err != nil {
 		return p.st, err
 	}
 	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
@@ -380,9 +400,11 @@ func tail(log string, n int) string {
 // engine builds what the fix changed in the tag, less built (PreparePatchRebuild lays it
 // out in a build round of its own, as the merge queue's builds are; a BuildSet child
 // builds it), and TagRebuild tags the merged commit once every package is green, retiring
-// the covered tag's graft debt. A package that fails is the reason the patch stops, with
-// the root causes, and nothing is tagged. Cancel stops the BuildSet (builds in flight
-// finish) and nothing is tagged.
+// the covered tag's graft debt. Since versionPatchSettle a rebuild that is not green
+// waits for its failures to be settled as a minor wave's are (settle): one issue per root
+// cause, Resolve and Retry with a fix from people, policy's grace; before, a package that
+// failed was the reason the patch stopped, with the root causes, and nothing was tagged.
+// Cancel stops the BuildSet (builds in flight finish) or the wait, and nothing is tagged.
 func (p *securityPatch) rebuild(ctx workflow.Context, st *PatchTagStatus, gin wire.GraftsInput, d policy.StrategyDecision, built []string) (string, error) {
 	bctx := bookkeeping(ctx)
 	p.st.Strategy, st.Strategy = string(d.Strategy), string(d.Strategy)
@@ -397,18 +419,24 @@ func (p *securityPatch) rebuild(ctx workflow.Context, st *PatchTagStatus, gin wi
 		return "", err
 	}
 	in.MinorWaveID, st.Rebuild = layout.MinorWaveID, layout.Packages+len(built)
+	settles := workflow.GetVersion(ctx, versionPatchSettle, workflow.DefaultVersion, 1) == 1
+	if settles {
+		// People may settle a failure as soon as it is recorded.
+		p.settling = &patchRound{WaveID: layout.WaveID, MinorWaveID: layout.MinorWaveID, Name: gin.Prepared.Name}
+	}
 	if layout.Packages > 0 {
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID: in.Key, ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_TERMINATE,
-		})
-		set := workflow.ExecuteChildWorkflow(cctx, BuildSet, BuildSetInput{
-			RoundInput: wire.RoundInput{WaveID: layout.WaveID, MinorWaveID: layout.MinorWaveID, System: gin.Tag.System,
-				EvaluationID: gin.PatchedEvaluation, Dispatch: true},
-			Collection: p.in.Collection, KeyPrefix: in.Key, Limits: p.in.Limits,
-		})
-		err := p.awaitChild(ctx, set, nil)
+		err := p.buildSet(ctx, wire.RoundInput{WaveID: layout.WaveID, MinorWaveID: layout.MinorWaveID, System: gin.Tag.System,
+			EvaluationID: gin.PatchedEvaluation, Dispatch: true}, in.Key, in.Key)
 		if err != nil {
+			p.settling = nil
 			return fmt.Sprintf("the rebuild stopped: %s; nothing tagged: start the patch again", errorText(err)), nil
+		}
+	}
+	if settles && !p.cancelled {
+		reason, err := p.settle(ctx, st, &in, layout)
+		p.settling = nil
+		if reason != "" || err != nil {
+			return reason, err
 		}
 	}
 	if p.cancelled {
@@ -424,6 +452,18 @@ func (p *securityPatch) rebuild(ctx workflow.Context, st *PatchTagStatus, gin wi
 	}
 	st.Tag, st.Commit, st.Rebuilt, st.Retired, st.Done = tagged.Tag, tagged.Commit, tagged.Rebuilt, tagged.Retired, true
 	return "", nil
+}
+
+// buildSet builds one round of a rebuild with a BuildSet child named id, whose builds'
+// keys start with keyPrefix, and passes Cancel on to it.
+func (p *securityPatch) buildSet(ctx workflow.Context, round wire.RoundInput, id, keyPrefix string) error {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: id, ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_TERMINATE,
+	})
+	set := workflow.ExecuteChildWorkflow(cctx, BuildSet, BuildSetInput{
+		RoundInput: round, Collection: p.in.Collection, KeyPrefix: keyPrefix, Limits: p.in.Limits,
+	})
+	return p.awaitChild(ctx, set, nil)
 }
 
 // awaitChild waits for a child workflow (a rebuild's BuildSet, a duplicate wave) to end,

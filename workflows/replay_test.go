@@ -299,6 +299,27 @@ var requiredHistories = []struct {
 	{"patch-system-tests/demo~patch-graft-refused.json", []string{"differ in length"}},
 	{"patch-system-tests/demo~patch-graft-system-test.json", []string{versionMarker("patch-system-tests"), "RunSystemTests",
 		"system test default-system.boot fails on the grafts", "ABI 2.5 is not 2.6"}},
+
+	// patch-settle: a rebuild's failures are settled as a minor wave's, then tagged.
+	// TestSecurityPatchRebuildSettlesFailures: pkgtool retried with its fix (refused requests
+	// first, a second build round), libhttp resolved wont-fix, a patch cancelled while it
+	// waits; and the rebuilds of TestSecurityPatchRebuildsEndToEnd and
+	// TestSecurityPatchRebuildCancel again.
+	{"patch-settle/demo~patch-settle-fix.json", []string{versionMarker("patch-settle"), "Review", "CheckRequest",
+		"protected: a security tag needs it fixed", `"ref":"fix/pkgtool-libcrypto-3"`, "MergeRefs", `"tag":"wave-1-1-security-1"`, completed}},
+	{"patch-settle/demo~patch-settle-fix~wave-1-1~rebuild.json", []string{`"failed":1`}},
+	{"patch-settle/demo~patch-settle-fix~wave-1-1~rebuild~r1.json", []string{`"round":1`, completed}},
+	{"patch-settle/demo~patch-settle-wont-fix.json", []string{versionMarker("patch-settle"), `"resolution":"wont-fix"`,
+		`"tag":"wave-1-1-security-2"`, completed}},
+	{"patch-settle/demo~patch-settle-wont-fix~wave-1-1~rebuild.json", nil},
+	{"patch-settle/demo~patch-settle-cancel.json", []string{versionMarker("patch-settle"), "Cancel", cancelled}},
+	{"patch-settle/demo~patch-settle-cancel~wave-1-1~rebuild.json", nil},
+	{"patch-settle/demo~patch-rebuild.json", []string{versionMarker("patch-settle"), completed, `"rebuilt":10`}},
+	{"patch-settle/demo~patch-rebuild~wave-1-1~rebuild.json", []string{`"passed":10`}},
+	{"patch-settle/demo~patch-rebuild-auto.json", []string{versionMarker("patch-settle"), "within small_closure"}},
+	{"patch-settle/demo~patch-rebuild-auto~wave-1-1~rebuild.json", []string{`"passed":9`}},
+	{"patch-settle/demo~patch-rebuild-cancel.json", []string{"SIGNAL_EXTERNAL", cancelled}},
+	{"patch-settle/demo~patch-rebuild-cancel~wave-1-1~rebuild.json", []string{"Cancel"}},
 }
 
 // How a history ended.

@@ -73,6 +73,10 @@ type RootCauseReport struct {
 	Dependents []string  `json:"dependents,omitempty"`
 	Deadline   time.Time `json:"deadline,omitzero"` // end of the grace period; zero if none
 	Protected  bool      `json:"protected,omitempty"`
+	// Patch and Wave name a security patch and the security tag its rebuild makes, when the
+	// failure is there (tracker.Report.Patch): Major and Minor are the finished tag's.
+	Patch string `json:"patch,omitempty"`
+	Wave  string `json:"wave,omitempty"`
 }
 
 // Fingerprint returns the dedupe key of the report's failure.
@@ -89,7 +93,7 @@ func (r RootCauseReport) Report(tagPrefix string) tracker.Report {
 		Package: r.Package, Phase: phase, Major: r.Major, Minor: r.Minor, System: r.System,
 		Commit: r.Commit, Branch: r.Branch, Update: r.Update.String(), Drv: r.Drv,
 		LogTail: r.LogTail, LogURL: r.LogURL, Dependents: r.Dependents, Deadline: r.Deadline,
-		Protected: r.Protected, TagPrefix: tagPrefix,
+		Protected: r.Protected, TagPrefix: tagPrefix, Patch: r.Patch, Wave: r.Wave,
 	}
 }
 
@@ -110,6 +114,8 @@ type ResolutionReport struct {
 	Commit     string            `json:"commit,omitempty"`
 	By         string            `json:"by,omitempty"`     // who decided (wont-fix, cant-fix)
 	Reason     string            `json:"reason,omitempty"` // why; policy's reason for marked-broken
+	// Wave names a security patch's rebuild the resolution happened in (RootCauseReport.Wave).
+	Wave string `json:"wave,omitempty"`
 }
 
 // IssueRef is the issue an event was written to, as the call left it.
@@ -162,11 +168,12 @@ func (f *Filer) RootCause(ctx context.Context, r RootCauseReport) (IssueRef, err
 	fp := r.Fingerprint()
 	rep := r.Report(prefix)
 	title := tracker.Title(rep)
-	open := tracker.Event{Kind: eventOpen, Package: r.Package, Major: r.Major, Minor: r.Minor, Attempt: r.Attempt, TagPrefix: prefix}
+	open := tracker.Event{Kind: eventOpen, Package: r.Package, Major: r.Major, Minor: r.Minor, Attempt: r.Attempt, TagPrefix: prefix,
+		Wave: r.Wave}
 	recur := tracker.Event{
 		Kind: tracker.EventRecurred, Package: r.Package, Major: r.Major, Minor: r.Minor, Attempt: r.Attempt,
 		System: r.System, Commit: r.Commit, LogTail: r.LogTail, Dependents: r.Dependents, Deadline: r.Deadline,
-		TagPrefix: prefix,
+		TagPrefix: prefix, Wave: r.Wave,
 	}
 	is, ev, err := f.Store.RecordRootCause(ctx, store.RootCauseRecord{
 		Collection: r.Collection, Fingerprint: fp, Package: r.Package, Tracker: f.Tracker.Name(),
@@ -216,7 +223,7 @@ func (f *Filer) Resolved(ctx context.Context, r ResolutionReport) (IssueRef, err
 	}
 	e := tracker.Event{
 		Kind: r.Resolution, Package: r.Package, Major: r.Major, Minor: r.Minor, Attempt: r.Attempt,
-		System: r.System, Commit: r.Commit, By: r.By, Reason: r.Reason, TagPrefix: prefix,
+		System: r.System, Commit: r.Commit, By: r.By, Reason: r.Reason, TagPrefix: prefix, Wave: r.Wave,
 	}
 	ev := store.IssueEvent{
 		Key: EventKey(r.Collection, fp, e), Kind: store.IssueEventResolution, Event: string(e.Kind),

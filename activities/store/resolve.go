@@ -105,6 +105,8 @@ type RootCause struct {
 	Dependents []string `json:"dependents,omitempty"` // dependency-failed because of it, sorted
 	// Fingerprint is that of the failure its issue is about (empty before one is filed).
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// Issue is where people answer about it (URL or local#N; empty before one is filed).
+	Issue string `json:"issue,omitempty"`
 }
 
 // RootCauses lists a minor wave's root causes with the dependents each blocks, including
@@ -120,7 +122,7 @@ func (s *Store) RootCauses(ctx context.Context, minorWaveID int64) ([]RootCause,
 			WHERE d.minor_wave_id = $1 AND d.status = 'dependency-failed'
 			GROUP BY d.system, b.root
 		)
-		SELECT r.system, r.package, r.drv, r.status, r.resolution, r.reason, r.attempts, r.log_tail, r.fingerprint,
+		SELECT r.system, r.package, r.drv, r.status, r.resolution, r.reason, r.attempts, r.log_tail, r.fingerprint, r.issue,
 			coalesce(blocked.dependents, '{}')
 		FROM package_results r LEFT JOIN blocked ON blocked.system = r.system AND blocked.root = r.package
 		WHERE r.minor_wave_id = $1 AND (r.status IN ('failed', 'test-failed') OR r.resolution = 'fixed')
@@ -130,7 +132,7 @@ func (s *Store) RootCauses(ctx context.Context, minorWaveID int64) ([]RootCause,
 	}
 	var out []RootCause
 	var rc RootCause
-	_, err = pgx.ForEachRow(rows, []any{&rc.System, &rc.Package, &rc.Drv, &rc.Status, &rc.Resolution, &rc.Reason, &rc.Attempts, &rc.LogTail, &rc.Fingerprint, &rc.Dependents}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&rc.System, &rc.Package, &rc.Drv, &rc.Status, &rc.Resolution, &rc.Reason, &rc.Attempts, &rc.LogTail, &rc.Fingerprint, &rc.Issue, &rc.Dependents}, func() error {
 		out = append(out, rc)
 		return nil
 	})

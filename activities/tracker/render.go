@@ -53,10 +53,23 @@ type Report struct {
 	// TagPrefix is the collection's tag prefix, which names its waves; empty means the
 	// default.
 	TagPrefix string `json:"tag_prefix,omitempty"`
+	// Patch names the security patch (patch-N) when the failure is in its rebuild of a
+	// finished tag, and Wave the security tag that rebuild makes (wave-3-2-security-1):
+	// Major and Minor are then the finished tag's, and the issue asks for `crest patch`.
+	Patch string `json:"patch,omitempty"`
+	Wave  string `json:"wave,omitempty"`
 }
 
-// Tag names the minor wave of the report: "wave-3-2".
-func (r Report) Tag() string { return wavename.Minor(r.TagPrefix, r.Major, r.Minor) }
+// Tag names the minor wave of the report, "wave-3-2", or Wave.
+func (r Report) Tag() string { return waveName(r.Wave, r.TagPrefix, r.Major, r.Minor) }
+
+// waveName is wave, or else minor wave m of major wave n: where a report or event is.
+func waveName(wave, prefix string, n, m int) string {
+	if wave != "" {
+		return wave
+	}
+	return wavename.Minor(prefix, n, m)
+}
 
 // Label is the issue label of the report's major wave: "wave-3".
 func (r Report) Label() string { return wavename.Major(r.TagPrefix, r.Major) }
@@ -85,7 +98,12 @@ func Body(r Report) string {
 	if r.System != "" {
 		fmt.Fprintf(&b, " on %s", code(r.System))
 	}
-	fmt.Fprintf(&b, " in minor wave %s of major wave %s.", code(tag), code(r.Label()))
+	if r.Patch != "" {
+		fmt.Fprintf(&b, " in %s, the rebuild of %s by security patch %s.", code(tag),
+			code(wavename.Minor(r.TagPrefix, r.Major, r.Minor)), code(r.Patch))
+	} else {
+		fmt.Fprintf(&b, " in minor wave %s of major wave %s.", code(tag), code(r.Label()))
+	}
 	b.WriteString(" All of its dependencies built, so this is a root cause: the packages it blocks get no issue of their own.\n\n")
 
 	b.WriteString("| | |\n|---|---|\n")
@@ -143,11 +161,20 @@ func Body(r Report) string {
 	if r.Branch != "" {
 		onto = " onto " + code(r.Branch)
 	}
-	fmt.Fprintf(&b, "- **Fix it.** Push the fix to a branch and ask for a retry: `crest wave retry %s %s --ref <branch>`. Crest merges it%s, rebuilds %s and its dependents, and closes this issue when it is green.\n",
-		tag, shellWord(r.Package), onto, code(r.Package))
+	// A wave's failures are settled with `crest wave`, a patch's with `crest patch`.
+	command, target := "wave", tag
+	if r.Patch != "" {
+		command, target = "patch", r.Patch
+	}
+	fmt.Fprintf(&b, "- **Fix it.** Push the fix to a branch and ask for a retry: `crest %s retry %s %s --ref <branch>`. Crest merges it%s, rebuilds %s and its dependents, and closes this issue when it is green.\n",
+		command, target, shellWord(r.Package), onto, code(r.Package))
 	b.WriteString("- **Tell us.** Comment here if you are working on it or need help; a maintainer's comment before the deadline extends it.\n")
-	fmt.Fprintf(&b, "- **Settle it without a fix.** Comment `wont-fix` or `cant-fix` with a reason; a release manager records it with\n  `crest wave resolve %s %s --as wont-fix --reason \"…\"`.\n", tag, shellWord(r.Package))
+	if r.Patch == "" || !r.Protected {
+		fmt.Fprintf(&b, "- **Settle it without a fix.** Comment `wont-fix` or `cant-fix` with a reason; a release manager records it with\n  `crest %s resolve %s %s --as wont-fix --reason \"…\"`.\n", command, target, shellWord(r.Package))
+	}
 	switch {
+	case r.Protected && r.Patch != "":
+		fmt.Fprintf(&b, "\n%s is needed by a protected root, so the security tag needs it fixed: %s waits for a fix.\n", code(r.Package), code(tag))
 	case r.Protected:
 		fmt.Fprintf(&b, "\n%s is needed by a protected root, so it cannot be marked broken: %s waits for a fix or a release manager's decision.\n", code(r.Package), code(tag))
 	case !r.Deadline.IsZero():
@@ -208,10 +235,13 @@ type Event struct {
 	// TagPrefix is the collection's tag prefix, which names its waves; empty means the
 	// default.
 	TagPrefix string `json:"tag_prefix,omitempty"`
+	// Wave names where the event happened when that is not a minor wave: a security
+	// patch's rebuild, by the security tag it makes (see Report.Wave).
+	Wave string `json:"wave,omitempty"`
 }
 
-// Tag names the minor wave the event happened in: "wave-3-2".
-func (e Event) Tag() string { return wavename.Minor(e.TagPrefix, e.Major, e.Minor) }
+// Tag names the minor wave the event happened in, "wave-3-2", or Wave.
+func (e Event) Tag() string { return waveName(e.Wave, e.TagPrefix, e.Major, e.Minor) }
 
 // Key is the comment key of the event: "wave-3-2/recurred", "wave-3-2/recurred/2".
 // One key, one comment, however often the activity is retried.

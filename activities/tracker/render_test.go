@@ -171,3 +171,32 @@ func TestCollectionTagPrefix(t *testing.T) {
 	require.Equal(t, "wave-3", r.Label(), "an empty prefix is the default")
 	require.Equal(t, "wave-3-2/recurred/1", e.Key())
 }
+
+// TestSecurityPatchReport: a root cause in a security patch's rebuild is named by the
+// security tag the rebuild makes, says which finished tag and patch it is in, and asks for
+// `crest patch` commands; a protected package is not offered a resolution without a fix.
+// Its events are keyed by the security tag, so they never meet the finished tag's.
+func TestSecurityPatchReport(t *testing.T) {
+	t.Parallel()
+	r := tracker.Report{Package: "pkgtool", Major: 1, Minor: 1, System: "x86_64-linux", LogTail: "ld: error: boom",
+		Branch: "security/wave-1-1-security-3", Patch: "patch-3", Wave: "wave-1-1-security-3", Protected: true}
+	require.Equal(t, "wave-1-1-security-3", r.Tag())
+	require.Equal(t, "pkgtool: build fails in wave-1-1-security-3", tracker.Title(r))
+	body := tracker.Body(r)
+	require.Contains(t, body, "in `wave-1-1-security-3`, the rebuild of `wave-1-1` by security patch `patch-3`.")
+	require.Contains(t, body, "`crest patch retry patch-3 pkgtool --ref <branch>`. Crest merges it onto `security/wave-1-1-security-3`")
+	require.Contains(t, body, "so the security tag needs it fixed: `wave-1-1-security-3` waits for a fix.")
+	require.NotContains(t, body, "crest wave")
+	require.NotContains(t, body, "resolve", "a protected package is fixed or nothing in a security tag")
+
+	r.Package, r.Protected = "libhttp", false
+	body = tracker.Body(r)
+	require.Contains(t, body, "`crest patch resolve patch-3 libhttp --as wont-fix --reason \"…\"`")
+	require.NotContains(t, body, "crest wave")
+
+	e := tracker.Event{Kind: tracker.EventRecurred, Package: "libhttp", Major: 1, Minor: 1, Attempt: 1, Wave: "wave-1-1-security-3"}
+	require.Equal(t, "wave-1-1-security-3/recurred/1", e.Key())
+	require.NoError(t, tracker.ValidateKey("key", e.Key()))
+	e.Kind, e.By, e.Attempt = tracker.EventWontFix, "frank", 0
+	require.Contains(t, tracker.RenderEvent(e), "Resolved as `wont-fix` in `wave-1-1-security-3`")
+}

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"github.com/crestwaves/crest/policy"
@@ -163,6 +164,12 @@ type PatchRebuildLayout struct {
 	// reverse closure in the covered tag (itself included), what the planner expects.
 	Packages       int `json:"packages"`
 	ReverseClosure int `json:"reverse_closure"`
+	// Policy is the collection's effective policy (policy.Settings as JSON), which the
+	// rebuild's failures are settled by as a minor wave's are; Major and Minor are the
+	// covered tag's numbers (<prefix>-N-M), which its issues name.
+	Policy json.RawMessage `json:"policy,omitempty"`
+	Major  int             `json:"major,omitempty"`
+	Minor  int             `json:"minor,omitempty"`
 }
 
 // PatchStateInput records where a patch stands, with a reason for the audit log.

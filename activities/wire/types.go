@@ -343,6 +343,9 @@ type CheckRequestInput struct {
 	Package string `json:"package"`
 	// Resolve is the request to check; nil checks a retry.
 	Resolve *policy.ResolveRequest `json:"resolve,omitempty"`
+	// Patch: the minor wave is a security patch's rebuild, whose resolutions follow
+	// policy.ValidatePatchResolve (protected packages are fixed or nothing).
+	Patch bool `json:"patch,omitempty"`
 }
 
 // CheckRequestResult is where an accepted request applies.
@@ -370,6 +373,8 @@ type Failure struct {
 	// Reason is why it is settled, or (unresolved) what it waits for: the policy's latest
 	// decision about it.
 	Reason string `json:"reason,omitempty"`
+	// Issue is where people answer about it (URL or local#N), once filed.
+	Issue string `json:"issue,omitempty"`
 }
 
 // Summary is where a minor wave stands.
@@ -455,6 +460,10 @@ type ReviewInput struct {
 	Now time.Time `json:"now,omitzero"`
 	// Events are the retries that may extend a grace period (Review).
 	Events []PackageEvent `json:"events,omitempty"`
+	// Patch names the security patch (patch-N) whose rebuild is reviewed: Wave is then the
+	// security tag it makes, Major and Minor the covered tag's numbers, and its issues ask
+	// for `crest patch` (tracker.Report.Patch).
+	Patch string `json:"patch,omitempty"`
 }
 
 // PackageEvent is a policy event (a retry) about one package.

@@ -1,20 +1,25 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/wavename"
+	"github.com/crestwaves/crest/policy"
 	"github.com/crestwaves/crest/workflows"
 )
 
@@ -29,11 +34,14 @@ rebuilds the package and its whole reverse closure in the tag with the build eng
 (rebuild: no graft debt, and it retires the tag's earlier grafts), or tags the fix
 <tag>-security-K-unfinished at once and starts a major wave from the tag with the fix as
 its update, which re-verifies it as every wave does (duplicate-wave). --strategy auto lets
-policy choose. It tags <tag>-security-K, which crest pin then prefers; a failed build tags
-nothing. Patches are named patch-N.`,
+policy choose. Grafts are tagged once the collection's system tests pass on them. A
+rebuild's failures get one issue per root cause and wait to be settled as a minor wave's:
+crest patch retry with a fix, or crest patch resolve (wont-fix, cant-fix; never a protected
+package). It tags <tag>-security-K, which crest pin then prefers. Patches are named patch-N.`,
 	}
 	cmd.PersistentFlags().String("collection", "", "collection (default: the only one registered)")
-	cmd.AddCommand(newPatchStartCmd(a), newPatchListCmd(a), newPatchStatusCmd(a), newPatchCancelCmd(a))
+	cmd.AddCommand(newPatchStartCmd(a), newPatchListCmd(a), newPatchStatusCmd(a), newPatchResolveCmd(a), newPatchRetryCmd(a),
+		newPatchCancelCmd(a))
 	return cmd
 }
 
@@ -79,8 +87,7 @@ func newPatchStartCmd(a *app) *cobra.Command {
 					fmt.Fprintf(out, "follow it: crest patch status %s\n", name)
 					return nil
 				}
-				var res workflows.SecurityPatchResult
-				err = s.c.GetWorkflow(ctx, id, runID).Get(ctx, &res)
+				err = waitPatch(ctx, s.c, id, runID, out)
 				if perr := printPatch(ctx, s.st, id, out); perr != nil && err == nil {
 					err = perr
 				}
@@ -104,6 +111,33 @@ func newPatchStartCmd(a *app) *cobra.Command {
 	f.StringVar(&in.By, "by", "", "who starts it, for the audit log (default: $USER)")
 	f.BoolVar(&wait, "wait", false, "wait for the security tags; exit non-zero if the patch fails")
 	return cmd
+}
+
+// waitPatch waits for a patch to end and, while its rebuild's failures wait for people,
+// says once each time what they wait for (the patch's Status query): --wait would
+// otherwise look hung.
+func waitPatch(ctx context.Context, c client.Client, id, runID string, out io.Writer) error {
+	done := make(chan error, 1)
+	go func() { done <- c.GetWorkflow(ctx, id, runID).Get(ctx, nil) }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	said := ""
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			v, err := c.QueryWorkflow(ctx, id, runID, workflows.QueryStatus)
+			if err != nil {
+				continue // it may be ending: done says
+			}
+			var st workflows.PatchStatus
+			if v.Get(&st) == nil && st.Phase == workflows.PatchPhaseWaiting && st.Reason != said {
+				said = st.Reason
+				fmt.Fprintf(out, "%s waits: %s\n", path.Base(id), st.Reason)
+			}
+		}
+	}
 }
 
 // startPatch starts a patch together with its Validated update (update-with-start), so
@@ -214,14 +248,17 @@ func printPatch(ctx context.Context, st *store.Store, id string, out io.Writer) 
 // tag is unfinished and why.
 func printPatchTag(ctx context.Context, st *store.Store, p store.Patch, t store.PatchTag, out io.Writer) error {
 	switch {
-	case t.MinorWaveID != 0 && t.State == store.PatchTagTagged:
-		var sum struct {
-			Rebuilt []string `json:"rebuilt"`
+	case t.MinorWaveID != 0:
+		if t.State == store.PatchTagTagged {
+			var sum struct {
+				Rebuilt []string `json:"rebuilt"`
+			}
+			if err := json.Unmarshal(t.Summary, &sum); err != nil {
+				return fmt.Errorf("summary of %s: %w", t.Name, err)
+			}
+			fmt.Fprintf(out, "%s: %d packages rebuilt from source against the fix, no graft debt\n", t.Name, len(sum.Rebuilt))
 		}
-		if err := json.Unmarshal(t.Summary, &sum); err != nil {
-			return fmt.Errorf("summary of %s: %w", t.Name, err)
-		}
-		fmt.Fprintf(out, "%s: %d packages rebuilt from source against the fix, no graft debt\n", t.Name, len(sum.Rebuilt))
+		return printRebuildFailures(ctx, st, p, t, out)
 	case t.DuplicateWave != 0:
 		prefix, err := st.TagPrefix(ctx, p.Collection)
 		if err != nil {
@@ -236,6 +273,103 @@ func printPatchTag(ctx context.Context, st *store.Store, p store.Patch, t store.
 			t.UnfinishedTag, t.CoveredTag, wave, wave)
 	}
 	return nil
+}
+
+// printRebuildFailures lists the root causes of a rebuild's failures: how each was
+// settled or what it waits for, the dependents it blocks, its issue and where the issue
+// stands, and what a person may do (policy.PatchActions, the rule the patch's Resolve and
+// Retry apply).
+func printRebuildFailures(ctx context.Context, st *store.Store, p store.Patch, t store.PatchTag, out io.Writer) error {
+	roots, err := st.RootCauses(ctx, t.MinorWaveID)
+	if err != nil || len(roots) == 0 {
+		return err
+	}
+	results, err := st.Results(ctx, t.MinorWaveID, "")
+	if err != nil {
+		return err
+	}
+	actions := policy.PatchActions(activities.PolicyStates(results))
+	protected := map[string]bool{}
+	for _, r := range results {
+		protected[r.Package] = r.Protected
+	}
+	open := t.State != store.PatchTagTagged && p.State == store.PatchRunning
+	name := filepath.Base(p.WorkflowID)
+	causes := "root causes"
+	if len(roots) == 1 {
+		causes = "root cause"
+	}
+	fmt.Fprintf(out, "%s: %d %s of failures\n", t.Name, len(roots), causes)
+	w := newTable(out, "  PACKAGE\tSTATUS\tSETTLED\tBLOCKS\tISSUE\tWHY")
+	for _, r := range roots {
+		issue := "-"
+		if r.Fingerprint != "" {
+			all, err := st.Issues(ctx, store.IssueFilter{Collection: p.Collection, Fingerprint: r.Fingerprint})
+			if err != nil {
+				return err
+			}
+			for _, is := range all {
+				issue = fmt.Sprintf("%s (%s)", cmp.Or(r.Issue, is.URL), is.State)
+			}
+		}
+		why := r.Reason
+		if r.Resolution == "" && protected[r.Package] {
+			// The policy's words are a minor wave's, where a person may resolve it.
+			why = "protected: the security tag needs it fixed"
+		}
+		if r.Resolution == "" && open {
+			if next := policy.NextStep(actions[r.Package]); next != "" {
+				why = strings.TrimPrefix(why+"; next: "+next, "; ")
+			}
+			why += "; " + lastLine(r.LogTail)
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%s\t%s\n", r.Package, r.Status, dash(r.Resolution), len(r.Dependents), issue, dash(why))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if open {
+		fmt.Fprintf(out, "  settle them: crest patch retry %[1]s PACKAGE --ref FIX, or crest patch resolve %[1]s PACKAGE --as wont-fix|cant-fix --reason TEXT\n", name)
+	}
+	return nil
+}
+
+func newPatchResolveCmd(a *app) *cobra.Command {
+	var req workflows.ResolveRequest
+	cmd := &cobra.Command{
+		Use:     "resolve patch-N PACKAGE --as wont-fix|cant-fix --reason TEXT",
+		Short:   "Settle a failure of a patch's rebuild as wont-fix or cant-fix (not a protected package; its dependents follow)",
+		Example: `  crest patch resolve patch-2 libhttp --as wont-fix --reason "moves to net_dial in its next release"`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.Package, req.By = args[1], whoami(req.By)
+			return sendUpdateTo(cmd, a, patchTarget(args[0]), workflows.UpdateResolve, req)
+		},
+	}
+	resolveFlags(cmd, &req)
+	return cmd
+}
+
+func newPatchRetryCmd(a *app) *cobra.Command {
+	var ref, by string
+	cmd := &cobra.Command{
+		Use:     "retry patch-N PACKAGE [--ref FIX]",
+		Short:   "Build a failed package of a patch's rebuild again, after merging a fix ref when given, with its dependents",
+		Example: `  crest patch retry patch-2 pkgtool --ref fix/pkgtool-libcrypto-3`,
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return sendUpdateTo(cmd, a, patchTarget(args[0]), workflows.UpdateRetry, workflows.RetryRequest{
+				Package: args[1], Ref: ref, By: whoami(by)})
+		},
+	}
+	cmd.Flags().StringVar(&ref, "ref", "", "a fix (branch, tag or commit) to merge onto the security tag's branch first")
+	cmd.Flags().StringVar(&by, "by", "", "who asks (default: $USER)")
+	return cmd
+}
+
+// patchTarget names patch-N for sendUpdateTo.
+func patchTarget(name string) func(*session) (string, string) {
+	return func(s *session) (string, string) { return patchID(s.collection, name), name }
 }
 
 func newPatchCancelCmd(a *app) *cobra.Command {

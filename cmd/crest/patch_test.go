@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
@@ -163,11 +164,68 @@ func TestPatchStartRebuildWaits(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "wave-1-1-security-1")
 
-	// A rebuild that fails exits non-zero with the root cause, and tags nothing.
-	out, err = crest("patch", "start", "libcrypto", "--ref", demo.UpdateLibcrypto3, "--strategy", "rebuild", "--wait")
-	require.ErrorContains(t, err, "pkgtool failed to build", out)
-	require.Contains(t, out, "wave-1-1-security-2  rebuild   failed")
+	// A rebuild that fails waits for its failures to be settled, and --wait says what they
+	// wait for: crest patch status shows the root cause with its issue and what to do; a
+	// resolution the rules refuse (pkgtool is protected) is an error that changes nothing; a
+	// retry with the fix settles it, and the patch tags and exits zero.
+	type result struct {
+		out string
+		err error
+	}
+	waited := make(chan result, 1)
+	var progress syncBuffer
+	go func() {
+		root := newRootCmd()
+		root.SetOut(&progress)
+		root.SetErr(&progress)
+		root.SetArgs([]string{"--data-dir", cfg.DataDir, "patch", "start", "libcrypto", "--ref", demo.UpdateLibcrypto3,
+			"--strategy", "rebuild", "--wait"})
+		err := root.ExecuteContext(context.Background())
+		waited <- result{progress.String(), err}
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(progress.String(), "patch-2 waits: ") }, 3*time.Minute,
+		100*time.Millisecond, "--wait says what patch-2 waits for")
+	status, err = crest("patch", "status", "patch-2")
+	require.NoError(t, err)
+	t.Logf("crest patch status patch-2, waiting:\n%s", status)
+	pkgtool := lineWith(status, "  pkgtool ")
+	for _, want := range []string{"failed", "local#1 (open)", "next: retry with a fix", "linking failed"} {
+		require.Contains(t, pkgtool, want, status)
+	}
+	require.Contains(t, status, "wave-1-1-security-2: 1 root cause of failures")
+	require.Contains(t, status, "settle them: crest patch retry patch-2 PACKAGE --ref FIX, or crest patch resolve patch-2 PACKAGE --as wont-fix|cant-fix --reason TEXT")
+	_, err = crest("patch", "resolve", "patch-2", "pkgtool", "--as", "wont-fix", "--reason", "SHA-1 is gone")
+	require.ErrorContains(t, err, "resolve pkgtool: package: protected: a security tag needs it fixed")
+	require.NotContains(t, err.Error(), "bad resolution", "--as was read")
+	require.NotContains(t, err.Error(), "required", "--reason was read, and --by defaults to $USER")
+	out, err = crest("patch", "retry", "patch-2", "pkgtool", "--ref", demo.FixPkgtoolLibcrypto3)
+	require.NoError(t, err, out)
+	require.Contains(t, out, "wave-1-1-security-2: pkgtool will be rebuilt after merging fix/pkgtool-libcrypto-3")
+	var res result
+	select {
+	case res = <-waited:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("crest patch start --wait did not return once the failure was settled")
+	}
+	require.NoError(t, res.err, res.out)
+	t.Logf("crest patch start --wait:\n%s", res.out)
+	require.Contains(t, res.out, "patch-2 waits: 1 failure wait: pkgtool (failed); next: crest patch retry patch-2 PACKAGE --ref FIX")
+	require.Contains(t, res.out, "done: tagged wave-1-1-security-2")
+	pkgtool = lineWith(res.out, "  pkgtool ")
+	require.Contains(t, pkgtool, "fixed")
+	require.Contains(t, pkgtool, "local#1 (closed)")
+	require.NotContains(t, res.out, "settle them:", "nothing left to settle")
 	out, err = crest("pin", "backup")
 	require.NoError(t, err)
-	require.Contains(t, out, "wave-1-1-security-1")
+	require.Contains(t, out, "wave-1-1-security-2")
+}
+
+// lineWith is the first line of out that contains s.
+func lineWith(out, s string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
 }

@@ -498,25 +498,40 @@ func dash(s string) string {
 
 // sendUpdate sends an update to a major wave and prints its answer.
 func sendUpdate(cmd *cobra.Command, a *app, major int, name string, arg any) error {
+	return sendUpdateTo(cmd, a, func(s *session) (string, string) { return waveID(s.collection, major), s.name(major) }, name, arg)
+}
+
+// sendUpdateTo sends an update to the workflow target names (its ID, and the name people
+// know it by) and prints its answer: the wave and patch commands that steer a workflow.
+func sendUpdateTo(cmd *cobra.Command, a *app, target func(*session) (id, name string), update string, arg any) error {
 	return a.withSession(cmd, true, func(s *session) error {
+		id, name := target(s)
 		h, err := s.c.UpdateWorkflow(cmd.Context(), client.UpdateWorkflowOptions{
-			WorkflowID: waveID(s.collection, major), UpdateName: name, Args: []any{arg},
+			WorkflowID: id, UpdateName: update, Args: []any{arg},
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 		})
 		if err != nil {
-			return fmt.Errorf("%s: %w", s.name(major), err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		var out string
 		if err := h.Get(cmd.Context(), &out); err != nil {
-			return fmt.Errorf("%s: %w", s.name(major), err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		fmt.Fprintln(cmd.OutOrStdout(), out)
 		return nil
 	})
 }
 
+// resolveFlags adds the flags of a resolution (--as, --reason, --by) to cmd, into req:
+// the wave's and the patch's resolve commands take the same.
+func resolveFlags(cmd *cobra.Command, req *workflows.ResolveRequest) {
+	cmd.Flags().StringVar(&req.Resolution, "as", "", "wont-fix or cant-fix")
+	cmd.Flags().StringVar(&req.Reason, "reason", "", "why, for the record and the maintainers")
+	cmd.Flags().StringVar(&req.By, "by", "", "who decides (default: $USER)")
+}
+
 func newWaveResolveCmd(a *app) *cobra.Command {
-	var as, reason, by string
+	var req workflows.ResolveRequest
 	cmd := &cobra.Command{
 		Use:     "resolve wave-N-M PACKAGE --as wont-fix|cant-fix --reason TEXT",
 		Short:   "Settle a failed package as wont-fix or cant-fix (its dependents follow)",
@@ -527,13 +542,11 @@ func newWaveResolveCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return sendUpdate(cmd, a, major, workflows.UpdateResolve, workflows.ResolveRequest{
-				Package: args[1], Resolution: as, Reason: reason, Minor: minor, By: whoami(by)})
+			req.Package, req.Minor, req.By = args[1], minor, whoami(req.By)
+			return sendUpdate(cmd, a, major, workflows.UpdateResolve, req)
 		},
 	}
-	cmd.Flags().StringVar(&as, "as", "", "wont-fix or cant-fix")
-	cmd.Flags().StringVar(&reason, "reason", "", "why, for the record and the maintainers")
-	cmd.Flags().StringVar(&by, "by", "", "who decides (default: $USER)")
+	resolveFlags(cmd, &req)
 	return cmd
 }
 
