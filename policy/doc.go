@@ -31,5 +31,7 @@
 //     (until when), to mark it broken, or, when it is protected, to block.
 //   - Resolve turns a person's request (wont-fix, cant-fix) into a decision after
 //     ValidateResolve; Follow lets dependents follow their root causes; Settled says
-//     whether a minor wave may tag and, if not, what it waits for.
+//     whether a minor wave may tag and, if not, what it waits for. A security patch's
+//     rebuild settles its failures by the same rules, with ValidatePatchResolve and
+//     PatchActions: a protected package is fixed or nothing there.
 package policy
