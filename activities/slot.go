@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -263,17 +262,16 @@ func (a *Activities) buildInSlot(ctx context.Context, in wire.SlotInput, pkg str
 		defer cancel()
 	}
 	_, err := a.BuildPackage(bctx, wire.BuildInput{
-		Key:         fmt.Sprintf("%s/%s/%s/r%d", in.KeyPrefix, in.System, pkg, in.Round),
+		Key:         wire.BuildKey(in.KeyPrefix, in.System, pkg, in.Round),
 		MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID, System: in.System,
 		Package: pkg, Collection: in.Collection,
 	})
-	var app *temporal.ApplicationError
-	switch {
-	case err == nil:
+	switch wire.BuildOutcome(err) {
+	case wire.OutcomePassed:
 		out.Passed++
-	case errors.As(err, &app) && app.Type() == wire.ErrBuildFailed:
+	case wire.OutcomeFailed:
 		out.Failed++
-	case errors.As(err, &app) && app.Type() == wire.ErrTestFailed:
+	case wire.OutcomeTestFailed:
 		out.TestFailed++
 	default:
 		return err

@@ -1,11 +1,9 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/crestwaves/crest/activities/wire"
@@ -111,7 +109,7 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 			for _, pkg := range ready.Packages {
 				inFlight++
 				f := workflow.ExecuteActivity(buildCtx, wire.ActivityBuildPackage, wire.BuildInput{
-					Key:         fmt.Sprintf("%s/%s/%s/r%d", in.KeyPrefix, in.System, pkg, in.Round),
+					Key:         wire.BuildKey(in.KeyPrefix, in.System, pkg, in.Round),
 					MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID, System: in.System,
 					Package: pkg, Collection: in.Collection,
 				})
@@ -119,16 +117,17 @@ func BuildSet(ctx workflow.Context, in BuildSetInput) (BuildSetResult, error) {
 					inFlight--
 					more = true
 					err := f.Get(ctx, nil)
-					var app *temporal.ApplicationError
-					switch {
-					case err == nil:
+					switch wire.BuildOutcome(err) {
+					case wire.OutcomePassed:
 						out.Passed++
-					case errors.As(err, &app) && app.Type() == wire.ErrBuildFailed:
+					case wire.OutcomeFailed:
 						out.Failed++
-					case errors.As(err, &app) && app.Type() == wire.ErrTestFailed:
+					case wire.OutcomeTestFailed:
 						out.TestFailed++
-					case firstErr == nil:
-						firstErr = fmt.Errorf("build %s: %w", pkg, err)
+					default:
+						if firstErr == nil {
+							firstErr = fmt.Errorf("build %s: %w", pkg, err)
+						}
 					}
 				})
 			}

@@ -1,10 +1,8 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/crestwaves/crest/activities/wire"
@@ -56,23 +54,24 @@ func BuildShard(ctx workflow.Context, in ShardInput) (ShardResult, error) {
 			next++
 			inFlight++
 			f := workflow.ExecuteActivity(buildCtx, wire.ActivityBuildPackage, wire.BuildInput{
-				Key:         fmt.Sprintf("%s/%s/%s/r%d", in.KeyPrefix, in.System, pkg, in.Round),
+				Key:         wire.BuildKey(in.KeyPrefix, in.System, pkg, in.Round),
 				MinorWaveID: in.MinorWaveID, EvaluationID: in.EvaluationID, System: in.System,
 				Package: pkg, Collection: in.Collection,
 			})
 			sel.AddFuture(f, func(f workflow.Future) {
 				inFlight--
 				err := f.Get(ctx, nil)
-				var app *temporal.ApplicationError
-				switch {
-				case err == nil:
+				switch wire.BuildOutcome(err) {
+				case wire.OutcomePassed:
 					out.Passed++
-				case errors.As(err, &app) && app.Type() == wire.ErrBuildFailed:
+				case wire.OutcomeFailed:
 					out.Failed = append(out.Failed, pkg)
-				case errors.As(err, &app) && app.Type() == wire.ErrTestFailed:
+				case wire.OutcomeTestFailed:
 					out.TestFailed = append(out.TestFailed, pkg)
-				case firstErr == nil:
-					firstErr = fmt.Errorf("build %s: %w", pkg, err)
+				default:
+					if firstErr == nil {
+						firstErr = fmt.Errorf("build %s: %w", pkg, err)
+					}
 				}
 			})
 		}
