@@ -24,6 +24,12 @@ const (
 	slotPollMost = 4 * time.Second
 )
 
+// slotIdleYield ends a slot that found nothing to take for that long (the dispatcher starts
+// it again, behind what waits on the builders' queue). A slot holds one of its worker's
+// executors while it waits: when a worker died with packages taken, the retried slots that
+// hold them queued behind idle slots that were waiting for exactly those packages.
+const slotIdleYield = 30 * time.Second
+
 // slotStuckPolls is how many checks in a row may find packages waiting while none is
 // ready and nothing is building before a slot calls the round stuck (a defect: once can be
 // a take in another slot's uncommitted transaction); slotCheckEvery is how many idle polls
@@ -62,6 +68,7 @@ func (a *Activities) BuildSlot(ctx context.Context, in wire.SlotInput) (wire.Slo
 	started := time.Now()
 	round := roundKey(in.MinorWaveID, in.System, in.Round)
 	stuck, idle := 0, 0
+	idleSince := time.Now()
 	poll := slotPoll
 	built := false // the last turn built a package
 	for n := 0; ; n++ {
@@ -101,6 +108,7 @@ func (a *Activities) BuildSlot(ctx context.Context, in wire.SlotInput) (wire.Slo
 			// Wake as many idle slots as there are packages ready besides the one this slot
 			// takes next: waking all of them sent every idle slot to take at once, in turn,
 			// for nothing.
+			idleSince = time.Now()
 			yield := time.Since(started) >= in.YieldAfter
 			if ready, err := a.Store.ReadyCount(ctx, in.MinorWaveID, in.System, in.Round, 256); err == nil {
 				if !yield {
@@ -128,7 +136,7 @@ func (a *Activities) BuildSlot(ctx context.Context, in wire.SlotInput) (wire.Slo
 		}
 		idle++
 		built = false
-		if time.Since(started) >= in.YieldAfter {
+		if time.Since(started) >= in.YieldAfter || time.Since(idleSince) >= slotIdleYield {
 			leave()
 			return out, nil
 		}
