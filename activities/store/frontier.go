@@ -180,15 +180,11 @@ func (s *Store) TakeReady(ctx context.Context, in FrontierTake) (FrontierTaken, 
 			}
 			out.Tasks = tasks
 		}
-		if len(out.Tasks) > 0 || in.Slotted {
+		if len(out.Tasks) > 0 {
 			return nil // Waiting matters only to a dispatcher that got nothing; counting costs a scan
 		}
-		return tx.QueryRow(ctx, `
-			SELECT count(*) FILTER (WHERE f.taken = ''), count(*) FILTER (WHERE f.taken <> '')
-			FROM frontier f JOIN package_results r
-			  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
-			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND r.status = 'pending'`,
-			in.MinorWaveID, in.System, in.Round).Scan(&out.Waiting, &out.Building)
+		out.Waiting, out.Building, err = roundPending(ctx, tx, in.MinorWaveID, in.System, in.Round)
+		return err
 	})
 	if err != nil {
 		return out, fmt.Errorf("take ready packages of round %d: %w", in.Round, err)
@@ -270,7 +266,7 @@ func takeReadyRows(ctx context.Context, tx pgx.Tx, in FrontierTake, max int, out
 			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND f.remaining = 0 AND f.taken = ''
 			  AND r.status = 'pending'
 			ORDER BY f.priority DESC, f.package LIMIT $5
-			FOR UPDATE OF f SKIP LOCKED -- builders of other processes take at once
+			FOR UPDATE OF f SKIP LOCKED -- takes are serialized (lockFrontier); were they not, a package would still go to one
 		)
 		SELECT pr.package, pr.drv, coalesce(array_agg(d.key) FILTER (WHERE d.key IS NOT NULL), '{}')
 		FROM ready JOIN package_results pr ON pr.minor_wave_id = $1 AND pr.system = $2 AND pr.package = ready.package
@@ -375,6 +371,18 @@ func (s *Store) SlotPrecheck(ctx context.Context, in FrontierTake) (stopped, wor
 	return stopped, mine || ready, nil
 }
 
+// roundPending counts a round's pending packages nobody has taken (waiting) and those
+// taken, being built (building).
+func roundPending(ctx context.Context, tx pgx.Tx, minorWaveID int64, system string, round int) (waiting, building int, err error) {
+	err = tx.QueryRow(ctx, `
+		SELECT count(*) FILTER (WHERE f.taken = ''), count(*) FILTER (WHERE f.taken <> '')
+		FROM frontier f JOIN package_results r
+		  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
+		WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND r.status = 'pending'`,
+		minorWaveID, system, round).Scan(&waiting, &building)
+	return waiting, building, err
+}
+
 // giveBackTakes makes what dispatchers other than owner took and never recorded ready to be
 // taken again: a dispatcher started afresh after its predecessor stopped.
 func giveBackTakes(ctx context.Context, tx pgx.Tx, minorWaveID int64, system, owner string) error {
@@ -396,12 +404,8 @@ func (s *Store) OpenSlots(ctx context.Context, minorWaveID int64, system string,
 				return err
 			}
 		}
-		return tx.QueryRow(ctx, `
-			SELECT count(*) FILTER (WHERE f.taken = ''), count(*) FILTER (WHERE f.taken <> '')
-			FROM frontier f JOIN package_results r
-			  ON r.minor_wave_id = f.minor_wave_id AND r.system = f.system AND r.package = f.package
-			WHERE f.minor_wave_id = $1 AND f.system = $2 AND f.round = $3 AND r.status = 'pending'`,
-			minorWaveID, system, round).Scan(&waiting, &building)
+		waiting, building, err = roundPending(ctx, tx, minorWaveID, system, round)
+		return err
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("open build slots of round %d: %w", round, err)
