@@ -98,7 +98,7 @@ func (a *Activities) QueueWithdraw(ctx context.Context, in wire.QueueWithdrawInp
 // QueueLane computes a change's rebuild set (the candidate of the branch head plus the
 // change, evaluated, against the head's evaluation) and asks policy.ChooseLane for its
 // lane, which it records with the reason. A change in the wave lane is handed to the next
-// major wave at once. A change that does not merge onto the head is reported as a
+// major wave at once, unless the queue builds its wave lane (in.WaveLane). A change that does not merge onto the head is reported as a
 // conflict.
 func (a *Activities) QueueLane(ctx context.Context, in wire.QueueLaneInput) (wire.QueueLaneResult, error) {
 	var out wire.QueueLaneResult
@@ -131,7 +131,7 @@ func (a *Activities) QueueLane(ctx context.Context, in wire.QueueLaneInput) (wir
 	}
 	out.Lane, out.Reason, out.Rebuilds = d.Lane, d.Reason, len(rebuild)
 	handOff := ""
-	if d.Lane == policy.LaneWave {
+	if d.Lane == policy.LaneWave && in.WaveLane != policy.WaveLaneBuild {
 		handOff = "handed to the next major wave as a root update: " + d.Reason
 	}
 	return out, a.Store.SetLane(ctx, in.ID, string(d.Lane), d.Reason, len(rebuild), handOff)
@@ -343,7 +343,7 @@ type queueEvidence struct {
 // ejected ones with their evidence (gathered here from the candidate's build and the
 // recorded probes), and those back in the queue.
 func (a *Activities) QueueFinishBatch(ctx context.Context, in wire.QueueFinishInput) error {
-	out := store.BatchOutcome{BatchID: in.BatchID, State: in.State, Reason: in.Reason, Merged: in.Merged, Requeued: in.Requeued}
+	out := store.BatchOutcome{BatchID: in.BatchID, State: in.State, Reason: in.Reason, Merged: in.Merged, Requeued: in.Requeued, Built: in.Built}
 	var fails []store.FailedPackage // the candidate's
 	if in.MinorWaveID != 0 && (len(in.Ejected) > 0 || len(in.Flaky) > 0) {
 		var err error

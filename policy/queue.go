@@ -59,9 +59,26 @@ const (
 	// DefaultWaveWait is how long mass rebuilds collect before they are built together:
 	// one wave-lane batch every six hours shares the rebuild of what they have in common.
 	DefaultWaveWait = 6 * time.Hour
+	// DefaultWaveLane builds wave-lane batches in the queue, as the two-stage queue does.
+	DefaultWaveLane = WaveLaneBuild
 	// DefaultParallelism is how many probes a bisection round builds at once: four probes
 	// split a batch five ways per round, and a probe builds only the failed packages.
 	DefaultParallelism = 4
+)
+
+// WaveLane is what a merge queue does with wave-lane changes (QueueSettings.WaveLane).
+type WaveLane string
+
+// The ways of the wave lane.
+const (
+	// WaveLaneBuild is the two-stage queue: mass rebuilds collect (WaveWait), are merged
+	// together on the head and built aside by the build engine, bisected when red, and the
+	// green ones go back to the queue as one already-built unit, ahead of the next fast-lane
+	// batch: its candidate on the head then rebuilds only what the head changed since.
+	WaveLaneBuild WaveLane = "build"
+	// WaveLaneHandOff leaves mass rebuilds to the next major wave as root updates: the
+	// queue records them handed to the wave and lets go of them.
+	WaveLaneHandOff WaveLane = "hand-off"
 )
 
 // QueueSettings are the merge queue's knobs for one target branch. A zero field means
@@ -94,6 +111,9 @@ type QueueSettings struct {
 	MaxBatches int `json:"max_batches,omitempty"`
 	// WaveWait is how long the oldest wave-lane change waits for others to join its batch.
 	WaveWait Duration `json:"wave_wait,omitempty"`
+	// WaveLane is build (the default: the two-stage queue) or hand-off (to the next major
+	// wave).
+	WaveLane WaveLane `json:"wave_lane,omitempty"`
 	// Parallelism is how many probes a bisection round builds at once; at least 2, because
 	// the first round checks the base and rebuilds the failed packages.
 	Parallelism int `json:"parallelism,omitempty"`
@@ -131,6 +151,9 @@ func (s QueueSettings) withDefaults() QueueSettings {
 	setD(&s.MaxWait, DefaultMaxWait)
 	set(&s.MaxBatches, DefaultMaxBatches)
 	setD(&s.WaveWait, DefaultWaveWait)
+	if s.WaveLane == "" {
+		s.WaveLane = DefaultWaveLane
+	}
 	set(&s.Parallelism, DefaultParallelism)
 	return s
 }
@@ -174,6 +197,9 @@ func (s QueueSettings) Effective() (QueueSettings, error) {
 		if d.v < 0 {
 			add(d.field, strconv.Quote(d.v.String()), "must not be negative")
 		}
+	}
+	if e.WaveLane != WaveLaneBuild && e.WaveLane != WaveLaneHandOff {
+		add("wave_lane", strconv.Quote(string(e.WaveLane)), fmt.Sprintf("must be %s or %s", WaveLaneBuild, WaveLaneHandOff))
 	}
 	for i, l := range e.PriorityLabels {
 		if strings.TrimSpace(l) == "" {

@@ -21,14 +21,16 @@ func TestQueueSettingsDefaults(t *testing.T) {
 	require.Equal(t, policy.Duration(10*time.Hour), d.FastBuildBudget)
 	require.Equal(t, []string{"security"}, d.PriorityLabels)
 	require.Equal(t, policy.Duration(10*time.Minute), d.MaxWait)
+	require.Equal(t, policy.WaveLaneBuild, d.WaveLane)
 	e, err := policy.QueueSettings{}.Effective()
 	require.NoError(t, err)
 	require.Equal(t, d, e)
 
 	var s policy.QueueSettings
-	require.NoError(t, json.Unmarshal([]byte(`{"fast_build_budget": "1d", "max_wait": "90s", "parallelism": 3}`), &s))
+	require.NoError(t, json.Unmarshal([]byte(`{"fast_build_budget": "1d", "max_wait": "90s", "parallelism": 3, "wave_lane": "hand-off"}`), &s))
 	e, err = s.Effective()
 	require.NoError(t, err)
+	require.Equal(t, policy.WaveLaneHandOff, e.WaveLane)
 	require.Equal(t, policy.Duration(24*time.Hour), e.FastBuildBudget)
 	require.Equal(t, 3, e.Parallelism)
 	require.Equal(t, 8, e.MaxBatches)
@@ -38,7 +40,7 @@ func TestQueueSettingsValidate(t *testing.T) {
 	t.Parallel()
 	_, err := policy.QueueSettings{
 		ConsiderStaging: 2000, WindowMin: 10, WindowMax: 4, Parallelism: 1, MaxWait: -1,
-		PriorityLabels: []string{" "},
+		PriorityLabels: []string{" "}, WaveLane: "staging",
 	}.Effective()
 	require.Error(t, err)
 	for _, want := range []string{
@@ -48,6 +50,7 @@ func TestQueueSettingsValidate(t *testing.T) {
 		"parallelism 1: must be at least 2",
 		`max_wait "-1ns": must not be negative`,
 		`priority_labels[0] " ": must name a label`,
+		`wave_lane "staging": must be build or hand-off`,
 	} {
 		require.ErrorContains(t, err, want)
 	}

@@ -187,6 +187,10 @@ const (
 	// failures to be settled as a minor wave's are (issues per root cause, Resolve and
 	// Retry updates, policy's grace) and tags once they are, instead of failing the patch.
 	versionPatchSettle = "patch-settle"
+	// versionQueueWaveLane: a merge queue whose settings build the wave lane (the default)
+	// keeps wave-lane changes instead of handing them to the next major wave: they are
+	// built aside together (a WaveLaneBatch child) and merged as one already-built unit.
+	versionQueueWaveLane = "queue-wave-lane"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

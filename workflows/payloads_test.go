@@ -98,6 +98,7 @@ var workflowShapes = map[string]shape{
 	"SecurityPatch": one[SecurityPatchInput, SecurityPatchResult](),
 	"MergeQueue":    errorOnly[MergeQueueInput](),
 	"QueueIntake":   errorOnly[QueueIntakeInput](),
+	"WaveLaneBatch": errorOnly[WaveLaneBatchInput](),
 }
 
 // updateShapes are the requests and answers of updates.
@@ -120,6 +121,7 @@ var signalShapes = map[string][]reflect.Type{
 	signalRetry:       {typ[RetryRequest]()},
 	signalPause:       {typ[bool]()},
 	SignalPoll:        {nil},
+	SignalWaveBuilt:   {typ[WaveLaneOutcome]()},
 }
 
 // failureDetails are the details activity errors of a type carry.
@@ -146,7 +148,7 @@ func TestPayloadShapesAreToday(t *testing.T) {
 		require.True(t, ok, name)
 		requireSignature(t, name, m.Type, 2, s) // receiver, context
 	}
-	for name, fn := range map[string]any{"MajorWave": MajorWave, "MinorWave": MinorWave, "BuildShard": BuildShard, "BuildSet": BuildSet, "MergeQueue": MergeQueue, "QueueIntake": QueueIntake} {
+	for name, fn := range map[string]any{"MajorWave": MajorWave, "MinorWave": MinorWave, "BuildShard": BuildShard, "BuildSet": BuildSet, "MergeQueue": MergeQueue, "QueueIntake": QueueIntake, "WaveLaneBatch": WaveLaneBatch} {
 		requireSignature(t, name, reflect.TypeOf(fn), 1, workflowShapes[name]) // workflow.Context
 	}
 }

@@ -23,6 +23,9 @@ const (
 	UpdateSubmit = "Submit"
 	// UpdateWithdraw takes a waiting change out of the queue (WithdrawRequest → nothing).
 	UpdateWithdraw = "Withdraw"
+	// SignalWaveBuilt tells a queue how the wave-lane batch it built aside ended
+	// (WaveLaneOutcome, from its WaveLaneBatch child).
+	SignalWaveBuilt = "WaveBuilt"
 )
 
 // retryPause is how long a queue waits before making a batch again after infrastructure
@@ -95,6 +98,18 @@ type QueueState struct {
 	// Building is the batch in progress, for Status.
 	Building *BatchStatus `json:"building,omitempty"`
 	Why      string       `json:"why,omitempty"`
+	// Wave is the wave-lane batch building aside (a WaveLaneBatch child that signals
+	// WaveBuilt when it ends), and WaveReady the wave-lane units built green aside, in
+	// order, each waiting to be merged as one batch ahead of the next fast-lane batch.
+	Wave      *BatchStatus `json:"wave,omitempty"`
+	WaveReady []WaveUnit   `json:"wave_ready,omitempty"`
+}
+
+// WaveUnit is a wave-lane batch that built green aside: its changes go to the branch
+// together, in this order.
+type WaveUnit struct {
+	Key     string         `json:"key"`
+	Changes []QueuedChange `json:"changes"`
 }
 
 // BatchStatus is the batch a queue is building.
@@ -116,9 +131,13 @@ type QueueStatus struct {
 
 // MergeQueue is the long-running merge queue of one collection's branch. Changes arrive
 // by the Submit update (refused when their ref is unknown) and leave by Withdraw. Each is
-// laned by its rebuild set (QueueLane: policy.ChooseLane); the wave lane is handed to the
-// next major wave. policy.CutBatch decides the batches: a priority change alone and first,
-// fast-lane changes by the AIMD window. A batch becomes a candidate commit (the head with
+// laned by its rebuild set (QueueLane: policy.ChooseLane). policy.CutBatch decides the
+// batches: a priority change alone and first, fast-lane changes by the AIMD window. The
+// wave lane (since versionQueueWaveLane, unless the settings hand it off to the next major
+// wave as before) is the two-stage queue: policy.CutWave collects mass rebuilds into one
+// batch, built aside by a WaveLaneBatch child (candidate, build, bisection) while fast-lane
+// batches go on; its green changes come back as one unit that goes next, after priority
+// changes: its candidate on the head then rebuilds only what the head changed since. A batch becomes a candidate commit (the head with
 // the batch merged), whose rebuild set is built by the build engine (a BuildSet child over
 // a build round of its own); green, the branch is fast-forwarded to exactly that commit;
 // red, a failure-targeted bisection (policy.Bisection) builds only the failed packages at
@@ -143,21 +162,61 @@ type mergeQueue struct {
 	mu       workflow.Mutex
 	arrived  bool // a change arrived since the last batch decision
 	ready    bool // setup finished: handlers may act
+	// waveLane is what QueueLane is told to do with wave-lane changes: "" (hand them off,
+	// before versionQueueWaveLane) or the settings' way.
+	waveLane policy.WaveLane
+	// waves receives the WaveBuilt signals of wave-lane batches built aside.
+	waves workflow.ReceiveChannel
+	// aside: this is a WaveLaneBatch, whose green batch is not merged but comes back as
+	// built (into built).
+	aside bool
+	built []QueuedChange
 }
 
-func (q *mergeQueue) setup(ctx workflow.Context) error {
+// buildsWaves says whether the queue builds its wave lane itself.
+func (q *mergeQueue) buildsWaves() bool { return q.waveLane == policy.WaveLaneBuild }
+
+// effectiveSettings decodes the queue's settings (policy.QueueSettings as JSON), with
+// their defaults, and validates them.
+func effectiveSettings(raw json.RawMessage) (policy.QueueSettings, error) {
 	var s policy.QueueSettings
-	if len(q.in.Settings) > 0 && string(q.in.Settings) != "null" {
-		if err := json.Unmarshal(q.in.Settings, &s); err != nil {
-			return temporal.NewNonRetryableApplicationError("queue settings: "+err.Error(), wire.ErrInvalidInput, nil)
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return s, temporal.NewNonRetryableApplicationError("queue settings: "+err.Error(), wire.ErrInvalidInput, nil)
 		}
 	}
 	eff, err := s.Effective()
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(err.Error(), wire.ErrInvalidInput, nil)
+		return s, temporal.NewNonRetryableApplicationError(err.Error(), wire.ErrInvalidInput, nil)
+	}
+	return eff, nil
+}
+
+// loadSystem reads the queue's collection: its main branch when the queue names none, and
+// the system it builds.
+func (q *mergeQueue) loadSystem(ctx workflow.Context) error {
+	var col wire.Collection
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityLoadCollection, q.in.Collection).Get(ctx, &col); err != nil {
+		return refusal(err)
+	}
+	if q.in.Branch == "" {
+		q.in.Branch = col.MainBranch
+	}
+	if len(col.Systems) == 0 {
+		return temporal.NewNonRetryableApplicationError("collection "+col.Name+" has no systems", wire.ErrInvalidInput, nil)
+	}
+	q.system = col.Systems[0] // one system for now: the others are left for later
+	return nil
+}
+
+func (q *mergeQueue) setup(ctx workflow.Context) error {
+	eff, err := effectiveSettings(q.in.Settings)
+	if err != nil {
+		return err
 	}
 	q.settings, q.limits = eff, q.in.Limits.withDefaults()
 	q.mu = workflow.NewMutex(ctx)
+	q.waves = workflow.GetSignalChannel(ctx, SignalWaveBuilt)
 	if q.in.State != nil {
 		q.st = *q.in.State
 	} else {
@@ -190,17 +249,12 @@ func (q *mergeQueue) setup(ctx workflow.Context) error {
 	}
 	// Handlers are registered first, so that an update arriving with the start is not
 	// refused; they wait for what follows (the collection's branch and system).
-	var col wire.Collection
-	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityLoadCollection, q.in.Collection).Get(ctx, &col); err != nil {
-		return refusal(err)
+	if err := q.loadSystem(ctx); err != nil {
+		return err
 	}
-	if q.in.Branch == "" {
-		q.in.Branch = col.MainBranch
+	if workflow.GetVersion(ctx, versionQueueWaveLane, workflow.DefaultVersion, 1) == 1 {
+		q.waveLane = q.settings.WaveLane
 	}
-	if len(col.Systems) == 0 {
-		return temporal.NewNonRetryableApplicationError("collection "+col.Name+" has no systems", wire.ErrInvalidInput, nil)
-	}
-	q.system = col.Systems[0] // one system for now: the others are left for later
 	q.ready = true
 	return workflow.UpsertTypedSearchAttributes(ctx, SearchCollection.ValueSet(q.in.Collection), SearchPhase.ValueSet("waiting"))
 }
@@ -261,6 +315,9 @@ func (q *mergeQueue) run(ctx workflow.Context) error {
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
 			}
+			// A wave-lane batch that ended now is taken into the state carried over: its
+			// signal would be lost with this run.
+			q.receiveWaves(ctx)
 			next := q.in
 			st := q.st
 			next.State = &st
@@ -270,6 +327,7 @@ func (q *mergeQueue) run(ctx workflow.Context) error {
 			return err
 		}
 		q.arrived = false
+		q.receiveWaves(ctx)
 		if err := q.lane(ctx); err != nil {
 			q.mu.Unlock()
 			return err
@@ -278,27 +336,45 @@ func (q *mergeQueue) run(ctx workflow.Context) error {
 		for _, c := range q.st.Waiting {
 			queued = append(queued, policy.Queued{ID: strconv.FormatInt(c.ID, 10), Lane: c.Lane, Submitted: c.Submitted})
 		}
+		var waveUntil time.Time
+		if q.buildsWaves() {
+			waveUntil = q.cutWave(ctx, queued)
+		}
 		d := policy.CutBatch(queued, q.st.Window, 0, workflow.Now(ctx), q.settings)
 		q.st.Why = d.Reason
+		lane := d.Lane
 		var batch []QueuedChange
-		for _, id := range d.Changes {
-			i := slices.IndexFunc(q.st.Waiting, func(c QueuedChange) bool { return strconv.FormatInt(c.ID, 10) == id })
-			batch = append(batch, q.st.Waiting[i])
-			q.st.Waiting = slices.Delete(q.st.Waiting, i, i+1)
+		if len(q.st.WaveReady) > 0 && d.Lane != policy.LanePriority {
+			// A wave-lane unit built aside goes before the next fast-lane batch: it waited
+			// hours for its first stage already, and its second rebuilds little.
+			unit := q.st.WaveReady[0]
+			q.st.WaveReady = q.st.WaveReady[1:]
+			lane, batch = policy.LaneWave, unit.Changes
+			q.st.Why = fmt.Sprintf("%d wave-lane %s built aside in %s, merged as one unit", len(batch), plural(len(batch), "change", "changes"), unit.Key)
+		} else {
+			for _, id := range d.Changes {
+				i := slices.IndexFunc(q.st.Waiting, func(c QueuedChange) bool { return strconv.FormatInt(c.ID, 10) == id })
+				batch = append(batch, q.st.Waiting[i])
+				q.st.Waiting = slices.Delete(q.st.Waiting, i, i+1)
+			}
 		}
 		q.mu.Unlock()
 		if len(batch) == 0 {
-			wake := func() bool { return q.arrived }
-			if d.Until.IsZero() {
+			wake := func() bool { return q.arrived || q.waves.Len() > 0 }
+			until := d.Until
+			if until.IsZero() || (!waveUntil.IsZero() && waveUntil.Before(until)) {
+				until = waveUntil
+			}
+			if until.IsZero() {
 				if err := workflow.Await(ctx, wake); err != nil {
 					return err
 				}
-			} else if _, err := workflow.AwaitWithTimeout(ctx, d.Until.Sub(workflow.Now(ctx)), wake); err != nil {
+			} else if _, err := workflow.AwaitWithTimeout(ctx, until.Sub(workflow.Now(ctx)), wake); err != nil {
 				return err
 			}
 			continue
 		}
-		requeue, err := q.runBatch(ctx, d.Lane, batch)
+		requeue, err := q.runBatch(ctx, lane, batch)
 		if err != nil {
 			if temporal.IsCanceledError(err) || ctx.Err() != nil {
 				return err
@@ -327,8 +403,8 @@ func (q *mergeQueue) run(ctx workflow.Context) error {
 }
 
 // lane asks for the lane of every change not laned yet (holding the mutex): wave-lane
-// changes are handed to the next major wave and leave the queue, and a change that does
-// not merge onto the head is ejected.
+// changes stay for the wave lane, or are handed to the next major wave and leave the queue
+// when it does not build them, and a change that does not merge onto the head is ejected.
 func (q *mergeQueue) lane(ctx workflow.Context) error {
 	for i := 0; i < len(q.st.Waiting); {
 		c := q.st.Waiting[i]
@@ -339,6 +415,7 @@ func (q *mergeQueue) lane(ctx workflow.Context) error {
 		var res wire.QueueLaneResult
 		err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueLane, wire.QueueLaneInput{
 			Collection: q.in.Collection, Branch: q.in.Branch, ID: c.ID, Commit: c.Commit, Labels: c.Labels, Settings: q.in.Settings,
+			WaveLane: q.waveLane,
 		}).Get(ctx, &res)
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) && app.Type() == wire.ErrEvaluationFailed {
@@ -356,7 +433,7 @@ func (q *mergeQueue) lane(ctx workflow.Context) error {
 			}
 			q.st.Ejected++
 			q.st.Waiting = slices.Delete(q.st.Waiting, i, i+1)
-		case res.Lane == policy.LaneWave:
+		case res.Lane == policy.LaneWave && !q.buildsWaves():
 			q.st.Handed++
 			q.st.Waiting = slices.Delete(q.st.Waiting, i, i+1)
 		default:
@@ -441,8 +518,17 @@ func ids(changes []QueuedChange) []int64 {
 // to put back at the front of the queue.
 func (q *mergeQueue) runBatch(ctx workflow.Context, lane policy.Lane, batch []QueuedChange) ([]QueuedChange, error) {
 	q.st.Batches++
-	key := batchKey(ctx, q.st.Batches)
-	buildKey := QueueWorkflowID(q.in.Collection, q.in.Branch) + "/" + key
+	return q.buildBatch(ctx, batchKey(ctx, q.st.Batches), lane, batch)
+}
+
+// batchBuildKey names a batch's records and build children.
+func (q *mergeQueue) batchBuildKey(key string) string {
+	return QueueWorkflowID(q.in.Collection, q.in.Branch) + "/" + key
+}
+
+// buildBatch builds the batch named key: runBatch's work, also a WaveLaneBatch's.
+func (q *mergeQueue) buildBatch(ctx workflow.Context, key string, lane policy.Lane, batch []QueuedChange) ([]QueuedChange, error) {
+	buildKey := q.batchBuildKey(key)
 	q.st.Building = &BatchStatus{Key: key, Lane: lane, Changes: ids(batch), Phase: "building"}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, SearchPhase.ValueSet("building"))
 
@@ -481,13 +567,24 @@ func (q *mergeQueue) runBatch(ctx workflow.Context, lane policy.Lane, batch []Qu
 	if len(res.failed) == 0 {
 		return q.merge(ctx, batchID, res.layout.MinorWaveID, batch, cand, fmt.Sprintf("%s built green (%d packages)", short(cand.Commit), res.layout.Packages))
 	}
-	q.st.Window = q.st.Window.Red(q.settings)
+	if lane != policy.LaneWave {
+		// The AIMD window sizes fast-lane batches: a mass rebuild's failure says nothing of
+		// theirs.
+		q.st.Window = q.st.Window.Red(q.settings)
+	}
 	return q.bisect(ctx, batchID, key, buildKey, batch, cand, res)
 }
 
 // merge fast-forwards the branch to the tested candidate and records the batch merged; a
-// branch that moved meanwhile sends the batch back to the queue, to be made again on it.
+// branch that moved meanwhile sends the batch back to the queue, to be made again on it. A
+// wave-lane batch built aside is not merged: it is recorded built and its changes go back
+// to the queue as one unit (q.built).
 func (q *mergeQueue) merge(ctx workflow.Context, batchID, minorWaveID int64, batch []QueuedChange, cand wire.QueueCandidateResult, why string) ([]QueuedChange, error) {
+	if q.aside {
+		q.built = batch
+		return nil, q.finish(ctx, wire.QueueFinishInput{BatchID: batchID, MinorWaveID: minorWaveID, System: q.system, State: "built",
+			Built: ids(batch), Reason: fmt.Sprintf("%s; merged later as one unit on %s", why, q.in.Branch)})
+	}
 	q.st.Building.Phase = "merging"
 	err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityQueueFastForward, wire.QueueFastForwardInput{
 		Collection: q.in.Collection, Branch: q.in.Branch, Commit: cand.Commit, Expect: cand.Base}).Get(ctx, nil)
@@ -500,7 +597,9 @@ func (q *mergeQueue) merge(ctx workflow.Context, batchID, minorWaveID int64, bat
 	}
 	q.st.Head = cand.Commit
 	q.st.Merged += len(batch)
-	q.st.Window = q.st.Window.Green(q.settings)
+	if q.st.Building.Lane != policy.LaneWave {
+		q.st.Window = q.st.Window.Green(q.settings)
+	}
 	return nil, q.finish(ctx, wire.QueueFinishInput{BatchID: batchID, MinorWaveID: minorWaveID, System: q.system, State: "merged",
 		Merged: ids(batch), Reason: fmt.Sprintf("%s; %s fast-forwarded to it", why, q.in.Branch)})
 }

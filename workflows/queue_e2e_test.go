@@ -36,11 +36,18 @@ func (s *stack) startQueue(settings string) string {
 // startQueueOn starts the merge queue of a branch of the demo with settings (JSON).
 func (s *stack) startQueueOn(branch, settings string) string {
 	s.t.Helper()
+	return s.startQueueWith(branch, settings, s.limits)
+}
+
+// startQueueWith starts the merge queue of a branch of the demo with settings (JSON) and
+// limits.
+func (s *stack) startQueueWith(branch, settings string, limits workflows.Limits) string {
+	s.t.Helper()
 	// The queue never ends: each test has its own, on the Temporal server the package's
 	// tests share, and stops it when it is done.
 	id := workflows.QueueWorkflowID("demo", branch) + "/" + s.t.Name()
 	_, err := s.c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.MergeQueue,
-		workflows.MergeQueueInput{Collection: "demo", Branch: branch, Settings: json.RawMessage(settings), Limits: s.limits})
+		workflows.MergeQueueInput{Collection: "demo", Branch: branch, Settings: json.RawMessage(settings), Limits: limits})
 	require.NoError(s.t, err)
 	s.t.Cleanup(func() { _ = s.c.TerminateWorkflow(context.Background(), id, "", "test over") })
 	return id
@@ -186,12 +193,12 @@ func TestQueueEjectsCulpritEndToEnd(t *testing.T) {
 
 // TestQueueLanesEndToEnd: an unknown ref is refused before anything is recorded; a mass
 // rebuild (libcore 2 rc1: 39 rebuilds, over this queue's mass_rebuild of 30) is handed to
-// the next major wave; a security fix bypasses the batching a small change waits in, and
+// the next major wave (this queue's wave_lane is hand-off); a security fix bypasses the batching a small change waits in, and
 // merges alone; the small change can then be withdrawn.
 func TestQueueLanesEndToEnd(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
-	id := s.startQueue(`{"window_start": 8, "max_wait": "1h", "consider_staging": 20, "mass_rebuild": 30}`)
+	id := s.startQueue(`{"window_start": 8, "max_wait": "1h", "consider_staging": 20, "mass_rebuild": 30, "wave_lane": "hand-off"}`)
 
 	_, err := s.submit(id, workflows.SubmitRequest{Ref: "change/does-not-exist"})
 	require.ErrorContains(t, err, `ref "change/does-not-exist" not found`)
@@ -459,4 +466,104 @@ func TestQueueRecordsFlakyFailuresPerPackage(t *testing.T) {
 	}
 	require.Equal(t, red.ID, f.LastBatch, "recorded with the red batch")
 	require.Contains(t, red.Reason, "flaky")
+}
+
+// TestQueueWaveLaneEndToEnd: the two-stage wave lane. libcore 2 rc1 (39 rebuilds) and
+// libcrypto 3 (which breaks pkgtool) are mass rebuilds for this queue; they collect (10 s) into
+// one wave-lane batch built aside by a WaveLaneBatch child, held on libcore's build until
+// calc's fix, a small change submitted after them, has merged: the fast lane does not wait
+// for the wave lane. The aside batch is red; its bisection ejects libcrypto 3 with
+// pkgtool's failure; libcore 2 rc1 builds green aside on its own and comes back as one
+// unit, merged by a batch of its own on top of calc's fix: main ends at exactly that
+// candidate, which built green.
+func TestQueueWaveLaneEndToEnd(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	release := make(chan struct{})
+	s.acts.Builder = gatedBuilder{inner: s.acts.Builder, gate: "libcore-2.0.0-rc1", open: release}
+	// The queue continues as new every 60 events: it does while the wave-lane batch builds
+	// aside, whose outcome reaches the run that is current then.
+	limits := s.limits
+	limits.WaveHistoryEvents = 60
+	id := s.startQueueWith(demo.MainBranch, `{"window_start": 8, "max_wait": "1s", "consider_staging": 5, "mass_rebuild": 5, "wave_wait": "10s"}`, limits)
+	firstRun := s.queueRun(id)
+
+	rc1, err := s.submit(id, workflows.SubmitRequest{Ref: demo.UpdateLibcore2RC1, Title: "libcore 2 rc1"})
+	require.NoError(t, err)
+	crypto, err := s.submit(id, workflows.SubmitRequest{Ref: demo.UpdateLibcrypto3, Title: "libcrypto 3"})
+	require.NoError(t, err)
+	cs := s.waitChanges("both mass rebuilds batched aside", func(m map[int64]store.QueueChange) bool {
+		return m[rc1.ID].State == store.QueueBatched && m[crypto.ID].State == store.QueueBatched
+	})
+	require.Equal(t, "wave", cs[rc1.ID].Lane, cs[rc1.ID].LaneReason)
+	require.Equal(t, "wave", cs[crypto.ID].Lane, cs[crypto.ID].LaneReason)
+
+	calc, err := s.submit(id, workflows.SubmitRequest{Ref: demo.FixCalcPrecision, Title: "calc: print 3 decimals"})
+	require.NoError(t, err)
+	cs = s.waitChanges("calc's fix merged while the wave lane builds", func(m map[int64]store.QueueChange) bool {
+		return m[calc.ID].State == store.QueueMerged
+	})
+	require.Equal(t, "fast", cs[calc.ID].Lane)
+	require.Equal(t, store.QueueBatched, cs[rc1.ID].State, "the wave-lane batch is still building aside")
+	v, err := s.c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+	require.NoError(t, err)
+	var st workflows.QueueStatus
+	require.NoError(t, v.Get(&st))
+	require.NotNil(t, st.Wave)
+	require.Equal(t, []int64{rc1.ID, crypto.ID}, st.Wave.Changes)
+	require.Zero(t, st.Handed)
+	require.NotEqual(t, firstRun, s.queueRun(id), "the queue continued as new while the wave lane builds")
+	afterCalc := s.remoteHead(demo.MainBranch)
+	close(release)
+
+	cs = s.waitChanges("the mass rebuilds merged or ejected", func(m map[int64]store.QueueChange) bool {
+		return m[rc1.ID].State == store.QueueMerged && m[crypto.ID].State == store.QueueEjected
+	})
+	require.Contains(t, cs[crypto.ID].Reason, "breaks pkgtool")
+	require.NotNil(t, cs[rc1.ID].BuiltAt)
+	require.True(t, cs[rc1.ID].BuiltAt.Before(*cs[rc1.ID].MergedAt), "built aside before it merged")
+
+	batches, err := s.st.QueueBatches(ctx, "demo", demo.MainBranch)
+	require.NoError(t, err)
+	var lanes, states []string
+	for _, b := range batches {
+		lanes, states = append(lanes, b.Lane), append(states, b.State)
+	}
+	require.Equal(t, []string{"wave", "fast", "wave", "wave"}, lanes, "states %v", states)
+	require.Equal(t, []string{"failed", "merged", "built", "merged"}, states)
+	red, calcBatch, aside, unit := batches[0], batches[1], batches[2], batches[3]
+	require.Equal(t, []int64{rc1.ID, crypto.ID}, red.Members)
+	require.Equal(t, []int64{calc.ID}, calcBatch.Members)
+	require.Equal(t, []int64{rc1.ID}, aside.Members)
+	require.Equal(t, []int64{rc1.ID}, unit.Members)
+	require.Equal(t, calcBatch.CandidateCommit, afterCalc)
+	require.Equal(t, afterCalc, unit.BaseCommit, "the unit's second stage is on the head calc's fix moved to")
+	require.Equal(t, unit.CandidateCommit, s.remoteHead(demo.MainBranch))
+	fails, err := s.st.RoundFailures(ctx, unit.MinorWaveID, "x86_64-linux")
+	require.NoError(t, err)
+	require.Empty(t, fails)
+	probes, err := s.st.QueueProbes(ctx, red.ID)
+	require.NoError(t, err)
+	require.NotEmpty(t, probes)
+	for _, p := range probes {
+		require.Equal(t, []string{"pkgtool"}, p.Packages, "probe %s %d builds only the failed package", p.Kind, p.Prefix)
+	}
+
+	v, err = s.c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
+	require.NoError(t, err)
+	st = workflows.QueueStatus{}
+	require.NoError(t, v.Get(&st))
+	require.Nil(t, st.Wave)
+	require.Empty(t, st.WaveReady)
+	require.Equal(t, 2, st.Merged)
+	require.Equal(t, 1, st.Ejected)
+	recordHistories(t, s.c, id)
+}
+
+// queueRun is the run ID of a queue's current run.
+func (s *stack) queueRun(id string) string {
+	s.t.Helper()
+	d, err := s.c.DescribeWorkflowExecution(context.Background(), id, "")
+	require.NoError(s.t, err)
+	return d.WorkflowExecutionInfo.Execution.RunId
 }

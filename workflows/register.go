@@ -10,5 +10,6 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(BuildSet)
 	r.RegisterWorkflow(SecurityPatch)
 	r.RegisterWorkflow(MergeQueue)
+	r.RegisterWorkflow(WaveLaneBatch)
 	r.RegisterWorkflow(QueueIntake)
 }

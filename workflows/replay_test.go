@@ -141,6 +141,30 @@ var requiredHistories = []struct {
 	{"queue-intake/demo~queue~main~TestQueuePullRequestsEndToEnd~intake.json",
 		[]string{"QueueSubmitPull", `"key":"pull:crestwaves/demo#1@`, `"key":"pull:crestwaves/demo#2@`, `/main","pull":`, "QueueReport"}},
 
+	// queue-hand-off: a merge queue from before versionQueueWaveLane hands its mass rebuild
+	// to the next major wave. TestQueueLanesEndToEnd (recorded while the queue runs).
+	{"queue-hand-off/demo~queue~main~TestQueueLanesEndToEnd.json", []string{`"lane":"wave"`, `"wave_wait":"1s"`, `"labels":["security"]`, "Withdraw"}},
+	{"queue-hand-off/demo~queue~main~batch-01a23357-1.json", []string{completed}},
+	// queue-wave-lane: the two-stage wave lane. TestQueueWaveLaneEndToEnd: two mass
+	// rebuilds built aside (red: libcrypto 3 ejected) while calc's fix merges and the queue
+	// continues as new carrying the batch aside (run 2); both outcomes are signalled to run
+	// 3, which builds libcore 2 rc1 aside again and merges it as one unit.
+	{"queue-wave-lane/demo~queue~main~TestQueueWaveLaneEndToEnd@run1.json",
+		[]string{versionMarker("queue-wave-lane"), `"wave_lane":"build"`, "WaveLaneBatch", continued}},
+	{"queue-wave-lane/demo~queue~main~TestQueueWaveLaneEndToEnd@run2.json", []string{`"wave":{"key":"batch-`, `"phase":"building aside"`, continued}},
+	{"queue-wave-lane/demo~queue~main~TestQueueWaveLaneEndToEnd@run3.json",
+		[]string{"WaveBuilt", `"requeue":[{"id":1`, `"built":[{"id":1`, "merged as one unit", `"state":"merged"`, continued}},
+	{"queue-wave-lane/demo~queue~main~TestQueueWaveLaneEndToEnd@run4.json", []string{`"wave_wait":"10s"`}},
+	{"queue-wave-lane/demo~queue~main~batch-01a2335e-1~aside.json", []string{"breaks pkgtool", "WaveBuilt", completed}},
+	{"queue-wave-lane/demo~queue~main~batch-01a2335e-1.json", []string{completed}},
+	{"queue-wave-lane/demo~queue~main~batch-01a2335e-1~probe-r1-base-0.json", []string{completed}},
+	{"queue-wave-lane/demo~queue~main~batch-01a2335e-1~probe-r1-prefix-1.json", []string{completed}},
+	{"queue-wave-lane/demo~queue~main~batch-01a2335e-1~probe-r1-rebuild-2.json", []string{completed}},
+	{"queue-wave-lane/demo~queue~main~batch-01a2335e-2.json", []string{completed}},
+	{"queue-wave-lane/demo~queue~main~batch-01a2335e-3~aside.json", []string{`"state":"built"`, "WaveBuilt", completed}},
+	{"queue-wave-lane/demo~queue~main~batch-01a2335e-3.json", []string{completed}},
+	{"queue-wave-lane/demo~queue~main~batch-01a2335e-4.json", []string{completed}},
+
 	// batched-takes: a BuildSet takes once for every build that finished. TestMajorWaveEndToEnd.
 	{"batched-takes/demo~wave-1.json", []string{completed}},
 	{"batched-takes/demo~wave-1-1.json", nil},

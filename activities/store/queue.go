@@ -279,11 +279,14 @@ type Ejection struct {
 // BatchOutcome is how a batch ended: its members merged, ejected or back in the queue.
 type BatchOutcome struct {
 	BatchID  int64
-	State    string // merged, failed or conflict
+	State    string // merged, failed, conflict or built
 	Reason   string
 	Merged   []int64
 	Ejected  []Ejection
 	Requeued []int64
+	// Built are the changes of a wave-lane batch built green aside (the first stage of the
+	// two-stage queue): queued again with their build time, to be merged as one unit.
+	Built []int64
 	// Flaky are the candidate's failures that passed on a rebuild of the same derivation,
 	// recorded per package (flaky_failures) with the batch.
 	Flaky []FlakyFailure
@@ -324,6 +327,10 @@ func (s *Store) FinishBatch(ctx context.Context, o BatchOutcome) error {
 				ON CONFLICT DO NOTHING`, o.BatchID, f.System, f.Package, f.LogTail); err != nil {
 				return err
 			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE queue_changes SET state = 'queued', reason = $2, built_at = now(), updated_at = now()
+			WHERE id = ANY($1) AND state = 'batched'`, o.Built, "built aside, queued as one unit: "+o.Reason); err != nil {
+			return err
 		}
 		_, err := tx.Exec(ctx, `UPDATE queue_changes SET state = 'queued', reason = $2, updated_at = now()
 			WHERE id = ANY($1) AND state = 'batched'`, o.Requeued, "back in the queue: "+o.Reason)

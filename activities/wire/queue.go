@@ -96,6 +96,9 @@ type QueueLaneInput struct {
 	Labels     []string `json:"labels,omitempty"`
 	// Settings are the queue's (policy.QueueSettings as JSON).
 	Settings json.RawMessage `json:"settings,omitempty"`
+	// WaveLane is what the queue does with a wave-lane change (policy.WaveLane); "" is
+	// hand-off, what queues did before the two-stage wave lane.
+	WaveLane policy.WaveLane `json:"wave_lane,omitempty"`
 }
 
 // QueueLaneResult is the lane policy chose, or Conflict when the change does not merge
@@ -206,6 +209,9 @@ type QueueFinishInput struct {
 	Merged      []int64         `json:"merged,omitempty"`
 	Ejected     []QueueEjection `json:"ejected,omitempty"`
 	Requeued    []int64         `json:"requeued,omitempty"`
+	// Built are the changes of a wave-lane batch built green aside: back in the queue as
+	// one already-built unit (state built of the batch).
+	Built []int64 `json:"built,omitempty"`
 	// Flaky are the candidate's failed packages that passed on a rebuild (the bisection's
 	// verdict), recorded per package; their logs are the candidate build's
 	// (MinorWaveID, System).

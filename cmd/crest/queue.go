@@ -186,6 +186,12 @@ func newQueueStatusCmd(a *app) *cobra.Command {
 				}
 				fmt.Fprintln(out)
 			}
+			if b := st.Wave; b != nil {
+				fmt.Fprintf(out, "%s: wave lane, changes %v, %s\n", b.Key, b.Changes, b.Phase)
+			}
+			for _, u := range st.WaveReady {
+				fmt.Fprintf(out, "%s: wave lane, changes %v, built aside: merged as one unit next\n", u.Key, u.ChangeIDs())
+			}
 			fmt.Fprintf(out, "why: %s\n", dash(st.Why))
 			w := newTable(out, "ID\tLANE\tREF\tSUBMITTED")
 			for _, c := range st.Waiting {
