@@ -249,3 +249,11 @@ func TestQueueProperties(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildPriority(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, 1, policy.BuildPriority(policy.LanePriority, false), "security fixes first")
+	require.Equal(t, 3, policy.BuildPriority(policy.LaneFast, false))
+	require.Equal(t, 3, policy.BuildPriority(policy.LaneWave, false), "a wave-lane unit's second stage")
+	require.Equal(t, 5, policy.BuildPriority(policy.LaneWave, true), "built aside: last")
+}

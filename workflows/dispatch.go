@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/crestwaves/crest/activities/wire"
@@ -20,6 +21,11 @@ type BuildSetInput struct {
 	Paused    bool   `json:"paused,omitempty"`
 	// Resume carries the counts across continue-as-new.
 	Resume *BuildSetResult `json:"resume,omitempty"`
+	// Priority orders its build slots against other rounds' on the builders' queue
+	// (Temporal's priority key, policy.BuildPriority: 1 first, 5 last; 0 the default, 3).
+	// A slot holds its builder until it yields, so a higher priority takes effect within
+	// Limits.SlotYield, or 30 s for an idle slot.
+	Priority int `json:"priority,omitempty"`
 }
 
 // BuildSetResult tallies a round: counts only, whatever its size (the packages are in
@@ -166,6 +172,9 @@ func buildSetInSlots(ctx workflow.Context, in BuildSetInput, limits Limits, out 
 	sel.AddReceive(pauses, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &paused) })
 	sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); cancelled = true })
 	slotCtx := slotting(ctx, limits, in.System)
+	if in.Priority > 0 {
+		slotCtx = workflow.WithPriority(slotCtx, temporal.Priority{PriorityKey: in.Priority})
+	}
 	for {
 		for paused && !cancelled {
 			sel.Select(ctx)

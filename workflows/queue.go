@@ -472,10 +472,14 @@ func (q *mergeQueue) build(ctx workflow.Context, in wire.QueueBuildInput) (built
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: in.Key, ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_TERMINATE,
 		})
+		priority := 0 // before versionQueueWaveLane
+		if q.waveLane != "" {
+			priority = policy.BuildPriority(q.building(), q.aside)
+		}
 		err := workflow.ExecuteChildWorkflow(cctx, BuildSet, BuildSetInput{
 			RoundInput: wire.RoundInput{WaveID: out.layout.WaveID, MinorWaveID: out.layout.MinorWaveID, System: q.system,
 				EvaluationID: ev.EvaluationID, Dispatch: true},
-			Collection: q.in.Collection, KeyPrefix: in.Key, Limits: q.limits,
+			Collection: q.in.Collection, KeyPrefix: in.Key, Limits: q.limits, Priority: priority,
 		}).Get(ctx, nil)
 		if err != nil {
 			return out, err
@@ -485,6 +489,14 @@ func (q *mergeQueue) build(ctx workflow.Context, in wire.QueueBuildInput) (built
 		BatchID: in.BatchID, MinorWaveID: out.layout.MinorWaveID, System: q.system, Probe: in.Probe, Commit: in.Commit,
 	}).Get(ctx, &out.failed)
 	return out, err
+}
+
+// building is the lane of the batch in progress.
+func (q *mergeQueue) building() policy.Lane {
+	if q.st.Building == nil {
+		return ""
+	}
+	return q.st.Building.Lane
 }
 
 // candidate makes the commit of base with changes merged in order.

@@ -481,6 +481,7 @@ func TestQueueWaveLaneEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	release := make(chan struct{})
 	s.acts.Builder = gatedBuilder{inner: s.acts.Builder, gate: "libcore-2.0.0-rc1", open: release}
+	s.acts.Host = "builder-1" // builds say how many derivations Nix built for them
 	// The queue continues as new every 60 events: it does while the wave-lane batch builds
 	// aside, whose outcome reaches the run that is current then.
 	limits := s.limits
@@ -548,6 +549,16 @@ func TestQueueWaveLaneEndToEnd(t *testing.T) {
 	for _, p := range probes {
 		require.Equal(t, []string{"pkgtool"}, p.Packages, "probe %s %d builds only the failed package", p.Kind, p.Prefix)
 	}
+
+	// Builds that Nix answered from the store (the unit's second stage, after its first
+	// stage built the same derivations; here also whatever an earlier test built) are
+	// counted as cache hits, apart from the builds performed.
+	stats, err := s.st.QueueStatsOf(ctx, "demo", demo.MainBranch)
+	require.NoError(t, err)
+	require.Positive(t, stats.CacheHits)
+	require.Less(t, stats.PerformedPerMerged, stats.BuildsPerMerged)
+	t.Logf("queue stats: builds %d, cache hits %d, builds per merged %.2f, performed per merged %.2f",
+		stats.Builds, stats.CacheHits, stats.BuildsPerMerged, stats.PerformedPerMerged)
 
 	v, err = s.c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
 	require.NoError(t, err)

@@ -103,7 +103,7 @@ func (q *mergeQueue) receiveWaves(ctx workflow.Context) {
 // never fails for infrastructure trouble: its changes then go back to the wave lane after
 // a pause.
 func WaveLaneBatch(ctx workflow.Context, in WaveLaneBatchInput) error {
-	q := &mergeQueue{in: in.Queue, aside: true}
+	q := &mergeQueue{in: in.Queue, aside: true, waveLane: policy.WaveLaneBuild}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (QueueStatus, error) {
 		return QueueStatus{Collection: q.in.Collection, Branch: q.in.Branch, QueueState: q.st}, nil
 	}); err != nil {

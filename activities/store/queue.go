@@ -446,6 +446,11 @@ type QueueStats struct {
 	BuildsPerMerged float64 `json:"builds_per_merged"`
 	// ProbeCost is probe builds over candidate builds.
 	ProbeCost float64 `json:"probe_cost"`
+	// CacheHits are the builds that Nix answered from the store or the cache without
+	// building a derivation (builds.built = 0): a wave-lane unit's second stage is mostly
+	// these. PerformedPerMerged is BuildsPerMerged without them.
+	CacheHits          int     `json:"cache_hits"`
+	PerformedPerMerged float64 `json:"performed_per_merged"`
 	// Flaky lists the packages whose failures passed on a rebuild, most often first.
 	Flaky []FlakyPackage `json:"flaky,omitempty"`
 }
@@ -495,8 +500,10 @@ func (s *Store) QueueStatsOf(ctx context.Context, collection, branch string) (Qu
 			WHERE c.name = $1 AND ($2 = '' OR b.branch = $2))
 		SELECT
 			(SELECT count(*) FROM builds WHERE minor_wave_id IN (SELECT minor_wave_id FROM queue))::int,
-			(SELECT count(*) FROM builds WHERE minor_wave_id IN (SELECT p.minor_wave_id FROM queue_probes p WHERE p.batch_id IN (SELECT id FROM queue)))::int`,
-		collection, branch).Scan(&out.CandidateBuilds, &out.ProbeBuilds)
+			(SELECT count(*) FROM builds WHERE minor_wave_id IN (SELECT p.minor_wave_id FROM queue_probes p WHERE p.batch_id IN (SELECT id FROM queue)))::int,
+			(SELECT count(*) FROM builds WHERE built = 0 AND minor_wave_id IN (SELECT minor_wave_id FROM queue
+				UNION ALL SELECT p.minor_wave_id FROM queue_probes p WHERE p.batch_id IN (SELECT id FROM queue)))::int`,
+		collection, branch).Scan(&out.CandidateBuilds, &out.ProbeBuilds, &out.CacheHits)
 	if err != nil {
 		return out, fmt.Errorf("queue stats: %w", err)
 	}
@@ -516,6 +523,7 @@ func (s *Store) QueueStatsOf(ctx context.Context, collection, branch string) (Qu
 	out.Builds = out.CandidateBuilds + out.ProbeBuilds
 	if out.OwnRebuilds > 0 {
 		out.BuildsPerMerged = float64(out.Builds) / float64(out.OwnRebuilds)
+		out.PerformedPerMerged = float64(out.Builds-out.CacheHits) / float64(out.OwnRebuilds)
 	}
 	if out.CandidateBuilds > 0 {
 		out.ProbeCost = float64(out.ProbeBuilds) / float64(out.CandidateBuilds)

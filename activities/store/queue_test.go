@@ -86,6 +86,19 @@ func TestQueueBatchLifecycle(t *testing.T) {
 	require.Len(t, stats.Lanes, 1)
 	require.Equal(t, 3, stats.OwnRebuilds)
 
+	// A wave-lane batch built green aside: its change is queued again, with its build time.
+	aside, err := st.StartBatch(ctx, "demo", store.QueueBatch{Key: "demo/main/batch-2", Branch: "main", Lane: "wave", Members: ids[2:]})
+	require.NoError(t, err)
+	require.NoError(t, st.FinishBatch(ctx, store.BatchOutcome{BatchID: aside.ID, State: "built", Reason: "green", Built: ids[2:]}))
+	built, err := st.QueueChange(ctx, ids[2])
+	require.NoError(t, err)
+	require.Equal(t, store.QueueQueued, built.State)
+	require.NotNil(t, built.BuiltAt)
+	require.Contains(t, built.Reason, "built aside, queued as one unit")
+	batches, err := st.QueueBatches(ctx, "demo", "main")
+	require.NoError(t, err)
+	require.Equal(t, "built", batches[len(batches)-1].State)
+
 	require.NoError(t, st.WithdrawChange(ctx, ids[2], "not needed"))
 	require.ErrorContains(t, st.WithdrawChange(ctx, ids[0], ""), "merged, not queued")
 }

@@ -303,10 +303,10 @@ func newQueueStatsCmd(a *app) *cobra.Command {
 				if err := w.Flush(); err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "builds: %d (candidates %d, probes %d: probe cost %.2f of candidate builds)\n",
-					st.Builds, st.CandidateBuilds, st.ProbeBuilds, st.ProbeCost)
-				fmt.Fprintf(out, "builds per merged change: %.2f (%d builds over the %d packages of the merged changes' own rebuild sets)\n",
-					st.BuildsPerMerged, st.Builds, st.OwnRebuilds)
+				fmt.Fprintf(out, "builds: %d (candidates %d, probes %d: probe cost %.2f of candidate builds); %d answered by the store or the cache\n",
+					st.Builds, st.CandidateBuilds, st.ProbeBuilds, st.ProbeCost, st.CacheHits)
+				fmt.Fprintf(out, "builds per merged change: %.2f (%d builds over the %d packages of the merged changes' own rebuild sets); %.2f without the cache hits\n",
+					st.BuildsPerMerged, st.Builds, st.OwnRebuilds, st.PerformedPerMerged)
 				if len(st.Flaky) == 0 {
 					fmt.Fprintln(out, "flaky packages: none (no candidate failure passed on a rebuild)")
 					return nil
