@@ -352,11 +352,7 @@ func (q *mergeQueue) run(ctx workflow.Context) error {
 			lane, batch = policy.LaneWave, unit.Changes
 			q.st.Why = fmt.Sprintf("%d wave-lane %s built aside in %s, merged as one unit", len(batch), plural(len(batch), "change", "changes"), unit.Key)
 		} else {
-			for _, id := range d.Changes {
-				i := slices.IndexFunc(q.st.Waiting, func(c QueuedChange) bool { return strconv.FormatInt(c.ID, 10) == id })
-				batch = append(batch, q.st.Waiting[i])
-				q.st.Waiting = slices.Delete(q.st.Waiting, i, i+1)
-			}
+			batch = q.takeWaiting(d.Changes)
 		}
 		q.mu.Unlock()
 		if len(batch) == 0 {
@@ -400,6 +396,18 @@ func (q *mergeQueue) run(ctx workflow.Context) error {
 			q.mu.Unlock()
 		}
 	}
+}
+
+// takeWaiting takes the changes a batch decision names (by their IDs in decimal) out of
+// the waiting list, in the decision's order.
+func (q *mergeQueue) takeWaiting(ids []string) []QueuedChange {
+	var out []QueuedChange
+	for _, id := range ids {
+		i := slices.IndexFunc(q.st.Waiting, func(c QueuedChange) bool { return strconv.FormatInt(c.ID, 10) == id })
+		out = append(out, q.st.Waiting[i])
+		q.st.Waiting = slices.Delete(q.st.Waiting, i, i+1)
+	}
+	return out
 }
 
 // lane asks for the lane of every change not laned yet (holding the mutex): wave-lane

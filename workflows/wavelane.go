@@ -3,8 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -52,12 +50,7 @@ func (q *mergeQueue) cutWave(ctx workflow.Context, queued []policy.Queued) time.
 	if len(d.Changes) == 0 {
 		return d.Until
 	}
-	var batch []QueuedChange
-	for _, id := range d.Changes {
-		i := slices.IndexFunc(q.st.Waiting, func(c QueuedChange) bool { return strconv.FormatInt(c.ID, 10) == id })
-		batch = append(batch, q.st.Waiting[i])
-		q.st.Waiting = slices.Delete(q.st.Waiting, i, i+1)
-	}
+	batch := q.takeWaiting(d.Changes)
 	q.st.Batches++
 	key := batchKey(ctx, q.st.Batches)
 	in := q.in
