@@ -21,7 +21,9 @@ import (
 // round builds everything whose derivation changed since the major wave's base, except
 // packages locked in by other minor waves and packages downstream of updates still to come
 // (they are built once, later). A retry round builds the retried packages, the dependents
-// they blocked, and whatever a fix commit changed. Idempotent: a round laid out already is
+// they blocked, and whatever a fix commit changed. A first round after a security patch was
+// merged onto the branch (in.Fixed) rebuilds the fixed packages' reverse closure even where
+// other minor waves locked it in: they built it against the vulnerable package. Idempotent: a round laid out already is
 // returned as it is.
 func (a *Activities) PrepareRound(ctx context.Context, in wire.RoundInput) (wire.RoundLayout, error) {
 	out := wire.RoundLayout{System: in.System, Round: in.Round}
@@ -73,8 +75,12 @@ func (a *Activities) PrepareRound(ctx context.Context, in wire.RoundInput) (wire
 	if err != nil {
 		return out, err
 	}
+	relocked, err := fixedClosure(current, in.Fixed)
+	if err != nil {
+		return out, err
+	}
 	for _, k := range locked {
-		if want[k] {
+		if want[k] && !relocked[k] {
 			delete(want, k)
 			out.Locked++
 		}
@@ -398,4 +404,25 @@ func clip(s string, n int) string {
 		return s
 	}
 	return s[len(s)-n:]
+}
+
+// fixedClosure is the reverse closure in g of the packages whose security fix was merged
+// onto the wave branch (those g has): what other minor waves built against the vulnerable
+// packages, so locked in no longer.
+func fixedClosure(g *graph.Graph, fixed []string) (map[string]bool, error) {
+	var roots []string
+	for _, k := range fixed {
+		if g.Has(k) {
+			roots = append(roots, k)
+		}
+	}
+	out := map[string]bool{}
+	if len(roots) == 0 {
+		return out, nil
+	}
+	closure, err := g.ReverseClosure(roots...)
+	for _, k := range closure {
+		out[k] = true
+	}
+	return out, err
 }

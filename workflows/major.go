@@ -53,6 +53,9 @@ type MajorStatus struct {
 	Minor      []MinorStatus `json:"minor"`
 	// Reason says why the wave is in its phase and what a person may do.
 	Reason string `json:"reason,omitempty"`
+	// Fixes are the security fixes patches merged into the wave's branch (or that it
+	// refused), and the minor wave that rebuilds against each.
+	Fixes []MergedFix `json:"fixes,omitempty"`
 }
 
 type minorEntry struct {
@@ -74,6 +77,9 @@ type majorState struct {
 	Reason     string                `json:"reason,omitempty"`
 	// Recovers: started since versionNeedsAttention (carried across continue-as-new).
 	Recovers bool `json:"recovers,omitempty"`
+	// Fixes are the security fixes patches sent (since versionPatchRunningWaves), merged or
+	// refused, in the order they came.
+	Fixes []MergedFix `json:"fixes,omitempty"`
 }
 
 type majorWave struct {
@@ -220,6 +226,7 @@ func (w *majorWave) setup(ctx workflow.Context) error {
 	}
 	statuses := workflow.GetSignalChannel(ctx, signalMinorStatus)
 	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
+	fixes := workflow.GetSignalChannel(ctx, signalMergeFix)
 	takeStatus := func(s MinorStatus) {
 		if m := w.entry(s.Number); m != nil && m.Result == nil {
 			m.Status = s
@@ -235,11 +242,14 @@ func (w *majorWave) setup(ctx workflow.Context) error {
 		took := false
 		for {
 			var s MinorStatus
+			var f MergeFixRequest
 			switch {
 			case statuses.ReceiveAsync(&s):
 				takeStatus(s)
 			case cancels.ReceiveAsync(nil):
 				takeCancel()
+			case fixes.ReceiveAsync(&f):
+				w.takeFix(f)
 			default:
 				return took
 			}
@@ -257,6 +267,11 @@ func (w *majorWave) setup(ctx workflow.Context) error {
 			sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) {
 				c.Receive(ctx, nil)
 				takeCancel()
+			})
+			sel.AddReceive(fixes, func(c workflow.ReceiveChannel, _ bool) {
+				var f MergeFixRequest
+				c.Receive(ctx, &f)
+				w.takeFix(f)
 			})
 			sel.Select(ctx)
 		}
@@ -313,6 +328,9 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 	w.setPhase(ctx, PhaseRunning)
 	seen := w.changed
 	for {
+		if err := w.mergeFixes(ctx); err != nil {
+			return w.fail(ctx, err)
+		}
 		w.startReady(ctx)
 		if w.childErr != nil {
 			return w.fail(ctx, w.childErr)
@@ -452,7 +470,7 @@ func (w *majorWave) startMinor(ctx workflow.Context, m *minorEntry) {
 	f := workflow.ExecuteChildWorkflow(cctx, MinorWave, MinorWaveInput{
 		Collection: w.in.Collection, WaveID: w.st.Start.WaveID, Wave: w.st.Start.Number, Number: m.Plan.Number,
 		Name: m.Plan.Name, Branch: w.st.Start.Branch, Updates: m.Plan.Updates, BaseEvaluations: w.st.Evaluation,
-		Deferred: deferred, Limits: w.limits, Paused: w.st.Paused, Policy: w.st.Start.Policy,
+		Deferred: deferred, Limits: w.limits, Paused: w.st.Paused, Policy: w.st.Start.Policy, Fixed: w.fixedFor(m.Plan.Name),
 	})
 	number := m.Plan.Number
 	w.running[number] = f
@@ -565,6 +583,19 @@ func (w *majorWave) details() string {
 			fmt.Fprintf(&b, "\n  %s", m.Status.Reason)
 		}
 	}
+	for _, f := range w.st.Fixes {
+		fmt.Fprintf(&b, "\n- security fix of %s (%s, %s)", f.Package, f.Ref, f.Patch)
+		switch {
+		case f.Reason != "":
+			fmt.Fprintf(&b, " · refused: %s", f.Reason)
+		case f.Commit != "" && f.Minor != "":
+			fmt.Fprintf(&b, " · merged · %s rebuilds its dependents", f.Minor)
+		case f.Commit != "":
+			fmt.Fprintf(&b, " · merged · the next minor wave rebuilds its dependents")
+		default:
+			b.WriteString(" · merging")
+		}
+	}
 	return b.String()
 }
 
@@ -622,6 +653,7 @@ func (w *majorWave) status() MajorStatus {
 	for _, m := range w.st.Minor {
 		s.Minor = append(s.Minor, m.Status)
 	}
+	s.Fixes = w.st.Fixes
 	return s
 }
 

@@ -36,6 +36,10 @@ type MinorWaveInput struct {
 	Paused   bool     `json:"paused,omitempty"`
 	// Policy is the wave's effective breaking-change policy (policy.Settings as JSON).
 	Policy json.RawMessage `json:"policy,omitempty"`
+	// Fixed are packages whose security fix the major wave merged onto the branch since
+	// the previous minor wave started: the first round rebuilds their dependents even
+	// where other minor waves locked them in (they were built against the vulnerable one).
+	Fixed []string `json:"fixed,omitempty"`
 	// Resume carries the state across continue-as-new.
 	Resume *minorState `json:"resume,omitempty"`
 }
@@ -500,6 +504,9 @@ func (w *minorWave) buildRound(ctx workflow.Context, retry []string, prev []wire
 			WaveID: w.in.WaveID, MinorWaveID: w.st.MinorWaveID, System: ev.System, Round: w.st.Round,
 			BaseEvaluationID: w.in.BaseEvaluations[i].EvaluationID, EvaluationID: ev.EvaluationID,
 			Retry: retry, Deferred: w.in.Deferred, ShardSize: w.limits.ShardSize, Policy: w.in.Policy,
+		}
+		if retry == nil && prev == nil {
+			in.Fixed = w.in.Fixed
 		}
 		if prev != nil {
 			in.PreviousEvaluationID = prev[i].EvaluationID

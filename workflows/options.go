@@ -191,6 +191,13 @@ const (
 	// keeps wave-lane changes instead of handing them to the next major wave: they are
 	// built aside together (a WaveLaneBatch child) and merged as one already-built unit.
 	versionQueueWaveLane = "queue-wave-lane"
+	// versionPatchRunningWaves: a security patch that tagged every covered tag brings the
+	// fix to the running major waves whose base contains the package (mergeIntoRunningWaves):
+	// each merges it onto its branch before it starts another minor wave (mergeFixes; the
+	// same change ID in MajorWave), that minor wave rebuilds the fixed packages' dependents
+	// even where locked in, and the wave answers; a refused merge fails the patch with the
+	// reason (its tags stay).
+	versionPatchRunningWaves = "patch-running-waves"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

@@ -94,6 +94,10 @@ type PatchTagStatus struct {
 	// SystemTests are the collection's system tests (PACKAGE.TEST) that passed on the
 	// grafts before they were tagged.
 	SystemTests []string `json:"system_tests,omitempty"`
+	// Running: Covers is a running major wave (wave-N), not a tag; the fix is merged into
+	// its branch (Commit, the branch's head with it; Done once merged) so its next minor
+	// wave rebuilds the dependents, or Reason says why not (since versionPatchRunningWaves).
+	Running bool `json:"running,omitempty"`
 }
 
 // PatchStatus is where a patch stands (query Status).
@@ -214,6 +218,26 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 	var tags []string
 	for _, t := range p.st.Tags {
 		tags = append(tags, t.Tag)
+	}
+	if workflow.GetVersion(ctx, versionPatchRunningWaves, workflow.DefaultVersion, 1) == 1 {
+		refused, err := p.mergeIntoRunningWaves(ctx)
+		if err != nil {
+			return p.st, err
+		}
+		var merged []string
+		for _, t := range p.st.Tags {
+			if t.Running && t.Done {
+				merged = append(merged, t.Covers)
+			}
+		}
+		done := "tagged " + strings.Join(tags, ", ")
+		if len(merged) > 0 {
+			done += "; merged into running " + strings.Join(merged, ", ")
+		}
+		if refused != "" {
+			return p.finish(ctx, PatchPhaseFailed, done+"; not merged: "+refused, "")
+		}
+		return p.finish(ctx, PatchPhaseDone, done, "")
 	}
 	return p.finish(ctx, PatchPhaseDone, "tagged "+strings.Join(tags, ", "), "")
 }

@@ -163,15 +163,7 @@ func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 
 	// A fix whose store name is longer cannot be grafted: refused with the reason, and
 	// rebuild offered.
-	clone := t.TempDir()
-	git(t, clone, "clone", "--quiet", s.demo.Remote, ".")
-	git(t, clone, "checkout", "--quiet", "-b", "security/libcrypto-2.5.10", "origin/"+demo.SecurityLibcrypto251)
-	f := filepath.Join(clone, "pkgs/libraries/libcrypto/default.nix")
-	b, err := os.ReadFile(f)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(f, []byte(strings.Replace(string(b), `"2.5.1"`, `"2.5.10"`, 1)), 0o644))
-	git(t, clone, "commit", "--quiet", "-am", "libcrypto: 2.5.10")
-	git(t, clone, "push", "--quiet", "origin", "security/libcrypto-2.5.10")
+	s.libcryptoBranch(t, demo.SecurityLibcrypto251, "2.5.1", "2.5.10")
 	refused := "demo/patch-graft-refused"
 	_, err = s.patch(t, refused, workflows.SecurityPatchInput{Package: "libcrypto", Ref: "security/libcrypto-2.5.10",
 		Strategy: "replace-dependency", Severity: "critical"})
@@ -224,6 +216,23 @@ func TestSecurityPatchGraftsEndToEnd(t *testing.T) {
 		require.Equal(t, "wave-2-1", g.RetiredBy, g.Package)
 	}
 	recordHistories(t, s.c, id, refused, abi)
+}
+
+// libcryptoBranch pushes security/libcrypto-VERSION: base with libcrypto's version from
+// changed to version.
+func (s *stack) libcryptoBranch(t *testing.T, base, from, version string) {
+	t.Helper()
+	clone := t.TempDir()
+	branch := "security/libcrypto-" + version
+	git(t, clone, "clone", "--quiet", s.demo.Remote, ".")
+	git(t, clone, "checkout", "--quiet", "-b", branch, "origin/"+base)
+	f := filepath.Join(clone, "pkgs/libraries/libcrypto/default.nix")
+	b, err := os.ReadFile(f)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"`+from+`"`)
+	require.NoError(t, os.WriteFile(f, []byte(strings.Replace(string(b), `"`+from+`"`, `"`+version+`"`, 1)), 0o644))
+	git(t, clone, "commit", "--quiet", "-am", "libcrypto: "+version)
+	git(t, clone, "push", "--quiet", "origin", branch)
 }
 
 // finishedTag runs wave 1 (calc's fix) to its tag wave-1-1 and realises the tag's outputs,

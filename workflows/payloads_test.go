@@ -72,6 +72,8 @@ var activityShapes = map[string]shape{
 	wire.ActivityTagDuplicateWave:    one[wire.DuplicateTagInput, wire.SecurityTagResult](),
 	wire.ActivityCommitGrafts:        one[wire.GraftsInput, wire.GraftedCommit](),
 	wire.ActivityRunSystemTests:      one[wire.SystemTestsInput, wire.SystemTestsResult](),
+	wire.ActivityPatchRunningWaves:   one[wire.RunningWavesInput, []wire.RunningWave](),
+	wire.ActivityRecordPatchMerge:    errorOnly[wire.PatchMergeInput](),
 	// The merge queue.
 	wire.ActivityQueueSubmit:       one[wire.QueueSubmitInput, wire.QueueSubmitResult](),
 	wire.ActivityQueueWithdraw:     errorOnly[wire.QueueWithdrawInput](),
@@ -120,6 +122,8 @@ var signalShapes = map[string][]reflect.Type{
 	signalResolve:     {typ[ResolveRequest]()},
 	signalRetry:       {typ[RetryRequest]()},
 	signalPause:       {typ[bool]()},
+	signalMergeFix:    {typ[MergeFixRequest]()},
+	signalFixMerged:   {typ[MergeFixResult]()},
 	SignalPoll:        {nil},
 	SignalWaveBuilt:   {typ[WaveLaneOutcome]()},
 }

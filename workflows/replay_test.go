@@ -344,6 +344,24 @@ var requiredHistories = []struct {
 	{"patch-settle/demo~patch-rebuild-auto~wave-1-1~rebuild.json", []string{`"passed":9`}},
 	{"patch-settle/demo~patch-rebuild-cancel.json", []string{"SIGNAL_EXTERNAL", cancelled}},
 	{"patch-settle/demo~patch-rebuild-cancel~wave-1-1~rebuild.json", []string{"Cancel"}},
+
+	// TestSecurityPatchReachesRunningWaveEndToEnd: the patch grafts wave-1-1 and wave-2
+	// merges its fix (crest.merge-fix, answered by crest.fix-merged); wave-2-2 rebuilds
+	// against it; a conflicting fix is refused. TestSecurityPatchGraftsEndToEnd again (no
+	// running wave: PatchRunningWaves finds none).
+	{"patch-running-waves/demo~patch-running.json", []string{versionMarker("patch-running-waves"), "crest.fix-merged",
+		"merged into running wave wave-2", completed}},
+	{"patch-running-waves/demo~patch-running-conflict.json", []string{versionMarker("patch-running-waves"),
+		"conflicts in pkgs/libraries/libcrypto/default.nix", "RecordPatchMerge"}},
+	{"patch-running-waves/demo~wave-running.json", []string{versionMarker("patch-running-waves"), "crest.merge-fix",
+		`"fixed":["libcrypto"]`, completed}},
+	{"patch-running-waves/demo~wave-running-1.json", []string{completed}},
+	{"patch-running-waves/demo~wave-running-1~build~x86_64-linux~r0.json", []string{completed}},
+	{"patch-running-waves/demo~wave-running-2.json", []string{`"fixed":["libcrypto"]`, completed}},
+	{"patch-running-waves/demo~wave-running-2~build~x86_64-linux~r0.json", []string{completed}},
+	{"patch-running-waves/demo~patch-graft.json", []string{versionMarker("patch-running-waves"), "PatchRunningWaves", completed}},
+	{"patch-running-waves/demo~patch-graft-refused.json", []string{"differ in length"}},
+	{"patch-running-waves/demo~patch-graft-system-test.json", []string{"ABI 2.5 is not 2.6"}},
 }
 
 // How a history ended.

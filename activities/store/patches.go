@@ -424,3 +424,78 @@ func (s *Store) PatchBuilds(ctx context.Context, keyPrefix string) ([]string, er
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
+
+// RunningWave is a major wave that has not ended, whose base contains a package: a
+// security patch of that package is merged onto its branch.
+type RunningWave struct {
+	ID         int64  `json:"id"`
+	Name       string `json:"name"` // wave-N
+	WorkflowID string `json:"workflow_id"`
+	Branch     string `json:"branch"`
+}
+
+// RunningWavesWith lists the collection's major waves that have not ended (done, failed,
+// cancelled) and whose base evaluation contains pkg (a key), oldest first. A wave still
+// starting (no base commit yet) is left out: it has not evaluated anything to patch. Build
+// rounds of rebuilds and queues (negative numbers) are not major waves.
+func (s *Store) RunningWavesWith(ctx context.Context, collection, pkg string) ([]RunningWave, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT w.id, 'wave-' || w.number, w.workflow_id, w.branch
+		FROM waves w JOIN collections c ON c.id = w.collection_id
+		WHERE c.name = $1 AND w.number > 0 AND w.base_commit <> '' AND w.state NOT IN ('done', 'failed', 'cancelled')
+		  AND EXISTS (SELECT 1 FROM evaluations e JOIN packages k ON k.evaluation_id = e.id
+		              WHERE e.collection_id = w.collection_id AND e.commit = w.base_commit AND k.key = $2)
+		ORDER BY w.number`, collection, pkg)
+	if err != nil {
+		return nil, fmt.Errorf("running waves with %s: %w", pkg, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[RunningWave])
+}
+
+// Patch merge states.
+const (
+	PatchMergeMerged  = "merged"
+	PatchMergeRefused = "refused"
+)
+
+// PatchMerge is a patch's fix merged onto a running wave's branch, or refused there.
+type PatchMerge struct {
+	PatchID   int64     `json:"patch_id"`
+	WaveID    int64     `json:"wave_id"`
+	Wave      string    `json:"wave"`
+	Branch    string    `json:"branch"`
+	State     string    `json:"state"`
+	Commit    string    `json:"commit,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// RecordPatchMerge records how a patch's fix went onto a running wave's branch, with the
+// audit entry, in one transaction. Idempotent: the first record of a patch and wave stays.
+func (s *Store) RecordPatchMerge(ctx context.Context, m PatchMerge, audit AuditEntry) error {
+	err := s.InTx(ctx, func(tx pgx.Tx) error {
+		done, err := tx.Exec(ctx, `
+			INSERT INTO patch_merges (patch_id, wave_id, wave, branch, state, commit, reason)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (patch_id, wave_id) DO NOTHING`,
+			m.PatchID, m.WaveID, m.Wave, m.Branch, m.State, m.Commit, m.Reason)
+		if err != nil || done.RowsAffected() == 0 {
+			return err
+		}
+		return recordAudit(ctx, tx, audit)
+	})
+	if err != nil {
+		return fmt.Errorf("record the merge of patch %d into %s: %w", m.PatchID, m.Wave, err)
+	}
+	return nil
+}
+
+// PatchMerges lists the running waves a patch reached, in the order they were recorded.
+func (s *Store) PatchMerges(ctx context.Context, patchID int64) ([]PatchMerge, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT patch_id, wave_id, wave, branch, state, commit, reason, created_at
+		FROM patch_merges WHERE patch_id = $1 ORDER BY created_at, wave`, patchID)
+	if err != nil {
+		return nil, fmt.Errorf("merges of patch %d: %w", patchID, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[PatchMerge])
+}

@@ -45,6 +45,9 @@ const (
 	// The duplicate-wave strategy.
 	ActivityStartDuplicateWave = "StartDuplicateWave" // GraftsInput → DuplicateWave
 	ActivityTagDuplicateWave   = "TagDuplicateWave"   // DuplicateTagInput → SecurityTagResult
+	// Running waves a patch reaches.
+	ActivityPatchRunningWaves = "PatchRunningWaves" // RunningWavesInput → []RunningWave
+	ActivityRecordPatchMerge  = "RecordPatchMerge"  // PatchMergeInput → error only
 )
 
 // ActivityNames lists every activity name, for the tests that hold the worker's
@@ -59,6 +62,7 @@ var ActivityNames = []string{
 	ActivityValidatePatch, ActivityStartPatch, ActivityPreparePatchTag, ActivityCheckGrafts,
 	ActivityTagGrafts, ActivityRecordPatchState, ActivityPreparePatchRebuild, ActivityTagRebuild,
 	ActivityStartDuplicateWave, ActivityTagDuplicateWave, ActivityCommitGrafts, ActivityRunSystemTests,
+	ActivityPatchRunningWaves, ActivityRecordPatchMerge,
 	// The merge queue (queue.go).
 	ActivityQueueSubmit, ActivityQueueWithdraw, ActivityQueueLane, ActivityQueueCandidate, ActivityQueueStartBatch,
 	ActivityQueuePrepareBuild, ActivityQueueProbeDone, ActivityQueueFastForward, ActivityQueueFinishBatch,

@@ -206,3 +206,31 @@ type DuplicateTagInput struct {
 	Wave     DuplicateWave `json:"wave"`
 	WaveTags []string      `json:"wave_tags"`
 }
+
+// RunningWavesInput asks for the running major waves of a collection whose base contains
+// a patch's package.
+type RunningWavesInput struct {
+	Collection string `json:"collection"`
+	Package    string `json:"package"`
+}
+
+// RunningWave is a running major wave a security patch reaches: its fix is merged onto
+// Branch by the wave itself (workflow WorkflowID).
+type RunningWave struct {
+	WaveID     int64  `json:"wave_id"`
+	Name       string `json:"name"` // wave-N
+	WorkflowID string `json:"workflow_id"`
+	Branch     string `json:"branch"`
+}
+
+// PatchMergeInput records how a patch's fix went onto a running wave's branch: Commit,
+// the branch's head after the merge, or Reason, why it was refused (a conflict).
+type PatchMergeInput struct {
+	PatchID    int64       `json:"patch_id"`
+	WorkflowID string      `json:"workflow_id"` // the patch's
+	Package    string      `json:"package"`
+	Ref        string      `json:"ref"`
+	Wave       RunningWave `json:"wave"`
+	Commit     string      `json:"commit,omitempty"`
+	Reason     string      `json:"reason,omitempty"`
+}

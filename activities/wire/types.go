@@ -150,6 +150,11 @@ type RoundInput struct {
 	// rebuilt there, once, not here.
 	Deferred  []string `json:"deferred,omitempty"`
 	ShardSize int      `json:"shard_size"`
+	// Fixed lists packages whose security fix was merged onto the wave branch since the
+	// previous minor wave started (first rounds): their reverse closure is rebuilt here even
+	// where other minor waves locked it in, since those built it against the vulnerable
+	// package; that is what retires a patch's graft debt.
+	Fixed []string `json:"fixed,omitempty"`
 	// Dispatch writes the round's frontier too, for a dispatcher that builds each package
 	// as soon as its dependencies are built (TakeReady) instead of in layers.
 	Dispatch bool `json:"dispatch,omitempty"`

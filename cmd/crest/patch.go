@@ -37,7 +37,11 @@ its update, which re-verifies it as every wave does (duplicate-wave). --strategy
 policy choose. Grafts are tagged once the collection's system tests pass on them. A
 rebuild's failures get one issue per root cause and wait to be settled as a minor wave's:
 crest patch retry with a fix, or crest patch resolve (wont-fix, cant-fix; never a protected
-package). It tags <tag>-security-K, which crest pin then prefers. Patches are named patch-N.`,
+package). It tags <tag>-security-K, which crest pin then prefers. Then (without --tags)
+each running major wave whose base contains the package merges the fix onto its branch, so
+its next minor wave rebuilds the dependents against it and retires the grafts; a wave whose
+branch conflicts with the fix refuses it, and the patch fails with the conflict (its tags
+stay). Patches are named patch-N.`,
 	}
 	cmd.PersistentFlags().String("collection", "", "collection (default: the only one registered)")
 	cmd.AddCommand(newPatchStartCmd(a), newPatchListCmd(a), newPatchStatusCmd(a), newPatchResolveCmd(a), newPatchRetryCmd(a),
@@ -217,6 +221,23 @@ func printPatch(ctx context.Context, st *store.Store, id string, out io.Writer) 
 			if err := printPatchTag(ctx, st, p, t, out); err != nil {
 				return err
 			}
+		}
+	}
+	merges, err := st.PatchMerges(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	if len(merges) > 0 {
+		w := newTable(out, "RUNNING WAVE\tBRANCH\tSTATE\tCOMMIT\tWHY")
+		for _, m := range merges {
+			why := "merged into the running wave: its next minor wave rebuilds the dependents and retires the debt"
+			if m.Reason != "" {
+				why = m.Reason
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", m.Wave, m.Branch, m.State, dash(shortCommit(m.Commit)), why)
+		}
+		if err := w.Flush(); err != nil {
+			return err
 		}
 	}
 	debt, err := st.Grafts(ctx, p.ID)

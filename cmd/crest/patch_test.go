@@ -95,11 +95,25 @@ func TestPatchStatusShowsTagsAndDebt(t *testing.T) {
 			PatchedDrv: "/nix/store/x.drv", VulnerableVersion: "2.5.0",
 			OldPath: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-backup-1.2.0", NewPath: "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-backup-1.2.0"}}})
 	require.NoError(t, err)
+	// The running waves it reached: one merged the fix, one refused it (recorded once).
+	w2, err := st.CreateWave(ctx, store.Wave{CollectionID: col, Number: 2, WorkflowID: "demo/wave-2", BaseRef: "main", State: "running"})
+	require.NoError(t, err)
+	w3, err := st.CreateWave(ctx, store.Wave{CollectionID: col, Number: 3, WorkflowID: "demo/wave-3", BaseRef: "main", State: "running"})
+	require.NoError(t, err)
+	for _, commit := range []string{"fedcba9876543210", "1111111111111111"} {
+		require.NoError(t, st.RecordPatchMerge(ctx, store.PatchMerge{PatchID: p.ID, WaveID: w2.ID, Wave: "wave-2", Branch: "wave-2",
+			State: store.PatchMergeMerged, Commit: commit}, store.AuditEntry{Key: "merge-2", Actor: "crest", Action: "patch-merged"}))
+	}
+	require.NoError(t, st.RecordPatchMerge(ctx, store.PatchMerge{PatchID: p.ID, WaveID: w3.ID, Wave: "wave-3", Branch: "wave-3",
+		State: store.PatchMergeRefused, Reason: "wave-3 refused the fix of libcrypto: conflicts in x.nix"},
+		store.AuditEntry{Key: "merge-3", Actor: "crest", Action: "patch-merge-refused"}))
 	var out bytes.Buffer
 	require.NoError(t, printPatch(ctx, st, "demo/patch-1", &out))
 	for _, want := range []string{
 		"patch-1: libcrypto from security/libcrypto-2.5.1, severity critical, strategy replace-dependency, CVE-2026-0001",
 		"wave-1-1  wave-1-1-security-1  replace-dependency  tagged  0123456789ab",
+		"wave-2        wave-2  merged   fedcba987654  merged into the running wave: its next minor wave rebuilds the dependents and retires the debt",
+		"wave-3        wave-3  refused  -             wave-3 refused the fix of libcrypto: conflicts in x.nix",
 		"graft debt: 1 open, 0 retired",
 		"backup   wave-1-1  aaaaaaaa → bbbbbbbb  open: rebuild it against the fix in a wave",
 	} {
