@@ -16,7 +16,8 @@ import (
 // tags the fix merged onto the covered tag <tag>-security-K-unfinished at once — clearly
 // marked in its name and message: not yet built or tested — which people may pin by name
 // while the wave runs (crest pin answers only finished security tags). Idempotent: the
-// wave and tag recorded first are kept.
+// wave and tag recorded first are kept. A fork of a running wave (in.Fork) allocated its
+// wave once (in.DuplicateWave) for every finished tag of the wave it forks.
 func (a *Activities) StartDuplicateWave(ctx context.Context, in wire.GraftsInput) (wire.DuplicateWave, error) {
 	var out wire.DuplicateWave
 	pt, err := a.Store.StartPatchTag(ctx, in.PatchID, in.Tag.Tag)
@@ -28,12 +29,18 @@ func (a *Activities) StartDuplicateWave(ctx context.Context, in wire.GraftsInput
 		return out, err
 	}
 	if pt.DuplicateWave == 0 {
-		n, err := a.Store.NextWaveNumber(ctx, in.Collection)
-		if err != nil {
-			return out, err
+		n := in.DuplicateWave
+		if n == 0 {
+			if n, err = a.Store.NextWaveNumber(ctx, in.Collection); err != nil {
+				return out, err
+			}
 		}
 		name, unfinished := wavename.Major(prefix, n), pt.Name+"-unfinished"
 		reason := fmt.Sprintf("%s re-verifies the fix; %s has it meanwhile, merged but not yet built or tested", name, unfinished)
+		if in.Fork != "" {
+			reason = fmt.Sprintf("%s, the fork of the running %s onto the fix, re-verifies %s with it minor wave by minor wave; %s has the fix meanwhile, merged but not yet built or tested",
+				name, in.Fork, in.Tag.Tag, unfinished)
+		}
 		if pt, err = a.Store.MarkUnfinished(ctx, in.PatchID, in.Tag.Tag, in.Strategy, n, unfinished, reason,
 			store.AuditEntry{Key: in.WorkflowID + "/unfinished/" + in.Tag.Tag, Actor: "crest", Wave: in.Tag.Tag, Package: in.Package,
 				Action: "security-unfinished", Reason: reason}); err != nil {

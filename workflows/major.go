@@ -30,6 +30,11 @@ type MajorWaveInput struct {
 	Groups     [][]string      `json:"groups,omitempty"` // packages to update together
 	Policy     json.RawMessage `json:"policy,omitempty"` // overrides of the collection's policy
 	Limits     Limits          `json:"limits,omitempty"`
+	// Minors, when given, is the plan: one minor wave per entry, in order, each after the
+	// previous (a fork re-verifying a superseded wave's minor waves); Updates lists them all.
+	Minors [][]wire.Update `json:"minors,omitempty"`
+	// Fork makes the wave the fork of a running one onto a security fix (duplicate-wave).
+	Fork *ForkOf `json:"fork,omitempty"`
 	// Resume carries the state across continue-as-new; people leave it out.
 	Resume *majorState `json:"resume,omitempty"`
 }
@@ -56,6 +61,10 @@ type MajorStatus struct {
 	// Fixes are the security fixes patches merged into the wave's branch (or that it
 	// refused), and the minor wave that rebuilds against each.
 	Fixes []MergedFix `json:"fixes,omitempty"`
+	// Fork: the wave is the fork of Fork.Of onto a security fix; SupersededBy: the fork
+	// that replaced this wave (which then ended cancelled, its tags and records kept).
+	Fork         *ForkOf `json:"fork,omitempty"`
+	SupersededBy string  `json:"superseded_by,omitempty"`
 }
 
 type minorEntry struct {
@@ -80,6 +89,11 @@ type majorState struct {
 	// Fixes are the security fixes patches sent (since versionPatchRunningWaves), merged or
 	// refused, in the order they came.
 	Fixes []MergedFix `json:"fixes,omitempty"`
+	// Supersede is the fork that replaces the wave, once a patch asked (since
+	// versionPatchForkWave); Reported counts a fork's re-verifying minor waves the patch
+	// was told about.
+	Supersede *SupersedeRequest `json:"supersede,omitempty"`
+	Reported  int               `json:"reported,omitempty"`
 }
 
 type majorWave struct {
@@ -111,6 +125,8 @@ type majorWave struct {
 // so the plan is in history), runs them as child workflows in plan order — independent ones
 // concurrently up to Limits.MinorWaves — and keeps search attributes current. People steer
 // it with the Pause, Resume, Resolve, Retry and AddUpdate updates and the Cancel signal.
+// Security patches reach it too: a fix to merge onto its branch before the next minor
+// wave (crest.merge-fix, mergeFixes), or a fork that supersedes it (crest.supersede).
 func MajorWave(ctx workflow.Context, in MajorWaveInput) (MajorWaveResult, error) {
 	w := &majorWave{in: in, limits: in.Limits.withDefaults(), running: map[int]workflow.ChildWorkflowFuture{}}
 	if err := validateInput(in); err != nil {
@@ -143,6 +159,11 @@ func validateInput(in MajorWaveInput) error {
 		}
 		if err := wire.CheckNoCredentials(u.Repo); err != nil {
 			problems = append(problems, fmt.Sprintf("updates[%d] (%s): %v", i, u.Package, err))
+		}
+	}
+	for i, ups := range in.Minors {
+		if len(ups) == 0 {
+			problems = append(problems, fmt.Sprintf("minors[%d]: at least one update", i))
 		}
 	}
 	if in.Wave < 0 {
@@ -224,33 +245,62 @@ func (w *majorWave) setup(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
-	statuses := workflow.GetSignalChannel(ctx, signalMinorStatus)
-	cancels := workflow.GetSignalChannel(ctx, SignalCancel)
-	fixes := workflow.GetSignalChannel(ctx, signalMergeFix)
-	takeStatus := func(s MinorStatus) {
-		if m := w.entry(s.Number); m != nil && m.Result == nil {
-			m.Status = s
-		}
-		w.changed++
-	}
 	takeCancel := func() {
 		w.st.Cancelled = true
 		w.stopChildren()
 		w.changed++
 	}
+	// The signals the wave takes, in the order drain tries them; take reads one with
+	// recv (a blocking or a non-blocking receive) and tells whether there was one.
+	signals := []struct {
+		ch   workflow.ReceiveChannel
+		take func(recv func(any) bool) bool
+	}{
+		{workflow.GetSignalChannel(ctx, signalMinorStatus), func(recv func(any) bool) bool {
+			var s MinorStatus
+			ok := recv(&s)
+			if ok {
+				if m := w.entry(s.Number); m != nil && m.Result == nil {
+					m.Status = s
+				}
+				w.changed++
+			}
+			return ok
+		}},
+		{workflow.GetSignalChannel(ctx, SignalCancel), func(recv func(any) bool) bool {
+			ok := recv(nil)
+			if ok {
+				takeCancel()
+			}
+			return ok
+		}},
+		{workflow.GetSignalChannel(ctx, signalMergeFix), func(recv func(any) bool) bool {
+			var f MergeFixRequest
+			ok := recv(&f)
+			if ok {
+				w.takeFix(f)
+			}
+			return ok
+		}},
+		{workflow.GetSignalChannel(ctx, signalSupersede), func(recv func(any) bool) bool {
+			var r SupersedeRequest
+			ok := recv(&r)
+			if ok {
+				w.takeSupersede(r)
+			}
+			return ok
+		}},
+	}
 	w.drain = func() bool {
 		took := false
 		for {
-			var s MinorStatus
-			var f MergeFixRequest
-			switch {
-			case statuses.ReceiveAsync(&s):
-				takeStatus(s)
-			case cancels.ReceiveAsync(nil):
-				takeCancel()
-			case fixes.ReceiveAsync(&f):
-				w.takeFix(f)
-			default:
+			got := false
+			for _, sig := range signals {
+				if got = sig.take(sig.ch.ReceiveAsync); got {
+					break
+				}
+			}
+			if !got {
 				return took
 			}
 			took = true
@@ -259,20 +309,11 @@ func (w *majorWave) setup(ctx workflow.Context) error {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			sel := workflow.NewSelector(ctx)
-			sel.AddReceive(statuses, func(c workflow.ReceiveChannel, _ bool) {
-				var s MinorStatus
-				c.Receive(ctx, &s)
-				takeStatus(s)
-			})
-			sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) {
-				c.Receive(ctx, nil)
-				takeCancel()
-			})
-			sel.AddReceive(fixes, func(c workflow.ReceiveChannel, _ bool) {
-				var f MergeFixRequest
-				c.Receive(ctx, &f)
-				w.takeFix(f)
-			})
+			for _, sig := range signals {
+				sel.AddReceive(sig.ch, func(c workflow.ReceiveChannel, _ bool) {
+					sig.take(func(v any) bool { c.Receive(ctx, v); return true })
+				})
+			}
 			sel.Select(ctx)
 		}
 	})
@@ -321,7 +362,9 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 			}
 			w.st.Evaluation = append(w.st.Evaluation, ev)
 		}
-		if err := w.plan(ctx, w.st.Updates); err != nil {
+		if len(w.in.Minors) > 0 {
+			w.explicitPlan()
+		} else if err := w.plan(ctx, w.st.Updates); err != nil {
 			return w.fail(ctx, err)
 		}
 	}
@@ -331,6 +374,7 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 		if err := w.mergeFixes(ctx); err != nil {
 			return w.fail(ctx, err)
 		}
+		w.reportReverified(ctx)
 		w.startReady(ctx)
 		if w.childErr != nil {
 			return w.fail(ctx, w.childErr)
@@ -353,6 +397,9 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 			next.Resume = &st
 			return MajorWaveResult{}, workflow.NewContinueAsNewError(ctx, MajorWave, next)
 		}
+	}
+	if w.st.Cancelled && w.st.Supersede != nil {
+		return w.superseded(ctx)
 	}
 	if w.st.Cancelled {
 		return w.fail(ctx, temporal.NewCanceledError(w.st.Start.Name+" cancelled"))
@@ -537,6 +584,10 @@ func (w *majorWave) reason() string {
 	if w.st.Phase == PhaseFailed && w.failure != "" {
 		return w.failure
 	}
+	if r := w.st.Supersede; r != nil {
+		return fmt.Sprintf("superseded by %s, its fork onto a security fix (%s): its tags and records stay; %s re-verifies its finished minor waves with the fix and carries on with the rest",
+			r.Fork, r.Patch, r.Fork)
+	}
 	var parts []string
 	for _, m := range w.st.Minor {
 		switch m.Status.Phase {
@@ -654,6 +705,10 @@ func (w *majorWave) status() MajorStatus {
 		s.Minor = append(s.Minor, m.Status)
 	}
 	s.Fixes = w.st.Fixes
+	s.Fork = w.in.Fork
+	if w.st.Supersede != nil {
+		s.SupersededBy = w.st.Supersede.Fork
+	}
 	return s
 }
 

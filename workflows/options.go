@@ -198,6 +198,12 @@ const (
 	// even where locked in, and the wave answers; a refused merge fails the patch with the
 	// reason (its tags stay).
 	versionPatchRunningWaves = "patch-running-waves"
+	// versionPatchForkWave: a duplicate-wave patch forks a running major wave whose
+	// finished tags it covers (fork): unfinished tags with the fix at once, the running
+	// wave superseded (crest.supersede; in MajorWave the same change ID), and a fork that
+	// re-verifies its finished minor waves one by one, each covered tag finished as soon
+	// as its minor wave is tagged, instead of one new wave per covered tag.
+	versionPatchForkWave = "patch-fork-wave"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

@@ -128,6 +128,9 @@ type securityPatch struct {
 	resolves []ResolveRequest
 	retries  []RetryRequest
 	events   []wire.PackageEvent
+	// forking is the running wave the covered tag being patched belongs to, when a
+	// duplicate-wave patch forks it (since versionPatchForkWave).
+	forking *forking
 }
 
 // SecurityPatch brings a security fix of a package locked in by finished waves to every
@@ -149,7 +152,13 @@ type securityPatch struct {
 // nothing (more) tagged. A rebuild's failures (since versionPatchSettle) are settled as a
 // minor wave's instead: one issue per root cause, the Resolve and Retry updates (the
 // minor wave's request types and checks, with policy.ValidatePatchResolve's rule for
-// protected packages), policy's grace; the rebuild tags once they are settled.
+// protected packages), policy's grace; the rebuild tags once they are settled. Since
+// versionPatchForkWave a duplicate-wave patch of finished tags of a running major wave
+// forks that wave instead (fork): unfinished tags at once, the running wave superseded,
+// and a fork that re-verifies its finished minor waves one by one and carries on. Since
+// versionPatchRunningWaves the fix finally reaches every other running major wave whose
+// base contains the package (mergeIntoRunningWaves), whose next minor wave rebuilds the
+// dependents against it and so retires the graft debt.
 func SecurityPatch(ctx workflow.Context, in SecurityPatchInput) (SecurityPatchResult, error) {
 	p := &securityPatch{in: in.withDefaults()}
 	p.st = PatchStatus{Package: p.in.Package, Phase: PatchPhaseValidating, Strategy: p.in.Strategy}
@@ -199,9 +208,23 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 	for _, t := range valid.Tags {
 		p.st.Tags = append(p.st.Tags, PatchTagStatus{Covers: t.Tag})
 	}
+	forkable, err := p.forkable(ctx, valid.Tags)
+	if err != nil {
+		return p.st, err
+	}
+	forks := map[int64]*forking{} // by wave ID; looked up, never ranged
+	var forkOrder []*forking
 	for i, t := range valid.Tags {
 		if p.cancelled {
 			return p.finish(ctx, PatchPhaseCancelled, "cancelled", "")
+		}
+		p.forking = nil
+		if wv, ok := forkable[t.WaveID]; ok {
+			if forks[t.WaveID] == nil {
+				forks[t.WaveID] = &forking{wave: wv}
+				forkOrder = append(forkOrder, forks[t.WaveID])
+			}
+			p.forking = forks[t.WaveID]
 		}
 		reason, err := p.patchTag(ctx, t, &p.st.Tags[i])
 		if err != nil {
@@ -213,6 +236,19 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 				return p.finish(ctx, PatchPhaseCancelled, t.Tag+": "+reason, t.Tag)
 			}
 			return p.finish(ctx, PatchPhaseFailed, t.Tag+": "+reason, t.Tag)
+		}
+	}
+	p.forking = nil
+	for _, f := range forkOrder {
+		reason, err := p.fork(ctx, f)
+		if err != nil {
+			return p.st, err
+		}
+		if reason != "" {
+			if p.stopped {
+				return p.finish(ctx, PatchPhaseCancelled, f.wave.Name+": "+reason, "")
+			}
+			return p.finish(ctx, PatchPhaseFailed, f.wave.Name+": "+reason, "")
 		}
 	}
 	var tags []string
@@ -231,6 +267,9 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 			}
 		}
 		done := "tagged " + strings.Join(tags, ", ")
+		if forked := forkSummary(forkOrder); forked != "" {
+			done += "; " + forked
+		}
 		if len(merged) > 0 {
 			done += "; merged into running " + strings.Join(merged, ", ")
 		}
@@ -293,6 +332,9 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 		}
 		if d.Strategy == policy.StrategyRebuild {
 			return p.rebuild(ctx, st, gin, d, nil)
+		}
+		if p.forking != nil {
+			return p.unfinishedInFork(ctx, st, gin, d)
 		}
 		return p.duplicateWave(ctx, st, gin, d)
 	}

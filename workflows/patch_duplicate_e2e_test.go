@@ -39,6 +39,17 @@ func (b gatedBuilder) Build(ctx context.Context, drv string, tests []string, hea
 	return b.inner.Build(ctx, drv, tests, heartbeat)
 }
 
+// patchUntil polls a running patch's status until cond holds.
+func (s *stack) patchUntil(t *testing.T, id string, cond func(workflows.PatchStatus) bool) workflows.PatchStatus {
+	t.Helper()
+	var st workflows.PatchStatus
+	require.Eventually(t, func() bool {
+		v, err := s.c.QueryWorkflow(context.Background(), id, "", workflows.QueryStatus)
+		return err == nil && v.Get(&st) == nil && cond(st)
+	}, time.Minute, 20*time.Millisecond)
+	return st
+}
+
 // TestSecurityPatchDuplicateWaveEndToEnd: a duplicate-wave patch of libcrypto tags the fix
 // merged onto wave-1-1 as wave-1-1-security-1-unfinished at once, while the major wave it
 // starts from wave-1-1 with the fix as its update (wave-2, a wave like any other) is still
@@ -60,11 +71,7 @@ func TestSecurityPatchDuplicateWaveEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 
 	// At once: the unfinished tag, while the duplicate wave builds libcrypto (held).
-	var st workflows.PatchStatus
-	require.Eventually(t, func() bool {
-		v, err := s.c.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
-		return err == nil && v.Get(&st) == nil && st.Phase == workflows.PatchPhaseReverifying
-	}, time.Minute, 20*time.Millisecond)
+	st := s.patchUntil(t, id, func(st workflows.PatchStatus) bool { return st.Phase == workflows.PatchPhaseReverifying })
 	t.Logf("patch start → pushed tag wave-1-1-security-1-unfinished: %v", time.Since(start).Round(time.Millisecond))
 	require.Equal(t, "duplicate-wave", st.Strategy)
 	require.Equal(t, "wave-1-1-security-1-unfinished", st.Tags[0].Unfinished)

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -147,6 +148,9 @@ func (p *securityPatch) mergeIntoRunningWaves(ctx workflow.Context) (string, err
 	})
 	var reached []wire.RunningWave
 	for _, wv := range waves {
+		if slices.ContainsFunc(p.st.Tags, func(t PatchTagStatus) bool { return t.Wave == wv.Name }) {
+			continue // a wave this patch started (a duplicate wave, a fork) has the fix
+		}
 		p.st.Phase = PatchPhaseMerging
 		st := PatchTagStatus{Covers: wv.Name, Wave: wv.Name, Running: true, Strategy: "merge"}
 		err := workflow.SignalExternalWorkflow(ctx, wv.WorkflowID, "", signalMergeFix, MergeFixRequest{Patch: id,

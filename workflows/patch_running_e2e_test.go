@@ -2,9 +2,11 @@ package workflows_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/crestwaves/crest/activities"
@@ -24,21 +26,13 @@ import (
 // fix that conflicts with the one now on wave-2's branch is refused with the conflict's
 // files, the branch unchanged and the patch failed with the reason; its security tag stays.
 func TestSecurityPatchReachesRunningWaveEndToEnd(t *testing.T) {
-	// One build in flight per round: the builder's other activity slot stays free for the
-	// patch's own build and system test while wave-2's round holds its slot.
-	s := newStack(t, func(s *stack) { s.limits.Builds = 1 })
+	s := newStack(t, oneBuildInFlight)
 	ctx := context.Background()
 	s.finishedTag(t)
-	release := make(chan struct{})
-	s.gateBuilds(gatedBuilder{inner: s.acts.Builder, gate: "-libhttp-1.2.1", open: release})
-
 	waveID := "demo/wave-running" // stable IDs: their histories are recorded
-	wave := s.start(waveID, workflows.MajorWaveInput{Title: "pkgtool and libhttp fixes", Updates: []wire.Update{
-		{Package: "pkgtool", Ref: demo.FixPkgtoolLibcrypto3}, {Package: "libhttp", Ref: demo.FixLibhttpLibnet2}}})
-	st := s.waitFor(waveID, "wave-2-1 building", minorPhase(1, workflows.PhaseBuilding))
+	wave, st, release := s.heldWave(t, waveID, "-libhttp-1.2.1", 1)
 	require.Equal(t, "wave-2", st.Name)
 	require.Len(t, st.Minor, 2)
-	require.Equal(t, "libhttp", st.Minor[0].Updates[0].Package, "wave-2-1 builds libhttp (held), wave-2-2 pkgtool after it")
 	branch := st.Branch
 	before := run(t, "git", "-C", s.demo.Remote, "rev-parse", branch)
 
@@ -127,6 +121,25 @@ func TestSecurityPatchReachesRunningWaveEndToEnd(t *testing.T) {
 		require.Equal(t, "wave-2-2", g.RetiredBy, g.Package)
 	}
 	recordHistories(t, s.c, id, conflict, waveID)
+}
+
+// oneBuildInFlight keeps one build in flight per round: the builder's other activity
+// slot stays free for a patch's own builds and system tests while a held wave's round
+// holds its slot.
+func oneBuildInFlight(s *stack) { s.limits.Builds = 1 }
+
+// heldWave starts major wave id with libhttp's and pkgtool's fixes (planned in that
+// order, one minor wave each), holds builds whose derivation contains gate until the
+// returned channel is closed, and waits until its minor wave number minor is building.
+func (s *stack) heldWave(t *testing.T, id, gate string, minor int) (client.WorkflowRun, workflows.MajorStatus, chan struct{}) {
+	t.Helper()
+	release := make(chan struct{})
+	s.gateBuilds(gatedBuilder{inner: s.acts.Builder, gate: gate, open: release})
+	run := s.start(id, workflows.MajorWaveInput{Title: "libhttp and pkgtool fixes", Updates: []wire.Update{
+		{Package: "pkgtool", Ref: demo.FixPkgtoolLibcrypto3}, {Package: "libhttp", Ref: demo.FixLibhttpLibnet2}}})
+	st := s.waitFor(id, fmt.Sprintf("minor wave %d building", minor), minorPhase(minor, workflows.PhaseBuilding))
+	require.Equal(t, "libhttp", st.Minor[0].Updates[0].Package, "libhttp's minor wave first, pkgtool's after it")
+	return run, st, release
 }
 
 // gateBuilds restarts the stack's workers with b building on the builder queue, while

@@ -124,6 +124,9 @@ var signalShapes = map[string][]reflect.Type{
 	signalPause:       {typ[bool]()},
 	signalMergeFix:    {typ[MergeFixRequest]()},
 	signalFixMerged:   {typ[MergeFixResult]()},
+	signalSupersede:   {typ[SupersedeRequest]()},
+	signalSuperseded:  {typ[ForkPlan]()},
+	signalReverified:  {typ[Reverified]()},
 	SignalPoll:        {nil},
 	SignalWaveBuilt:   {typ[WaveLaneOutcome]()},
 }

@@ -362,6 +362,24 @@ var requiredHistories = []struct {
 	{"patch-running-waves/demo~patch-graft.json", []string{versionMarker("patch-running-waves"), "PatchRunningWaves", completed}},
 	{"patch-running-waves/demo~patch-graft-refused.json", []string{"differ in length"}},
 	{"patch-running-waves/demo~patch-graft-system-test.json", []string{"ABI 2.5 is not 2.6"}},
+
+	// TestSecurityPatchForksRunningWaveEndToEnd: wave-1 superseded (crest.supersede, its
+	// plan answered with crest.superseded), the fork wave-2 re-verifies wave-1-1 as
+	// wave-2-1 (crest.reverified) and carries on with pkgtool as wave-2-2.
+	// TestSecurityPatchDuplicateWaveEndToEnd again (no running wave: a new wave per tag).
+	{"patch-fork-wave/demo~patch-fork.json", []string{versionMarker("patch-fork-wave"), "crest.superseded", "crest.reverified",
+		`"tag":"wave-1-1-security-1"`, completed}},
+	{"patch-fork-wave/demo~wave-1.json", []string{versionMarker("patch-fork-wave"), "crest.supersede", cancelled}},
+	{"patch-fork-wave/demo~wave-1-1.json", []string{completed}},
+	{"patch-fork-wave/demo~wave-1-1~build~x86_64-linux~r0.json", []string{completed}},
+	{"patch-fork-wave/demo~wave-1-2.json", nil},
+	{"patch-fork-wave/demo~wave-1-2~build~x86_64-linux~r0.json", nil},
+	{"patch-fork-wave/demo~wave-2.json", []string{`"of":"wave-1"`, `"ref":"wave-1-1"`, completed}},
+	{"patch-fork-wave/demo~wave-2-1.json", []string{completed}},
+	{"patch-fork-wave/demo~wave-2-1~build~x86_64-linux~r0.json", []string{completed}},
+	{"patch-fork-wave/demo~wave-2-2.json", []string{completed}},
+	{"patch-fork-wave/demo~wave-2-2~build~x86_64-linux~r0.json", []string{completed}},
+	{"patch-fork-wave/demo~patch-duplicate.json", []string{versionMarker("patch-fork-wave"), "PatchRunningWaves", completed}},
 }
 
 // How a history ended.

@@ -82,6 +82,11 @@ type GraftsInput struct {
 	// SystemTests are the system tests (PACKAGE.TEST) that passed on the grafts, for the
 	// tag's summary (TagGrafts).
 	SystemTests []string `json:"system_tests,omitempty"`
+	// DuplicateWave is the number of the major wave that re-verifies the fix, when it is
+	// already allocated (StartDuplicateWave: a fork re-verifies every finished tag of the
+	// running wave it forks); 0 allocates the next. Fork is that running wave (wave-N).
+	DuplicateWave int    `json:"duplicate_wave,omitempty"`
+	Fork          string `json:"fork,omitempty"`
 }
 
 // GraftedCommit is a covered tag's grafts committed onto the branch of its security tag

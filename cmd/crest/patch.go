@@ -33,7 +33,10 @@ patched package alone and grafts the dependents that refer to it (replace-depend
 rebuilds the package and its whole reverse closure in the tag with the build engine
 (rebuild: no graft debt, and it retires the tag's earlier grafts), or tags the fix
 <tag>-security-K-unfinished at once and starts a major wave from the tag with the fix as
-its update, which re-verifies it as every wave does (duplicate-wave). --strategy auto lets
+its update, which re-verifies it as every wave does (duplicate-wave; the finished tags of a
+running major wave are re-verified by a fork of that wave onto the fix instead, which
+supersedes it, finishes each tag as soon as its minor wave is re-verified and carries on
+with the wave's remaining minor waves). --strategy auto lets
 policy choose. Grafts are tagged once the collection's system tests pass on them. A
 rebuild's failures get one issue per root cause and wait to be settled as a minor wave's:
 crest patch retry with a fix, or crest patch resolve (wont-fix, cant-fix; never a protected

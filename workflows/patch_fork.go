@@ -1,0 +1,313 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/crestwaves/crest/activities/wire"
+	"github.com/crestwaves/crest/policy"
+)
+
+// Signals of the duplicate-wave strategy's fork of a running major wave.
+const (
+	signalSupersede  = "crest.supersede"  // security patch → running major wave: SupersedeRequest
+	signalSuperseded = "crest.superseded" // superseded major wave → patch: ForkPlan
+	signalReverified = "crest.reverified" // fork → patch: Reverified
+)
+
+// SupersedeRequest asks a running major wave to stop in favour of its fork onto a
+// security fix: it cancels its running minor waves (their records stay) and answers the
+// patch with its plan (ForkPlan).
+type SupersedeRequest struct {
+	Patch string `json:"patch"` // the patch's workflow ID, which hears the answer
+	Fork  string `json:"fork"`  // the fork's name, wave-M
+}
+
+// ForkMinor is a finished minor wave of a superseded major wave, which its fork
+// re-verifies by merging its tag (everything it merged, fixes included) onto the fix.
+type ForkMinor struct {
+	Name    string        `json:"name"`
+	Tag     string        `json:"tag"`
+	Updates []wire.Update `json:"updates"`
+}
+
+// ForkPlan is what a superseded major wave hands its fork: its base, its finished minor
+// waves in order, and the updates of the minor waves it did not finish, in plan order.
+type ForkPlan struct {
+	Wave       string          `json:"wave"`
+	BaseCommit string          `json:"base_commit"`
+	Finished   []ForkMinor     `json:"finished"`
+	Remaining  [][]wire.Update `json:"remaining,omitempty"`
+	Reason     string          `json:"reason,omitempty"` // why it could not be superseded
+}
+
+// ForkOf makes a major wave the fork of a running one onto a security fix (duplicate-wave
+// strategy): its first Reverify minor waves re-verify Of's finished minor waves with the
+// fix, and each tells the patch (signalReverified) when it is tagged.
+type ForkOf struct {
+	Of       string `json:"of"`    // wave-N, superseded
+	Patch    string `json:"patch"` // the patch's workflow ID
+	Reverify int    `json:"reverify"`
+}
+
+// Reverified tells a patch that its fork's minor wave Minor (re-verifying the superseded
+// wave's Covers) is tagged Tag.
+type Reverified struct {
+	Minor  int    `json:"minor"`
+	Covers string `json:"covers"`
+	Tag    string `json:"tag"`
+}
+
+// takeSupersede stops the wave for its fork: like Cancel, but the wave answers the
+// patch with its plan once its minor waves stopped (superseded).
+func (w *majorWave) takeSupersede(r SupersedeRequest) {
+	if w.st.Supersede != nil || w.st.Cancelled {
+		return
+	}
+	w.st.Supersede = &r
+	w.st.Cancelled = true
+	w.stopChildren()
+	w.changed++
+}
+
+// superseded ends a wave its fork replaces: cancelled, with the reason pointing at the
+// fork, and its plan sent to the patch that forked it. Its tags and records stay.
+func (w *majorWave) superseded(ctx workflow.Context) (MajorWaveResult, error) {
+	workflow.GetVersion(ctx, versionPatchForkWave, workflow.DefaultVersion, 1)
+	r := *w.st.Supersede
+	plan := ForkPlan{Wave: w.st.Start.Name, BaseCommit: w.st.Start.BaseCommit}
+	for _, m := range w.st.Minor {
+		if m.Result != nil {
+			plan.Finished = append(plan.Finished, ForkMinor{Name: m.Plan.Name, Tag: m.Result.Tag, Updates: m.Plan.Updates})
+		} else {
+			plan.Remaining = append(plan.Remaining, m.Plan.Updates)
+		}
+	}
+	res, err := w.fail(ctx, temporal.NewCanceledError(w.st.Start.Name+" superseded by "+r.Fork))
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	_ = workflow.SignalExternalWorkflow(dctx, r.Patch, "", signalSuperseded, plan).Get(dctx, nil)
+	return res, err
+}
+
+// reportReverified tells the patch of a fork each re-verifying minor wave that was
+// tagged, in order.
+func (w *majorWave) reportReverified(ctx workflow.Context) {
+	f := w.in.Fork
+	if f == nil {
+		return
+	}
+	for w.st.Reported < f.Reverify {
+		m := w.entry(w.st.Reported + 1)
+		if m == nil || m.Result == nil {
+			return
+		}
+		_ = workflow.SignalExternalWorkflow(ctx, f.Patch, "", signalReverified,
+			Reverified{Minor: m.Plan.Number, Tag: m.Result.Tag}).Get(ctx, nil)
+		w.st.Reported++
+	}
+}
+
+// explicitPlan lays out the minor waves given in the input (a fork's), one after the
+// other, in order: no planner, so each re-verifies what it stands for.
+func (w *majorWave) explicitPlan() {
+	for i, ups := range w.in.Minors {
+		pm := wire.PlannedMinor{Number: i + 1, Name: fmt.Sprintf("%s-%d", w.st.Start.Name, i+1), Updates: ups}
+		if i > 0 {
+			pm.After = []int{i}
+		}
+		w.st.Minor = append(w.st.Minor, minorEntry{Plan: pm, Status: MinorStatus{Name: pm.Name, Number: pm.Number, Phase: PhasePending, Updates: pm.Updates}})
+		w.st.Plan.Minor = append(w.st.Plan.Minor, pm)
+	}
+}
+
+// forkable finds, for a duplicate-wave patch (since versionPatchForkWave), the running
+// major waves that finished tags it covers belong to: those are forked onto the fix
+// (fork) instead of duplicated tag by tag.
+func (p *securityPatch) forkable(ctx workflow.Context, tags []wire.CoveredTag) (map[int64]wire.RunningWave, error) {
+	forks := map[int64]wire.RunningWave{}
+	if p.in.Strategy != string(policy.StrategyDuplicateWave) ||
+		workflow.GetVersion(ctx, versionPatchForkWave, workflow.DefaultVersion, 1) != 1 {
+		return forks, nil
+	}
+	var waves []wire.RunningWave
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityPatchRunningWaves, wire.RunningWavesInput{Collection: p.in.Collection,
+		Package: p.in.Package}).Get(ctx, &waves); err != nil {
+		return nil, err
+	}
+	for _, wv := range waves {
+		if slices.ContainsFunc(tags, func(t wire.CoveredTag) bool { return t.WaveID == wv.WaveID }) {
+			forks[wv.WaveID] = wv
+		}
+	}
+	return forks, nil
+}
+
+// forkTag is a covered tag of a forked wave, unfinished until the fork re-verifies it.
+type forkTag struct {
+	st  int // index in p.st.Tags
+	gin wire.GraftsInput
+	dup wire.DuplicateWave
+}
+
+// unfinishedInFork tags the fix merged onto a finished tag of a running wave that is
+// being forked <tag>-security-K-unfinished at once (StartDuplicateWave, with the fork's
+// wave allocated once for all of them), to be finished when the fork re-verifies it.
+func (p *securityPatch) unfinishedInFork(ctx workflow.Context, st *PatchTagStatus, gin wire.GraftsInput, d policy.StrategyDecision) (string, error) {
+	p.st.Strategy, st.Strategy = string(d.Strategy), string(d.Strategy)
+	gin.Strategy, gin.Reason = string(d.Strategy), d.Reason
+	f := p.forking
+	gin.Fork, gin.DuplicateWave = f.wave.Name, f.number
+	var dup wire.DuplicateWave
+	if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityStartDuplicateWave, gin).Get(ctx, &dup); err != nil {
+		if app, ok := nonRetryable(err); ok {
+			return app.Message(), nil
+		}
+		return "", err
+	}
+	f.number = dup.Number
+	st.Wave, st.Unfinished = dup.Name, dup.Unfinished
+	st.Reason = fmt.Sprintf("unfinished: %s has the fix merged, not yet built or tested; %s, the fork of %s onto the fix, re-verifies %s",
+		dup.Unfinished, dup.Name, f.wave.Name, gin.Tag.Tag)
+	f.tags = append(f.tags, forkTag{st: slices.IndexFunc(p.st.Tags, func(t PatchTagStatus) bool { return t.Covers == gin.Tag.Tag }), gin: gin, dup: dup})
+	return "", nil
+}
+
+// forking is a running wave being forked: the fork's number, once allocated, and the
+// covered tags it re-verifies.
+type forking struct {
+	wave   wire.RunningWave
+	number int
+	tags   []forkTag
+}
+
+// fork forks a running major wave onto the fix (duplicate-wave, issue 11): its finished
+// tags already carry unfinished tags with the fix (unfinishedInFork). The running wave is
+// superseded (signalSupersede: it stops its minor waves, ends cancelled with a reason
+// naming the fork, and answers with its plan), and the fork starts as a child that
+// outlives the patch: a major wave from the superseded wave's base whose first minor
+// waves re-verify the finished ones — the fix, then each finished minor wave's tag merged
+// (its updates and every fix it took) — and then carries on with the updates of the
+// minor waves not finished. Each covered tag becomes <tag>-security-K at its
+// re-verifying minor wave's tag (TagDuplicateWave) as soon as that one is tagged; the
+// patch does not wait for the rest of the fork.
+func (p *securityPatch) fork(ctx workflow.Context, f *forking) (string, error) {
+	if len(f.tags) == 0 {
+		return "", nil
+	}
+	bctx := bookkeeping(ctx)
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	fork := f.tags[0].dup
+	p.st.Phase = PatchPhaseReverifying
+	var plan ForkPlan
+	answered := false
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		workflow.GetSignalChannel(ctx, signalSuperseded).Receive(ctx, &plan)
+		answered = true
+	})
+	if err := workflow.SignalExternalWorkflow(ctx, f.wave.WorkflowID, "", signalSupersede,
+		SupersedeRequest{Patch: id, Fork: fork.Name}).Get(ctx, nil); err != nil {
+		return fmt.Sprintf("%s could not be forked: %s; its tags stay unfinished", f.wave.Name, errorText(err)), nil
+	}
+	if ok, err := workflow.AwaitWithTimeout(ctx, fixMergeWait, func() bool { return answered }); err != nil {
+		return "", err
+	} else if !ok {
+		return fmt.Sprintf("%s did not answer within %s; nothing forked, its tags stay unfinished", f.wave.Name, fixMergeWait), nil
+	}
+	// One re-verifying minor wave per finished one (the fix goes with the first), then the
+	// rest of the plan.
+	minors := [][]wire.Update{}
+	reverify := map[string]int{} // covered tag → fork minor; looked up, never ranged
+	for i, m := range plan.Finished {
+		var ups []wire.Update
+		if i == 0 {
+			ups = append(ups, wire.Update{Package: p.in.Package, Ref: p.in.Ref})
+		}
+		for _, u := range m.Updates {
+			ups = append(ups, wire.Update{Package: u.Package, Ref: m.Tag})
+		}
+		minors = append(minors, ups)
+		reverify[m.Tag] = i + 1
+	}
+	minors = append(minors, plan.Remaining...)
+	var updates []wire.Update
+	for _, ups := range minors {
+		updates = append(updates, ups...)
+	}
+	if len(plan.Finished) == 0 {
+		return fmt.Sprintf("%s had no finished minor wave to fork", f.wave.Name), nil
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: fork.WorkflowID, ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+	})
+	child := workflow.ExecuteChildWorkflow(cctx, MajorWave, MajorWaveInput{Collection: p.in.Collection, Wave: fork.Number,
+		Title:   fmt.Sprintf("fork of %s onto %s from %s (duplicate-wave of %s)", f.wave.Name, p.in.Package, p.in.Ref, id),
+		BaseRef: plan.BaseCommit, Updates: updates, Minors: minors, Limits: p.in.Limits,
+		Fork: &ForkOf{Of: f.wave.Name, Patch: id, Reverify: len(plan.Finished)}})
+	tagged := map[int]string{} // fork minor → its tag; looked up, never ranged
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		ch := workflow.GetSignalChannel(ctx, signalReverified)
+		for {
+			var r Reverified
+			ch.Receive(ctx, &r)
+			tagged[r.Minor] = r.Tag
+		}
+	})
+	ended := false
+	var forkErr error
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		forkErr = child.Get(ctx, nil)
+		ended = true
+	})
+	for _, ft := range f.tags {
+		st := &p.st.Tags[ft.st]
+		n, ok := reverify[ft.gin.Tag.Tag]
+		if !ok {
+			return fmt.Sprintf("%s is not a finished minor wave of %s; %s stays unfinished", ft.gin.Tag.Tag, f.wave.Name, ft.dup.Unfinished), nil
+		}
+		st.Reason = fmt.Sprintf("unfinished: %s has the fix merged, not yet built or tested; %s-%d re-verifies %s with it",
+			ft.dup.Unfinished, fork.Name, n, ft.gin.Tag.Tag)
+		if err := workflow.Await(ctx, func() bool { return tagged[n] != "" || ended || p.cancelled }); err != nil {
+			return "", err
+		}
+		switch {
+		case tagged[n] == "" && p.cancelled:
+			_ = child.SignalChildWorkflow(ctx, SignalCancel, nil).Get(ctx, nil)
+			p.stopped = true
+			return fmt.Sprintf("cancelled while %s re-verified the fix; %s stays unfinished", fork.Name, ft.dup.Unfinished), nil
+		case tagged[n] == "":
+			why := "it ended"
+			if forkErr != nil {
+				why = errorText(forkErr)
+			}
+			return fmt.Sprintf("%s did not re-verify %s: %s; %s stays unfinished", fork.Name, ft.gin.Tag.Tag, why, ft.dup.Unfinished), nil
+		}
+		var res wire.SecurityTagResult
+		if err := workflow.ExecuteActivity(bctx, wire.ActivityTagDuplicateWave, wire.DuplicateTagInput{GraftsInput: ft.gin, Wave: ft.dup,
+			WaveTags: []string{tagged[n]}}).Get(ctx, &res); err != nil {
+			if app, ok := nonRetryable(err); ok {
+				return app.Message(), nil
+			}
+			return "", err
+		}
+		st.Tag, st.Commit, st.Done = res.Tag, res.Commit, true
+		st.Reason = fmt.Sprintf("finished: %s re-verified %s with the fix (tag %s); the fork carries on with %s's other minor waves",
+			fork.Name, ft.gin.Tag.Tag, tagged[n], f.wave.Name)
+	}
+	return "", nil
+}
+
+// forkSummary names the forks a patch started, for its reason.
+func forkSummary(forks []*forking) string {
+	var parts []string
+	for _, f := range forks {
+		if len(f.tags) > 0 {
+			parts = append(parts, fmt.Sprintf("%s forked onto the fix as %s", f.wave.Name, f.tags[0].dup.Name))
+		}
+	}
+	return strings.Join(parts, "; ")
+}

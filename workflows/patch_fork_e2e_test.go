@@ -1,0 +1,105 @@
+package workflows_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
+	"github.com/crestwaves/crest/deploy/demo"
+	"github.com/crestwaves/crest/workflows"
+)
+
+// TestSecurityPatchForksRunningWaveEndToEnd: wave-1 (libhttp's fix, then pkgtool's) has
+// tagged wave-1-1 and is building wave-1-2 (held) when a duplicate-wave patch of
+// libcrypto arrives. The patch forks the running wave onto the fix: wave-1-1 gets
+// wave-1-1-security-1-unfinished with the fix at once (crest pin never answers it), wave-1
+// is superseded (cancelled, its reason naming the fork, its tag kept), and the fork wave-2
+// re-verifies wave-1-1 as wave-2-1 (the fix and wave-1-1's tag merged onto wave-1's base);
+// once wave-2-1 is tagged, wave-1-1-security-1 is finished at its commit while the fork
+// carries on with pkgtool (wave-2-2, held), and finishes when released.
+func TestSecurityPatchForksRunningWaveEndToEnd(t *testing.T) {
+	s := newStack(t, oneBuildInFlight)
+	ctx := context.Background()
+	waveID := "demo/wave-1" // stable IDs: their histories are recorded
+	_, st, release := s.heldWave(t, waveID, "-pkgtool-1.1.0", 2)
+	require.Equal(t, "wave-1-1", st.Minor[0].Tag)
+
+	id := "demo/patch-fork"
+	start := time.Now()
+	wf, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.SecurityPatch,
+		workflows.SecurityPatchInput{Collection: "demo", Package: "libcrypto", Ref: demo.SecurityLibcrypto251, Strategy: "duplicate-wave",
+			Severity: "critical", Advisory: "CVE-2026-0001", Limits: s.limits})
+	require.NoError(t, err)
+
+	// At once: the unfinished tag, and the reason.
+	ps := s.patchUntil(t, id, func(st workflows.PatchStatus) bool { return len(st.Tags) == 1 && st.Tags[0].Unfinished != "" })
+	t.Logf("patch start → pushed tag wave-1-1-security-1-unfinished (fork of wave-1): %v", time.Since(start).Round(time.Millisecond))
+	require.Equal(t, "wave-1-1-security-1-unfinished", ps.Tags[0].Unfinished)
+	require.Equal(t, "wave-2", ps.Tags[0].Wave)
+	require.Contains(t, ps.Tags[0].Reason, "unfinished: wave-1-1-security-1-unfinished has the fix merged, not yet built or tested")
+	require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", "wave-1-1-security-1-unfinished:pkgs/libraries/libcrypto/default.nix"), `"2.5.1"`)
+	pin, err := s.st.Pin(ctx, "demo", "backup", store.PinOptions{})
+	require.NoError(t, err)
+	require.Equal(t, "wave-1-1", pin.Tag, "crest pin answers no unfinished tag")
+
+	// wave-1 is superseded by its fork: cancelled with the reason, wave-1-1 kept.
+	require.Eventually(t, func() bool {
+		st = s.status(waveID)
+		return st.Phase == workflows.PhaseCancelled
+	}, 2*time.Minute, 50*time.Millisecond)
+	require.Equal(t, "wave-2", st.SupersededBy)
+	require.Contains(t, st.Reason, "superseded by wave-2, its fork onto a security fix (demo/patch-fork)")
+	require.Equal(t, "wave-1-1", st.Minor[0].Tag)
+	w1 := mustWave(t, s.st, 1)
+	require.Equal(t, workflows.PhaseCancelled, w1.State)
+
+	// The fork re-verifies wave-1-1 as wave-2-1; the patch finishes while wave-2-2 (pkgtool,
+	// the rest of wave-1's plan) is still held.
+	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	var out workflows.SecurityPatchResult
+	require.NoError(t, wf.Get(wctx, &out))
+	t.Logf("patch start → pushed tag wave-1-1-security-1 (re-verified by the fork's first minor wave): %v", time.Since(start).Round(time.Millisecond))
+	require.Equal(t, workflows.PatchPhaseDone, out.Phase)
+	require.Contains(t, out.Reason, "wave-1 forked onto the fix as wave-2")
+	tag := out.Tags[0]
+	require.True(t, tag.Done)
+	require.Equal(t, "wave-1-1-security-1", tag.Tag)
+	require.Contains(t, tag.Reason, "wave-2 re-verified wave-1-1 with the fix (tag wave-2-1)")
+	for _, t2 := range out.Tags {
+		require.NotEqual(t, "wave-2", t2.Covers, "the fork is not merged into: it has the fix")
+	}
+	fork := s.waitFor("demo/wave-2", "wave-2-2 building", minorPhase(2, workflows.PhaseBuilding))
+	require.Equal(t, "wave-2-1", fork.Minor[0].Tag)
+	require.Equal(t, &workflows.ForkOf{Of: "wave-1", Patch: id, Reverify: 1}, fork.Fork)
+	require.Equal(t, []wire.Update{{Package: "libcrypto", Ref: demo.SecurityLibcrypto251}, {Package: "libhttp", Ref: "wave-1-1"}}, fork.Minor[0].Updates)
+	require.Equal(t, []wire.Update{{Package: "pkgtool", Ref: demo.FixPkgtoolLibcrypto3}}, fork.Minor[1].Updates)
+	tags, err := s.st.Tags(ctx, "demo")
+	require.NoError(t, err)
+	require.Equal(t, "wave-2-1", tags[0].Name)
+	require.Equal(t, tags[0].Commit, tag.Commit, "the security tag is the re-verifying minor wave's tag")
+	require.Equal(t, tag.Commit, run(t, "git", "-C", s.demo.Remote, "rev-parse", tag.Tag+"^{commit}"))
+	for file, version := range map[string]string{"pkgs/libraries/libcrypto/default.nix": `"2.5.1"`, "pkgs/libraries/libhttp/default.nix": `"1.2.1"`} {
+		require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", tag.Tag+":"+file), version, file)
+	}
+	p, err := s.st.PatchByWorkflow(ctx, id)
+	require.NoError(t, err)
+	pts, err := s.st.PatchTags(ctx, p.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.PatchTagTagged, pts[0].State)
+	require.Equal(t, 2, pts[0].DuplicateWave)
+	sec, err := s.st.NewestSecurityTag(ctx, w1.CollectionID, "wave-1-1")
+	require.NoError(t, err)
+	require.Equal(t, tag.Tag, sec.Name, "finished: crest pin prefers it for wave-1-1")
+
+	// The fork carries on with the rest of wave-1's plan.
+	close(release)
+	res := s.waitFor("demo/wave-2", "wave-2 done", func(st workflows.MajorStatus) bool { return st.Phase == workflows.PhaseDone })
+	require.Equal(t, "wave-2-2", res.Minor[1].Tag)
+	recordHistories(t, s.c, id, waveID, "demo/wave-2")
+}
