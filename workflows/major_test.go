@@ -94,9 +94,10 @@ func TestMajorWaveForwardsValidatedRequestsToItsMinorWave(t *testing.T) {
 func TestMajorWaveRejectsBadInput(t *testing.T) {
 	env := newTestEnv()
 	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Updates: []wire.Update{{Package: "libnet"},
-		{Package: "libfoo", Ref: "wave-1", Repo: "https://alice:s3cr3t-tok@git.example/foo.git"}}})
+		{Package: "libfoo", Ref: "wave-1", Repo: "https://alice:s3cr3t-tok@git.example/foo.git"}}, Minors: [][]wire.Update{{}}})
 	err := env.GetWorkflowError()
 	require.ErrorContains(t, err, "collection: required")
+	require.ErrorContains(t, err, "minors[0]: at least one update")
 	require.ErrorContains(t, err, "updates[0]: package and ref are required")
 	require.ErrorContains(t, err, "updates[1] (libfoo): repository https://***@git.example/foo.git carries credentials")
 	require.NotContains(t, err.Error(), "s3cr3t-tok")
@@ -195,4 +196,43 @@ func TestMajorWaveRefusedBeforeAnythingStarts(t *testing.T) {
 	require.NotNil(t, validated)
 	require.True(t, validated.done)
 	require.ErrorContains(t, validated.rejected, why)
+}
+
+// TestMajorWaveMergesSecurityFixBeforeItsNextMinorWave: a patch's fix that arrives while
+// wave-1-1 waits is merged onto the wave's branch at once (not after wave-1-1), the patch
+// hears the commit, and wave-1-2 — the next minor wave — rebuilds the fixed package's
+// dependents (Fixed), which wave-1-1 did not.
+func TestMajorWaveMergesSecurityFixBeforeItsNextMinorWave(t *testing.T) {
+	env := newTestEnv()
+	f := newFakeWave(env, libhttp())
+	f.register(t)
+	registerMajor(env, wire.PlanResult{Minor: []wire.PlannedMinor{
+		{Number: 1, Name: "wave-1-1", Updates: []wire.Update{{Package: "libnet", Ref: "update/libnet-2"}}},
+		{Number: 2, Name: "wave-1-2", Updates: []wire.Update{{Package: "calc", Ref: "fix/calc-precision"}}, After: []int{1}}}})
+	var answers []workflows.MergeFixResult
+	env.OnSignalExternalWorkflow(mock.Anything, "demo/patch-1", "", "crest.fix-merged", mock.Anything).Return(nil).Run(
+		func(args mock.Arguments) { answers = append(answers, args.Get(4).(workflows.MergeFixResult)) })
+	fix := workflows.MergeFixRequest{Patch: "demo/patch-1", PatchID: 1, Package: "libcrypto", Ref: "security/libcrypto-2.5.1"}
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow("crest.merge-fix", fix)
+		env.SignalWorkflow("crest.merge-fix", fix) // asked twice: merged once
+	}, time.Hour)
+	env.RegisterDelayedCallback(func() {
+		st := majorStatus(t, env)
+		require.Equal(t, workflows.PhaseWaiting, st.Minor[0].Phase, "wave-1-1 still waits")
+		require.Equal(t, workflows.PhasePending, st.Minor[1].Phase)
+		require.Equal(t, []workflows.MergedFix{{MergeFixRequest: fix, Commit: "c0ffee", Answered: true}}, st.Fixes)
+		require.Equal(t, []workflows.MergeFixResult{{Wave: "wave-1", Commit: "c0ffee"}}, answers)
+		update(env, workflows.UpdateResolve, workflows.ResolveRequest{Package: "libhttp", Resolution: "wont-fix", Reason: "r", By: "erin"})
+	}, 2*time.Hour)
+	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
+		Updates: []wire.Update{{Package: "libnet", Ref: "update/libnet-2"}, {Package: "calc", Ref: "fix/calc-precision"}}})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	st := majorStatus(t, env)
+	require.Equal(t, "wave-1-2", st.Fixes[0].Minor)
+	require.Len(t, f.rounds, 2)
+	require.Empty(t, f.rounds[0].Fixed, "wave-1-1 evaluated before the fix")
+	require.Equal(t, []string{"libcrypto"}, f.rounds[1].Fixed)
+	require.Len(t, answers, 1)
 }

@@ -35,6 +35,7 @@ type fakeWave struct {
 	resolved   []wire.ResolveInput
 	fixOnRetry map[string]bool
 	tagged     bool
+	rounds     []wire.RoundInput // every PrepareRound, in order
 }
 
 func newFakeWave(env *testsuite.TestWorkflowEnvironment, failures ...wire.Failure) *fakeWave {
@@ -73,6 +74,7 @@ func (f *fakeWave) register(t *testing.T) {
 		func(_ context.Context, in wire.RoundInput) (wire.RoundLayout, error) {
 			f.mu.Lock()
 			defer f.mu.Unlock()
+			f.rounds = append(f.rounds, in)
 			for i, x := range f.failures {
 				for _, p := range in.Retry {
 					if p == x.Package && f.fixOnRetry[p] {
