@@ -236,3 +236,35 @@ func TestMajorWaveMergesSecurityFixBeforeItsNextMinorWave(t *testing.T) {
 	require.Equal(t, []string{"libcrypto"}, f.rounds[1].Fixed)
 	require.Len(t, answers, 1)
 }
+
+// TestMajorWaveRebuildsAFixWithNoMinorWaveLeft: a fix that arrives while the wave's last
+// minor wave waits gets a minor wave of its own (wave-1-2, after wave-1-1, the fix as its
+// update), which rebuilds the fixed package's dependents: the wave does not end with the
+// fix merged and its dependents unbuilt.
+func TestMajorWaveRebuildsAFixWithNoMinorWaveLeft(t *testing.T) {
+	env := newTestEnv()
+	f := newFakeWave(env, libhttp())
+	f.register(t)
+	registerMajor(env, wire.PlanResult{Minor: []wire.PlannedMinor{
+		{Number: 1, Name: "wave-1-1", Updates: []wire.Update{{Package: "libnet", Ref: "update/libnet-2"}}}}})
+	env.OnSignalExternalWorkflow(mock.Anything, "demo/patch-1", "", "crest.fix-merged", mock.Anything).Return(nil)
+	fix := workflows.MergeFixRequest{Patch: "demo/patch-1", PatchID: 1, Package: "libcrypto", Ref: "security/libcrypto-2.5.1"}
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow("crest.merge-fix", fix) }, time.Hour)
+	env.RegisterDelayedCallback(func() {
+		st := majorStatus(t, env)
+		require.Len(t, st.Minor, 2)
+		require.Equal(t, workflows.PhasePending, st.Minor[1].Phase)
+		require.Equal(t, []wire.Update{{Package: "libcrypto", Ref: "security/libcrypto-2.5.1"}}, st.Minor[1].Updates)
+		update(env, workflows.UpdateResolve, workflows.ResolveRequest{Package: "libhttp", Resolution: "wont-fix", Reason: "r", By: "erin"})
+	}, 2*time.Hour)
+	env.ExecuteWorkflow(workflows.MajorWave, workflows.MajorWaveInput{Collection: "demo",
+		Updates: []wire.Update{{Package: "libnet", Ref: "update/libnet-2"}}})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res workflows.MajorWaveResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, []string{"wave-1-1", "wave-1-2"}, res.Tags)
+	require.Equal(t, "wave-1-2", majorStatus(t, env).Fixes[0].Minor)
+	require.Len(t, f.rounds, 2)
+	require.Equal(t, []string{"libcrypto"}, f.rounds[1].Fixed)
+}

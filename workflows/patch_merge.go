@@ -74,11 +74,16 @@ func (w *majorWave) takeFix(r MergeFixRequest) {
 // fixed package's dependents, even those other minor waves locked in (startMinor passes
 // them as Fixed). MergeRefs is idempotent (a fix already on the branch merges to the same
 // head). A conflict refuses the fix with its files: the branch is left as it was, and the
-// patch hears why.
+// patch hears why. When no minor wave is left to start, a minor wave of the fix itself is
+// planned (fixMinor): the wave does not end with the fix merged and its dependents unbuilt.
 func (w *majorWave) mergeFixes(ctx workflow.Context) error {
 	for i := 0; i < len(w.st.Fixes); i++ {
 		if w.st.Fixes[i].pending() {
 			workflow.GetVersion(ctx, versionPatchRunningWaves, workflow.DefaultVersion, 1)
+			// Not while AddUpdate re-plans the pending minor waves: fixMinor adds one.
+			if err := w.mu.Lock(ctx); err != nil {
+				return err
+			}
 			f := w.st.Fixes[i]
 			var head string
 			err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityMergeRefs, wire.MergeInput{Collection: w.in.Collection,
@@ -88,10 +93,13 @@ func (w *majorWave) mergeFixes(ctx workflow.Context) error {
 				w.st.Fixes[i].Reason = fmt.Sprintf("%s refused the fix of %s: %s; the branch is unchanged: resolve the conflict on a branch of %s and patch again with that ref",
 					w.st.Start.Name, f.Package, app.Message(), w.st.Start.Branch)
 			} else if err != nil {
+				w.mu.Unlock()
 				return err
 			} else {
 				w.st.Fixes[i].Commit = head
+				w.fixMinor(f)
 			}
+			w.mu.Unlock()
 			w.changed++
 		}
 		if !w.st.Fixes[i].Answered {
@@ -103,6 +111,28 @@ func (w *majorWave) mergeFixes(ctx workflow.Context) error {
 		}
 	}
 	return nil
+}
+
+// fixMinor plans a minor wave of a merged fix when no minor wave is left to start (none
+// pending, the wave not stopping): after every unfinished one, with the fix as its update
+// (already on the branch, so its merge changes nothing), it rebuilds the fixed package's
+// dependents (Fixed) and its tag retires the patch's grafts.
+func (w *majorWave) fixMinor(f MergedFix) {
+	if w.st.Cancelled || slices.ContainsFunc(w.st.Minor, func(m minorEntry) bool { return m.Status.Phase == PhasePending }) {
+		return
+	}
+	n := 0
+	var after []int
+	for _, m := range w.st.Minor {
+		n = max(n, m.Plan.Number)
+		if m.Status.Phase != PhaseDone {
+			after = append(after, m.Plan.Number)
+		}
+	}
+	pm := wire.PlannedMinor{Number: n + 1, Name: fmt.Sprintf("%s-%d", w.st.Start.Name, n+1),
+		Updates: []wire.Update{{Package: f.Package, Ref: f.Ref}}, After: after}
+	w.st.Minor = append(w.st.Minor, minorEntry{Plan: pm, Status: MinorStatus{Name: pm.Name, Number: pm.Number, Phase: PhasePending, Updates: pm.Updates}})
+	w.st.Plan.Minor = append(w.st.Plan.Minor, pm)
 }
 
 // fixedFor hands the minor wave about to start the packages whose fixes were merged since
