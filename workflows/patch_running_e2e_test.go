@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
@@ -37,9 +38,11 @@ func TestSecurityPatchReachesRunningWaveEndToEnd(t *testing.T) {
 	before := run(t, "git", "-C", s.demo.Remote, "rev-parse", branch)
 
 	id := "demo/patch-running"
+	start := time.Now()
 	out, err := s.patch(t, id, workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251,
 		Strategy: "replace-dependency", Severity: "critical", Advisory: "CVE-2026-0001"})
 	require.NoError(t, err)
+	t.Logf("patch start → wave-1-1-security-1 pushed and the fix merged into running wave-2: %v", time.Since(start).Round(time.Millisecond))
 	require.Equal(t, workflows.PatchPhaseDone, out.Phase)
 	require.Contains(t, out.Reason, "tagged wave-1-1-security-1; merged into running wave-2")
 	require.Len(t, out.Tags, 2)
@@ -106,7 +109,9 @@ func TestSecurityPatchReachesRunningWaveEndToEnd(t *testing.T) {
 	// wave-2-1 finishes without the fix (it evaluated before); wave-2-2 rebuilds
 	// libcrypto's dependents against it, and its tag retires the first patch's grafts.
 	close(release)
+	released := time.Now()
 	res, err := finish(t, wave)
+	t.Logf("builds released → wave-2 finished, wave-2-2 retiring the graft debt: %v", time.Since(released).Round(time.Millisecond))
 	require.NoError(t, err)
 	require.Equal(t, []string{"wave-2-1", "wave-2-2"}, res.Tags)
 	require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", "wave-2-1:pkgs/libraries/libcrypto/default.nix"), `"2.5.0"`)
