@@ -173,7 +173,11 @@ func (p *securityPatch) unfinishedInFork(ctx workflow.Context, st *PatchTagStatu
 	st.Wave, st.Unfinished = dup.Name, dup.Unfinished
 	st.Reason = fmt.Sprintf("unfinished: %s has the fix merged, not yet built or tested; %s, the fork of %s onto the fix, re-verifies %s",
 		dup.Unfinished, dup.Name, f.wave.Name, gin.Tag.Tag)
-	f.tags = append(f.tags, forkTag{st: slices.IndexFunc(p.st.Tags, func(t PatchTagStatus) bool { return t.Covers == gin.Tag.Tag }), gin: gin, dup: dup})
+	i := 0
+	for i < len(p.st.Tags) && &p.st.Tags[i] != st { // st's index: one entry per tag and system
+		i++
+	}
+	f.tags = append(f.tags, forkTag{st: i, gin: gin, dup: dup})
 	return "", nil
 }
 
