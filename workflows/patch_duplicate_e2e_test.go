@@ -101,10 +101,8 @@ func TestSecurityPatchDuplicateWaveEndToEnd(t *testing.T) {
 	require.Contains(t, wave.Title, "duplicate-wave of demo/patch-duplicate")
 
 	close(release)
-	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
-	defer cancel()
-	var out workflows.SecurityPatchResult
-	require.NoError(t, wf.Get(wctx, &out))
+	out, err := awaitPatch(wf)
+	require.NoError(t, err)
 	t.Logf("patch start → pushed tag wave-1-1-security-1 (duplicate wave re-verified): %v", time.Since(start).Round(time.Millisecond))
 	require.Equal(t, workflows.PatchPhaseDone, out.Phase)
 	tag := out.Tags[0]

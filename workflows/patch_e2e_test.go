@@ -39,10 +39,15 @@ func (s *stack) patch(t *testing.T, id string, in workflows.SecurityPatchInput) 
 	in.Collection, in.Limits = "demo", s.limits
 	run, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.SecurityPatch, in)
 	require.NoError(t, err)
-	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	return awaitPatch(run)
+}
+
+// awaitPatch waits (4 minutes at most) for a patch's result.
+func awaitPatch(run client.WorkflowRun) (workflows.SecurityPatchResult, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	var res workflows.SecurityPatchResult
-	err = run.Get(wctx, &res)
+	err := run.Get(ctx, &res)
 	return res, err
 }
 

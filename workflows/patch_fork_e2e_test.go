@@ -60,10 +60,8 @@ func TestSecurityPatchForksRunningWaveEndToEnd(t *testing.T) {
 
 	// The fork re-verifies wave-1-1 as wave-2-1; the patch finishes while wave-2-2 (pkgtool,
 	// the rest of wave-1's plan) is still held.
-	wctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
-	defer cancel()
-	var out workflows.SecurityPatchResult
-	require.NoError(t, wf.Get(wctx, &out))
+	out, err := awaitPatch(wf)
+	require.NoError(t, err)
 	t.Logf("patch start → pushed tag wave-1-1-security-1 (re-verified by the fork's first minor wave): %v", time.Since(start).Round(time.Millisecond))
 	require.Equal(t, workflows.PatchPhaseDone, out.Phase)
 	require.Contains(t, out.Reason, "wave-1 forked onto the fix as wave-2")
