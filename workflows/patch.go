@@ -131,6 +131,8 @@ type securityPatch struct {
 	// forking is the running wave the covered tag being patched belongs to, when a
 	// duplicate-wave patch forks it (since versionPatchForkWave).
 	forking *forking
+	// reverified holds each fork's tagged minor waves (wave-M → number → tag).
+	reverified map[string]map[int]string
 }
 
 // SecurityPatch brings a security fix of a package locked in by finished waves to every

@@ -55,12 +55,11 @@ type ForkOf struct {
 	Reverify int    `json:"reverify"`
 }
 
-// Reverified tells a patch that its fork's minor wave Minor (re-verifying the superseded
-// wave's Covers) is tagged Tag.
+// Reverified tells a patch that minor wave Minor of its fork Wave is tagged Tag.
 type Reverified struct {
-	Minor  int    `json:"minor"`
-	Covers string `json:"covers"`
-	Tag    string `json:"tag"`
+	Wave  string `json:"wave"` // the fork, wave-M
+	Minor int    `json:"minor"`
+	Tag   string `json:"tag"`
 }
 
 // takeSupersede stops the wave for its fork: like Cancel, but the wave answers the
@@ -107,7 +106,7 @@ func (w *majorWave) reportReverified(ctx workflow.Context) {
 			return
 		}
 		_ = workflow.SignalExternalWorkflow(ctx, f.Patch, "", signalReverified,
-			Reverified{Minor: m.Plan.Number, Tag: m.Result.Tag}).Get(ctx, nil)
+			Reverified{Wave: w.st.Start.Name, Minor: m.Plan.Number, Tag: m.Result.Tag}).Get(ctx, nil)
 		w.st.Reported++
 	}
 }
@@ -252,15 +251,7 @@ func (p *securityPatch) fork(ctx workflow.Context, f *forking) (string, error) {
 		Title:   fmt.Sprintf("fork of %s onto %s from %s (duplicate-wave of %s)", f.wave.Name, p.in.Package, p.in.Ref, id),
 		BaseRef: plan.BaseCommit, Updates: updates, Minors: minors, Limits: p.in.Limits,
 		Fork: &ForkOf{Of: f.wave.Name, Patch: id, Reverify: len(plan.Finished)}})
-	tagged := map[int]string{} // fork minor → its tag; looked up, never ranged
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		ch := workflow.GetSignalChannel(ctx, signalReverified)
-		for {
-			var r Reverified
-			ch.Receive(ctx, &r)
-			tagged[r.Minor] = r.Tag
-		}
-	})
+	tagged := p.reverifiedBy(ctx, fork.Name)
 	ended := false
 	var forkErr error
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -303,6 +294,29 @@ func (p *securityPatch) fork(ctx workflow.Context, f *forking) (string, error) {
 			fork.Name, ft.gin.Tag.Tag, tagged[n], f.wave.Name)
 	}
 	return "", nil
+}
+
+// reverifiedBy is fork's minor waves' tags by number, as the fork reports them: one
+// reader of signalReverified per patch, which may fork several waves.
+func (p *securityPatch) reverifiedBy(ctx workflow.Context, fork string) map[int]string {
+	if p.reverified == nil {
+		p.reverified = map[string]map[int]string{}
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			ch := workflow.GetSignalChannel(ctx, signalReverified)
+			for {
+				var r Reverified
+				ch.Receive(ctx, &r)
+				if p.reverified[r.Wave] == nil {
+					p.reverified[r.Wave] = map[int]string{}
+				}
+				p.reverified[r.Wave][r.Minor] = r.Tag
+			}
+		})
+	}
+	if p.reverified[fork] == nil {
+		p.reverified[fork] = map[int]string{}
+	}
+	return p.reverified[fork]
 }
 
 // forkSummary names the forks a patch started, for its reason.
