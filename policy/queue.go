@@ -404,18 +404,31 @@ func CutWave(queue []Queued, building bool, now time.Time, s QueueSettings) Batc
 	return BatchDecision{Lane: LaneWave, Changes: ids, Reason: fmt.Sprintf("%d wave-lane %s, the oldest waiting %s", len(ids), plural(len(ids), "change", "changes"), e.WaveWait)}
 }
 
-// BuildPriority is the priority of a merge queue build's slots on the builders (Temporal's
-// priority key: 1 first, 5 last, 3 what major waves and patches get): a priority-lane
-// batch and its probes first, since security fixes go first; a wave-lane batch built
-// aside last, since the two-stage queue builds mass rebuilds in what the builders have to
-// spare and they must never hold up the fast lane; the rest, a wave-lane unit's second
-// stage included, as a wave.
+// Priorities of builds on the builders' task queue (Temporal's priority key: 1 first, 5
+// last). A build slot holds its builder until it yields, so a higher priority takes effect
+// within a slot's yield.
+const (
+	// BuildPrioritySecurity: security fixes go first, a patch's builds and a
+	// priority-lane batch's.
+	BuildPrioritySecurity = 1
+	// BuildPriorityDefault: major waves, and the merge queue's main sequence.
+	BuildPriorityDefault = 3
+	// BuildPriorityAside: a wave-lane batch built aside, in what the builders have to
+	// spare.
+	BuildPriorityAside = 5
+)
+
+// BuildPriority is the priority of a merge queue build's slots on the builders: a
+// priority-lane batch and its probes first, since security fixes go first; a wave-lane
+// batch built aside last, since the two-stage queue builds mass rebuilds in what the
+// builders have to spare and they must never hold up the fast lane; the rest, a wave-lane
+// unit's second stage included, as a wave.
 func BuildPriority(lane Lane, aside bool) int {
 	switch {
 	case lane == LanePriority:
-		return 1
+		return BuildPrioritySecurity
 	case aside:
-		return 5
+		return BuildPriorityAside
 	}
-	return 3
+	return BuildPriorityDefault
 }

@@ -204,6 +204,9 @@ const (
 	// re-verifies its finished minor waves one by one, each covered tag finished as soon
 	// as its minor wave is tagged, instead of one new wave per covered tag.
 	versionPatchForkWave = "patch-fork-wave"
+	// versionPatchPriority: a security patch's builds (the patched package, its system
+	// tests, a rebuild's slots) go first on the builders (policy.BuildPrioritySecurity).
+	versionPatchPriority = "patch-priority"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

@@ -114,7 +114,10 @@ type PatchStatus struct {
 type SecurityPatchResult = PatchStatus
 
 type securityPatch struct {
-	in        SecurityPatchInput
+	in SecurityPatchInput
+	// priority is its builds' on the builders (0: the default, before
+	// versionPatchPriority).
+	priority  int
 	st        PatchStatus
 	validated bool
 	refused   error
@@ -201,6 +204,9 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 		return p.st, refusal(err)
 	}
 	p.in.Package, p.st.Package = valid.Package, valid.Package
+	if workflow.GetVersion(ctx, versionPatchPriority, workflow.DefaultVersion, 1) == 1 {
+		p.priority = policy.BuildPrioritySecurity
+	}
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
 	if err := workflow.ExecuteActivity(bctx, wire.ActivityStartPatch, wire.StartPatchInput{WorkflowID: id, Collection: p.in.Collection,
 		Package: p.in.Package, Ref: p.in.Ref, Strategy: p.in.Strategy, Severity: p.in.Severity, Advisory: p.in.Advisory,
@@ -345,7 +351,7 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 	p.st.Phase = PatchPhaseBuilding
 	var built wire.BuildResult
 	limits := p.in.Limits.withDefaults()
-	err := workflow.ExecuteActivity(building(ctx, limits, t.System), wire.ActivityBuildPackage, wire.BuildInput{
+	err := workflow.ExecuteActivity(p.building(ctx, limits, t.System), wire.ActivityBuildPackage, wire.BuildInput{
 		Key: fmt.Sprintf("%s/%s/%s/%s", id, t.Tag, t.System, p.in.Package), EvaluationID: ev.EvaluationID,
 		System: t.System, Package: p.in.Package, Collection: p.in.Collection}).Get(ctx, &built)
 	var app *temporal.ApplicationError
@@ -433,7 +439,7 @@ func (p *securityPatch) systemTests(ctx workflow.Context, t wire.CoveredTag, st 
 		return "", err
 	}
 	var res wire.SystemTestsResult
-	if err := workflow.ExecuteActivity(building(ctx, p.in.Limits.withDefaults(), t.System), wire.ActivityRunSystemTests,
+	if err := workflow.ExecuteActivity(p.building(ctx, p.in.Limits.withDefaults(), t.System), wire.ActivityRunSystemTests,
 		wire.SystemTestsInput{Collection: p.in.Collection, EvaluationID: ev.EvaluationID, System: t.System,
 			Tests: grafted.SystemTests}).Get(ctx, &res); err != nil {
 		if app, ok := nonRetryable(err); ok {
@@ -529,9 +535,18 @@ func (p *securityPatch) buildSet(ctx workflow.Context, round wire.RoundInput, id
 		WorkflowID: id, ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_TERMINATE,
 	})
 	set := workflow.ExecuteChildWorkflow(cctx, BuildSet, BuildSetInput{
-		RoundInput: round, Collection: p.in.Collection, KeyPrefix: keyPrefix, Limits: p.in.Limits,
+		RoundInput: round, Collection: p.in.Collection, KeyPrefix: keyPrefix, Limits: p.in.Limits, Priority: p.priority,
 	})
 	return p.awaitChild(ctx, set, nil)
+}
+
+// building runs an activity on the builders of system at the patch's priority.
+func (p *securityPatch) building(ctx workflow.Context, limits Limits, system string) workflow.Context {
+	ctx = building(ctx, limits, system)
+	if p.priority > 0 {
+		ctx = workflow.WithPriority(ctx, temporal.Priority{PriorityKey: p.priority})
+	}
+	return ctx
 }
 
 // awaitChild waits for a child workflow (a rebuild's BuildSet, a duplicate wave) to end,

@@ -363,6 +363,17 @@ var requiredHistories = []struct {
 	{"patch-running-waves/demo~patch-graft-refused.json", []string{"differ in length"}},
 	{"patch-running-waves/demo~patch-graft-system-test.json", []string{"ABI 2.5 is not 2.6"}},
 
+	// patch-priority: a patch's builds go first on the builders (the patched package, its
+	// system tests, a rebuild's slots). TestSecurityPatchGraftsEndToEnd and
+	// TestSecurityPatchRebuildsEndToEnd.
+	{"patch-priority/demo~patch-graft.json", []string{versionMarker("patch-priority"), `"tag":"wave-1-1-security-1"`, completed}},
+	{"patch-priority/demo~patch-graft-refused.json", []string{versionMarker("patch-priority"), "differ in length"}},
+	{"patch-priority/demo~patch-graft-system-test.json", []string{versionMarker("patch-priority"), "ABI 2.5 is not 2.6"}},
+	{"patch-priority/demo~patch-rebuild.json", []string{versionMarker("patch-priority"), `"priority":1`, completed}},
+	{"patch-priority/demo~patch-rebuild~wave-1-1~rebuild.json", []string{`"priority":1`, completed}},
+	{"patch-priority/demo~patch-rebuild-auto.json", []string{versionMarker("patch-priority"), completed}},
+	{"patch-priority/demo~patch-rebuild-auto~wave-1-1~rebuild.json", []string{`"priority":1`, completed}},
+
 	// TestSecurityPatchForksRunningWaveEndToEnd: wave-1 superseded (crest.supersede, its
 	// plan answered with crest.superseded), the fork wave-2 re-verifies wave-1-1 as
 	// wave-2-1 (crest.reverified) and carries on with pkgtool as wave-2-2.
