@@ -491,11 +491,25 @@ func (s *Store) RecordPatchMerge(ctx context.Context, m PatchMerge, audit AuditE
 
 // PatchMerges lists the running waves a patch reached, in the order they were recorded.
 func (s *Store) PatchMerges(ctx context.Context, patchID int64) ([]PatchMerge, error) {
+	return s.patchMerges(ctx, fmt.Sprintf("merges of patch %d", patchID), `patch_id = $1`, patchID)
+}
+
+// WaveFixes lists the security fixes patches merged into a wave's branch (or that it
+// refused), in the order they were recorded.
+func (s *Store) WaveFixes(ctx context.Context, waveID int64) ([]PatchMerge, error) {
+	return s.patchMerges(ctx, fmt.Sprintf("security fixes of wave %d", waveID), `wave_id = $1`, waveID)
+}
+
+func (s *Store) patchMerges(ctx context.Context, what, where string, arg int64) ([]PatchMerge, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT patch_id, wave_id, wave, branch, state, commit, reason, created_at
-		FROM patch_merges WHERE patch_id = $1 ORDER BY created_at, wave`, patchID)
+		FROM patch_merges WHERE `+where+` ORDER BY created_at, wave`, arg)
 	if err != nil {
-		return nil, fmt.Errorf("merges of patch %d: %w", patchID, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[PatchMerge])
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[PatchMerge])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
 }

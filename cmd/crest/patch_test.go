@@ -119,6 +119,15 @@ func TestPatchStatusShowsTagsAndDebt(t *testing.T) {
 	} {
 		require.Contains(t, out.String(), want)
 	}
+	// The waves say it too.
+	for wave, want := range map[int]string{
+		2: "security fix of patch-1 merged at fedcba987654: the next minor wave rebuilds against it (crest patch status patch-1)",
+		3: "security fix of patch-1 refused: wave-3 refused the fix of libcrypto: conflicts in x.nix",
+	} {
+		out.Reset()
+		require.NoError(t, printStatus(ctx, &session{st: st, collection: "demo", prefix: "wave"}, wave, 0, false, &out))
+		require.Contains(t, out.String(), want)
+	}
 
 	// A duplicate-wave patch says which tag is unfinished, and why.
 	p2, err := st.CreatePatch(ctx, store.Patch{Collection: "demo", WorkflowID: "demo/patch-2", Package: "libcrypto",

@@ -395,6 +395,19 @@ func printStatus(ctx context.Context, s *session, major, minor int, all bool, ou
 	if wv.Reason != "" {
 		fmt.Fprintf(out, "  why: %s\n", wv.Reason)
 	}
+	fixes, err := s.st.WaveFixes(ctx, wv.ID)
+	if err != nil {
+		return err
+	}
+	for _, f := range fixes {
+		switch f.State {
+		case store.PatchMergeMerged:
+			fmt.Fprintf(out, "  security fix of patch-%d merged at %s: the next minor wave rebuilds against it (crest patch status patch-%d)\n",
+				f.PatchID, shortCommit(f.Commit), f.PatchID)
+		default:
+			fmt.Fprintf(out, "  security fix of patch-%d %s: %s\n", f.PatchID, f.State, f.Reason)
+		}
+	}
 	for _, m := range minors {
 		if minor != 0 && m.Number != minor {
 			continue
