@@ -109,18 +109,19 @@ func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInp
 	if len(col.Systems) != 1 {
 		problems = append(problems, fmt.Sprintf("collection %s builds %d systems; patches are not built yet for more than one", col.Name, len(col.Systems)))
 	}
+	var repo *gitrepo.Repo
+	fix := "" // the fix's commit, once found
 	if in.Ref == "" {
 		problems = append(problems, "ref: required (the branch, tag or commit with the fix)")
 	} else {
-		repo, err := a.Repos.Open(ctx, col)
-		if err != nil {
+		if repo, err = a.Repos.Open(ctx, col); err != nil {
 			return out, err
 		}
 		// A fix is usually pushed moments before its patch starts.
 		if err := repo.Fetch(ctx); err != nil {
 			return out, err
 		}
-		if _, err := repo.ResolveRef(ctx, in.Ref); errors.Is(err, gitrepo.ErrRefNotFound) {
+		if fix, err = repo.ResolveRef(ctx, in.Ref); errors.Is(err, gitrepo.ErrRefNotFound) {
 			problems = append(problems, fmt.Sprintf("ref %q not found in %s", in.Ref, gitrepo.RedactURL(col.Remote)))
 		} else if err != nil {
 			return out, err
@@ -186,6 +187,17 @@ func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInp
 			}
 			out.Package = key
 			out.Tags = append(out.Tags, wire.CoveredTag{Tag: t.Name, Commit: t.Commit, WaveID: waveID, System: ev.System, EvaluationID: ev.ID})
+		}
+	}
+	if fix != "" {
+		for _, t := range out.Tags {
+			why, err := a.dropsEarlierFix(ctx, repo, row.ID, t.Tag, out.Package, in.Ref, fix)
+			if err != nil {
+				return out, err
+			}
+			if why != "" {
+				problems = append(problems, why)
+			}
 		}
 	}
 	if len(out.Tags) == 0 && len(in.Tags) == 0 && len(tags) > 0 {
@@ -748,4 +760,30 @@ func (a *Activities) RecordPatchState(ctx context.Context, in wire.PatchStateInp
 		audit.Key += "/patch"
 	}
 	return a.Store.SetPatchState(ctx, in.PatchID, in.State, in.Strategy, in.Reason, audit)
+}
+
+// dropsEarlierFix says why a patch of pkg with fix (ref) must not cover tag: tag already
+// has a security tag carrying the fix of another package, and fix does not contain it. A
+// patch's fix is merged onto the covered tag, and crest pin answers the newest security
+// tag, so its tag would take the earlier fix away from everyone who pins. A later fix of
+// the same package replaces the earlier one. "" when the patch may go on.
+func (a *Activities) dropsEarlierFix(ctx context.Context, repo *gitrepo.Repo, collectionID int64, tag, pkg, ref, fix string) (string, error) {
+	sec, err := a.Store.NewestSecurityTag(ctx, collectionID, tag)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && sec.Package == pkg) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	earlier, err := repo.ResolveRef(ctx, sec.Ref)
+	if errors.Is(err, gitrepo.ErrRefNotFound) {
+		earlier = sec.Commit // the branch is gone: the security tag has the fix merged
+	} else if err != nil {
+		return "", err
+	}
+	if ok, err := repo.Contains(ctx, fix, earlier); err != nil || ok {
+		return "", err
+	}
+	return fmt.Sprintf("tag %s: its newest security tag %s carries the fix of %s from %s, which %s does not contain; "+
+		"a security tag made from %s would drop that fix for everyone who pins %s: merge %s into %s and start again",
+		tag, sec.Name, sec.Package, sec.Ref, ref, ref, tag, sec.Ref, ref), nil
 }

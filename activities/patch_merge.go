@@ -17,7 +17,7 @@ func (a *Activities) PatchRunningWaves(ctx context.Context, in wire.RunningWaves
 	}
 	out := make([]wire.RunningWave, len(waves))
 	for i, w := range waves {
-		out[i] = wire.RunningWave{WaveID: w.ID, Name: w.Name, WorkflowID: w.WorkflowID, Branch: w.Branch}
+		out[i] = wire.RunningWave{WaveID: w.ID, Name: w.Name, WorkflowID: w.WorkflowID, Branch: w.Branch, UpdatesPackage: w.UpdatesPackage}
 	}
 	return out, nil
 }

@@ -207,6 +207,11 @@ const (
 	// versionPatchPriority: a security patch's builds (the patched package, its system
 	// tests, a rebuild's slots) go first on the builders (policy.BuildPrioritySecurity).
 	versionPatchPriority = "patch-priority"
+	// versionPatchForkAuto: a patch whose strategy is auto forks the running waves of its
+	// covered tags too when policy chooses duplicate-wave for them, as an explicit
+	// duplicate-wave patch does; and no patch forks a running wave that updates the patched
+	// package itself (its fork would be refused, after the wave was superseded).
+	versionPatchForkAuto = "patch-fork-auto"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

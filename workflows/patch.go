@@ -385,6 +385,9 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 	case d.Strategy == policy.StrategyRebuild && rebuilds:
 		return p.rebuild(ctx, st, gin, d, []string{p.in.Package})
 	case d.Strategy == policy.StrategyDuplicateWave && duplicates:
+		if p.forking != nil { // only since versionPatchForkAuto for an auto patch
+			return p.unfinishedInFork(ctx, st, gin, d)
+		}
 		return p.duplicateWave(ctx, st, gin, d)
 	case d.Strategy != policy.StrategyReplaceDependency:
 		return fmt.Sprintf("policy chose %s: %s; %s is not built yet: start the patch again with --strategy replace-dependency to graft",

@@ -124,12 +124,20 @@ func (w *majorWave) explicitPlan() {
 	}
 }
 
-// forkable finds, for a duplicate-wave patch (since versionPatchForkWave), the running
-// major waves that finished tags it covers belong to: those are forked onto the fix
-// (fork) instead of duplicated tag by tag.
+// forkable finds, for a duplicate-wave patch (since versionPatchForkWave; an auto one
+// since versionPatchForkAuto, whose tags fork if policy chooses duplicate-wave), the
+// running major waves that finished tags it covers belong to: those are forked onto the
+// fix (fork) instead of duplicated tag by tag. A wave that updates the patched package
+// itself is not forked (since versionPatchForkAuto): its fork would be refused for the
+// package given twice, once the wave was superseded; its tags get a wave each.
 func (p *securityPatch) forkable(ctx workflow.Context, tags []wire.CoveredTag) (map[int64]wire.RunningWave, error) {
 	forks := map[int64]wire.RunningWave{}
-	if p.in.Strategy != string(policy.StrategyDuplicateWave) ||
+	strategy := policy.Strategy(p.in.Strategy)
+	guarded := false
+	if strategy == policy.StrategyDuplicateWave || strategy == policy.StrategyAuto {
+		guarded = workflow.GetVersion(ctx, versionPatchForkAuto, workflow.DefaultVersion, 1) == 1
+	}
+	if (strategy != policy.StrategyDuplicateWave && !(strategy == policy.StrategyAuto && guarded)) ||
 		workflow.GetVersion(ctx, versionPatchForkWave, workflow.DefaultVersion, 1) != 1 {
 		return forks, nil
 	}
@@ -139,6 +147,9 @@ func (p *securityPatch) forkable(ctx workflow.Context, tags []wire.CoveredTag) (
 		return nil, err
 	}
 	for _, wv := range waves {
+		if guarded && wv.UpdatesPackage {
+			continue
+		}
 		if slices.ContainsFunc(tags, func(t wire.CoveredTag) bool { return t.WaveID == wv.WaveID }) {
 			forks[wv.WaveID] = wv
 		}

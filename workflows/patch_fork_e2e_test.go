@@ -101,3 +101,49 @@ func TestSecurityPatchForksRunningWaveEndToEnd(t *testing.T) {
 	require.Equal(t, "wave-2-2", res.Minor[1].Tag)
 	recordHistories(t, s.c, id, waveID, "demo/wave-2")
 }
+
+// TestSecurityPatchAutoForksRunningWaveEndToEnd: an auto patch updating libcrypto to 3.0.0
+// (a major version: policy.ChooseStrategy picks duplicate-wave) arrives while wave-1 has
+// tagged wave-1-1 and holds wave-1-2 (pkgtool's port to libcrypto 3). It forks wave-1 as an
+// explicit duplicate-wave patch does: wave-2-1 re-verifies what wave-1-1 locked in, now
+// with libcrypto 3, and wave-1-1-security-1 is finished at its tag; pkgtool, which breaks
+// with libcrypto 3, was not locked in by wave-1-1 and is left, as there, to the minor
+// wave that ports it (wave-2-2), which passes once released.
+func TestSecurityPatchAutoForksRunningWaveEndToEnd(t *testing.T) {
+	s := newStack(t, oneBuildInFlight)
+	ctx := context.Background()
+	waveID := "demo/wave-1" // stable IDs: their histories are recorded
+	_, st, release := s.heldWave(t, waveID, "-pkgtool-1.1.0", 2)
+	require.Equal(t, "wave-1-1", st.Minor[0].Tag)
+
+	id := "demo/patch-fork-auto"
+	wf, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.SecurityPatch,
+		workflows.SecurityPatchInput{Collection: "demo", Package: "libcrypto", Ref: demo.UpdateLibcrypto3, Severity: "high",
+			Advisory: "CVE-2026-0003", Limits: s.limits})
+	require.NoError(t, err)
+	ps := s.patchUntil(t, id, func(st workflows.PatchStatus) bool { return len(st.Tags) == 1 && st.Tags[0].Unfinished != "" })
+	require.Equal(t, "duplicate-wave", ps.Tags[0].Strategy, "policy's choice for a major version")
+	require.Equal(t, "wave-1-1-security-1-unfinished", ps.Tags[0].Unfinished)
+	require.Equal(t, "wave-2", ps.Tags[0].Wave)
+	require.Eventually(t, func() bool { return s.status(waveID).Phase == workflows.PhaseCancelled }, 2*time.Minute, 50*time.Millisecond)
+	require.Equal(t, "wave-2", s.status(waveID).SupersededBy)
+
+	out, err := awaitPatch(wf)
+	require.NoError(t, err)
+	require.Equal(t, workflows.PatchPhaseDone, out.Phase, out.Reason)
+	require.Contains(t, out.Reason, "wave-1 forked onto the fix as wave-2")
+	tag := out.Tags[0]
+	require.True(t, tag.Done)
+	require.Equal(t, "wave-1-1-security-1", tag.Tag)
+	require.Contains(t, tag.Reason, "wave-2 re-verified wave-1-1 with the fix (tag wave-2-1)")
+	require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", tag.Tag+":pkgs/libraries/libcrypto/default.nix"), `"3.0.0"`)
+	fork := s.status("demo/wave-2")
+	require.Equal(t, "wave-2-1", fork.Minor[0].Tag)
+	require.Equal(t, []wire.Update{{Package: "libcrypto", Ref: demo.UpdateLibcrypto3}, {Package: "libhttp", Ref: "wave-1-1"}}, fork.Minor[0].Updates)
+
+	close(release) // pkgtool 1.1.0, ported to libcrypto 3, may build now
+	res := s.waitFor("demo/wave-2", "wave-2 done", func(st workflows.MajorStatus) bool { return st.Phase == workflows.PhaseDone })
+	require.Equal(t, []string{"wave-2-1", "wave-2-2"}, []string{res.Minor[0].Tag, res.Minor[1].Tag})
+	s.waitRecorded(t, 2, 2, "pkgtool", "passed")
+	recordHistories(t, s.c, id, waveID, "demo/wave-2")
+}

@@ -363,6 +363,21 @@ var requiredHistories = []struct {
 	{"patch-running-waves/demo~patch-graft-refused.json", []string{"differ in length"}},
 	{"patch-running-waves/demo~patch-graft-system-test.json", []string{"ABI 2.5 is not 2.6"}},
 
+	// patch-fork-auto: an auto patch (libcrypto 3, a major version) forks the running
+	// wave-1 as an explicit duplicate-wave patch does. TestSecurityPatchAutoForksRunningWaveEndToEnd.
+	{"patch-fork-auto/demo~patch-fork-auto.json", []string{versionMarker("patch-fork-auto"), "crest.superseded", "crest.reverified",
+		`"tag":"wave-1-1-security-1"`, completed}},
+	{"patch-fork-auto/demo~wave-1.json", []string{"crest.supersede", cancelled}},
+	{"patch-fork-auto/demo~wave-1-1.json", []string{completed}},
+	{"patch-fork-auto/demo~wave-1-1~build~x86_64-linux~r0.json", []string{completed}},
+	{"patch-fork-auto/demo~wave-1-2.json", nil},
+	{"patch-fork-auto/demo~wave-1-2~build~x86_64-linux~r0.json", nil},
+	{"patch-fork-auto/demo~wave-2.json", []string{`"of":"wave-1"`, `"ref":"update/libcrypto-3"`, completed}},
+	{"patch-fork-auto/demo~wave-2-1.json", []string{completed}},
+	{"patch-fork-auto/demo~wave-2-1~build~x86_64-linux~r0.json", []string{completed}},
+	{"patch-fork-auto/demo~wave-2-2.json", []string{completed}},
+	{"patch-fork-auto/demo~wave-2-2~build~x86_64-linux~r0.json", []string{completed}},
+
 	// patch-priority: a patch's builds go first on the builders (the patched package, its
 	// system tests, a rebuild's slots). TestSecurityPatchGraftsEndToEnd and
 	// TestSecurityPatchRebuildsEndToEnd.

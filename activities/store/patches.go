@@ -354,10 +354,13 @@ func (s *Store) Grafts(ctx context.Context, patchID int64) ([]GraftDebt, error) 
 	return out, rows.Err()
 }
 
-// SecurityTag is the newest security tag made of a covered tag.
+// SecurityTag is the newest security tag made of a covered tag, with the patch that made
+// it: its package and the ref of its fix.
 type SecurityTag struct {
-	Name   string `json:"name"`
-	Commit string `json:"commit"`
+	Name    string `json:"name"`
+	Commit  string `json:"commit"`
+	Package string `json:"package"`
+	Ref     string `json:"ref"`
 }
 
 // NewestSecurityTag returns the newest security tag made of a finished tag of a
@@ -365,8 +368,9 @@ type SecurityTag struct {
 func (s *Store) NewestSecurityTag(ctx context.Context, collectionID int64, covered string) (SecurityTag, error) {
 	var t SecurityTag
 	err := s.pool.QueryRow(ctx, `
-		SELECT name, commit FROM patch_tags WHERE collection_id = $1 AND covered_tag = $2 AND state = 'tagged'
-		ORDER BY number DESC LIMIT 1`, collectionID, covered).Scan(&t.Name, &t.Commit)
+		SELECT t.name, t.commit, p.package, p.ref FROM patch_tags t JOIN patches p ON p.id = t.patch_id
+		WHERE t.collection_id = $1 AND t.covered_tag = $2 AND t.state = 'tagged'
+		ORDER BY t.number DESC LIMIT 1`, collectionID, covered).Scan(&t.Name, &t.Commit, &t.Package, &t.Ref)
 	if err != nil {
 		return t, notFound(err, "security tag of "+covered)
 	}
@@ -432,6 +436,8 @@ type RunningWave struct {
 	Name       string `json:"name"` // wave-N
 	WorkflowID string `json:"workflow_id"`
 	Branch     string `json:"branch"`
+	// UpdatesPackage: one of its minor waves updates the package itself.
+	UpdatesPackage bool `json:"updates_package"`
 }
 
 // RunningWavesWith lists the collection's major waves that have not ended (done, failed,
@@ -440,7 +446,9 @@ type RunningWave struct {
 // rounds of rebuilds and queues (negative numbers) are not major waves.
 func (s *Store) RunningWavesWith(ctx context.Context, collection, pkg string) ([]RunningWave, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT w.id, 'wave-' || w.number, w.workflow_id, w.branch
+		SELECT w.id, 'wave-' || w.number, w.workflow_id, w.branch,
+			EXISTS (SELECT 1 FROM minor_waves m, jsonb_array_elements(m.updates) u
+			        WHERE m.wave_id = w.id AND u->>'package' = $2)
 		FROM waves w JOIN collections c ON c.id = w.collection_id
 		WHERE c.name = $1 AND w.number > 0 AND w.base_commit <> '' AND w.state NOT IN ('done', 'failed', 'cancelled')
 		  AND EXISTS (SELECT 1 FROM evaluations e JOIN packages k ON k.evaluation_id = e.id

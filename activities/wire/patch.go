@@ -226,6 +226,9 @@ type RunningWave struct {
 	Name       string `json:"name"` // wave-N
 	WorkflowID string `json:"workflow_id"`
 	Branch     string `json:"branch"`
+	// UpdatesPackage: the wave updates the patched package itself (one of its minor
+	// waves' updates).
+	UpdatesPackage bool `json:"updates_package,omitempty"`
 }
 
 // PatchMergeInput records how a patch's fix went onto a running wave's branch: Commit,
