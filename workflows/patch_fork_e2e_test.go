@@ -14,20 +14,22 @@ import (
 	"github.com/crestwaves/crest/workflows"
 )
 
-// TestSecurityPatchForksRunningWaveEndToEnd: wave-1 (libhttp's fix, then pkgtool's) has
-// tagged wave-1-1 and is building wave-1-2 (held) when a duplicate-wave patch of
-// libcrypto arrives. The patch forks the running wave onto the fix: wave-1-1 gets
-// wave-1-1-security-1-unfinished with the fix at once (crest pin never answers it), wave-1
-// is superseded (cancelled, its reason naming the fork, its tag kept), and the fork wave-2
-// re-verifies wave-1-1 as wave-2-1 (the fix and wave-1-1's tag merged onto wave-1's base);
-// once wave-2-1 is tagged, wave-1-1-security-1 is finished at its commit while the fork
-// carries on with pkgtool (wave-2-2, held), and finishes when released.
+// TestSecurityPatchForksRunningWaveEndToEnd: wave-11 (libhttp's fix, then pkgtool's) has
+// tagged wave-11-1 and is building wave-11-2 (held) when a duplicate-wave patch of
+// libcrypto arrives. The patch forks the running wave onto the fix: wave-11-1 gets
+// wave-11-1-security-1-unfinished with the fix at once (crest pin never answers it), wave-11
+// is superseded (cancelled, its reason naming the fork, its tag kept), and the fork wave-12
+// re-verifies wave-11-1 as wave-12-1 (the fix and wave-11-1's tag merged onto wave-11's base);
+// once wave-12-1 is tagged, wave-11-1-security-1 is finished at its commit while the fork
+// carries on with pkgtool (wave-12-2, held), and finishes when released.
+// Its waves are numbered 11 and 12 (21 and 22 in the next test): minor wave IDs are never
+// reused (ALLOW_DUPLICATE_FAILED_ONLY), and the package's tests share one Temporal server.
 func TestSecurityPatchForksRunningWaveEndToEnd(t *testing.T) {
 	s := newStack(t, oneBuildInFlight)
 	ctx := context.Background()
-	waveID := "demo/wave-1" // stable IDs: their histories are recorded
-	_, st, release := s.heldWave(t, waveID, "-pkgtool-1.1.0", 2)
-	require.Equal(t, "wave-1-1", st.Minor[0].Tag)
+	waveID := "demo/wave-11" // stable IDs: their histories are recorded
+	_, st, release := s.heldWave(t, waveID, 11, "-pkgtool-1.1.0", 2)
+	require.Equal(t, "wave-11-1", st.Minor[0].Tag)
 
 	id := "demo/patch-fork"
 	start := time.Now()
@@ -38,48 +40,48 @@ func TestSecurityPatchForksRunningWaveEndToEnd(t *testing.T) {
 
 	// At once: the unfinished tag, and the reason.
 	ps := s.patchUntil(t, id, func(st workflows.PatchStatus) bool { return len(st.Tags) == 1 && st.Tags[0].Unfinished != "" })
-	t.Logf("patch start → pushed tag wave-1-1-security-1-unfinished (fork of wave-1): %v", time.Since(start).Round(time.Millisecond))
-	require.Equal(t, "wave-1-1-security-1-unfinished", ps.Tags[0].Unfinished)
-	require.Equal(t, "wave-2", ps.Tags[0].Wave)
-	require.Contains(t, ps.Tags[0].Reason, "unfinished: wave-1-1-security-1-unfinished has the fix merged, not yet built or tested")
-	require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", "wave-1-1-security-1-unfinished:pkgs/libraries/libcrypto/default.nix"), `"2.5.1"`)
+	t.Logf("patch start → pushed tag wave-11-1-security-1-unfinished (fork of wave-11): %v", time.Since(start).Round(time.Millisecond))
+	require.Equal(t, "wave-11-1-security-1-unfinished", ps.Tags[0].Unfinished)
+	require.Equal(t, "wave-12", ps.Tags[0].Wave)
+	require.Contains(t, ps.Tags[0].Reason, "unfinished: wave-11-1-security-1-unfinished has the fix merged, not yet built or tested")
+	require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", "wave-11-1-security-1-unfinished:pkgs/libraries/libcrypto/default.nix"), `"2.5.1"`)
 	pin, err := s.st.Pin(ctx, "demo", "backup", store.PinOptions{})
 	require.NoError(t, err)
-	require.Equal(t, "wave-1-1", pin.Tag, "crest pin answers no unfinished tag")
+	require.Equal(t, "wave-11-1", pin.Tag, "crest pin answers no unfinished tag")
 
-	// wave-1 is superseded by its fork: cancelled with the reason, wave-1-1 kept.
+	// wave-11 is superseded by its fork: cancelled with the reason, wave-11-1 kept.
 	require.Eventually(t, func() bool {
 		st = s.status(waveID)
 		return st.Phase == workflows.PhaseCancelled
 	}, 2*time.Minute, 50*time.Millisecond)
-	require.Equal(t, "wave-2", st.SupersededBy)
-	require.Contains(t, st.Reason, "superseded by wave-2, its fork onto a security fix (demo/patch-fork)")
-	require.Equal(t, "wave-1-1", st.Minor[0].Tag)
-	w1 := mustWave(t, s.st, 1)
+	require.Equal(t, "wave-12", st.SupersededBy)
+	require.Contains(t, st.Reason, "superseded by wave-12, its fork onto a security fix (demo/patch-fork)")
+	require.Equal(t, "wave-11-1", st.Minor[0].Tag)
+	w1 := mustWave(t, s.st, 11)
 	require.Equal(t, workflows.PhaseCancelled, w1.State)
 
-	// The fork re-verifies wave-1-1 as wave-2-1; the patch finishes while wave-2-2 (pkgtool,
-	// the rest of wave-1's plan) is still held.
+	// The fork re-verifies wave-11-1 as wave-12-1; the patch finishes while wave-12-2 (pkgtool,
+	// the rest of wave-11's plan) is still held.
 	out, err := awaitPatch(wf)
 	require.NoError(t, err)
-	t.Logf("patch start → pushed tag wave-1-1-security-1 (re-verified by the fork's first minor wave): %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("patch start → pushed tag wave-11-1-security-1 (re-verified by the fork's first minor wave): %v", time.Since(start).Round(time.Millisecond))
 	require.Equal(t, workflows.PatchPhaseDone, out.Phase)
-	require.Contains(t, out.Reason, "wave-1 forked onto the fix as wave-2")
+	require.Contains(t, out.Reason, "wave-11 forked onto the fix as wave-12")
 	tag := out.Tags[0]
 	require.True(t, tag.Done)
-	require.Equal(t, "wave-1-1-security-1", tag.Tag)
-	require.Contains(t, tag.Reason, "wave-2 re-verified wave-1-1 with the fix (tag wave-2-1)")
+	require.Equal(t, "wave-11-1-security-1", tag.Tag)
+	require.Contains(t, tag.Reason, "wave-12 re-verified wave-11-1 with the fix (tag wave-12-1)")
 	for _, t2 := range out.Tags {
-		require.NotEqual(t, "wave-2", t2.Covers, "the fork is not merged into: it has the fix")
+		require.NotEqual(t, "wave-12", t2.Covers, "the fork is not merged into: it has the fix")
 	}
-	fork := s.waitFor("demo/wave-2", "wave-2-2 building", minorPhase(2, workflows.PhaseBuilding))
-	require.Equal(t, "wave-2-1", fork.Minor[0].Tag)
-	require.Equal(t, &workflows.ForkOf{Of: "wave-1", Patch: id, Reverify: 1}, fork.Fork)
-	require.Equal(t, []wire.Update{{Package: "libcrypto", Ref: demo.SecurityLibcrypto251}, {Package: "libhttp", Ref: "wave-1-1"}}, fork.Minor[0].Updates)
+	fork := s.waitFor("demo/wave-12", "wave-12-2 building", minorPhase(2, workflows.PhaseBuilding))
+	require.Equal(t, "wave-12-1", fork.Minor[0].Tag)
+	require.Equal(t, &workflows.ForkOf{Of: "wave-11", Patch: id, Reverify: 1}, fork.Fork)
+	require.Equal(t, []wire.Update{{Package: "libcrypto", Ref: demo.SecurityLibcrypto251}, {Package: "libhttp", Ref: "wave-11-1"}}, fork.Minor[0].Updates)
 	require.Equal(t, []wire.Update{{Package: "pkgtool", Ref: demo.FixPkgtoolLibcrypto3}}, fork.Minor[1].Updates)
 	tags, err := s.st.Tags(ctx, "demo")
 	require.NoError(t, err)
-	require.Equal(t, "wave-2-1", tags[0].Name)
+	require.Equal(t, "wave-12-1", tags[0].Name)
 	require.Equal(t, tags[0].Commit, tag.Commit, "the security tag is the re-verifying minor wave's tag")
 	require.Equal(t, tag.Commit, run(t, "git", "-C", s.demo.Remote, "rev-parse", tag.Tag+"^{commit}"))
 	for file, version := range map[string]string{"pkgs/libraries/libcrypto/default.nix": `"2.5.1"`, "pkgs/libraries/libhttp/default.nix": `"1.2.1"`} {
@@ -90,31 +92,31 @@ func TestSecurityPatchForksRunningWaveEndToEnd(t *testing.T) {
 	pts, err := s.st.PatchTags(ctx, p.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.PatchTagTagged, pts[0].State)
-	require.Equal(t, 2, pts[0].DuplicateWave)
-	sec, err := s.st.NewestSecurityTag(ctx, w1.CollectionID, "wave-1-1")
+	require.Equal(t, 12, pts[0].DuplicateWave)
+	sec, err := s.st.NewestSecurityTag(ctx, w1.CollectionID, "wave-11-1")
 	require.NoError(t, err)
-	require.Equal(t, tag.Tag, sec.Name, "finished: crest pin prefers it for wave-1-1")
+	require.Equal(t, tag.Tag, sec.Name, "finished: crest pin prefers it for wave-11-1")
 
-	// The fork carries on with the rest of wave-1's plan.
+	// The fork carries on with the rest of wave-11's plan.
 	close(release)
-	res := s.waitFor("demo/wave-2", "wave-2 done", func(st workflows.MajorStatus) bool { return st.Phase == workflows.PhaseDone })
-	require.Equal(t, "wave-2-2", res.Minor[1].Tag)
-	recordHistories(t, s.c, id, waveID, "demo/wave-2")
+	res := s.waitFor("demo/wave-12", "wave-12 done", func(st workflows.MajorStatus) bool { return st.Phase == workflows.PhaseDone })
+	require.Equal(t, "wave-12-2", res.Minor[1].Tag)
+	recordHistories(t, s.c, id, waveID, "demo/wave-12")
 }
 
 // TestSecurityPatchAutoForksRunningWaveEndToEnd: an auto patch updating libcrypto to 3.0.0
-// (a major version: policy.ChooseStrategy picks duplicate-wave) arrives while wave-1 has
-// tagged wave-1-1 and holds wave-1-2 (pkgtool's port to libcrypto 3). It forks wave-1 as an
-// explicit duplicate-wave patch does: wave-2-1 re-verifies what wave-1-1 locked in, now
-// with libcrypto 3, and wave-1-1-security-1 is finished at its tag; pkgtool, which breaks
-// with libcrypto 3, was not locked in by wave-1-1 and is left, as there, to the minor
-// wave that ports it (wave-2-2), which passes once released.
+// (a major version: policy.ChooseStrategy picks duplicate-wave) arrives while wave-21 has
+// tagged wave-21-1 and holds wave-21-2 (pkgtool's port to libcrypto 3). It forks wave-21 as an
+// explicit duplicate-wave patch does: wave-22-1 re-verifies what wave-21-1 locked in, now
+// with libcrypto 3, and wave-21-1-security-1 is finished at its tag; pkgtool, which breaks
+// with libcrypto 3, was not locked in by wave-21-1 and is left, as there, to the minor
+// wave that ports it (wave-22-2), which passes once released.
 func TestSecurityPatchAutoForksRunningWaveEndToEnd(t *testing.T) {
 	s := newStack(t, oneBuildInFlight)
 	ctx := context.Background()
-	waveID := "demo/wave-1" // stable IDs: their histories are recorded
-	_, st, release := s.heldWave(t, waveID, "-pkgtool-1.1.0", 2)
-	require.Equal(t, "wave-1-1", st.Minor[0].Tag)
+	waveID := "demo/wave-21" // stable IDs: their histories are recorded
+	_, st, release := s.heldWave(t, waveID, 21, "-pkgtool-1.1.0", 2)
+	require.Equal(t, "wave-21-1", st.Minor[0].Tag)
 
 	id := "demo/patch-fork-auto"
 	wf, err := s.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: s.queue}, workflows.SecurityPatch,
@@ -123,27 +125,27 @@ func TestSecurityPatchAutoForksRunningWaveEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	ps := s.patchUntil(t, id, func(st workflows.PatchStatus) bool { return len(st.Tags) == 1 && st.Tags[0].Unfinished != "" })
 	require.Equal(t, "duplicate-wave", ps.Tags[0].Strategy, "policy's choice for a major version")
-	require.Equal(t, "wave-1-1-security-1-unfinished", ps.Tags[0].Unfinished)
-	require.Equal(t, "wave-2", ps.Tags[0].Wave)
+	require.Equal(t, "wave-21-1-security-1-unfinished", ps.Tags[0].Unfinished)
+	require.Equal(t, "wave-22", ps.Tags[0].Wave)
 	require.Eventually(t, func() bool { return s.status(waveID).Phase == workflows.PhaseCancelled }, 2*time.Minute, 50*time.Millisecond)
-	require.Equal(t, "wave-2", s.status(waveID).SupersededBy)
+	require.Equal(t, "wave-22", s.status(waveID).SupersededBy)
 
 	out, err := awaitPatch(wf)
 	require.NoError(t, err)
 	require.Equal(t, workflows.PatchPhaseDone, out.Phase, out.Reason)
-	require.Contains(t, out.Reason, "wave-1 forked onto the fix as wave-2")
+	require.Contains(t, out.Reason, "wave-21 forked onto the fix as wave-22")
 	tag := out.Tags[0]
 	require.True(t, tag.Done)
-	require.Equal(t, "wave-1-1-security-1", tag.Tag)
-	require.Contains(t, tag.Reason, "wave-2 re-verified wave-1-1 with the fix (tag wave-2-1)")
+	require.Equal(t, "wave-21-1-security-1", tag.Tag)
+	require.Contains(t, tag.Reason, "wave-22 re-verified wave-21-1 with the fix (tag wave-22-1)")
 	require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", tag.Tag+":pkgs/libraries/libcrypto/default.nix"), `"3.0.0"`)
-	fork := s.status("demo/wave-2")
-	require.Equal(t, "wave-2-1", fork.Minor[0].Tag)
-	require.Equal(t, []wire.Update{{Package: "libcrypto", Ref: demo.UpdateLibcrypto3}, {Package: "libhttp", Ref: "wave-1-1"}}, fork.Minor[0].Updates)
+	fork := s.status("demo/wave-22")
+	require.Equal(t, "wave-22-1", fork.Minor[0].Tag)
+	require.Equal(t, []wire.Update{{Package: "libcrypto", Ref: demo.UpdateLibcrypto3}, {Package: "libhttp", Ref: "wave-21-1"}}, fork.Minor[0].Updates)
 
 	close(release) // pkgtool 1.1.0, ported to libcrypto 3, may build now
-	res := s.waitFor("demo/wave-2", "wave-2 done", func(st workflows.MajorStatus) bool { return st.Phase == workflows.PhaseDone })
-	require.Equal(t, []string{"wave-2-1", "wave-2-2"}, []string{res.Minor[0].Tag, res.Minor[1].Tag})
-	s.waitRecorded(t, 2, 2, "pkgtool", "passed")
-	recordHistories(t, s.c, id, waveID, "demo/wave-2")
+	res := s.waitFor("demo/wave-22", "wave-22 done", func(st workflows.MajorStatus) bool { return st.Phase == workflows.PhaseDone })
+	require.Equal(t, []string{"wave-22-1", "wave-22-2"}, []string{res.Minor[0].Tag, res.Minor[1].Tag})
+	s.waitRecorded(t, 22, 2, "pkgtool", "passed")
+	recordHistories(t, s.c, id, waveID, "demo/wave-22")
 }

@@ -31,7 +31,7 @@ func TestSecurityPatchReachesRunningWaveEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	s.finishedTag(t)
 	waveID := "demo/wave-running" // stable IDs: their histories are recorded
-	wave, st, release := s.heldWave(t, waveID, "-libhttp-1.2.1", 1)
+	wave, st, release := s.heldWave(t, waveID, 0, "-libhttp-1.2.1", 1)
 	require.Equal(t, "wave-2", st.Name)
 	require.Len(t, st.Minor, 2)
 	branch := st.Branch
@@ -133,14 +133,14 @@ func TestSecurityPatchReachesRunningWaveEndToEnd(t *testing.T) {
 // holds its slot.
 func oneBuildInFlight(s *stack) { s.limits.Builds = 1 }
 
-// heldWave starts major wave id with libhttp's and pkgtool's fixes (planned in that
-// order, one minor wave each), holds builds whose derivation contains gate until the
+// heldWave starts major wave id (number, 0: the next) with libhttp's and pkgtool's fixes
+// (planned in that order, one minor wave each), holds builds whose derivation contains gate until the
 // returned channel is closed, and waits until its minor wave number minor is building.
-func (s *stack) heldWave(t *testing.T, id, gate string, minor int) (client.WorkflowRun, workflows.MajorStatus, chan struct{}) {
+func (s *stack) heldWave(t *testing.T, id string, number int, gate string, minor int) (client.WorkflowRun, workflows.MajorStatus, chan struct{}) {
 	t.Helper()
 	release := make(chan struct{})
 	s.gateBuilds(gatedBuilder{inner: s.acts.Builder, gate: gate, open: release})
-	run := s.start(id, workflows.MajorWaveInput{Title: "libhttp and pkgtool fixes", Updates: []wire.Update{
+	run := s.start(id, workflows.MajorWaveInput{Title: "libhttp and pkgtool fixes", Wave: number, Updates: []wire.Update{
 		{Package: "pkgtool", Ref: demo.FixPkgtoolLibcrypto3}, {Package: "libhttp", Ref: demo.FixLibhttpLibnet2}}})
 	st := s.waitFor(id, fmt.Sprintf("minor wave %d building", minor), minorPhase(minor, workflows.PhaseBuilding))
 	require.Equal(t, "libhttp", st.Minor[0].Updates[0].Package, "libhttp's minor wave first, pkgtool's after it")

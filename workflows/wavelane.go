@@ -63,7 +63,7 @@ func (q *mergeQueue) cutWave(ctx workflow.Context, queued []policy.Queued) time.
 	if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 		// Not started: the changes wait for the next batch decision.
 		q.st.Waiting = append(batch, q.st.Waiting...)
-		q.st.Why = fmt.Sprintf("wave-lane batch %s did not start: %s", key, errorText(err))
+		q.st.Why = fmt.Sprintf("batch %s of the wave lane did not start: %s", key, errorText(err))
 		return workflow.Now(ctx).Add(retryPause)
 	}
 	q.st.Wave = &BatchStatus{Key: key, Lane: policy.LaneWave, Changes: ids(batch), Phase: "building aside"}

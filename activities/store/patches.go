@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/crestwaves/crest/activities/wavename"
 )
 
 // Patch states.
@@ -446,7 +448,7 @@ type RunningWave struct {
 // rounds of rebuilds and queues (negative numbers) are not major waves.
 func (s *Store) RunningWavesWith(ctx context.Context, collection, pkg string) ([]RunningWave, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT w.id, 'wave-' || w.number, w.workflow_id, w.branch,
+		SELECT w.id, w.number, `+tagPrefixColumn+`, w.workflow_id, w.branch,
 			EXISTS (SELECT 1 FROM minor_waves m, jsonb_array_elements(m.updates) u
 			        WHERE m.wave_id = w.id AND u->>'package' = $2)
 		FROM waves w JOIN collections c ON c.id = w.collection_id
@@ -457,7 +459,19 @@ func (s *Store) RunningWavesWith(ctx context.Context, collection, pkg string) ([
 	if err != nil {
 		return nil, fmt.Errorf("running waves with %s: %w", pkg, err)
 	}
-	return pgx.CollectRows(rows, pgx.RowToStructByPos[RunningWave])
+	var out []RunningWave
+	var w RunningWave
+	var number int
+	var prefix string
+	_, err = pgx.ForEachRow(rows, []any{&w.ID, &number, &prefix, &w.WorkflowID, &w.Branch, &w.UpdatesPackage}, func() error {
+		w.Name = wavename.Major(prefix, number)
+		out = append(out, w)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("running waves with %s: %w", pkg, err)
+	}
+	return out, nil
 }
 
 // Patch merge states.
