@@ -197,7 +197,6 @@ func TestSecurityPatchRebuildSettlesFailures(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, run(t, "git", "-C", s.demo.Remote, "tag", "-l", pts[0].Name), "no tag pushed")
 
-
 	// libnet 2 breaks libhttp, which fetch, webd and feedreader need; none is protected. Its
 	// branch has wave-1-1-security-1 merged in: a patch of another package that did not
 	// would be refused, since its tag would drop libcrypto's fix (TestSecurityPatchKeepsEarlierFixes).
