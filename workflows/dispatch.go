@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/crestwaves/crest/activities/wire"
@@ -171,10 +170,7 @@ func buildSetInSlots(ctx workflow.Context, in BuildSetInput, limits Limits, out 
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(pauses, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &paused) })
 	sel.AddReceive(cancels, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil); cancelled = true })
-	slotCtx := slotting(ctx, limits, in.System)
-	if in.Priority > 0 {
-		slotCtx = workflow.WithPriority(slotCtx, temporal.Priority{PriorityKey: in.Priority})
-	}
+	slotCtx := prioritized(slotting(ctx, limits, in.System), in.Priority)
 	for {
 		for paused && !cancelled {
 			sel.Select(ctx)

@@ -117,6 +117,15 @@ func slotting(ctx workflow.Context, limits Limits, system string) workflow.Conte
 	})
 }
 
+// prioritized gives the activities of ctx a priority on their task queue (Temporal's
+// priority key, policy.BuildPriority's scale); 0 leaves the default.
+func prioritized(ctx workflow.Context, priority int) workflow.Context {
+	if priority > 0 {
+		ctx = workflow.WithPriority(ctx, temporal.Priority{PriorityKey: priority})
+	}
+	return ctx
+}
+
 // bookkeeping runs Crest's own activities (store, git, evaluation) on the workflow's queue.
 func bookkeeping(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{

@@ -545,11 +545,7 @@ func (p *securityPatch) buildSet(ctx workflow.Context, round wire.RoundInput, id
 
 // building runs an activity on the builders of system at the patch's priority.
 func (p *securityPatch) building(ctx workflow.Context, limits Limits, system string) workflow.Context {
-	ctx = building(ctx, limits, system)
-	if p.priority > 0 {
-		ctx = workflow.WithPriority(ctx, temporal.Priority{PriorityKey: p.priority})
-	}
-	return ctx
+	return prioritized(building(ctx, limits, system), p.priority)
 }
 
 // awaitChild waits for a child workflow (a rebuild's BuildSet, a duplicate wave) to end,
