@@ -67,6 +67,15 @@ type SecurityTagSummary struct {
 	// Settled lists the root causes of a rebuild's failures and how each was settled
 	// (fixed by a retry, wont-fix, cant-fix, marked-broken), their dependents following.
 	Settled []wire.Failure `json:"settled,omitempty"`
+	// Base is the commit the fix was merged onto, Merged the fix merged there without
+	// grafts: what a later patch of another package stacks on (stackOn). Carries lists
+	// the earlier fixes of other packages the tag carries on, Stacked (grafts) each
+	// carried package's output in the covered tag and with its fix, grafted onto as
+	// Patched is.
+	Base    string            `json:"base,omitempty"`
+	Merged  string            `json:"merged,omitempty"`
+	Carries []wire.CarriedFix `json:"carries,omitempty"`
+	Stacked []GraftedPath     `json:"stacked,omitempty"`
 }
 
 // newSummary starts the summary of the security tag of in.
@@ -74,7 +83,8 @@ func newSummary(in wire.GraftsInput, oldVersion, newVersion string) SecurityTagS
 	return SecurityTagSummary{Schema: "crest.security-tag/v1", Tag: in.Prepared.Name, Covers: in.Tag.Tag, Package: in.Package,
 		Ref: in.Ref, Advisory: in.Advisory, Severity: in.Severity, Strategy: in.Strategy, Reason: in.Reason,
 		System: in.Tag.System, Patched: GraftedPath{Package: in.Package}, Grafts: []GraftedPath{},
-		OldVersion: oldVersion, NewVersion: newVersion}
+		OldVersion: oldVersion, NewVersion: newVersion, Base: cmp.Or(in.Prepared.Base, in.Tag.Commit), Merged: in.Prepared.Commit,
+		Carries: in.Prepared.Carries}
 }
 
 // GraftedPath is one package's output before and after the patch.
@@ -109,19 +119,18 @@ func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInp
 	if len(col.Systems) != 1 {
 		problems = append(problems, fmt.Sprintf("collection %s builds %d systems; patches are not built yet for more than one", col.Name, len(col.Systems)))
 	}
-	var repo *gitrepo.Repo
-	fix := "" // the fix's commit, once found
 	if in.Ref == "" {
 		problems = append(problems, "ref: required (the branch, tag or commit with the fix)")
 	} else {
-		if repo, err = a.Repos.Open(ctx, col); err != nil {
+		repo, err := a.Repos.Open(ctx, col)
+		if err != nil {
 			return out, err
 		}
 		// A fix is usually pushed moments before its patch starts.
 		if err := repo.Fetch(ctx); err != nil {
 			return out, err
 		}
-		if fix, err = repo.ResolveRef(ctx, in.Ref); errors.Is(err, gitrepo.ErrRefNotFound) {
+		if _, err = repo.ResolveRef(ctx, in.Ref); errors.Is(err, gitrepo.ErrRefNotFound) {
 			problems = append(problems, fmt.Sprintf("ref %q not found in %s", in.Ref, gitrepo.RedactURL(col.Remote)))
 		} else if err != nil {
 			return out, err
@@ -189,17 +198,6 @@ func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInp
 			out.Tags = append(out.Tags, wire.CoveredTag{Tag: t.Name, Commit: t.Commit, WaveID: waveID, System: ev.System, EvaluationID: ev.ID})
 		}
 	}
-	if fix != "" {
-		for _, t := range out.Tags {
-			why, err := a.dropsEarlierFix(ctx, repo, row.ID, t.Tag, out.Package, in.Ref, fix)
-			if err != nil {
-				return out, err
-			}
-			if why != "" {
-				problems = append(problems, why)
-			}
-		}
-	}
 	if len(out.Tags) == 0 && len(in.Tags) == 0 && len(tags) > 0 {
 		if unknown == "" {
 			unknown = fmt.Sprintf("package %s: in no finished tag of %s", in.Package, col.Name)
@@ -242,7 +240,11 @@ func (a *Activities) PreparePatchTag(ctx context.Context, in wire.PreparePatchTa
 	if err != nil {
 		return wire.PreparedPatchTag{}, err
 	}
-	if _, err := repo.PrepareBranch(ctx, pt.Branch, in.Tag.Commit); err != nil {
+	base, carries, err := a.stackOn(ctx, repo, in)
+	if err != nil {
+		return wire.PreparedPatchTag{}, err
+	}
+	if _, err := repo.PrepareBranch(ctx, pt.Branch, base); err != nil {
 		return wire.PreparedPatchTag{}, err
 	}
 	head, err := repo.Merge(ctx, pt.Branch, in.Ref, fmt.Sprintf("%s: merge %s (security fix of %s)", pt.Name, in.Ref, in.Package))
@@ -257,14 +259,58 @@ func (a *Activities) PreparePatchTag(ctx context.Context, in wire.PreparePatchTa
 	case err != nil:
 		return wire.PreparedPatchTag{}, err
 	}
-	lines, err := repo.ChangedLines(ctx, in.Tag.Commit, head)
+	lines, err := repo.ChangedLines(ctx, base, head)
 	if err != nil {
 		return wire.PreparedPatchTag{}, err
 	}
 	if err := repo.Push(ctx, pt.Branch); err != nil {
 		return wire.PreparedPatchTag{}, err
 	}
-	return wire.PreparedPatchTag{Name: pt.Name, Branch: pt.Branch, Commit: head, ChangedLines: lines}, nil
+	out := wire.PreparedPatchTag{Name: pt.Name, Branch: pt.Branch, Commit: head, ChangedLines: lines, Carries: carries}
+	if base != in.Tag.Commit {
+		out.Base = base
+	}
+	return out, nil
+}
+
+// stackOn finds what a patch merges its fix onto for a covered tag, so that security
+// fixes of different packages stack: crest pin answers a tag's newest security tag, and
+// one made from the covered tag alone would take the earlier fixes away from everyone who
+// pins it. Without a security tag it is the covered tag's commit. Otherwise it is the
+// newest security tag's fixes merged without their grafts (its summary's Merged; the
+// parent of the grafts' commit for a tag older than stacking), and the new tag carries
+// its fix and the ones it carried (Carries); planGrafts grafts onto all of them. A later
+// fix of the same package replaces the earlier one: it is merged onto what the earlier
+// one was merged onto, and carries only the others.
+func (a *Activities) stackOn(ctx context.Context, repo *gitrepo.Repo, in wire.PreparePatchTagInput) (string, []wire.CarriedFix, error) {
+	row, err := a.Store.CollectionByName(ctx, in.Collection)
+	if err != nil {
+		return "", nil, err
+	}
+	sec, err := a.Store.NewestSecurityTag(ctx, row.ID, in.Tag.Tag)
+	if errors.Is(err, store.ErrNotFound) {
+		return in.Tag.Commit, nil, nil
+	} else if err != nil {
+		return "", nil, err
+	}
+	var sum SecurityTagSummary
+	if err := json.Unmarshal(sec.Summary, &sum); err != nil {
+		return "", nil, fmt.Errorf("summary of %s: %w", sec.Name, err)
+	}
+	base := cmp.Or(sum.Base, in.Tag.Commit)
+	carries := slices.DeleteFunc(slices.Clone(sum.Carries), func(c wire.CarriedFix) bool { return c.Package == in.Package })
+	if sec.Package != in.Package {
+		carries = append(carries, wire.CarriedFix{Package: sec.Package, Ref: sec.Ref, Tag: sec.Name})
+		if base = sum.Merged; base == "" {
+			if base, err = repo.Ungrafted(ctx, sec.Commit, GraftsDir); err != nil {
+				return "", nil, fmt.Errorf("the fixes of %s: %w", sec.Name, err)
+			}
+		}
+	}
+	if len(carries) == 0 {
+		return in.Tag.Commit, nil, nil
+	}
+	return base, carries, nil
 }
 
 // grafter is the graft adapter on this worker's Nix.
@@ -283,20 +329,36 @@ func (a *Activities) grafter() (graft.Nix, string, error) {
 
 // graftPlan is the grafts of a covered tag, dependencies first.
 type graftPlan struct {
-	facts   wire.GraftFacts
-	old     GraftedPath // the patched package
-	drv     string      // the patched package's derivation
+	facts wire.GraftFacts
+	old   GraftedPath // the patched package
+	drv   string      // the patched package's derivation
+	// stacked are the earlier fixes the tag carries (wire.PreparedPatchTag.Carries): each
+	// carried package's output in the covered tag and with its fix, grafted onto as the
+	// patched package is.
+	stacked []GraftedPath
 	grafts  []graft.Graft
+	// debt is each graft's root: the patched or carried package whose fix it carries
+	// (the patched package when it carries several), its derivation with the fix and its
+	// version in the covered tag.
+	debt    []graftRoot
 	skipped int
 	unsafe  *graft.UnsafeError
 }
 
-// planGrafts computes the grafts of a covered tag: every package of the package's reverse
-// closure in the tag (dependencies first) whose output refers to the old output, or to the
-// output of a package grafted before it, is grafted (activities/graft decides, with the
-// embedding and name-length rules). The tag's outputs are realised first: on the machine
-// that built the tag they are there already; elsewhere Nix fetches them from the
-// collection's binary cache.
+// graftRoot is a package whose fixed output grafts rewrite references to.
+type graftRoot struct {
+	pkg, drv, version string
+}
+
+// planGrafts computes the grafts of a covered tag: every package of the reverse closure
+// in the tag of the patched package and of the earlier fixes it carries (dependencies
+// first) whose output refers to one of their old outputs, or to the output of a package
+// grafted before it, is grafted (activities/graft decides, with the embedding and
+// name-length rules). The patched and carried packages themselves are their builds with
+// the fixes, not grafts. The tag's outputs are realised first: on the machine that built
+// the tag they are there already; elsewhere Nix fetches them from the collection's binary
+// cache; so are the carried packages' outputs with their fixes, built by the patches that
+// made them.
 func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graftPlan, error) {
 	var plan graftPlan
 	n, _, err := a.grafter()
@@ -308,24 +370,43 @@ func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graft
 	if err != nil {
 		return plan, err
 	}
-	oldPkg, ok := tagGraph.Package(in.Package)
-	if !ok {
-		return plan, invalid("package %s: not in %s", in.Package, in.Tag.Tag)
-	}
-	newPkg, ok := patchedGraph.Package(in.Package)
-	if !ok {
-		return plan, invalid("package %s: not in %s merged with %s", in.Package, in.Tag.Tag, in.Ref)
-	}
 	if len(in.PatchedOutputs) == 0 {
 		return plan, fmt.Errorf("graft %s: the patched build has no outputs", in.Package)
 	}
-	plan.drv = newPkg.Drv
-	plan.facts.OldVersion, plan.facts.NewVersion = oldPkg.Version, newPkg.Version
-	closure, err := tagGraph.ReverseClosure(in.Package)
-	if err != nil {
-		return plan, err
+	roots := []string{in.Package}
+	for _, c := range in.Prepared.Carries {
+		roots = append(roots, c.Package)
 	}
-	// The tag's outputs of the package and its reverse closure, in one nix-store run: a
+	var fixed []graftRoot
+	var carriedDrvs []string
+	for i, k := range roots {
+		oldPkg, ok := tagGraph.Package(k)
+		if !ok {
+			return plan, invalid("package %s: not in %s", k, in.Tag.Tag)
+		}
+		newPkg, ok := patchedGraph.Package(k)
+		if !ok {
+			return plan, invalid("package %s: not in %s merged with %s", k, in.Tag.Tag, in.Ref)
+		}
+		fixed = append(fixed, graftRoot{pkg: k, drv: newPkg.Drv, version: oldPkg.Version})
+		if i == 0 {
+			plan.drv = newPkg.Drv
+			plan.facts.OldVersion, plan.facts.NewVersion = oldPkg.Version, newPkg.Version
+		} else {
+			carriedDrvs = append(carriedDrvs, newPkg.Drv)
+		}
+	}
+	var closure []string
+	for _, r := range roots {
+		c, err := tagGraph.ReverseClosure(r)
+		if err != nil {
+			return plan, err
+		}
+		closure = append(closure, c...)
+	}
+	slices.Sort(closure)
+	closure = slices.Compact(closure)
+	// The tag's outputs of the roots and their reverse closure, in one nix-store run: a
 	// no-op where the tag was built; elsewhere Nix fetches them from the binary cache.
 	var keys, drvs []string
 	for _, k := range closure {
@@ -336,7 +417,7 @@ func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graft
 	activity.RecordHeartbeat(ctx, fmt.Sprintf("outputs of %d packages in %s", len(drvs), in.Tag.Tag))
 	res, err := b.Nix.RealiseAll(ctx, drvs, nix.RealiseOptions{})
 	if err != nil {
-		return plan, fmt.Errorf("outputs of %s's reverse closure in %s: %w", in.Package, in.Tag.Tag, err)
+		return plan, fmt.Errorf("outputs of %s's reverse closure in %s: %w", strings.Join(roots, " and "), in.Tag.Tag, err)
 	}
 	if len(res.Outputs) != len(drvs) {
 		return plan, fmt.Errorf("graft %s: its reverse closure has packages with several outputs; their grafts are not built yet", in.Package)
@@ -351,13 +432,38 @@ func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graft
 		}
 		return "", fmt.Errorf("graft %s: no output of %s in %s", in.Package, key, in.Tag.Tag)
 	}
-	oldPath, err := output(in.Package)
-	if err != nil {
-		return plan, err
+	newPaths := []string{in.PatchedOutputs[0]}
+	if len(carriedDrvs) > 0 {
+		activity.RecordHeartbeat(ctx, fmt.Sprintf("outputs of the %d fixes %s carries", len(carriedDrvs), in.Prepared.Name))
+		carried, err := b.Nix.RealiseAll(ctx, carriedDrvs, nix.RealiseOptions{})
+		if err != nil {
+			return plan, fmt.Errorf("the earlier fixes %s carries: %w", in.Prepared.Name, err)
+		}
+		if len(carried.Outputs) != len(carriedDrvs) {
+			return plan, fmt.Errorf("graft %s: a package it carries has several outputs; its grafts are not built yet", in.Package)
+		}
+		newPaths = append(newPaths, carried.Outputs...)
 	}
-	newPath := in.PatchedOutputs[0]
-	plan.old = GraftedPath{Package: in.Package, Old: oldPath, New: newPath}
-	plan.facts.Graft.SameNameLength = len(filepath.Base(oldPath)) == len(filepath.Base(newPath))
+	plan.facts.Graft.SameNameLength = true
+	var base []graft.Replacement
+	rootOf := map[string]int{} // an old path → the index in fixed of the root its replacement carries
+	for i, r := range roots {
+		oldPath, err := output(r)
+		if err != nil {
+			return plan, err
+		}
+		gp := GraftedPath{Package: r, Old: oldPath, New: newPaths[i]}
+		if i == 0 {
+			plan.old = gp
+		} else {
+			plan.stacked = append(plan.stacked, gp)
+		}
+		if len(filepath.Base(oldPath)) != len(filepath.Base(gp.New)) {
+			plan.facts.Graft.SameNameLength = false
+		}
+		base = append(base, graft.Replacement{Old: oldPath, New: gp.New})
+		rootOf[oldPath] = i
+	}
 
 	plan.facts.ReverseClosure = len(closure)
 	cost, err := a.costModel(ctx, in.Tag.System, closure)
@@ -368,12 +474,7 @@ func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graft
 		p, _ := tagGraph.Package(k)
 		plan.facts.RebuildSeconds += cost.Seconds(p, tagGraph)
 	}
-	var dependents []string
-	for _, k := range closure {
-		if k != in.Package {
-			dependents = append(dependents, k)
-		}
-	}
+	dependents := slices.DeleteFunc(slices.Clone(closure), func(k string) bool { return slices.Contains(roots, k) })
 	sub, err := tagGraph.Subgraph(dependents)
 	if err != nil {
 		return plan, err
@@ -396,7 +497,7 @@ func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graft
 		if err != nil {
 			return plan, err
 		}
-		g := graft.Graft{Package: k, Path: path, Replacements: []graft.Replacement{{Old: oldPath, New: newPath}}}
+		g := graft.Graft{Package: k, Path: path, Replacements: slices.Clone(base)}
 		for _, dep := range slices.Sorted(maps.Keys(grafted)) {
 			g.Replacements = append(g.Replacements, graft.Replacement{Old: grafted[dep], Graft: dep})
 		}
@@ -423,8 +524,20 @@ func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graft
 			plan.skipped++
 			continue
 		}
+		// Its root: the patched package if any replacement carries its fix, else the
+		// first carried one it refers to, directly or through a graft.
+		root := len(fixed)
+		for _, r := range v.Graft.Replacements {
+			i, ok := rootOf[r.Old]
+			if !ok {
+				continue
+			}
+			root = min(root, i)
+		}
 		grafted[k] = path
+		rootOf[path] = root
 		plan.grafts = append(plan.grafts, v.Graft)
+		plan.debt = append(plan.debt, fixed[min(root, len(fixed)-1)])
 	}
 	plan.facts.Grafts = len(plan.grafts)
 	return plan, nil
@@ -485,7 +598,7 @@ func (a *Activities) commitGrafts(ctx context.Context, in wire.GraftsInput) (gra
 		return out, err
 	}
 	out.sum = newSummary(in, plan.facts.OldVersion, plan.facts.NewVersion)
-	out.sum.Patched = plan.old
+	out.sum.Patched, out.sum.Stacked = plan.old, plan.stacked
 	if plan.skipped > 0 {
 		out.sum.Skipped = map[string]int{"no reference to the old outputs": plan.skipped}
 	}
@@ -505,8 +618,9 @@ func (a *Activities) commitGrafts(ctx context.Context, in wire.GraftsInput) (gra
 		}
 		for i, g := range plan.grafts {
 			out.sum.Grafts = append(out.sum.Grafts, GraftedPath{Package: g.Package, Old: g.Path, New: outs[i]})
+			root := plan.debt[i]
 			out.debt = append(out.debt, store.GraftDebt{WaveID: in.Tag.WaveID, System: in.Tag.System, Package: g.Package,
-				PatchedPackage: in.Package, PatchedDrv: plan.drv, VulnerableVersion: plan.facts.OldVersion, OldPath: g.Path, NewPath: outs[i]})
+				PatchedPackage: root.pkg, PatchedDrv: root.drv, VulnerableVersion: root.version, OldPath: g.Path, NewPath: outs[i]})
 		}
 	}
 	files := map[string][]byte{}
@@ -735,7 +849,11 @@ func (a *Activities) pushSecurityTag(ctx context.Context, repo *gitrepo.Repo, in
 	if in.Advisory != "" {
 		fmt.Fprintf(&msg, " (%s)", in.Advisory)
 	}
-	fmt.Fprintf(&msg, "\n\n%s\n%s\n", t.body, doc)
+	fmt.Fprintf(&msg, "\n\n%s", t.body)
+	for _, c := range t.sum.Carries {
+		fmt.Fprintf(&msg, "Carries the earlier fix of %s from %s (%s).\n", c.Package, c.Ref, c.Tag)
+	}
+	fmt.Fprintf(&msg, "\n%s\n", doc)
 	if err := repo.Tag(ctx, in.Prepared.Name, t.commit, msg.String()); err != nil {
 		return 0, err
 	}
@@ -760,30 +878,4 @@ func (a *Activities) RecordPatchState(ctx context.Context, in wire.PatchStateInp
 		audit.Key += "/patch"
 	}
 	return a.Store.SetPatchState(ctx, in.PatchID, in.State, in.Strategy, in.Reason, audit)
-}
-
-// dropsEarlierFix says why a patch of pkg with fix (ref) must not cover tag: tag already
-// has a security tag carrying the fix of another package, and fix does not contain it. A
-// patch's fix is merged onto the covered tag, and crest pin answers the newest security
-// tag, so its tag would take the earlier fix away from everyone who pins. A later fix of
-// the same package replaces the earlier one. "" when the patch may go on.
-func (a *Activities) dropsEarlierFix(ctx context.Context, repo *gitrepo.Repo, collectionID int64, tag, pkg, ref, fix string) (string, error) {
-	sec, err := a.Store.NewestSecurityTag(ctx, collectionID, tag)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && sec.Package == pkg) {
-		return "", nil
-	} else if err != nil {
-		return "", err
-	}
-	earlier, err := repo.ResolveRef(ctx, sec.Ref)
-	if errors.Is(err, gitrepo.ErrRefNotFound) {
-		earlier = sec.Commit // the branch is gone: the security tag has the fix merged
-	} else if err != nil {
-		return "", err
-	}
-	if ok, err := repo.Contains(ctx, fix, earlier); err != nil || ok {
-		return "", err
-	}
-	return fmt.Sprintf("tag %s: its newest security tag %s carries the fix of %s from %s, which %s does not contain; "+
-		"a security tag made from %s would drop that fix for everyone who pins %s: merge %s into %s and start again",
-		tag, sec.Name, sec.Package, sec.Ref, ref, ref, tag, sec.Ref, ref), nil
 }

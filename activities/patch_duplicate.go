@@ -95,7 +95,8 @@ func (a *Activities) TagDuplicateWave(ctx context.Context, in wire.DuplicateTagI
 	if err != nil {
 		return wire.SecurityTagResult{}, err
 	}
-	sum.Wave, sum.WaveTags = in.Wave.Name, in.WaveTags
+	// The wave's last tag has the fix without grafts: a later fix stacks on it.
+	sum.Wave, sum.WaveTags, sum.Merged = in.Wave.Name, in.WaveTags, commit
 	body := fmt.Sprintf("%s of %s: %s re-verified the fix as a wave does (its last tag: %s); until then it was %s.\n",
 		in.Strategy, in.Tag.Tag, in.Wave.Name, last, in.Wave.Unfinished)
 	if _, err := a.pushSecurityTag(ctx, repo, in.GraftsInput, securityTag{commit: commit, body: body, sum: sum,

@@ -587,9 +587,15 @@ func (p *securityPatch) duplicateWave(ctx workflow.Context, st *PatchTagStatus, 
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: dup.WorkflowID, ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
 	})
+	fix := wire.Update{Package: p.in.Package, Ref: p.in.Ref}
+	if len(gin.Prepared.Carries) > 0 {
+		// The fix with the earlier ones the tag carries (stacked, merged without grafts):
+		// the wave rebuilds every package they change.
+		fix.Ref = gin.Prepared.Commit
+	}
 	wave := workflow.ExecuteChildWorkflow(cctx, MajorWave, MajorWaveInput{Collection: p.in.Collection, Wave: dup.Number,
 		Title:   fmt.Sprintf("%s with %s from %s (duplicate-wave of %s)", gin.Tag.Tag, p.in.Package, p.in.Ref, gin.WorkflowID),
-		BaseRef: gin.Tag.Commit, Updates: []wire.Update{{Package: p.in.Package, Ref: p.in.Ref}}, Limits: p.in.Limits})
+		BaseRef: gin.Tag.Commit, Updates: []wire.Update{fix}, Limits: p.in.Limits})
 	var res MajorWaveResult
 	err := p.awaitChild(ctx, wave, &res)
 	switch {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -198,15 +199,10 @@ func TestSecurityPatchRebuildSettlesFailures(t *testing.T) {
 	require.Empty(t, run(t, "git", "-C", s.demo.Remote, "tag", "-l", pts[0].Name), "no tag pushed")
 
 	// libnet 2 breaks libhttp, which fetch, webd and feedreader need; none is protected. Its
-	// branch has wave-1-1-security-1 merged in: a patch of another package that did not
-	// would be refused, since its tag would drop libcrypto's fix (TestSecurityPatchKeepsEarlierFixes).
-	work := t.TempDir()
-	git(t, work, "clone", "-q", s.demo.Remote, ".")
-	git(t, work, "checkout", "-q", "-b", "security/libnet-2", "origin/"+demo.UpdateLibnet2)
-	git(t, work, "merge", "-q", "--no-edit", "wave-1-1-security-1")
-	git(t, work, "push", "-q", "origin", "security/libnet-2")
+	// fix stacks on wave-1-1-security-1's (libcrypto 3 and pkgtool's fix): the rebuild
+	// rebuilds what both change, and its tag carries both.
 	wontFix := "demo/patch-settle-wont-fix"
-	wf = s.startPatch(t, wontFix, workflows.SecurityPatchInput{Package: "libnet", Ref: "security/libnet-2", Strategy: "rebuild", Severity: "medium"})
+	wf = s.startPatch(t, wontFix, workflows.SecurityPatchInput{Package: "libnet", Ref: demo.UpdateLibnet2, Strategy: "rebuild", Severity: "medium"})
 	st = s.waitPatch(t, wontFix, "libhttp to wait", waiting)
 	require.Len(t, st.Tags[0].Failures, 1)
 	require.Equal(t, "libhttp", st.Tags[0].Failures[0].Package)
@@ -229,9 +225,13 @@ func TestSecurityPatchRebuildSettlesFailures(t *testing.T) {
 	out, err = finishPatch(t, wf)
 	require.NoError(t, err)
 	require.Equal(t, "wave-1-1-security-3", out.Tags[0].Tag)
-	require.Equal(t, 9, out.Tags[0].Rebuilt, "libnet's closure and libcrypto 3's (merged from wave-1-1-security-1), but libhttp and its 3 dependents")
+	require.Equal(t, 9, out.Tags[0].Rebuilt, "libnet's closure and libcrypto 3's (carried from wave-1-1-security-1), but libhttp and its 3 dependents")
 	msg, sum = s.securitySummary(t, out.Tags[0].Tag)
 	require.Contains(t, msg, "9 of 13 packages passed")
+	require.Contains(t, msg, "Carries the earlier fix of libcrypto from "+demo.UpdateLibcrypto3+" (wave-1-1-security-1).")
+	require.Equal(t, []wire.CarriedFix{{Package: "libcrypto", Ref: demo.UpdateLibcrypto3, Tag: "wave-1-1-security-1"}}, sum.Carries)
+	require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", out.Tags[0].Tag+":pkgs/libraries/libcrypto/default.nix"), `"3.0.0"`)
+	require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", out.Tags[0].Tag+":pkgs/os/pkgtool/default.nix"), `"1.1.0"`)
 	require.Contains(t, msg, "- libhttp: failed, wont-fix (3 dependents follow)")
 	require.Equal(t, "wont-fix", sum.Settled[0].Resolution)
 	require.Contains(t, sum.Settled[0].Reason, "libhttp moves to net_dial")

@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -101,4 +102,33 @@ func (r *Repo) ChangedLines(ctx context.Context, from, to string) (int, error) {
 		n += added + removed
 	}
 	return n, nil
+}
+
+// Ungrafted is commit without the files CommitFiles added under dir last: commit itself
+// when its tree has no dir, else its first parent, which must have none. A security tag
+// is its fixes merged, then its grafts committed under one directory; a later fix stacks
+// on the fixes, not on grafts computed for another set of fixes.
+func (r *Repo) Ungrafted(ctx context.Context, commit, dir string) (string, error) {
+	has := func(c string) (bool, error) {
+		_, err := r.run(ctx, "cat-file", "-e", c+":"+dir)
+		var gerr *GitError
+		if errors.As(err, &gerr) && gerr.ExitCode != 0 {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	if ok, err := has(commit); err != nil || !ok {
+		return commit, err
+	}
+	parent, err := r.run(ctx, "rev-parse", "--verify", commit+"^1^{commit}")
+	if err != nil {
+		return "", fmt.Errorf("ungrafted %s: %w", commit, err)
+	}
+	parent = strings.TrimSpace(parent)
+	if ok, err := has(parent); err != nil {
+		return "", err
+	} else if ok {
+		return "", fmt.Errorf("ungrafted %s: its parent %s has %s/ too", commit, parent, dir)
+	}
+	return parent, nil
 }

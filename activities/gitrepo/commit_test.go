@@ -11,7 +11,8 @@ import (
 
 // TestCommitFilesAndChangedLines: files are committed onto a branch's head in one commit
 // that keeps the rest of the tree; committing them again changes nothing; a bad path is
-// refused; ChangedLines measures a scenario's patch.
+// refused; Ungrafted finds the commit under the grafts; ChangedLines measures a
+// scenario's patch.
 func TestCommitFilesAndChangedLines(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -30,6 +31,18 @@ func TestCommitFilesAndChangedLines(t *testing.T) {
 	require.Equal(t, c, again, "no-op when the files are there")
 	_, err = r.CommitFiles(ctx, "security/wave-1-1-security-1", map[string][]byte{"../x": nil}, "bad")
 	require.ErrorContains(t, err, `invalid path "../x"`)
+
+	// Ungrafted: the commit before its grafts; a commit without grafts is its own.
+	u, err := r.Ungrafted(ctx, c, "grafts")
+	require.NoError(t, err)
+	require.Equal(t, head, u)
+	u, err = r.Ungrafted(ctx, head, "grafts")
+	require.NoError(t, err)
+	require.Equal(t, head, u)
+	twice, err := r.CommitFiles(ctx, "security/wave-1-1-security-1", map[string][]byte{"grafts/grafts.json": []byte("[1]\n")}, "more grafts")
+	require.NoError(t, err)
+	_, err = r.Ungrafted(ctx, twice, "grafts")
+	require.ErrorContains(t, err, "has grafts/ too")
 
 	n, err := r.ChangedLines(ctx, d.Commits[demo.MainBranch], d.Commits[demo.SecurityLibcrypto251])
 	require.NoError(t, err)

@@ -357,12 +357,13 @@ func (s *Store) Grafts(ctx context.Context, patchID int64) ([]GraftDebt, error) 
 }
 
 // SecurityTag is the newest security tag made of a covered tag, with the patch that made
-// it: its package and the ref of its fix.
+// it: its package and the ref of its fix, and the tag's JSON summary.
 type SecurityTag struct {
-	Name    string `json:"name"`
-	Commit  string `json:"commit"`
-	Package string `json:"package"`
-	Ref     string `json:"ref"`
+	Name    string          `json:"name"`
+	Commit  string          `json:"commit"`
+	Package string          `json:"package"`
+	Ref     string          `json:"ref"`
+	Summary json.RawMessage `json:"summary,omitempty"`
 }
 
 // NewestSecurityTag returns the newest security tag made of a finished tag of a
@@ -370,9 +371,9 @@ type SecurityTag struct {
 func (s *Store) NewestSecurityTag(ctx context.Context, collectionID int64, covered string) (SecurityTag, error) {
 	var t SecurityTag
 	err := s.pool.QueryRow(ctx, `
-		SELECT t.name, t.commit, p.package, p.ref FROM patch_tags t JOIN patches p ON p.id = t.patch_id
+		SELECT t.name, t.commit, p.package, p.ref, coalesce(t.summary, '{}') FROM patch_tags t JOIN patches p ON p.id = t.patch_id
 		WHERE t.collection_id = $1 AND t.covered_tag = $2 AND t.state = 'tagged'
-		ORDER BY t.number DESC LIMIT 1`, collectionID, covered).Scan(&t.Name, &t.Commit, &t.Package, &t.Ref)
+		ORDER BY t.number DESC LIMIT 1`, collectionID, covered).Scan(&t.Name, &t.Commit, &t.Package, &t.Ref, &t.Summary)
 	if err != nil {
 		return t, notFound(err, "security tag of "+covered)
 	}

@@ -52,6 +52,8 @@ func TestPatchRecords(t *testing.T) {
 	require.Zero(t, retired, "a graft retires nothing")
 	sec, err := st.NewestSecurityTag(ctx, col, "wave-1-1")
 	require.NoError(t, err)
+	require.JSONEq(t, `{"schema": "crest.security-tag/v1"}`, string(sec.Summary), "with its summary")
+	sec.Summary = nil
 	require.Equal(t, store.SecurityTag{Name: "wave-1-1-security-1", Commit: "c0ffee", Package: "libcrypto", Ref: "security/libcrypto-2.5.1"}, sec, "with the patch that made it")
 	debt, err := st.Grafts(ctx, p.ID)
 	require.NoError(t, err)

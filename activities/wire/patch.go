@@ -61,6 +61,19 @@ type PreparedPatchTag struct {
 	Branch       string `json:"branch"`
 	Commit       string `json:"commit"` // the patch merged onto the tag
 	ChangedLines int    `json:"changed_lines"`
+	// Base is what the fix was merged onto: the covered tag's commit, or, when the tag has
+	// a security tag already, that tag's fixes without their grafts (Carries: the earlier
+	// fixes the new security tag carries on). Empty before stacking was built: the tag.
+	Base    string       `json:"base,omitempty"`
+	Carries []CarriedFix `json:"carries,omitempty"`
+}
+
+// CarriedFix is an earlier security fix of a covered tag that a later security tag
+// carries: a later patch of another package stacks on it instead of dropping it.
+type CarriedFix struct {
+	Package string `json:"package"`
+	Ref     string `json:"ref"`
+	Tag     string `json:"tag"` // the security tag that first had it
 }
 
 // GraftsInput asks for the grafts of a covered tag onto the patched package (built from

@@ -43,6 +43,12 @@ const (
 	// its dependents pass every check but the default system's boot test, which finds
 	// programs built against libcrypto 2.5 running with 2.6. Rebuilt, everything passes.
 	SecurityLibcrypto260 = "security/libcrypto-2.6.0"
+	// SecurityLibnet191 is a security fix to libnet (1.9.0 → 1.9.1, CVE-2026-0003) with
+	// the same API and a store path name of the same length. Most of its dependents
+	// (libtls, libhttp, backup, chat, the web packages, the default system) also use
+	// libcrypto, so after libcrypto's fix it is the fix that stacks: their grafts rewrite
+	// both. It conflicts with UpdateLibnet2.
+	SecurityLibnet191 = "security/libnet-1.9.1"
 )
 
 // ProtectedRoots are the packages of the demo collection whose closure must never be marked
@@ -147,7 +153,8 @@ func Scenarios() []Scenario {
 		},
 		{
 			Branch: UpdateLibnet2, Base: MainBranch, Kind: KindUpdate, Packages: []string{"libnet"},
-			Message: "libnet: 1.9.0 -> 2.0.0\n\nThe deprecated net_connect is removed; use net_dial.\n",
+			Message:   "libnet: 1.9.0 -> 2.0.0\n\nThe deprecated net_connect is removed; use net_dial.\n",
+			Conflicts: []string{SecurityLibnet191},
 			Expect: Outcome{
 				Rebuilt: []string{"backup", "chat", "default-system", "feedreader", "fetch", "libhttp",
 					"libnet", "libsync", "libtls", "netd", "webd"},
@@ -213,6 +220,16 @@ func Scenarios() []Scenario {
 				TestFailures: []string{"calc.arith"},
 				Broken:       []string{"oldtool"},
 				LogLines:     map[string]string{"calc.arith": logCalc},
+			},
+		},
+		{
+			Branch: SecurityLibnet191, Base: MainBranch, Kind: KindSecurity, Packages: []string{"libnet"},
+			Message:   "libnet: 1.9.0 -> 1.9.1, fix CVE-2026-0003\n\nA buffer overread in net_dial's address parsing; the API is unchanged.\n",
+			Conflicts: []string{UpdateLibnet2},
+			Expect: Outcome{
+				Rebuilt: []string{"backup", "chat", "default-system", "feedreader", "fetch", "libhttp",
+					"libnet", "libsync", "libtls", "netd", "webd"},
+				Broken: []string{"oldtool"},
 			},
 		},
 		{
