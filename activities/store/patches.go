@@ -280,6 +280,11 @@ func (s *Store) RecordPatchTag(ctx context.Context, t TaggedPatch) (int64, error
 				return err
 			}
 		}
+		if len(t.Grafts) > 0 {
+			if err := retirePaidGrafts(ctx, tx, t.PatchID, t.CoveredTag); err != nil {
+				return err
+			}
+		}
 		return recordAudit(ctx, tx, t.Audit)
 	})
 	if err != nil {
@@ -408,6 +413,35 @@ func retireGrafts(ctx context.Context, tx pgx.Tx, minorWaveID int64, tag, commit
 		return 0, fmt.Errorf("retire grafts: %w", err)
 	}
 	return done.RowsAffected(), nil
+}
+
+// retirePaidGrafts marks retired the grafts a patch just made of a covered tag that a
+// wave tag made before already paid: the earliest tag whose minor wave rebuilt the
+// dependent green at a commit where the patched package is fixed (retireGrafts' rule).
+// A patch of an old tag after the fix reached a later wave makes grafts for the people
+// who pin the old tag, but the collection owes no rebuild for them.
+func retirePaidGrafts(ctx context.Context, tx pgx.Tx, patchID int64, covered string) error {
+	_, err := tx.Exec(ctx, `
+		WITH paid AS (
+			SELECT DISTINCT ON (g.system, g.package) g.system, g.package, t.name
+			FROM grafts g JOIN patches p ON p.id = g.patch_id
+			JOIN tags t ON t.collection_id = p.collection_id
+			JOIN minor_waves m ON m.id = t.minor_wave_id
+			WHERE g.patch_id = $1 AND g.covered_tag = $2 AND g.retired_at IS NULL
+			  AND EXISTS (SELECT 1 FROM package_results r
+			              WHERE r.minor_wave_id = m.id AND r.system = g.system AND r.package = g.package AND r.status = 'passed')
+			  AND EXISTS (SELECT 1 FROM evaluations e JOIN packages k ON k.evaluation_id = e.id
+			              WHERE e.collection_id = p.collection_id AND e.commit = t.commit AND e.system = g.system
+			                AND k.key = g.patched_package AND (k.drv = g.patched_drv OR k.version <> g.vulnerable_version))
+			ORDER BY g.system, g.package, t.created_at, t.name)
+		UPDATE grafts g SET retired_by = paid.name, retired_at = now()
+		FROM paid
+		WHERE g.patch_id = $1 AND g.covered_tag = $2 AND g.system = paid.system AND g.package = paid.package`,
+		patchID, covered)
+	if err != nil {
+		return fmt.Errorf("retire grafts paid already: %w", err)
+	}
+	return nil
 }
 
 // isNotFound reports a domain not-found.

@@ -176,3 +176,77 @@ func TestRebuildRoundRetiresItsCoveredTagsDebt(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "wave-1-1-security-2", sec.Name)
 }
+
+// TestGraftsPaidAlreadyAreBornRetired: a patch of an old tag after a later wave rebuilt
+// the dependents against the fix makes its grafts for the people who pin the old tag, but
+// the collection owes no rebuild for them: a graft whose package that wave's tag rebuilt
+// green at a commit with the fixed library is recorded retired by that tag; the others
+// (a package it did not rebuild, or rebuilt where the library is still vulnerable) are open.
+func TestGraftsPaidAlreadyAreBornRetired(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := testenv.Store(t)
+	const sys = "x86_64-linux"
+	col, err := st.UpsertCollection(ctx, store.Collection{Name: "demo"})
+	require.NoError(t, err)
+	w1, err := st.CreateWave(ctx, store.Wave{CollectionID: col, WorkflowID: "demo/wave-1", BaseRef: "main", State: "done"})
+	require.NoError(t, err)
+	w2, err := st.CreateWave(ctx, store.Wave{CollectionID: col, WorkflowID: "demo/wave-2", BaseRef: "main", State: "done"})
+	require.NoError(t, err)
+	// wave-2-1 rebuilt backup and chat at "fixed" (libcrypto 2.5.1); wave-1-2 rebuilt chat
+	// at "vulnerable" (2.5.0).
+	for _, m := range []struct {
+		wave         int64
+		number       int
+		name, commit string
+		version, drv string
+		rebuilt      []string
+	}{
+		{w1.ID, 2, "wave-1-2", "vulnerable", "2.5.0", "/nix/store/libcrypto-2.5.0.drv", []string{"chat"}},
+		{w2.ID, 1, "wave-2-1", "fixed", "2.5.1", "/nix/store/libcrypto-2.5.1.drv", []string{"backup", "chat"}},
+	} {
+		ev, _, err := st.SaveEvaluation(ctx, col, m.commit, sys, []graph.Package{
+			{Key: "libcrypto", Name: "libcrypto", Version: m.version, Drv: m.drv},
+			{Key: "backup", Name: "backup", Drv: "/nix/store/backup-" + m.commit + ".drv", Deps: []string{"libcrypto"}},
+			{Key: "chat", Name: "chat", Drv: "/nix/store/chat-" + m.commit + ".drv", Deps: []string{"libcrypto"}},
+		})
+		require.NoError(t, err)
+		mw, err := st.StartMinorWave(ctx, m.wave, m.number, m.name, nil)
+		require.NoError(t, err)
+		var rows []store.RoundRow
+		for _, pkg := range m.rebuilt {
+			rows = append(rows, store.RoundRow{Package: pkg, Drv: "/nix/store/" + pkg + "-" + m.commit + ".drv"})
+		}
+		require.NoError(t, st.PutRound(ctx, mw.ID, sys, 0, rows))
+		for _, pkg := range m.rebuilt {
+			rec := store.BuildRecord{Key: m.name + "/" + pkg, MinorWaveID: mw.ID, System: sys, Package: pkg}
+			p, _, _, err := st.StartBuild(ctx, ev.ID, rec)
+			require.NoError(t, err)
+			rec.Drv, rec.Status = p.Drv, store.StatusPassed
+			require.NoError(t, st.RecordBuild(ctx, rec))
+		}
+		require.NoError(t, st.FinishMinorWave(ctx, col, store.Tag{Name: m.name, Commit: m.commit, MinorWaveID: mw.ID,
+			Message: m.name, Summary: []byte(`{}`)}))
+	}
+
+	p, err := st.CreatePatch(ctx, store.Patch{Collection: "demo", WorkflowID: "demo/patch-1", Package: "libcrypto", Ref: "fix",
+		Strategy: "replace-dependency", Severity: "critical"}, store.AuditEntry{Actor: "crest", Action: "patch-started"})
+	require.NoError(t, err)
+	_, err = st.StartPatchTag(ctx, p.ID, "wave-1-1")
+	require.NoError(t, err)
+	var debt []store.GraftDebt
+	for _, pkg := range []string{"backup", "chat", "pkgtool"} {
+		debt = append(debt, store.GraftDebt{WaveID: w1.ID, System: sys, Package: pkg, PatchedPackage: "libcrypto",
+			PatchedDrv: "/nix/store/libcrypto-2.5.1-graft.drv", VulnerableVersion: "2.5.0", OldPath: "/nix/store/a-" + pkg, NewPath: "/nix/store/b-" + pkg})
+	}
+	_, err = st.RecordPatchTag(ctx, store.TaggedPatch{PatchID: p.ID, CoveredTag: "wave-1-1", Commit: "g", Summary: []byte(`{}`), Grafts: debt,
+		Audit: store.AuditEntry{Key: "demo/patch-1/tag/wave-1-1", Actor: "crest", Action: "security-tagged"}})
+	require.NoError(t, err)
+	got, err := st.Grafts(ctx, p.ID)
+	require.NoError(t, err)
+	retiredBy := map[string]string{}
+	for _, g := range got {
+		retiredBy[g.Package] = g.RetiredBy
+	}
+	require.Equal(t, map[string]string{"backup": "wave-2-1", "chat": "wave-2-1", "pkgtool": ""}, retiredBy)
+}
