@@ -240,7 +240,7 @@ func (a *Activities) PreparePatchTag(ctx context.Context, in wire.PreparePatchTa
 	if err != nil {
 		return wire.PreparedPatchTag{}, err
 	}
-	base, carries, err := a.stackOn(ctx, repo, in)
+	base, carries, newest, err := a.stackOn(ctx, repo, in)
 	if err != nil {
 		return wire.PreparedPatchTag{}, err
 	}
@@ -266,7 +266,8 @@ func (a *Activities) PreparePatchTag(ctx context.Context, in wire.PreparePatchTa
 	if err := repo.Push(ctx, pt.Branch); err != nil {
 		return wire.PreparedPatchTag{}, err
 	}
-	out := wire.PreparedPatchTag{Name: pt.Name, Branch: pt.Branch, Commit: head, ChangedLines: lines, Carries: carries}
+	out := wire.PreparedPatchTag{Name: pt.Name, Branch: pt.Branch, Commit: head, ChangedLines: lines, Carries: carries,
+		Stacks: true, Newest: newest}
 	if base != in.Tag.Commit {
 		out.Base = base
 	}
@@ -282,41 +283,82 @@ func (a *Activities) PreparePatchTag(ctx context.Context, in wire.PreparePatchTa
 // its fix and the ones it carried (Carries); planGrafts grafts onto all of them. A later
 // fix of the same package replaces the earlier one: it is merged onto what the earlier
 // one was merged onto, and carries only the others.
-func (a *Activities) stackOn(ctx context.Context, repo *gitrepo.Repo, in wire.PreparePatchTagInput) (string, []wire.CarriedFix, error) {
+func (a *Activities) stackOn(ctx context.Context, repo *gitrepo.Repo, in wire.PreparePatchTagInput) (base string, carries []wire.CarriedFix, newest string, err error) {
 	row, err := a.Store.CollectionByName(ctx, in.Collection)
 	if err != nil {
-		return "", nil, err
+		return "", nil, "", err
 	}
 	sec, err := a.Store.NewestSecurityTag(ctx, row.ID, in.Tag.Tag)
 	if errors.Is(err, store.ErrNotFound) {
-		return in.Tag.Commit, nil, nil
+		return in.Tag.Commit, nil, "", nil
 	} else if err != nil {
-		return "", nil, err
+		return "", nil, "", err
 	}
 	var sum SecurityTagSummary
 	if err := json.Unmarshal(sec.Summary, &sum); err != nil {
-		return "", nil, fmt.Errorf("summary of %s: %w", sec.Name, err)
+		return "", nil, "", fmt.Errorf("summary of %s: %w", sec.Name, err)
 	}
-	base := cmp.Or(sum.Base, in.Tag.Commit)
-	carries := slices.DeleteFunc(slices.Clone(sum.Carries), func(c wire.CarriedFix) bool { return c.Package == in.Package })
+	base = cmp.Or(sum.Base, in.Tag.Commit)
+	carries = slices.DeleteFunc(slices.Clone(sum.Carries), func(c wire.CarriedFix) bool { return c.Package == in.Package })
 	if sec.Package != in.Package {
 		carries = append(carries, wire.CarriedFix{Package: sec.Package, Ref: sec.Ref, Tag: sec.Name})
 		if base = sum.Merged; base == "" {
 			if base, err = repo.Ungrafted(ctx, sec.Commit, GraftsDir); err != nil {
-				return "", nil, fmt.Errorf("the fixes of %s: %w", sec.Name, err)
+				return "", nil, "", fmt.Errorf("the fixes of %s: %w", sec.Name, err)
 			}
 		}
 	}
 	if len(carries) == 0 {
-		return in.Tag.Commit, nil, nil
+		base = in.Tag.Commit
 	}
-	return base, carries, nil
+	return base, carries, sec.Name, nil
+}
+
+// stillNewest refuses to make the security tag of in when another security tag of the
+// covered tag was made since its fix was merged (another patch ran alongside): the new
+// tag, the newest, would drop that one's fix. Starting the patch again stacks on it.
+func (a *Activities) stillNewest(ctx context.Context, in wire.GraftsInput) error {
+	if !in.Prepared.Stacks {
+		return nil // prepared before fixes stacked
+	}
+	row, err := a.Store.CollectionByName(ctx, in.Collection)
+	if err != nil {
+		return err
+	}
+	sec, err := a.Store.NewestSecurityTag(ctx, row.ID, in.Tag.Tag)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case sec.Name == in.Prepared.Newest || sec.Name == in.Prepared.Name:
+		return nil
+	}
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+		"%s was tagged while this patch ran (the fix of %s from %s); %s would drop it for everyone who pins %s: start the patch again to stack on it",
+		sec.Name, sec.Package, sec.Ref, in.Prepared.Name, in.Tag.Tag), wire.ErrMergeConflict, nil)
+}
+
+// nixBuilder is this worker's Nix builder, found through builders that wrap it (Unwrap),
+// as errors.Unwrap finds a wrapped error: grafts run Nix itself.
+func (a *Activities) nixBuilder() (NixBuilder, bool) {
+	b := a.Builder
+	for {
+		switch v := b.(type) {
+		case NixBuilder:
+			return v, v.Nix != nil
+		case interface{ Unwrap() Builder }:
+			b = v.Unwrap()
+		default:
+			return NixBuilder{}, false
+		}
+	}
 }
 
 // grafter is the graft adapter on this worker's Nix.
 func (a *Activities) grafter() (graft.Nix, string, error) {
-	b, ok := a.Builder.(NixBuilder)
-	if !ok || b.Nix == nil {
+	b, ok := a.nixBuilder()
+	if !ok {
 		return graft.Nix{}, "", fmt.Errorf("grafts need the Nix builder, and this worker builds with %T", a.Builder)
 	}
 	cfg := b.Nix.Config()
@@ -365,7 +407,7 @@ func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graft
 	if err != nil {
 		return plan, err
 	}
-	b := a.Builder.(NixBuilder)
+	b, _ := a.nixBuilder() // grafter found it
 	tagGraph, patchedGraph, err := a.patchGraphs(ctx, in)
 	if err != nil {
 		return plan, err
@@ -854,6 +896,9 @@ func (a *Activities) pushSecurityTag(ctx context.Context, repo *gitrepo.Repo, in
 		fmt.Fprintf(&msg, "Carries the earlier fix of %s from %s (%s).\n", c.Package, c.Ref, c.Tag)
 	}
 	fmt.Fprintf(&msg, "\n%s\n", doc)
+	if err := a.stillNewest(ctx, in); err != nil {
+		return 0, err
+	}
 	if err := repo.Tag(ctx, in.Prepared.Name, t.commit, msg.String()); err != nil {
 		return 0, err
 	}

@@ -25,6 +25,9 @@ type gatedBuilder struct {
 	open  chan struct{}
 }
 
+// Unwrap lets grafts find the Nix builder underneath.
+func (b gatedBuilder) Unwrap() activities.Builder { return b.inner }
+
 func (b gatedBuilder) Build(ctx context.Context, drv string, tests []string, heartbeat func()) (wire.BuildResult, error) {
 	for strings.Contains(drv, b.gate) {
 		select {

@@ -3,7 +3,6 @@ package workflows_test
 import (
 	"context"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -18,14 +17,18 @@ import (
 
 // TestSecurityPatchStacksFixes: security fixes of different packages stack on a finished
 // tag, since crest pin answers its newest security tag. wave-1-1 is grafted with
-// libcrypto's fix (wave-1-1-security-1); libnet's fix, from a branch that knows nothing of
-// libcrypto's, is merged onto libcrypto's fix without its grafts, libnet alone is built
-// from source, and the grafts of wave-1-1-security-2 rewrite references to both old
-// libraries: its programs refer to and run with both fixes, and nix-build of the tag
-// reproduces them. A rebuild of pkgtool's fix then carries both earlier fixes, rebuilds
-// what the three change and retires the grafts of both earlier tags.
+// libcrypto's fix (wave-1-1-security-1). A patch of libnet's fix starts and is held on its
+// build; meanwhile a rebuild of pkgtool's fix stacks on libcrypto's (wave-1-1-security-3:
+// both fixes, rebuilt, the earlier grafts retired). The held libnet patch then refuses to
+// tag, since its tag would drop pkgtool's fix, and started again it stacks on both: libnet
+// alone is built from source, and the grafts of wave-1-1-security-4 rewrite references to
+// every fixed package; its programs refer to and run with the fixes, and nix-build of the
+// tag reproduces them.
 func TestSecurityPatchStacksFixes(t *testing.T) {
-	s := newStack(t)
+	release := make(chan struct{})
+	s := newStack(t, func(s *stack) {
+		s.acts.Builder = gatedBuilder{inner: s.acts.Builder, gate: "libnet-1.9.1", open: release}
+	})
 	ctx := context.Background()
 	s.greenWave(t, 1, "calc", demo.FixCalcPrecision)
 	first, err := s.patch(t, "demo/patch-stack-1", workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251,
@@ -35,33 +38,74 @@ func TestSecurityPatchStacksFixes(t *testing.T) {
 	_, sum1 := s.securitySummary(t, "wave-1-1-security-1")
 	require.Empty(t, sum1.Carries)
 
-	id := "demo/patch-stack-2"
+	held := s.startPatch(t, "demo/patch-stack-2", workflows.SecurityPatchInput{Package: "libnet", Ref: demo.SecurityLibnet191,
+		Strategy: "replace-dependency", Severity: "high", Advisory: "CVE-2026-0003"})
+	s.patchUntil(t, "demo/patch-stack-2", func(st workflows.PatchStatus) bool { return st.Phase == workflows.PatchPhaseBuilding })
+
+	// A rebuild stacks too: pkgtool's fix carries libcrypto's, and rebuilding what both
+	// change retires the grafts of wave-1-1-security-1.
+	third, err := s.patch(t, "demo/patch-stack-3", workflows.SecurityPatchInput{Package: "pkgtool", Ref: demo.FixPkgtoolLibcrypto3,
+		Strategy: "rebuild", Severity: "high"})
+	require.NoError(t, err)
+	require.Equal(t, workflows.PatchPhaseDone, third.Phase, third.Reason)
+	require.Equal(t, "wave-1-1-security-3", third.Tags[0].Tag)
+	msg3, sum3 := s.securitySummary(t, "wave-1-1-security-3")
+	require.Contains(t, msg3, "Carries the earlier fix of libcrypto from "+demo.SecurityLibcrypto251+" (wave-1-1-security-1).")
+	require.Equal(t, []wire.CarriedFix{{Package: "libcrypto", Ref: demo.SecurityLibcrypto251, Tag: "wave-1-1-security-1"}}, sum3.Carries)
+	for file, version := range map[string]string{"libraries/libcrypto": "2.5.1", "libraries/libnet": "1.9.0", "os/pkgtool": "1.1.0"} {
+		require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", "wave-1-1-security-3:pkgs/"+file+"/default.nix"), `"`+version+`"`)
+	}
+	require.NotContains(t, run(t, "git", "-C", s.demo.Remote, "ls-tree", "--name-only", "wave-1-1-security-3"), activities.GraftsDir,
+		"a rebuild carries the fixes, not the earlier grafts")
+	require.Contains(t, sum3.Rebuilt, "libcrypto")
+	require.Contains(t, sum3.Rebuilt, "backup")
+	debt, err := s.st.Grafts(ctx, first.PatchID)
+	require.NoError(t, err)
+	for _, g := range debt {
+		require.Equal(t, "wave-1-1-security-3", g.RetiredBy, "libcrypto's graft of %s", g.Package)
+	}
+
+	// The held libnet patch was merged onto wave-1-1-security-1's fixes: tagged now, it
+	// would drop pkgtool's. It refuses and tags nothing.
+	close(release)
+	_, err = finishPatch(t, held)
+	require.ErrorContains(t, err, "wave-1-1-security-3 was tagged while this patch ran (the fix of pkgtool from "+demo.FixPkgtoolLibcrypto3+
+		"); wave-1-1-security-2 would drop it for everyone who pins wave-1-1: start the patch again to stack on it")
+	require.Empty(t, run(t, "git", "-C", s.demo.Remote, "tag", "-l", "wave-1-1-security-2"), "no tag pushed")
+
+	id := "demo/patch-stack-4"
 	second, err := s.patch(t, id, workflows.SecurityPatchInput{Package: "libnet", Ref: demo.SecurityLibnet191,
 		Strategy: "replace-dependency", Severity: "high", Advisory: "CVE-2026-0003"})
 	require.NoError(t, err)
 	require.Equal(t, workflows.PatchPhaseDone, second.Phase, second.Reason)
 	tag := second.Tags[0]
-	require.Equal(t, "wave-1-1-security-2", tag.Tag)
+	require.Equal(t, "wave-1-1-security-4", tag.Tag)
 	built, err := s.st.PatchBuilds(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, []string{"libnet"}, built, "exactly one package built from source")
 
 	msg, sum := s.securitySummary(t, tag.Tag)
-	require.Contains(t, msg, "Carries the earlier fix of libcrypto from "+demo.SecurityLibcrypto251+" (wave-1-1-security-1).")
-	require.Equal(t, []wire.CarriedFix{{Package: "libcrypto", Ref: demo.SecurityLibcrypto251, Tag: "wave-1-1-security-1"}}, sum.Carries)
-	require.Equal(t, []activities.GraftedPath{sum1.Patched}, sum.Stacked, "libcrypto's old and fixed outputs, as its own tag has them")
+	require.Contains(t, msg, "Carries the earlier fix of pkgtool from "+demo.FixPkgtoolLibcrypto3+" (wave-1-1-security-3).")
+	require.Equal(t, []wire.CarriedFix{{Package: "libcrypto", Ref: demo.SecurityLibcrypto251, Tag: "wave-1-1-security-1"},
+		{Package: "pkgtool", Ref: demo.FixPkgtoolLibcrypto3, Tag: "wave-1-1-security-3"}}, sum.Carries)
+	require.Len(t, sum.Stacked, 2)
+	require.Equal(t, sum1.Patched, sum.Stacked[0], "libcrypto's old and fixed outputs, as its own tag has them")
+	require.Equal(t, "pkgtool", sum.Stacked[1].Package)
 	require.True(t, strings.HasSuffix(sum.Patched.New, "-libnet-1.9.1"), sum.Patched.New)
-	require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", tag.Tag+":pkgs/libraries/libcrypto/default.nix"), `"2.5.1"`)
-	require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", tag.Tag+":pkgs/libraries/libnet/default.nix"), `"1.9.1"`)
+	for file, version := range map[string]string{"libraries/libcrypto": "2.5.1", "libraries/libnet": "1.9.1", "os/pkgtool": "1.1.0"} {
+		require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", tag.Tag+":pkgs/"+file+"/default.nix"), `"`+version+`"`)
+	}
 
 	grafted := map[string]activities.GraftedPath{}
 	for _, g := range sum.Grafts {
 		grafted[g.Package] = g
 	}
-	for _, pkg := range []string{"libtls", "libhttp", "pkgtool", "backup", "fetch", "webd", "default-system"} {
+	for _, pkg := range []string{"libtls", "libhttp", "backup", "fetch", "webd", "default-system"} {
 		require.Contains(t, grafted, pkg)
 	}
-	// fetch's grafted closure has both fixed libraries and neither vulnerable one.
+	require.NotContains(t, grafted, "pkgtool", "a carried package is its build with the fix, not a graft")
+	// fetch's grafted closure has the fixed libraries and neither vulnerable one, and the
+	// grafted system has the fixed pkgtool.
 	fetch := grafted["fetch"].New
 	closure := strings.Fields(run(t, "nix-store", "-q", "--requisites", fetch))
 	for _, p := range []string{sum.Patched.New, sum1.Patched.New} {
@@ -70,6 +114,9 @@ func TestSecurityPatchStacksFixes(t *testing.T) {
 	for _, p := range []string{sum.Patched.Old, sum1.Patched.Old} {
 		require.NotContains(t, closure, p)
 	}
+	system := strings.Fields(run(t, "nix-store", "-q", "--requisites", grafted["default-system"].New))
+	require.Contains(t, system, sum.Stacked[1].New)
+	require.NotContains(t, system, sum.Stacked[1].Old)
 	require.Contains(t, run(t, filepath.Join(fetch, "bin", "fetch")), "TLS by libcrypto 2.5.1 (fixes CVE-2026-0001)")
 	dir := t.TempDir()
 	require.NoError(t, s.demo.Export(ctx, tag.Tag, dir))
@@ -80,9 +127,8 @@ func TestSecurityPatchStacksFixes(t *testing.T) {
 	pin, err := s.st.Pin(ctx, "demo", "fetch", store.PinOptions{})
 	require.NoError(t, err)
 	require.Equal(t, tag.Tag, pin.Tag)
-	// Each graft is debt of the fix it carries: libnet's where the package refers to it,
-	// libcrypto's for those that refer only to libcrypto (pkgtool does not use libnet).
-	debt, err := s.st.Grafts(ctx, second.PatchID)
+	// Each graft is debt of the fix it carries: libnet's where the package refers to it.
+	debt, err = s.st.Grafts(ctx, second.PatchID)
 	require.NoError(t, err)
 	require.Len(t, debt, tag.Grafts)
 	roots := map[string]string{}
@@ -90,35 +136,5 @@ func TestSecurityPatchStacksFixes(t *testing.T) {
 		roots[g.Package] = g.PatchedPackage
 	}
 	require.Equal(t, "libnet", roots["fetch"])
-	require.Equal(t, "libcrypto", roots["pkgtool"])
-
-	// A rebuild stacks too: pkgtool's fix carries both, and rebuilding what the three
-	// change retires the grafts of both earlier tags.
-	third, err := s.patch(t, "demo/patch-stack-3", workflows.SecurityPatchInput{Package: "pkgtool", Ref: demo.FixPkgtoolLibcrypto3,
-		Strategy: "rebuild", Severity: "high"})
-	require.NoError(t, err)
-	require.Equal(t, workflows.PatchPhaseDone, third.Phase, third.Reason)
-	require.Equal(t, "wave-1-1-security-3", third.Tags[0].Tag)
-	_, sum3 := s.securitySummary(t, "wave-1-1-security-3")
-	require.Equal(t, []string{"libcrypto", "libnet"}, slices.Sorted(func(yield func(string) bool) {
-		for _, c := range sum3.Carries {
-			if !yield(c.Package) {
-				return
-			}
-		}
-	}))
-	for file, version := range map[string]string{"libraries/libcrypto": "2.5.1", "libraries/libnet": "1.9.1", "os/pkgtool": "1.1.0"} {
-		require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", "wave-1-1-security-3:pkgs/"+file+"/default.nix"), `"`+version+`"`)
-	}
-	require.Contains(t, sum3.Rebuilt, "libcrypto")
-	require.Contains(t, sum3.Rebuilt, "libnet")
-	require.Contains(t, sum3.Rebuilt, "fetch")
-	for _, p := range []workflows.SecurityPatchResult{first, second} {
-		debt, err := s.st.Grafts(ctx, p.PatchID)
-		require.NoError(t, err)
-		for _, g := range debt {
-			require.NotNil(t, g.RetiredAt, "%s's graft of %s", p.Package, g.Package)
-			require.Equal(t, "wave-1-1-security-3", g.RetiredBy)
-		}
-	}
+	require.Equal(t, "libnet", roots["default-system"])
 }

@@ -66,6 +66,11 @@ type PreparedPatchTag struct {
 	// fixes the new security tag carries on). Empty before stacking was built: the tag.
 	Base    string       `json:"base,omitempty"`
 	Carries []CarriedFix `json:"carries,omitempty"`
+	// Stacks marks a tag prepared to stack (since fixes stack); Newest is the covered
+	// tag's newest security tag then, if any. The security tag is made only while it is
+	// still the newest: one tagged meanwhile would be dropped.
+	Stacks bool   `json:"stacks,omitempty"`
+	Newest string `json:"newest,omitempty"`
 }
 
 // CarriedFix is an earlier security fix of a covered tag that a later security tag
