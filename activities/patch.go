@@ -20,6 +20,7 @@ import (
 	"github.com/crestwaves/crest/activities/graft"
 	"github.com/crestwaves/crest/activities/nix"
 	"github.com/crestwaves/crest/activities/store"
+	"github.com/crestwaves/crest/activities/wavename"
 	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/graph"
 	"github.com/crestwaves/crest/policy"
@@ -150,18 +151,24 @@ func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInp
 		byName[t.Name] = t
 	}
 	want := in.Tags
+	var waves []string // running major waves named in Tags, as `crest wave status` names them
 	if len(want) == 0 {
 		for _, t := range tags {
 			want = append(want, t.Name)
 		}
 	} else {
 		for _, name := range want {
-			if _, ok := byName[name]; !ok {
-				problems = append(problems, fmt.Sprintf("tag %s: not a finished tag of %s", name, col.Name))
+			if _, ok := byName[name]; ok {
+				continue
 			}
+			if _, minor, ok := wavename.Parse(col.TagPrefix, name); ok && minor == 0 {
+				waves = append(waves, name)
+				continue
+			}
+			problems = append(problems, fmt.Sprintf("tag %s: not a finished tag or a running wave of %s", name, col.Name))
 		}
 	}
-	if len(tags) == 0 {
+	if len(tags) == 0 && len(waves) == 0 {
 		problems = append(problems, fmt.Sprintf("%s has no finished tag to patch", col.Name))
 	}
 	var unknown string
@@ -198,6 +205,13 @@ func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInp
 			out.Tags = append(out.Tags, wire.CoveredTag{Tag: t.Name, Commit: t.Commit, WaveID: waveID, System: ev.System, EvaluationID: ev.ID})
 		}
 	}
+	if len(waves) > 0 && len(col.Systems) == 1 {
+		why, err := a.namedRunningWaves(ctx, col, row.ID, in.Package, waves, &out)
+		if err != nil {
+			return out, err
+		}
+		problems = append(problems, why...)
+	}
 	if len(out.Tags) == 0 && len(in.Tags) == 0 && len(tags) > 0 {
 		if unknown == "" {
 			unknown = fmt.Sprintf("package %s: in no finished tag of %s", in.Package, col.Name)
@@ -208,6 +222,67 @@ func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInp
 		return out, invalid("%s", strings.Join(problems, "; "))
 	}
 	return out, nil
+}
+
+// namedRunningWaves checks the running major waves a patch's --tags names (wave-N) and
+// adds them to out.Running: each must be running and have the package in its base, which
+// is where the patch merges its fix (the waves PatchRunningWaves lists). The package is
+// resolved in each wave's base evaluation, so a patch may name running waves only. It
+// returns why a named wave cannot be patched.
+func (a *Activities) namedRunningWaves(ctx context.Context, col wire.Collection, collectionID int64, pkg string, names []string, out *wire.ValidatePatchResult) ([]string, error) {
+	var problems []string
+	var ids []int64 // of the named waves that can take the fix
+	for _, name := range names {
+		number, _, _ := wavename.Parse(col.TagPrefix, name)
+		w, err := a.Store.WaveByNumber(ctx, col.Name, number)
+		if errors.Is(err, store.ErrNotFound) {
+			problems = append(problems, fmt.Sprintf("tag %s: not a finished tag or a running wave of %s", name, col.Name))
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		switch w.State {
+		case "done", "failed", "cancelled":
+			problems = append(problems, fmt.Sprintf("%s: not running (it is %s): --tags names finished tags and running waves", name, w.State))
+			continue
+		}
+		evals, err := a.Store.EvaluationsAt(ctx, collectionID, w.BaseCommit)
+		if err != nil {
+			return nil, err
+		}
+		i := slices.IndexFunc(evals, func(ev store.Evaluation) bool { return ev.System == col.Systems[0] })
+		if w.BaseCommit == "" || i < 0 {
+			problems = append(problems, fmt.Sprintf("%s: still starting (its base is not evaluated yet); try again in a moment", name))
+			continue
+		}
+		g, err := a.loadGraph(ctx, evals[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		key, err := g.Resolve(pkg)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: its base does not have the package: %v", name, err))
+			continue
+		}
+		out.Package = key
+		ids = append(ids, w.ID)
+	}
+	if len(ids) == 0 {
+		return problems, nil
+	}
+	running, err := a.PatchRunningWaves(ctx, wire.RunningWavesInput{Collection: col.Name, Package: out.Package})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range running {
+		if slices.Contains(ids, w.WaveID) {
+			out.Running = append(out.Running, w)
+		}
+	}
+	if len(out.Running) < len(ids) {
+		problems = append(problems, fmt.Sprintf("a wave named in --tags ended or does not have %s in its base", out.Package))
+	}
+	return problems, nil
 }
 
 // StartPatch registers a patch (idempotent by workflow ID) with its audit entry.

@@ -221,6 +221,10 @@ const (
 	// duplicate-wave patch does; and no patch forks a running wave that updates the patched
 	// package itself (its fork would be refused, after the wave was superseded).
 	versionPatchForkAuto = "patch-fork-auto"
+	// versionPatchTagsRunning: a patch whose --tags (Tags) names running major waves
+	// (wave-N, alongside finished tags or alone) merges the fix into those and no other
+	// running wave, where a patch with Tags used to reach none.
+	versionPatchTagsRunning = "patch-tags-running"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

@@ -51,7 +51,9 @@ type SecurityPatchInput struct {
 	// Severity is low, medium, high or critical (default high).
 	Severity string `json:"severity,omitempty"`
 	Advisory string `json:"advisory,omitempty"`
-	// Tags narrows the covered tags; default: every finished tag with the package.
+	// Tags narrows what the patch covers to the finished tags and running major waves
+	// (wave-N) it names; default: every finished tag with the package, and every running
+	// wave whose base has it.
 	Tags   []string `json:"tags,omitempty"`
 	By     string   `json:"by,omitempty"`
 	Limits Limits   `json:"limits,omitempty"`
@@ -136,6 +138,9 @@ type securityPatch struct {
 	forking *forking
 	// reverified holds each fork's tagged minor waves (wave-M → number → tag).
 	reverified map[string]map[int]string
+	// named are the running waves Tags names (ValidatePatch), the only ones the fix is
+	// merged into when Tags is given (since versionPatchTagsRunning).
+	named []wire.RunningWave
 }
 
 // SecurityPatch brings a security fix of a package locked in by finished waves to every
@@ -203,7 +208,7 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 		p.st.Phase, p.st.Reason = PatchPhaseFailed, errorText(err)
 		return p.st, refusal(err)
 	}
-	p.in.Package, p.st.Package = valid.Package, valid.Package
+	p.in.Package, p.st.Package, p.named = valid.Package, valid.Package, valid.Running
 	if workflow.GetVersion(ctx, versionPatchPriority, workflow.DefaultVersion, 1) == 1 {
 		p.priority = policy.BuildPrioritySecurity
 	}
@@ -264,27 +269,29 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 		tags = append(tags, t.Tag)
 	}
 	if workflow.GetVersion(ctx, versionPatchRunningWaves, workflow.DefaultVersion, 1) == 1 {
-		refused, err := p.mergeIntoRunningWaves(ctx)
+		refused, err := p.mergeIntoRunningWaves(ctx, forkOrder)
 		if err != nil {
 			return p.st, err
 		}
-		var merged []string
+		var merged, done []string
 		for _, t := range p.st.Tags {
 			if t.Running && t.Done {
 				merged = append(merged, t.Covers)
 			}
 		}
-		done := "tagged " + strings.Join(tags, ", ")
+		if len(tags) > 0 { // none when --tags named running waves only
+			done = append(done, "tagged "+strings.Join(tags, ", "))
+		}
 		if forked := forkSummary(forkOrder); forked != "" {
-			done += "; " + forked
+			done = append(done, forked)
 		}
 		if len(merged) > 0 {
-			done += "; merged into running " + strings.Join(merged, ", ")
+			done = append(done, "merged into running "+strings.Join(merged, ", "))
 		}
 		if refused != "" {
-			return p.finish(ctx, PatchPhaseFailed, done+"; not merged: "+refused, "")
+			return p.finish(ctx, PatchPhaseFailed, strings.Join(append(done, "not merged: "+refused), "; "), "")
 		}
-		return p.finish(ctx, PatchPhaseDone, done, "")
+		return p.finish(ctx, PatchPhaseDone, strings.Join(done, "; "), "")
 	}
 	return p.finish(ctx, PatchPhaseDone, "tagged "+strings.Join(tags, ", "), "")
 }

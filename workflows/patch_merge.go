@@ -149,22 +149,28 @@ func (w *majorWave) fixedFor(name string) []string {
 }
 
 // mergeIntoRunningWaves brings the fix to the running major waves whose base contains
-// the package (PatchRunningWaves; a patch narrowed to some finished tags with --tags
-// reaches none: those are the tags it was asked for): each
-// wave merges it onto its branch itself (signalMergeFix, answered by signalFixMerged), so
+// the package (PatchRunningWaves), but for a patch narrowed with --tags only to the
+// running waves it names (ValidatePatch checked them; before versionPatchTagsRunning it
+// reached none: --tags named finished tags only), and never to a wave it forked (forks):
+// its fork has the fix. Each wave merges it onto its branch itself (signalMergeFix, answered by signalFixMerged), so
 // its next minor wave rebuilds the dependents against the fix and retires the grafts this
 // patch left. Each wave gets a PatchTagStatus (Running) and a record (RecordPatchMerge).
 // A wave that refused the fix (a conflict) is the reason returned; the others merged.
-func (p *securityPatch) mergeIntoRunningWaves(ctx workflow.Context) (string, error) {
+func (p *securityPatch) mergeIntoRunningWaves(ctx workflow.Context, forks []*forking) (string, error) {
 	bctx := bookkeeping(ctx)
 	var waves []wire.RunningWave
 	if len(p.in.Tags) > 0 {
-		return "", nil
-	}
-	if err := workflow.ExecuteActivity(bctx, wire.ActivityPatchRunningWaves, wire.RunningWavesInput{Collection: p.in.Collection,
+		if workflow.GetVersion(ctx, versionPatchTagsRunning, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			return "", nil
+		}
+		waves = p.named
+	} else if err := workflow.ExecuteActivity(bctx, wire.ActivityPatchRunningWaves, wire.RunningWavesInput{Collection: p.in.Collection,
 		Package: p.in.Package}).Get(ctx, &waves); err != nil {
 		return "", err
 	}
+	waves = slices.DeleteFunc(slices.Clone(waves), func(wv wire.RunningWave) bool {
+		return slices.ContainsFunc(forks, func(f *forking) bool { return f.wave.WaveID == wv.WaveID && len(f.tags) > 0 })
+	})
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
 	answers := map[string]MergeFixResult{} // by wave name; looked up, never ranged
 	asked := 0

@@ -406,6 +406,14 @@ var requiredHistories = []struct {
 	{"patch-fork-wave/demo~wave-2-2.json", []string{completed}},
 	{"patch-fork-wave/demo~wave-2-2~build~x86_64-linux~r0.json", []string{completed}},
 	{"patch-fork-wave/demo~patch-duplicate.json", []string{versionMarker("patch-fork-wave"), "PatchRunningWaves", completed}},
+
+	// patch-tags-running: --tags names the running wave-32 alone; the fix is merged into
+	// it (and not into wave-31), nothing tagged. TestSecurityPatchTagsNameRunningWaveEndToEnd.
+	{"patch-tags-running/demo~patch-tags-running.json", []string{versionMarker("patch-tags-running"), "crest.fix-merged",
+		"merged into running wave-32", completed}},
+	{"patch-tags-running/demo~wave-32.json", []string{"crest.merge-fix", cancelled}},
+	{"patch-tags-running/demo~wave-32-1.json", []string{cancelled}},
+	{"patch-tags-running/demo~wave-32-1~build~x86_64-linux~r0.json", []string{completed}},
 }
 
 // How a history ended.

@@ -32,6 +32,9 @@ type CoveredTag struct {
 type ValidatePatchResult struct {
 	Package string       `json:"package"`
 	Tags    []CoveredTag `json:"tags"`
+	// Running are the running major waves the input's Tags name (wave-N): with Tags given,
+	// the fix is merged into these and no other running wave.
+	Running []RunningWave `json:"running,omitempty"`
 }
 
 // StartPatchInput registers a patch.

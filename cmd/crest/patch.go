@@ -28,7 +28,7 @@ func newPatchCmd(a *app) *cobra.Command {
 		Use:   "patch",
 		Short: "Bring a security fix to finished tags: start, list, follow and cancel security patches",
 		Long: `A security patch is a SecurityPatch workflow: for every finished tag that contains the
-package (or those given with --tags) it merges the fix, then either builds and tests the
+package (or those --tags names) it merges the fix, then either builds and tests the
 patched package alone and grafts the dependents that refer to it (replace-dependency), or
 rebuilds the package and its whole reverse closure in the tag with the build engine
 (rebuild: no graft debt, and it retires the tag's earlier grafts), or tags the fix
@@ -40,11 +40,12 @@ with the wave's remaining minor waves). --strategy auto lets
 policy choose. Grafts are tagged once the collection's system tests pass on them. A
 rebuild's failures get one issue per root cause and wait to be settled as a minor wave's:
 crest patch retry with a fix, or crest patch resolve (wont-fix, cant-fix; never a protected
-package). It tags <tag>-security-K, which crest pin then prefers. Then (without --tags)
-each running major wave whose base contains the package merges the fix onto its branch, so
-its next minor wave rebuilds the dependents against it and retires the grafts; a wave whose
-branch conflicts with the fix refuses it, and the patch fails with the conflict (its tags
-stay). Patches are named patch-N.`,
+package). It tags <tag>-security-K, which crest pin then prefers. Then each running major wave
+whose base contains the package (with --tags: each running wave it names, wave-N as crest
+wave status names it) merges the fix onto its branch, so its next minor wave rebuilds the
+dependents against it and retires the grafts; a wave whose branch conflicts with the fix
+refuses it, and the patch fails with the conflict (its tags stay). --tags may name running
+waves only: nothing is tagged, the fix goes onto their branches. Patches are named patch-N.`,
 	}
 	cmd.PersistentFlags().String("collection", "", "collection (default: the only one registered)")
 	cmd.AddCommand(newPatchStartCmd(a), newPatchListCmd(a), newPatchStatusCmd(a), newPatchResolveCmd(a), newPatchRetryCmd(a),
@@ -68,7 +69,8 @@ func newPatchStartCmd(a *app) *cobra.Command {
 		Short: "Start a security patch of PACKAGE with the fix in REF",
 		Example: `  crest patch start libcrypto --ref security/libcrypto-2.5.1 --strategy replace-dependency \
       --severity critical --advisory CVE-2026-0001 --wait
-  crest patch start libcrypto --ref security/libcrypto-2.5.1 --strategy rebuild --wait`,
+  crest patch start libcrypto --ref security/libcrypto-2.5.1 --strategy rebuild --wait
+  crest patch start libcrypto --ref security/libcrypto-2.5.1 --tags wave-1-1,wave-2   # a tag and a running wave`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withSession(cmd, true, func(s *session) error {
@@ -114,7 +116,7 @@ func newPatchStartCmd(a *app) *cobra.Command {
 	f.StringVar(&in.Strategy, "strategy", "auto", "auto, replace-dependency, rebuild or duplicate-wave")
 	f.StringVar(&in.Severity, "severity", "high", "low, medium, high or critical")
 	f.StringVar(&in.Advisory, "advisory", "", "the advisory it fixes, e.g. CVE-2026-0001")
-	f.StringSliceVar(&in.Tags, "tags", nil, "the finished tags to patch (default: every tag with the package)")
+	f.StringSliceVar(&in.Tags, "tags", nil, "the finished tags and running waves (wave-N) to patch (default: every finished tag with the package and every running wave whose base has it)")
 	f.StringVar(&in.By, "by", "", "who starts it, for the audit log (default: $USER)")
 	f.BoolVar(&wait, "wait", false, "wait for the security tags; exit non-zero if the patch fails")
 	return cmd

@@ -44,7 +44,10 @@ func TestPatchStartRefusesBadInput(t *testing.T) {
 			[]string{`severity "urgent": want low, medium, high or critical`, "demo has no finished tag to patch"}},
 		{workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251, Strategy: "graft", Tags: []string{"wave-9-9"}},
 			[]string{"libcrypto", "--ref", demo.SecurityLibcrypto251, "--strategy", "graft", "--tags", "wave-9-9"},
-			[]string{`strategy "graft": want auto, replace-dependency, rebuild or duplicate-wave`, "tag wave-9-9: not a finished tag of demo"}},
+			[]string{`strategy "graft": want auto, replace-dependency, rebuild or duplicate-wave`, "tag wave-9-9: not a finished tag or a running wave of demo"}},
+		{workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251, Tags: []string{"wave-9"}},
+			[]string{"libcrypto", "--ref", demo.SecurityLibcrypto251, "--tags", "wave-9"},
+			[]string{"tag wave-9: not a finished tag or a running wave of demo"}},
 	} {
 		out, err := runCrest(t, append([]string{"--data-dir", cfg.DataDir, "patch", "start"}, c2.args...)...)
 		require.Error(t, err, "%v: %s", c2.args, out)
