@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,9 @@ type MajorWaveInput struct {
 	Minors [][]wire.Update `json:"minors,omitempty"`
 	// Fork makes the wave the fork of a running one onto a security fix (duplicate-wave).
 	Fork *ForkOf `json:"fork,omitempty"`
+	// Carried[i] is what people gave the superseded wave's minor wave that Minors[i]
+	// stands for (a fork's): that minor wave starts with it.
+	Carried []Carried `json:"carried,omitempty"`
 	// Resume carries the state across continue-as-new; people leave it out.
 	Resume *majorState `json:"resume,omitempty"`
 }
@@ -71,6 +75,9 @@ type minorEntry struct {
 	Plan   wire.PlannedMinor `json:"plan"`
 	Status MinorStatus       `json:"status"`
 	Result *MinorWaveResult  `json:"result,omitempty"`
+	// Carried is what people gave the minor wave through the major wave (remember), or
+	// what a fork's minor wave starts with (explicitPlan).
+	Carried *Carried `json:"carried,omitempty"`
 }
 
 // majorState is everything a major wave must remember, small and serializable.
@@ -94,6 +101,9 @@ type majorState struct {
 	// was told about.
 	Supersede *SupersedeRequest `json:"supersede,omitempty"`
 	Reported  int               `json:"reported,omitempty"`
+	// Forking is a patch's request to supersede the wave that checkFork has not decided
+	// yet (since versionPatchForkCheck).
+	Forking *SupersedeRequest `json:"forking,omitempty"`
 }
 
 type majorWave struct {
@@ -371,6 +381,9 @@ func (w *majorWave) run(ctx workflow.Context) (MajorWaveResult, error) {
 	w.setPhase(ctx, PhaseRunning)
 	seen := w.changed
 	for {
+		if err := w.checkFork(ctx); err != nil {
+			return w.fail(ctx, err)
+		}
 		if err := w.mergeFixes(ctx); err != nil {
 			return w.fail(ctx, err)
 		}
@@ -514,11 +527,15 @@ func (w *majorWave) startMinor(ctx workflow.Context, m *minorEntry) {
 		opts.StaticSummary = m.Plan.Name + " · " + strings.Join(ups, ", ")
 	}
 	cctx := workflow.WithChildOptions(w.childCtx, opts)
-	f := workflow.ExecuteChildWorkflow(cctx, MinorWave, MinorWaveInput{
+	in := MinorWaveInput{
 		Collection: w.in.Collection, WaveID: w.st.Start.WaveID, Wave: w.st.Start.Number, Number: m.Plan.Number,
 		Name: m.Plan.Name, Branch: w.st.Start.Branch, Updates: m.Plan.Updates, BaseEvaluations: w.st.Evaluation,
 		Deferred: deferred, Limits: w.limits, Paused: w.st.Paused, Policy: w.st.Start.Policy, Fixed: w.fixedFor(m.Plan.Name),
-	})
+	}
+	if m.Carried != nil { // a fork's minor wave standing for one its superseded wave did not finish
+		in.Fixes, in.Resolves = slices.Clone(m.Carried.Fixes), slices.Clone(m.Carried.Resolves)
+	}
+	f := workflow.ExecuteChildWorkflow(cctx, MinorWave, in)
 	number := m.Plan.Number
 	w.running[number] = f
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -797,10 +814,12 @@ func (w *majorWave) takeRequest(ctx workflow.Context, minor int, pkg string, res
 		if !ok {
 			return "", fmt.Errorf("%s is no longer running", m.Plan.Name)
 		}
-		if err := f.SignalChildWorkflow(ctx, signal, msg("")).Get(ctx, nil); err != nil {
+		name, number, attention, req := m.Plan.Name, m.Plan.Number, m.Status.Attention, msg("")
+		if err := f.SignalChildWorkflow(ctx, signal, req).Get(ctx, nil); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%s: trying again after %q", m.Plan.Name, m.Status.Attention), nil
+		w.remember(number, req)
+		return fmt.Sprintf("%s: trying again after %q", name, attention), nil
 	}
 	at, err := checkRequest(ctx, wire.CheckRequestInput{WaveID: w.st.Start.WaveID, Minor: minor, Package: pkg, Resolve: resolve})
 	if err != nil {
@@ -810,9 +829,11 @@ func (w *majorWave) takeRequest(ctx workflow.Context, minor int, pkg string, res
 	if !ok {
 		return "", fmt.Errorf("%s is no longer running", at.Name)
 	}
-	if err := f.SignalChildWorkflow(ctx, signal, msg(at.System)).Get(ctx, nil); err != nil {
+	req := msg(at.System)
+	if err := f.SignalChildWorkflow(ctx, signal, req).Get(ctx, nil); err != nil {
 		return "", err
 	}
+	w.remember(at.Minor, req)
 	return fmt.Sprintf("%s: %s request for %s accepted", at.Name, strings.TrimPrefix(signal, "crest."), pkg), nil
 }
 
@@ -880,6 +901,10 @@ func (w *majorWave) validateAddUpdate(r AddUpdateRequest) error {
 	}
 	if r.Package == "" || r.Ref == "" {
 		return errors.New("package and ref are required")
+	}
+	if f := cmp.Or(w.st.Supersede, w.st.Forking); f != nil {
+		// Its fork takes over the plan as it stands: an update added now would be lost.
+		return fmt.Errorf("%s is being superseded by %s, its fork onto a security fix; add the update there", w.st.Start.Name, f.Fork)
 	}
 	for _, u := range w.st.Updates {
 		if u.Package == r.Package && w.needingAttention(0, r.Package) == nil {

@@ -40,6 +40,13 @@ type MinorWaveInput struct {
 	// the previous minor wave started: the first round rebuilds their dependents even
 	// where other minor waves locked them in (they were built against the vulnerable one).
 	Fixed []string `json:"fixed,omitempty"`
+	// Fixes and Resolves are what people gave the minor wave a fork's minor wave stands
+	// for, before its wave was superseded (Carried): the fixes are merged after the
+	// updates, before the first evaluation, so the first round builds the failing packages
+	// with them; the resolutions are queued for the first review (one whose package does
+	// not fail again is dropped there, as a resolution settled meanwhile is).
+	Fixes    []wire.Update    `json:"fixes,omitempty"`
+	Resolves []ResolveRequest `json:"resolves,omitempty"`
 	// Resume carries the state across continue-as-new.
 	Resume *minorState `json:"resume,omitempty"`
 }
@@ -114,7 +121,7 @@ func MinorWave(ctx workflow.Context, in MinorWaveInput) (MinorWaveResult, error)
 	if in.Resume != nil {
 		w.st = *in.Resume
 	} else {
-		w.st.Paused = in.Paused
+		w.st.Paused, w.st.Fixes, w.st.Resolves = in.Paused, in.Fixes, in.Resolves
 	}
 	if err := w.setup(ctx); err != nil {
 		return MinorWaveResult{}, err

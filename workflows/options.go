@@ -225,6 +225,13 @@ const (
 	// (wave-N, alongside finished tags or alone) merges the fix into those and no other
 	// running wave, where a patch with Tags used to reach none.
 	versionPatchTagsRunning = "patch-tags-running"
+	// versionPatchForkCheck: a fork of a running wave loses nothing. The patch sends its fix
+	// with crest.supersede and the wave checks first that its fork would start (ValidateWave
+	// on the fork's input, in the wave's loop): refused, it keeps running and answers why
+	// (ForkPlan.Reason), where it used to stop before its fork was refused. The plan carries
+	// what people gave the minor waves it did not finish (Retry fixes, Resolve requests) and
+	// the wave's policy overrides into the fork's minor waves, where they were dropped.
+	versionPatchForkCheck = "patch-fork-check"
 )
 
 // errorText is an error as a person should read it: an activity's or child's own message,

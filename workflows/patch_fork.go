@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -26,6 +27,30 @@ const (
 type SupersedeRequest struct {
 	Patch string `json:"patch"` // the patch's workflow ID, which hears the answer
 	Fork  string `json:"fork"`  // the fork's name, wave-M
+	// Fix is the patch's fix (since versionPatchForkCheck): the wave checks that its fork
+	// would start (checkFork) before it stops, and keeps running if not; without it the
+	// wave stops at once.
+	Fix *wire.Update `json:"fix,omitempty"`
+}
+
+// Carried is what people gave a minor wave that had not finished when its wave was
+// superseded: the fixes of their Retry requests and their Resolve requests. The fork's
+// minor wave standing for it starts with them (its first merge takes the fixes, its first
+// review the resolutions), so no fix or decision is lost with the superseded wave.
+type Carried struct {
+	Fixes    []wire.Update    `json:"fixes,omitempty"`
+	Resolves []ResolveRequest `json:"resolves,omitempty"`
+}
+
+func (c *Carried) empty() bool { return c == nil || len(c.Fixes)+len(c.Resolves) == 0 }
+
+// carriedAt is a copy of carried[i] (nil when there is none), which the minor wave's
+// entry may add to without touching the input.
+func carriedAt(carried []Carried, i int) *Carried {
+	if i >= len(carried) {
+		return nil
+	}
+	return &Carried{Fixes: slices.Clone(carried[i].Fixes), Resolves: slices.Clone(carried[i].Resolves)}
 }
 
 // ForkMinor is a finished minor wave of a superseded major wave, which its fork
@@ -44,6 +69,10 @@ type ForkPlan struct {
 	Finished   []ForkMinor     `json:"finished"`
 	Remaining  [][]wire.Update `json:"remaining,omitempty"`
 	Reason     string          `json:"reason,omitempty"` // why it could not be superseded
+	// Carried[i] is what people gave the minor wave of Remaining[i]; Policy the wave's
+	// policy overrides (both since versionPatchForkCheck).
+	Carried []Carried       `json:"carried,omitempty"`
+	Policy  json.RawMessage `json:"policy,omitempty"`
 }
 
 // ForkOf makes a major wave the fork of a running one onto a security fix (duplicate-wave
@@ -62,16 +91,117 @@ type Reverified struct {
 	Tag   string `json:"tag"`
 }
 
-// takeSupersede stops the wave for its fork: like Cancel, but the wave answers the
-// patch with its plan once its minor waves stopped (superseded).
+// takeSupersede takes a patch's request to stop the wave for its fork: one with the fix
+// is checked first (checkFork, in the wave's loop); one without (patches before
+// versionPatchForkCheck) stops the wave at once.
 func (w *majorWave) takeSupersede(r SupersedeRequest) {
-	if w.st.Supersede != nil || w.st.Cancelled {
+	if w.st.Supersede != nil || w.st.Forking != nil || w.st.Cancelled {
 		return
 	}
+	if r.Fix != nil {
+		w.st.Forking = &r
+		w.changed++
+		return
+	}
+	w.supersede(r)
+}
+
+// supersede stops the wave for its fork: like Cancel, but the wave answers the patch with
+// its plan once its minor waves stopped (superseded).
+func (w *majorWave) supersede(r SupersedeRequest) {
 	w.st.Supersede = &r
 	w.st.Cancelled = true
 	w.stopChildren()
 	w.changed++
+}
+
+// checkFork hands the wave over to its fork only once the fork is certain to start: the
+// fork's input, made from the wave's plan as it stands, is checked as the fork will check
+// it (ValidateWave: refs that still exist, no package given twice, the policy), with no
+// re-plan meanwhile (the mutex AddUpdate takes). Refused, the wave keeps running and
+// answers the patch why (ForkPlan.Reason), its minor waves untouched; accepted, it stops
+// (supersede). Once it stops, only minor waves finishing meanwhile change the plan: their
+// updates then come by their tags, which exist.
+func (w *majorWave) checkFork(ctx workflow.Context) error {
+	r := w.st.Forking
+	if r == nil {
+		return nil
+	}
+	workflow.GetVersion(ctx, versionPatchForkCheck, workflow.DefaultVersion, 1)
+	if err := w.mu.Lock(ctx); err != nil {
+		return err
+	}
+	defer w.mu.Unlock()
+	plan := w.forkPlan()
+	switch {
+	case w.st.Cancelled:
+		plan.Reason = "it is cancelled"
+	case len(plan.Finished) == 0:
+		plan.Reason = "it has no finished minor wave to fork"
+	default:
+		in := forkInput(plan, *r.Fix, true)
+		err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityValidateWave, wire.ValidateWaveInput{
+			Collection: w.in.Collection, BaseRef: in.BaseRef, Updates: in.Updates, Policy: in.Policy,
+		}).Get(ctx, nil)
+		if app, ok := nonRetryable(err); ok {
+			plan.Reason = "its fork " + r.Fork + " would be refused: " + app.Message()
+		} else if err != nil {
+			return err
+		}
+	}
+	w.st.Forking = nil
+	if plan.Reason == "" {
+		w.supersede(*r)
+		return nil
+	}
+	w.changed++
+	// The patch may be gone (cancelled): it would not read the answer anyway.
+	_ = workflow.SignalExternalWorkflow(ctx, r.Patch, "", signalSuperseded, plan).Get(ctx, nil)
+	return nil
+}
+
+// forkPlan is the wave's plan as its fork takes it over: its finished minor waves, and
+// the others with what people gave them.
+func (w *majorWave) forkPlan() ForkPlan {
+	plan := ForkPlan{Wave: w.st.Start.Name, BaseCommit: w.st.Start.BaseCommit, Policy: w.in.Policy}
+	for _, m := range w.st.Minor {
+		if m.Result != nil {
+			plan.Finished = append(plan.Finished, ForkMinor{Name: m.Plan.Name, Tag: m.Result.Tag, Updates: m.Plan.Updates})
+			continue
+		}
+		plan.Remaining = append(plan.Remaining, m.Plan.Updates)
+		c := Carried{}
+		if m.Carried != nil {
+			c.Fixes = m.Carried.Fixes
+			for _, r := range m.Carried.Resolves { // the fork's records say where the decision came from
+				r.Reason = fmt.Sprintf("%s (carried from %s, superseded)", r.Reason, m.Plan.Name)
+				c.Resolves = append(c.Resolves, r)
+			}
+		}
+		plan.Carried = append(plan.Carried, c)
+	}
+	return plan
+}
+
+// remember keeps what people gave a running minor wave (a Retry's fix, a Resolve), which a
+// fork that supersedes the wave carries to the minor wave standing for it (forkPlan).
+func (w *majorWave) remember(number int, req any) {
+	m := w.entry(number)
+	if m == nil {
+		return
+	}
+	if m.Carried == nil {
+		m.Carried = &Carried{}
+	}
+	switch r := req.(type) {
+	case RetryRequest:
+		fix := wire.Update{Package: r.Package, Ref: r.Ref}
+		if r.Ref != "" && !slices.Contains(m.Carried.Fixes, fix) {
+			m.Carried.Fixes = append(m.Carried.Fixes, fix)
+		}
+	case ResolveRequest:
+		m.Carried.Resolves = append(m.Carried.Resolves, r)
+	}
 }
 
 // superseded ends a wave its fork replaces: cancelled, with the reason pointing at the
@@ -79,18 +209,41 @@ func (w *majorWave) takeSupersede(r SupersedeRequest) {
 func (w *majorWave) superseded(ctx workflow.Context) (MajorWaveResult, error) {
 	workflow.GetVersion(ctx, versionPatchForkWave, workflow.DefaultVersion, 1)
 	r := *w.st.Supersede
-	plan := ForkPlan{Wave: w.st.Start.Name, BaseCommit: w.st.Start.BaseCommit}
-	for _, m := range w.st.Minor {
-		if m.Result != nil {
-			plan.Finished = append(plan.Finished, ForkMinor{Name: m.Plan.Name, Tag: m.Result.Tag, Updates: m.Plan.Updates})
-		} else {
-			plan.Remaining = append(plan.Remaining, m.Plan.Updates)
-		}
-	}
+	plan := w.forkPlan()
 	res, err := w.fail(ctx, temporal.NewCanceledError(w.st.Start.Name+" superseded by "+r.Fork))
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	_ = workflow.SignalExternalWorkflow(dctx, r.Patch, "", signalSuperseded, plan).Get(dctx, nil)
 	return res, err
+}
+
+// forkInput is the fork onto fix of a superseded wave, from its plan: one re-verifying
+// minor wave per finished one (the fix goes with the first; each merges the finished one's
+// tag: its updates and every fix it took), then the minor waves it did not finish. With
+// carry (since versionPatchForkCheck) those take what people gave them (Carried) and the
+// fork the wave's policy overrides.
+func forkInput(plan ForkPlan, fix wire.Update, carry bool) MajorWaveInput {
+	in := MajorWaveInput{BaseRef: plan.BaseCommit}
+	for i, m := range plan.Finished {
+		var ups []wire.Update
+		if i == 0 {
+			ups = append(ups, fix)
+		}
+		for _, u := range m.Updates {
+			ups = append(ups, wire.Update{Package: u.Package, Ref: m.Tag})
+		}
+		in.Minors = append(in.Minors, ups)
+	}
+	in.Minors = append(in.Minors, plan.Remaining...)
+	if carry {
+		in.Policy = plan.Policy
+		if slices.ContainsFunc(plan.Carried, func(c Carried) bool { return !c.empty() }) {
+			in.Carried = append(make([]Carried, len(plan.Finished)), plan.Carried...)
+		}
+	}
+	for _, ups := range in.Minors {
+		in.Updates = append(in.Updates, ups...)
+	}
+	return in
 }
 
 // reportReverified tells the patch of a fork each re-verifying minor wave that was
@@ -119,7 +272,11 @@ func (w *majorWave) explicitPlan() {
 		if i > 0 {
 			pm.After = []int{i}
 		}
-		w.st.Minor = append(w.st.Minor, minorEntry{Plan: pm, Status: MinorStatus{Name: pm.Name, Number: pm.Number, Phase: PhasePending, Updates: pm.Updates}})
+		e := minorEntry{Plan: pm, Status: MinorStatus{Name: pm.Name, Number: pm.Number, Phase: PhasePending, Updates: pm.Updates}}
+		if c := carriedAt(w.in.Carried, i); !c.empty() {
+			e.Carried = c
+		}
+		w.st.Minor = append(w.st.Minor, e)
 		w.st.Plan.Minor = append(w.st.Plan.Minor, pm)
 	}
 }
@@ -223,8 +380,13 @@ func (p *securityPatch) fork(ctx workflow.Context, f *forking) (string, error) {
 		workflow.GetSignalChannel(ctx, signalSuperseded).Receive(ctx, &plan)
 		answered = true
 	})
-	if err := workflow.SignalExternalWorkflow(ctx, f.wave.WorkflowID, "", signalSupersede,
-		SupersedeRequest{Patch: id, Fork: fork.Name}).Get(ctx, nil); err != nil {
+	fix := wire.Update{Package: p.in.Package, Ref: p.in.Ref}
+	req := SupersedeRequest{Patch: id, Fork: fork.Name}
+	checked := workflow.GetVersion(ctx, versionPatchForkCheck, workflow.DefaultVersion, 1) == 1
+	if checked {
+		req.Fix = &fix // the wave stops only once its fork is certain to start
+	}
+	if err := workflow.SignalExternalWorkflow(ctx, f.wave.WorkflowID, "", signalSupersede, req).Get(ctx, nil); err != nil {
 		return fmt.Sprintf("%s could not be forked: %s; its tags stay unfinished", f.wave.Name, errorText(err)), nil
 	}
 	if ok, err := workflow.AwaitWithTimeout(ctx, fixMergeWait, func() bool { return answered }); err != nil {
@@ -232,36 +394,28 @@ func (p *securityPatch) fork(ctx workflow.Context, f *forking) (string, error) {
 	} else if !ok {
 		return fmt.Sprintf("%s did not answer within %s; nothing forked, its tags stay unfinished", f.wave.Name, fixMergeWait), nil
 	}
-	// One re-verifying minor wave per finished one (the fix goes with the first), then the
-	// rest of the plan.
-	minors := [][]wire.Update{}
+	if plan.Reason != "" { // refused by the wave's check: it keeps running
+		var unfinished []string
+		for _, ft := range f.tags {
+			unfinished = append(unfinished, ft.dup.Unfinished)
+		}
+		return fmt.Sprintf("not forked, it keeps running: %s; %s stay unfinished", plan.Reason, strings.Join(unfinished, ", ")), nil
+	}
 	reverify := map[string]int{} // covered tag → fork minor; looked up, never ranged
 	for i, m := range plan.Finished {
-		var ups []wire.Update
-		if i == 0 {
-			ups = append(ups, wire.Update{Package: p.in.Package, Ref: p.in.Ref})
-		}
-		for _, u := range m.Updates {
-			ups = append(ups, wire.Update{Package: u.Package, Ref: m.Tag})
-		}
-		minors = append(minors, ups)
 		reverify[m.Tag] = i + 1
-	}
-	minors = append(minors, plan.Remaining...)
-	var updates []wire.Update
-	for _, ups := range minors {
-		updates = append(updates, ups...)
 	}
 	if len(plan.Finished) == 0 {
 		return fmt.Sprintf("%s had no finished minor wave to fork", f.wave.Name), nil
 	}
+	in := forkInput(plan, fix, checked)
+	in.Collection, in.Wave, in.Limits = p.in.Collection, fork.Number, p.in.Limits
+	in.Title = fmt.Sprintf("fork of %s onto %s from %s (duplicate-wave of %s)", f.wave.Name, p.in.Package, p.in.Ref, id)
+	in.Fork = &ForkOf{Of: f.wave.Name, Patch: id, Reverify: len(plan.Finished)}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID: fork.WorkflowID, ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
 	})
-	child := workflow.ExecuteChildWorkflow(cctx, MajorWave, MajorWaveInput{Collection: p.in.Collection, Wave: fork.Number,
-		Title:   fmt.Sprintf("fork of %s onto %s from %s (duplicate-wave of %s)", f.wave.Name, p.in.Package, p.in.Ref, id),
-		BaseRef: plan.BaseCommit, Updates: updates, Minors: minors, Limits: p.in.Limits,
-		Fork: &ForkOf{Of: f.wave.Name, Patch: id, Reverify: len(plan.Finished)}})
+	child := workflow.ExecuteChildWorkflow(cctx, MajorWave, in)
 	tagged := p.reverifiedBy(ctx, fork.Name)
 	ended := false
 	var forkErr error

@@ -2,12 +2,14 @@ package workflows_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/deploy/demo"
@@ -148,4 +150,120 @@ func TestSecurityPatchAutoForksRunningWaveEndToEnd(t *testing.T) {
 	require.Equal(t, []string{"wave-22-1", "wave-22-2"}, []string{res.Minor[0].Tag, res.Minor[1].Tag})
 	s.waitRecorded(t, 22, 2, "pkgtool", "passed")
 	recordHistories(t, s.c, id, waveID, "demo/wave-22")
+}
+
+// TestSecurityPatchForkRefusedKeepsWaveRunningEndToEnd: the hand-over to a fork is two-step.
+// wave-41 has tagged wave-41-1 and holds wave-41-2 (pkgtool), whose fix branch was deleted
+// once merged, as people do. Its fork would re-merge that branch and be refused, so a
+// duplicate-wave patch of libcrypto has the wave check its fork first (crest.supersede
+// with the fix): the wave answers why and keeps running, wave-41-2 untouched; the patch
+// fails with the reason and its unfinished tag stays; released, wave-41 finishes.
+// Its waves are numbered 41 (and 42, the fork that never starts).
+func TestSecurityPatchForkRefusedKeepsWaveRunningEndToEnd(t *testing.T) {
+	s := newStack(t, oneBuildInFlight)
+	ctx := context.Background()
+	waveID := "demo/wave-41" // stable IDs: their histories are recorded
+	wave, st, release := s.heldWave(t, waveID, 41, "-pkgtool-1.1.0", 2)
+	require.Equal(t, "wave-41-1", st.Minor[0].Tag)
+	run(t, "git", "-C", s.demo.Remote, "branch", "-D", demo.FixPkgtoolLibcrypto3)
+
+	id := "demo/patch-fork-refused"
+	_, err := s.patch(t, id, workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251,
+		Strategy: "duplicate-wave", Severity: "critical"})
+	require.ErrorContains(t, err, "wave-41: not forked, it keeps running: its fork wave-42 would be refused: ")
+	require.ErrorContains(t, err, `update pkgtool: ref "`+demo.FixPkgtoolLibcrypto3+`" not found`)
+	require.ErrorContains(t, err, "wave-41-1-security-1-unfinished stay unfinished")
+	st = s.status(waveID)
+	require.Equal(t, workflows.PhaseRunning, st.Phase, st.Reason)
+	require.Empty(t, st.SupersededBy)
+	require.Equal(t, workflows.PhaseBuilding, st.Minor[1].Phase, "wave-41-2 untouched")
+	require.Equal(t, "wave-41", mustWave(t, s.st, 41).Name())
+	require.NotEqual(t, workflows.PhaseCancelled, mustWave(t, s.st, 41).State)
+	p, err := s.st.PatchByWorkflow(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, store.PatchFailed, p.State)
+	run(t, "git", "-C", s.demo.Remote, "rev-parse", "wave-41-1-security-1-unfinished^{commit}") // stays
+
+	close(release)
+	res, err := finish(t, wave)
+	require.NoError(t, err)
+	require.Equal(t, []string{"wave-41-1", "wave-41-2"}, res.Tags, "nothing lost: the wave finished its plan")
+	recordHistories(t, s.c, id, waveID)
+}
+
+// TestSecurityPatchForkCarriesRequestsEndToEnd: a fork loses nothing people gave the
+// minor wave its wave had not finished. wave-51 has tagged wave-51-1 (libhttp's fix) and
+// runs wave-51-2 (libcore 2): tetrix fails (resolved wont-fix by alice), calc's test fails
+// (carol retries it with fix/calc-precision, whose build is held) when a duplicate-wave
+// patch of libcrypto forks wave-51. The fork's wave-52-2, standing for wave-51-2, starts
+// with carol's fix merged after libcore 2 and alice's resolution queued: calc passes in
+// its first round, tetrix is settled wont-fix with her reason, and wave-52 finishes
+// without anyone repeating either.
+// Its waves are numbered 51 and 52.
+func TestSecurityPatchForkCarriesRequestsEndToEnd(t *testing.T) {
+	s := newStack(t, oneBuildInFlight)
+	ctx := context.Background()
+	libhttp, release := make(chan struct{}), make(chan struct{})
+	s.gateBuilds(gatesBuilder{inner: s.acts.Builder, gates: map[string]chan struct{}{"-libhttp-1.2.1": libhttp, "-calc-1.0.1": release}})
+	waveID := "demo/wave-51" // stable IDs: their histories are recorded
+	// libcore goes after libhttp's minor wave: added while that one builds (the planner
+	// would put libcore, which libhttp depends on, first).
+	s.start(waveID, workflows.MajorWaveInput{Title: "libhttp fix, libcore 2", Wave: 51, Updates: []wire.Update{
+		{Package: "libhttp", Ref: demo.FixLibhttpLibnet2}}})
+	s.waitFor(waveID, "wave-51-1 building", minorPhase(1, workflows.PhaseBuilding))
+	_, err := s.update(waveID, workflows.UpdateAddUpdate, workflows.AddUpdateRequest{Package: "libcore", Ref: demo.UpdateLibcore2, By: "bob"})
+	require.NoError(t, err)
+	close(libhttp)
+	s.waitRecorded(t, 51, 2, "tetrix", store.StatusFailed)
+	st := s.status(waveID)
+	require.Equal(t, "wave-51-1", st.Minor[0].Tag)
+	require.Equal(t, "libcore", st.Minor[1].Updates[0].Package)
+	_, err = s.update(waveID, workflows.UpdateResolve, workflows.ResolveRequest{Package: "tetrix", Resolution: "wont-fix",
+		Reason: "upstream dead", By: "alice"})
+	require.NoError(t, err)
+	s.waitRecorded(t, 51, 2, "calc", store.StatusTestFailed)
+	_, err = s.update(waveID, workflows.UpdateRetry, workflows.RetryRequest{Package: "calc", Ref: demo.FixCalcPrecision, By: "carol"})
+	require.NoError(t, err)
+
+	id := "demo/patch-fork-carry"
+	out, err := s.patch(t, id, workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251,
+		Strategy: "duplicate-wave", Severity: "critical"})
+	require.NoError(t, err)
+	require.Contains(t, out.Reason, "wave-51 forked onto the fix as wave-52")
+	st = s.status(waveID)
+	require.Equal(t, workflows.PhaseCancelled, st.Phase)
+	require.Empty(t, st.Minor[1].Tag, "wave-51-2 did not finish: its plan and people's requests went to the fork")
+
+	close(release)
+	fork := s.waitFor("demo/wave-52", "wave-52 done", func(st workflows.MajorStatus) bool { return st.Phase == workflows.PhaseDone })
+	require.Equal(t, "wave-52-2", fork.Minor[1].Tag)
+	require.Equal(t, []wire.Update{{Package: "libcore", Ref: demo.UpdateLibcore2}}, fork.Minor[1].Updates)
+	require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", "wave-52-2:pkgs/applications/calc/default.nix"), `"1.0.1"`)
+	m, err := s.st.MinorWaveByNumber(ctx, mustWave(t, s.st, 52).ID, 2)
+	require.NoError(t, err)
+	calc, err := s.st.Results(ctx, m.ID, "calc")
+	require.NoError(t, err)
+	require.Equal(t, store.StatusPassed, calc[0].Status, "built with carol's fix from the first round")
+	require.Zero(t, calc[0].Round)
+	tetrix, err := s.st.Results(ctx, m.ID, "tetrix")
+	require.NoError(t, err)
+	require.Equal(t, "wont-fix", tetrix[0].Resolution)
+	require.Equal(t, "upstream dead (carried from wave-51-2, superseded)", tetrix[0].Reason)
+	recordHistories(t, s.c, id, waveID, "demo/wave-52")
+}
+
+// gatesBuilder holds builds whose derivation contains one of its gates until that gate's
+// channel is closed.
+type gatesBuilder struct {
+	inner activities.Builder
+	gates map[string]chan struct{}
+}
+
+func (b gatesBuilder) Build(ctx context.Context, drv string, tests []string, heartbeat func()) (wire.BuildResult, error) {
+	for gate, open := range b.gates {
+		if strings.Contains(drv, gate) {
+			return gatedBuilder{inner: b.inner, gate: gate, open: open}.Build(ctx, drv, tests, heartbeat)
+		}
+	}
+	return b.inner.Build(ctx, drv, tests, heartbeat)
 }
