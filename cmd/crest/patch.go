@@ -36,7 +36,8 @@ rebuilds the package and its whole reverse closure in the tag with the build eng
 its update, which re-verifies it as every wave does (duplicate-wave; the finished tags of a
 running major wave are re-verified by a fork of that wave onto the fix instead, which
 supersedes it, finishes each tag as soon as its minor wave is re-verified and carries on
-with the wave's remaining minor waves). --strategy auto lets
+with the wave's remaining minor waves and the retry fixes and resolutions people gave them;
+a wave whose fork would be refused keeps running, and the patch fails saying why). --strategy auto lets
 policy choose. Grafts are tagged once the collection's system tests pass on them. A
 rebuild's failures get one issue per root cause and wait to be settled as a minor wave's:
 crest patch retry with a fix, or crest patch resolve (wont-fix, cant-fix; never a protected
