@@ -31,6 +31,10 @@ type SupersedeRequest struct {
 	// would start (checkFork) before it stops, and keeps running if not; without it the
 	// wave stops at once.
 	Fix *wire.Update `json:"fix,omitempty"`
+	// Carries are the earlier security fixes of other packages the forked tags' security
+	// tags carry (wire.PreparedPatchTag.Carries): the fork merges them with the fix, so
+	// its security tags keep them.
+	Carries []wire.Update `json:"carries,omitempty"`
 }
 
 // Carried is what people gave a minor wave that had not finished when its wave was
@@ -139,7 +143,7 @@ func (w *majorWave) checkFork(ctx workflow.Context) error {
 	case len(plan.Finished) == 0:
 		plan.Reason = "it has no finished minor wave to fork"
 	default:
-		in := forkInput(plan, *r.Fix, true)
+		in := forkInput(plan, append([]wire.Update{*r.Fix}, r.Carries...), true)
 		err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityValidateWave, wire.ValidateWaveInput{
 			Collection: w.in.Collection, BaseRef: in.BaseRef, Updates: in.Updates, Policy: in.Policy,
 		}).Get(ctx, nil)
@@ -216,17 +220,18 @@ func (w *majorWave) superseded(ctx workflow.Context) (MajorWaveResult, error) {
 	return res, err
 }
 
-// forkInput is the fork onto fix of a superseded wave, from its plan: one re-verifying
-// minor wave per finished one (the fix goes with the first; each merges the finished one's
-// tag: its updates and every fix it took), then the minor waves it did not finish. With
+// forkInput is the fork onto fixes (the patch's, then the earlier ones it carries) of a
+// superseded wave, from its plan: one re-verifying minor wave per finished one (the fixes
+// go with the first; each merges the finished one's tag: its updates and every fix it
+// took), then the minor waves it did not finish. With
 // carry (since versionPatchForkCheck) those take what people gave them (Carried) and the
 // fork the wave's policy overrides.
-func forkInput(plan ForkPlan, fix wire.Update, carry bool) MajorWaveInput {
+func forkInput(plan ForkPlan, fixes []wire.Update, carry bool) MajorWaveInput {
 	in := MajorWaveInput{BaseRef: plan.BaseCommit}
 	for i, m := range plan.Finished {
 		var ups []wire.Update
 		if i == 0 {
-			ups = append(ups, fix)
+			ups = append(ups, fixes...)
 		}
 		for _, u := range m.Updates {
 			ups = append(ups, wire.Update{Package: u.Package, Ref: m.Tag})
@@ -381,7 +386,8 @@ func (p *securityPatch) fork(ctx workflow.Context, f *forking) (string, error) {
 		answered = true
 	})
 	fix := wire.Update{Package: p.in.Package, Ref: p.in.Ref}
-	req := SupersedeRequest{Patch: id, Fork: fork.Name}
+	carries := f.carries(p.in.Package)
+	req := SupersedeRequest{Patch: id, Fork: fork.Name, Carries: carries}
 	checked := workflow.GetVersion(ctx, versionPatchForkCheck, workflow.DefaultVersion, 1) == 1
 	if checked {
 		req.Fix = &fix // the wave stops only once its fork is certain to start
@@ -408,7 +414,7 @@ func (p *securityPatch) fork(ctx workflow.Context, f *forking) (string, error) {
 	if len(plan.Finished) == 0 {
 		return fmt.Sprintf("%s had no finished minor wave to fork", f.wave.Name), nil
 	}
-	in := forkInput(plan, fix, checked)
+	in := forkInput(plan, append([]wire.Update{fix}, carries...), checked)
 	in.Collection, in.Wave, in.Limits = p.in.Collection, fork.Number, p.in.Limits
 	in.Title = fmt.Sprintf("fork of %s onto %s from %s (duplicate-wave of %s)", f.wave.Name, p.in.Package, p.in.Ref, id)
 	in.Fork = &ForkOf{Of: f.wave.Name, Patch: id, Reverify: len(plan.Finished)}
@@ -482,6 +488,20 @@ func (p *securityPatch) reverifiedBy(ctx workflow.Context, fork string) map[int]
 		p.reverified[fork] = map[int]string{}
 	}
 	return p.reverified[fork]
+}
+
+// carries are the earlier fixes of packages other than pkg that the security tags of the
+// forked wave's covered tags carry (stacked), each once, in the order first seen.
+func (f *forking) carries(pkg string) []wire.Update {
+	var ups []wire.Update
+	for _, ft := range f.tags {
+		for _, c := range ft.gin.Prepared.Carries {
+			if c.Package != pkg && !slices.ContainsFunc(ups, func(u wire.Update) bool { return u.Package == c.Package }) {
+				ups = append(ups, wire.Update{Package: c.Package, Ref: c.Ref})
+			}
+		}
+	}
+	return ups
 }
 
 // forkSummary names the forks a patch started, for its reason.

@@ -267,3 +267,46 @@ func (b gatesBuilder) Build(ctx context.Context, drv string, tests []string, hea
 	}
 	return b.inner.Build(ctx, drv, tests, heartbeat)
 }
+
+// TestSecurityPatchForkCarriesStackedFixesEndToEnd: wave-71-1 is grafted with libnet's fix
+// (wave-71-1-security-1, --tags naming it alone, so running wave-71 does not take it) while
+// wave-71 holds wave-71-2. A duplicate-wave patch of libcrypto then forks wave-71: its
+// security tag stacks on libnet's, so the fork's first minor wave merges both fixes, and
+// wave-71-1-security-2 — unfinished at once, then finished at wave-72-1's tag — has both.
+func TestSecurityPatchForkCarriesStackedFixesEndToEnd(t *testing.T) {
+	s := newStack(t, oneBuildInFlight)
+	ctx := context.Background()
+	_, st, release := s.heldWave(t, "demo/wave-71", 71, "-pkgtool-1.1.0", 2)
+	require.Equal(t, "wave-71-1", st.Minor[0].Tag)
+	graft, err := s.patch(t, "demo/patch-fork-stack-1", workflows.SecurityPatchInput{Package: "libnet", Ref: demo.SecurityLibnet191,
+		Strategy: "replace-dependency", Severity: "high", Tags: []string{"wave-71-1"}})
+	require.NoError(t, err)
+	require.Equal(t, "wave-71-1-security-1", graft.Tags[0].Tag)
+	require.Len(t, graft.Tags, 1, "wave-71 is not named: the fix is not merged into it")
+
+	out, err := s.patch(t, "demo/patch-fork-stack-2", workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251,
+		Strategy: "duplicate-wave", Severity: "critical"})
+	require.NoError(t, err)
+	require.Equal(t, workflows.PatchPhaseDone, out.Phase, out.Reason)
+	require.Contains(t, out.Reason, "wave-71 forked onto the fix as wave-72")
+	tag := out.Tags[0]
+	require.Equal(t, "wave-71-1-security-2", tag.Tag)
+	require.Equal(t, "wave-71-1-security-2-unfinished", tag.Unfinished)
+	fork := s.status("demo/wave-72")
+	require.Equal(t, []wire.Update{{Package: "libcrypto", Ref: demo.SecurityLibcrypto251}, {Package: "libnet", Ref: demo.SecurityLibnet191},
+		{Package: "libhttp", Ref: "wave-71-1"}}, fork.Minor[0].Updates, "the fix, the fix it carries, then wave-71-1")
+	for _, name := range []string{tag.Unfinished, tag.Tag} {
+		for file, version := range map[string]string{"libcrypto": "2.5.1", "libnet": "1.9.1", "libhttp": "1.2.1"} {
+			require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", name+":pkgs/libraries/"+file+"/default.nix"), `"`+version+`"`, name)
+		}
+	}
+	_, sum := s.securitySummary(t, tag.Tag)
+	require.Equal(t, []wire.CarriedFix{{Package: "libnet", Ref: demo.SecurityLibnet191, Tag: "wave-71-1-security-1"}}, sum.Carries)
+	sec, err := s.st.NewestSecurityTag(ctx, mustWave(t, s.st, 71).CollectionID, "wave-71-1")
+	require.NoError(t, err)
+	require.Equal(t, tag.Tag, sec.Name, "crest pin prefers it for wave-71-1")
+
+	close(release)
+	res := s.waitFor("demo/wave-72", "wave-72 done", func(st workflows.MajorStatus) bool { return st.Phase == workflows.PhaseDone })
+	require.Equal(t, "wave-72-2", res.Minor[1].Tag)
+}
