@@ -65,7 +65,10 @@ func (f *fakePatch) register(t *testing.T) {
 			return wire.BuildResult{Status: "passed", Outputs: []string{"/nix/store/new-libcrypto-2.5.1"}}, nil
 		})
 	env.OnActivity(acts.CheckGrafts, mock.Anything, mock.Anything).Return(
-		func(context.Context, wire.GraftsInput) (wire.GraftFacts, error) { f.called("CheckGrafts"); return f.facts, nil })
+		func(context.Context, wire.GraftsInput) (wire.GraftFacts, error) {
+			f.called("CheckGrafts")
+			return f.facts, nil
+		})
 	env.OnActivity(acts.CommitGrafts, mock.Anything, mock.Anything).Return(
 		func(context.Context, wire.GraftsInput) (wire.GraftedCommit, error) {
 			f.called("CommitGrafts")
@@ -101,7 +104,10 @@ func (f *fakePatch) register(t *testing.T) {
 			return wire.SecurityTagResult{Tag: in.Prepared.Name, Commit: "m", Rebuilt: 7}, nil
 		})
 	env.OnActivity(acts.PatchRunningWaves, mock.Anything, mock.Anything).Return(
-		func(context.Context, wire.RunningWavesInput) ([]wire.RunningWave, error) { f.called("PatchRunningWaves"); return nil, nil })
+		func(context.Context, wire.RunningWavesInput) ([]wire.RunningWave, error) {
+			f.called("PatchRunningWaves")
+			return nil, nil
+		})
 	env.OnActivity(acts.RecordPatchState, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in wire.PatchStateInput) error {
 			f.called("RecordPatchState " + in.State)
