@@ -19,6 +19,7 @@ import (
 	"github.com/crestwaves/crest/activities"
 	"github.com/crestwaves/crest/activities/store"
 	"github.com/crestwaves/crest/activities/wavename"
+	"github.com/crestwaves/crest/activities/wire"
 	"github.com/crestwaves/crest/policy"
 	"github.com/crestwaves/crest/workflows"
 )
@@ -274,6 +275,21 @@ func printPatch(ctx context.Context, st *store.Store, id string, out io.Writer) 
 // printPatchTag says what a rebuild or a duplicate wave did for a covered tag, and which
 // tag is unfinished and why.
 func printPatchTag(ctx context.Context, st *store.Store, p store.Patch, t store.PatchTag, out io.Writer) error {
+	if t.State == store.PatchTagTagged && len(t.Summary) > 0 {
+		var sum struct {
+			Carries []wire.CarriedFix `json:"carries"`
+		}
+		if err := json.Unmarshal(t.Summary, &sum); err != nil {
+			return fmt.Errorf("summary of %s: %w", t.Name, err)
+		}
+		var carried []string
+		for _, c := range sum.Carries {
+			carried = append(carried, fmt.Sprintf("%s from %s (%s)", c.Package, c.Ref, c.Tag))
+		}
+		if len(carried) > 0 {
+			fmt.Fprintf(out, "%s carries the earlier fixes of %s\n", t.Name, strings.Join(carried, ", "))
+		}
+	}
 	switch {
 	case t.MinorWaveID != 0:
 		if t.State == store.PatchTagTagged {

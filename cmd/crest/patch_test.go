@@ -93,7 +93,7 @@ func TestPatchStatusShowsTagsAndDebt(t *testing.T) {
 	_, err = st.StartPatchTag(ctx, p.ID, "wave-1-1")
 	require.NoError(t, err)
 	_, err = st.RecordPatchTag(ctx, store.TaggedPatch{PatchID: p.ID, CoveredTag: "wave-1-1", Commit: "0123456789abcdef",
-		Summary: []byte(`{}`), Strategy: "replace-dependency", Audit: store.AuditEntry{Actor: "crest", Action: "security-tagged"},
+		Summary: []byte(`{"carries": [{"package": "libnet", "ref": "security/libnet-1.9.1", "tag": "wave-1-1-security-0"}]}`), Strategy: "replace-dependency", Audit: store.AuditEntry{Actor: "crest", Action: "security-tagged"},
 		Grafts: []store.GraftDebt{{WaveID: w.ID, System: "x86_64-linux", Package: "backup", PatchedPackage: "libcrypto",
 			PatchedDrv: "/nix/store/x.drv", VulnerableVersion: "2.5.0",
 			OldPath: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-backup-1.2.0", NewPath: "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-backup-1.2.0"}}})
@@ -117,6 +117,7 @@ func TestPatchStatusShowsTagsAndDebt(t *testing.T) {
 		"wave-1-1  wave-1-1-security-1  replace-dependency  tagged  0123456789ab",
 		"wave-2        wave-2  merged   fedcba987654  merged into the running wave: its next minor wave rebuilds the dependents and retires the debt",
 		"wave-3        wave-3  refused  -             wave-3 refused the fix of libcrypto: conflicts in x.nix",
+		"wave-1-1-security-1 carries the earlier fixes of libnet from security/libnet-1.9.1 (wave-1-1-security-0)",
 		"graft debt: 1 open, 0 retired",
 		"backup   wave-1-1  aaaaaaaa → bbbbbbbb  open: rebuild it against the fix in a wave",
 	} {
