@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -477,6 +478,76 @@ type graftRoot struct {
 // cache; so are the carried packages' outputs with their fixes, built by the patches that
 // made them.
 func (a *Activities) planGrafts(ctx context.Context, in wire.GraftsInput) (graftPlan, error) {
+	if plan, ok := plans.get(planKey(in)); ok {
+		return plan, nil
+	}
+	plan, err := a.computeGrafts(ctx, in)
+	if err == nil {
+		plans.put(planKey(in), plan)
+	}
+	return plan, err
+}
+
+// planKey names the grafts of in by what they are a function of.
+func planKey(in wire.GraftsInput) string {
+	key, _ := json.Marshal([]any{in.Collection, in.Package, in.Tag.Commit, in.Tag.System, in.Prepared.Commit, in.Prepared.Carries,
+		in.PatchedOutputs}) // strings and slices of them: cannot fail
+	return string(key)
+}
+
+// plans keeps the last grafts computed: CheckGrafts, CommitGrafts and TagGrafts of one
+// covered tag ask for the same ones in turn, and checking every dependent's output again
+// costs about a second on the demo and minutes on a large closure. A plan is a function
+// of what the key names (the tag's and the merged commit's trees, the patched outputs):
+// the same key gives the same grafts on any worker and store, so a worker without it
+// computes it again. Only the rebuild cost in its facts reads the store, and only
+// CheckGrafts, the first to ask, uses it.
+var plans = &planCache{max: 16}
+
+// A plan whose grafts failed to realise or commit is forgotten (forget): the retry
+// computes it again, realising the tag's outputs first (a garbage collection may have
+// taken them meanwhile).
+//
+// planCache is a small cache of graft plans, oldest dropped first.
+type planCache struct {
+	mu    sync.Mutex
+	max   int
+	keys  []string
+	plans map[string]graftPlan
+}
+
+func (c *planCache) get(key string) (graftPlan, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.plans[key]
+	return p, ok
+}
+
+func (c *planCache) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.plans, key)
+	c.keys = slices.DeleteFunc(c.keys, func(k string) bool { return k == key })
+}
+
+func (c *planCache) put(key string, p graftPlan) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.plans == nil {
+		c.plans = map[string]graftPlan{}
+	}
+	if _, ok := c.plans[key]; !ok {
+		c.keys = append(c.keys, key)
+	}
+	c.plans[key] = p
+	for len(c.keys) > c.max {
+		delete(c.plans, c.keys[0])
+		c.keys = c.keys[1:]
+	}
+}
+
+// computeGrafts is planGrafts without its cache.
+func (a *Activities) computeGrafts(ctx context.Context, in wire.GraftsInput) (graftPlan, error) {
 	var plan graftPlan
 	n, _, err := a.grafter()
 	if err != nil {
@@ -691,12 +762,16 @@ type graftedTag struct {
 // source: a graft's builder rewrites the tag's output). An unsafe graft is a
 // non-retryable GraftRefused error naming the rule and the rebuild strategy. Idempotent:
 // the same grafts committed already leave the branch as it is.
-func (a *Activities) commitGrafts(ctx context.Context, in wire.GraftsInput) (graftedTag, error) {
-	var out graftedTag
+func (a *Activities) commitGrafts(ctx context.Context, in wire.GraftsInput) (out graftedTag, err error) {
 	plan, err := a.planGrafts(ctx, in)
 	if err != nil {
 		return out, err
 	}
+	defer func() {
+		if err != nil {
+			plans.forget(planKey(in))
+		}
+	}()
 	if plan.unsafe != nil {
 		return out, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("%s: %s (rule %s); use --strategy rebuild", in.Tag.Tag, plan.unsafe.Error(), plan.unsafe.Rule), ErrGraftRefused, nil)
