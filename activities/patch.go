@@ -37,19 +37,21 @@ const GraftsDir = "grafts"
 
 // SecurityTagSummary is the JSON part of a security tag's message.
 type SecurityTagSummary struct {
-	Schema   string         `json:"schema"` // crest.security-tag/v1
-	Tag      string         `json:"tag"`
-	Covers   string         `json:"covers"`
-	Package  string         `json:"package"`
-	Ref      string         `json:"ref"`
-	Advisory string         `json:"advisory,omitempty"`
-	Severity string         `json:"severity"`
-	Strategy string         `json:"strategy"`
-	Reason   string         `json:"reason"`
-	System   string         `json:"system"`
-	Patched  GraftedPath    `json:"patched"`
-	Grafts   []GraftedPath  `json:"grafts"`
-	Skipped  map[string]int `json:"skipped,omitempty"`
+	Schema   string      `json:"schema"` // crest.security-tag/v1
+	Tag      string      `json:"tag"`
+	Covers   string      `json:"covers"`
+	Package  string      `json:"package"`
+	Ref      string      `json:"ref"`
+	Advisory string      `json:"advisory,omitempty"`
+	Severity string      `json:"severity"`
+	Strategy string      `json:"strategy"`
+	Reason   string      `json:"reason"`
+	System   string      `json:"system"`
+	Patched  GraftedPath `json:"patched"`
+	// PatchedOn is the patched package on the collection's other systems (grafts).
+	PatchedOn []GraftedPath  `json:"patched_on,omitempty"`
+	Grafts    []GraftedPath  `json:"grafts"`
+	Skipped   map[string]int `json:"skipped,omitempty"`
 	// OldVersion and NewVersion are the patched package's, in the covered tag and with the
 	// fix.
 	OldVersion string `json:"old_version,omitempty"`
@@ -89,11 +91,13 @@ func newSummary(in wire.GraftsInput, oldVersion, newVersion string) SecurityTagS
 		Carries: in.Prepared.Carries}
 }
 
-// GraftedPath is one package's output before and after the patch.
+// GraftedPath is one package's output before and after the patch (on System, in the
+// summary of a tag of several systems).
 type GraftedPath struct {
 	Package string `json:"package"`
 	Old     string `json:"old"`
 	New     string `json:"new"`
+	System  string `json:"system,omitempty"`
 }
 
 // ValidatePatch checks a patch before anything is allocated and names every problem at
@@ -117,9 +121,6 @@ func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInp
 	if d := policy.ChooseStrategy(policy.StrategyInput{Package: in.Package, Severity: policy.Severity(in.Severity),
 		Requested: policy.StrategyRebuild}); d.Refused {
 		problems = append(problems, d.Reason)
-	}
-	if len(col.Systems) != 1 {
-		problems = append(problems, fmt.Sprintf("collection %s builds %d systems; patches are not built yet for more than one", col.Name, len(col.Systems)))
 	}
 	if in.Ref == "" {
 		problems = append(problems, "ref: required (the branch, tag or commit with the fix)")
@@ -175,15 +176,18 @@ func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInp
 	var unknown string
 	for _, name := range want {
 		t, ok := byName[name]
-		if !ok || len(col.Systems) != 1 {
+		if !ok {
 			continue
 		}
 		evals, err := a.Store.EvaluationsAt(ctx, row.ID, t.Commit)
 		if err != nil {
 			return out, err
 		}
-		for _, ev := range evals {
-			if ev.System != col.Systems[0] {
+		slices.SortStableFunc(evals, func(a, b store.Evaluation) int { // the collection's order of systems
+			return slices.Index(col.Systems, a.System) - slices.Index(col.Systems, b.System)
+		})
+		for _, ev := range evals { // one covered tag per system
+			if !slices.Contains(col.Systems, ev.System) {
 				continue
 			}
 			g, err := a.loadGraph(ctx, ev.ID)
@@ -206,7 +210,7 @@ func (a *Activities) ValidatePatch(ctx context.Context, in wire.ValidatePatchInp
 			out.Tags = append(out.Tags, wire.CoveredTag{Tag: t.Name, Commit: t.Commit, WaveID: waveID, System: ev.System, EvaluationID: ev.ID})
 		}
 	}
-	if len(waves) > 0 && len(col.Systems) == 1 {
+	if len(waves) > 0 {
 		why, err := a.namedRunningWaves(ctx, col, row.ID, in.Package, waves, &out)
 		if err != nil {
 			return out, err
@@ -763,19 +767,37 @@ type graftedTag struct {
 // non-retryable GraftRefused error naming the rule and the rebuild strategy. Idempotent:
 // the same grafts committed already leave the branch as it is.
 func (a *Activities) commitGrafts(ctx context.Context, in wire.GraftsInput) (out graftedTag, err error) {
-	plan, err := a.planGrafts(ctx, in)
-	if err != nil {
-		return out, err
-	}
+	systems := in.PerSystem()
+	several := len(systems) > 1
+	per := make([]graftPlan, len(systems))
 	defer func() {
 		if err != nil {
-			plans.forget(planKey(in))
+			for _, sin := range systems {
+				plans.forget(planKey(sin))
+			}
 		}
 	}()
-	if plan.unsafe != nil {
-		return out, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("%s: %s (rule %s); use --strategy rebuild", in.Tag.Tag, plan.unsafe.Error(), plan.unsafe.Rule), ErrGraftRefused, nil)
+	var all []graft.Graft // every system's, each marked with its system when there are several
+	for i, sin := range systems {
+		if per[i], err = a.planGrafts(ctx, sin); err != nil {
+			return out, err
+		}
+		if u := per[i].unsafe; u != nil {
+			on := ""
+			if several {
+				on = " on " + sin.Tag.System
+			}
+			return out, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("%s%s: %s (rule %s); use --strategy rebuild", in.Tag.Tag, on, u.Error(), u.Rule), ErrGraftRefused, nil)
+		}
+		for _, g := range per[i].grafts {
+			if several {
+				g.System = sin.Tag.System
+			}
+			all = append(all, g)
+		}
 	}
+	plan := per[0]
 	out.plan = plan
 	n, hostPath, err := a.grafter()
 	if err != nil {
@@ -786,34 +808,49 @@ func (a *Activities) commitGrafts(ctx context.Context, in wire.GraftsInput) (out
 		return out, err
 	}
 	defer os.RemoveAll(dir)
-	if err := graft.WriteExpression(dir, plan.grafts); err != nil {
+	if err := graft.WriteExpression(dir, all); err != nil {
 		return out, err
 	}
 	out.sum = newSummary(in, plan.facts.OldVersion, plan.facts.NewVersion)
 	out.sum.Patched, out.sum.Stacked = plan.old, plan.stacked
-	if plan.skipped > 0 {
-		out.sum.Skipped = map[string]int{"no reference to the old outputs": plan.skipped}
-	}
-	if len(plan.grafts) > 0 {
-		drvs, err := n.Instantiate(ctx, dir, in.Tag.System, hostPath)
+	skipped := 0
+	for i, sin := range systems {
+		p := per[i]
+		skipped += p.skipped
+		if i > 0 {
+			patched := p.old
+			patched.System = sin.Tag.System
+			out.sum.PatchedOn = append(out.sum.PatchedOn, patched)
+		}
+		if len(p.grafts) == 0 {
+			continue
+		}
+		drvs, err := n.Instantiate(ctx, dir, sin.Tag.System, hostPath)
 		if err != nil {
 			return out, err
 		}
-		activity.RecordHeartbeat(ctx, fmt.Sprintf("grafting %d packages", len(plan.grafts)))
-		list := make([]string, len(plan.grafts))
-		for i, g := range plan.grafts {
-			list[i] = drvs[g.Package]
+		activity.RecordHeartbeat(ctx, fmt.Sprintf("grafting %d packages on %s", len(p.grafts), sin.Tag.System))
+		list := make([]string, len(p.grafts))
+		for j, g := range p.grafts {
+			list[j] = drvs[g.Package]
 		}
 		outs, err := n.RealiseAll(ctx, list)
 		if err != nil {
 			return out, err
 		}
-		for i, g := range plan.grafts {
-			out.sum.Grafts = append(out.sum.Grafts, GraftedPath{Package: g.Package, Old: g.Path, New: outs[i]})
-			root := plan.debt[i]
-			out.debt = append(out.debt, store.GraftDebt{WaveID: in.Tag.WaveID, System: in.Tag.System, Package: g.Package,
-				PatchedPackage: root.pkg, PatchedDrv: root.drv, VulnerableVersion: root.version, OldPath: g.Path, NewPath: outs[i]})
+		for j, g := range p.grafts {
+			gp := GraftedPath{Package: g.Package, Old: g.Path, New: outs[j]}
+			if several {
+				gp.System = sin.Tag.System
+			}
+			out.sum.Grafts = append(out.sum.Grafts, gp)
+			root := p.debt[j]
+			out.debt = append(out.debt, store.GraftDebt{WaveID: in.Tag.WaveID, System: sin.Tag.System, Package: g.Package,
+				PatchedPackage: root.pkg, PatchedDrv: root.drv, VulnerableVersion: root.version, OldPath: g.Path, NewPath: outs[j]})
 		}
+	}
+	if skipped > 0 {
+		out.sum.Skipped = map[string]int{"no reference to the old outputs": skipped}
 	}
 	files := map[string][]byte{}
 	for _, name := range []string{"grafts.nix", "graft.sh", "grafts.json"} {
@@ -831,7 +868,7 @@ func (a *Activities) commitGrafts(ctx context.Context, in wire.GraftsInput) (out
 		return out, err
 	}
 	out.commit, err = out.repo.CommitFiles(ctx, in.Prepared.Branch, files, fmt.Sprintf("%s: graft %d dependents onto %s %s\n\n%s\n",
-		in.Prepared.Name, len(plan.grafts), in.Package, plan.facts.NewVersion, in.Reason))
+		in.Prepared.Name, len(all), in.Package, plan.facts.NewVersion, in.Reason))
 	return out, err
 }
 
@@ -988,11 +1025,16 @@ func (a *Activities) TagGrafts(ctx context.Context, in wire.GraftsInput) (wire.S
 		audit: fmt.Sprintf("%s: %d grafts onto %s %s", in.Prepared.Name, len(sum.Grafts), in.Package, g.plan.facts.NewVersion)}); err != nil {
 		return wire.SecurityTagResult{}, err
 	}
-	pinned := slices.Clone(in.PatchedOutputs)
+	var pinned []string
+	var evaluations []int64
+	for _, sin := range in.PerSystem() {
+		pinned = append(pinned, sin.PatchedOutputs...)
+		evaluations = append(evaluations, sin.Tag.EvaluationID)
+	}
 	for _, gp := range sum.Grafts {
 		pinned = append(pinned, gp.New)
 	}
-	if err := a.rootTag(ctx, in.Collection, in.Prepared.Name, store.RootSecurity, []int64{in.Tag.EvaluationID}, pinned...); err != nil {
+	if err := a.rootTag(ctx, in.Collection, in.Prepared.Name, store.RootSecurity, evaluations, pinned...); err != nil {
 		return wire.SecurityTagResult{}, err
 	}
 	return wire.SecurityTagResult{Tag: in.Prepared.Name, Commit: g.commit, Grafts: len(sum.Grafts)}, nil

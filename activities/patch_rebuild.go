@@ -63,16 +63,33 @@ func (a *Activities) PreparePatchRebuild(ctx context.Context, in wire.PatchRebui
 	if err := a.Store.SetPatchTagRound(ctx, in.PatchID, in.Tag.Tag, in.Strategy, round.MinorWaveID); err != nil {
 		return out, err
 	}
-	if out.Packages, err = a.laidOut(ctx, round.MinorWaveID, in.Tag.System); err != nil || out.Packages > 0 {
-		return out, err
+	for i, sin := range in.GraftsInput.PerSystem() {
+		if i > 0 { // the collection's other systems: what the fix changes there
+			if tagGraph, patched, err = a.patchGraphs(ctx, sin); err != nil {
+				return out, err
+			}
+			changed = graph.RebuildSet(tagGraph, patched).Keys()
+		}
+		n, err := a.laidOut(ctx, round.MinorWaveID, sin.Tag.System)
+		if err != nil {
+			return out, err
+		}
+		if n == 0 {
+			want := slices.DeleteFunc(changed, func(k string) bool { return slices.Contains(in.Built, k) })
+			protected, err := protectedSet(patched, out.Policy)
+			if err != nil {
+				return out, err
+			}
+			if n, err = a.putBuildRound(ctx, round.MinorWaveID, sin.Tag.System, patched, want, protected); err != nil {
+				return out, err
+			}
+		}
+		out.Packages += n
+		if i > 0 && n > 0 {
+			out.Systems = append(out.Systems, sin.Tag.System)
+		}
 	}
-	want := slices.DeleteFunc(changed, func(k string) bool { return slices.Contains(in.Built, k) })
-	protected, err := protectedSet(patched, out.Policy)
-	if err != nil {
-		return out, err
-	}
-	out.Packages, err = a.putBuildRound(ctx, round.MinorWaveID, in.Tag.System, patched, want, protected)
-	return out, err
+	return out, nil
 }
 
 // coveredWave reads the numbers of a covered tag, <prefix>-N-M, which name it in issues.
@@ -94,9 +111,15 @@ func coveredWave(col wire.Collection, tag string) (major, minor int, err error) 
 // issue (a fix closes it). A round that is neither is a non-retryable RebuildFailed error
 // naming the root causes, and nothing is tagged. Idempotent, as TagGrafts.
 func (a *Activities) TagRebuild(ctx context.Context, in wire.PatchRebuildInput) (wire.SecurityTagResult, error) {
-	outcome, err := a.Store.RoundOutcomeOf(ctx, in.MinorWaveID, in.Tag.System)
-	if err != nil {
-		return wire.SecurityTagResult{}, err
+	var outcome store.RoundOutcome // every system's: a package passed on one and failed on another counts both
+	for _, sin := range in.GraftsInput.PerSystem() {
+		o, err := a.Store.RoundOutcomeOf(ctx, in.MinorWaveID, sin.Tag.System)
+		if err != nil {
+			return wire.SecurityTagResult{}, err
+		}
+		outcome.Passed = append(outcome.Passed, o.Passed...)
+		outcome.Failures = append(outcome.Failures, o.Failures...)
+		outcome.Unbuilt = append(outcome.Unbuilt, o.Unbuilt...)
 	}
 	round, roots, err := a.summary(ctx, in.MinorWaveID)
 	if err != nil {
@@ -111,7 +134,7 @@ func (a *Activities) TagRebuild(ctx context.Context, in wire.PatchRebuildInput) 
 	if err != nil {
 		return wire.SecurityTagResult{}, err
 	}
-	sum.Rebuilt = slices.Sorted(slices.Values(append(slices.Clone(outcome.Passed), in.Built...)))
+	sum.Rebuilt = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(outcome.Passed), in.Built...))))
 	sum.Settled = round.Failures
 	var body strings.Builder
 	fmt.Fprintf(&body, "%s of %s: %d packages rebuilt from source against %s %s, no grafts.\n", in.Strategy, in.Tag.Tag,

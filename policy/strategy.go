@@ -278,3 +278,16 @@ func ChooseStrategy(in StrategyInput) StrategyDecision {
 	}
 	return d
 }
+
+// StrongerStrategy combines the decisions for one covered tag on two of a collection's
+// systems (b's on system): a security tag is made one way on every system, the way the
+// system that needs the most needs. A refusal on either refuses; otherwise duplicate-wave
+// over rebuild over replace-dependency. The reason of b, when it wins, says its system.
+func StrongerStrategy(a, b StrategyDecision, system string) StrategyDecision {
+	rank := map[Strategy]int{StrategyReplaceDependency: 1, StrategyRebuild: 2, StrategyDuplicateWave: 3}
+	if a.Refused || (!b.Refused && rank[b.Strategy] <= rank[a.Strategy]) {
+		return a
+	}
+	b.Reason = "on " + system + ": " + b.Reason
+	return b
+}

@@ -129,3 +129,23 @@ func TestChooseStrategyProperties(t *testing.T) {
 		}
 	}
 }
+
+func TestStrongerStrategy(t *testing.T) {
+	graft := policy.StrategyDecision{Package: "libcrypto", Strategy: policy.StrategyReplaceDependency, Reason: "graftable", ScheduleRebuild: true}
+	rebuild := policy.StrategyDecision{Package: "libcrypto", Strategy: policy.StrategyRebuild, Reason: "not graftable: names differ"}
+	refused := policy.StrategyDecision{Package: "libcrypto", Refused: true, Offer: policy.StrategyRebuild, Reason: "graft refused: names differ"}
+	dup := policy.StrategyDecision{Package: "libcrypto", Strategy: policy.StrategyDuplicateWave, Reason: "major version"}
+	for _, c := range []struct {
+		a, b policy.StrategyDecision
+		want policy.StrategyDecision
+	}{
+		{graft, graft, graft},
+		{graft, rebuild, policy.StrategyDecision{Package: "libcrypto", Strategy: policy.StrategyRebuild, Reason: "on i686-linux: not graftable: names differ"}},
+		{rebuild, graft, rebuild},
+		{rebuild, dup, policy.StrategyDecision{Package: "libcrypto", Strategy: policy.StrategyDuplicateWave, Reason: "on i686-linux: major version"}},
+		{graft, refused, policy.StrategyDecision{Package: "libcrypto", Refused: true, Offer: policy.StrategyRebuild, Reason: "on i686-linux: graft refused: names differ"}},
+		{refused, dup, refused},
+	} {
+		require.Equal(t, c.want, policy.StrongerStrategy(c.a, c.b, "i686-linux"), "%s with %s", c.a, c.b)
+	}
+}

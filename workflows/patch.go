@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -218,8 +219,9 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 		By: p.in.By}).Get(ctx, &p.st.PatchID); err != nil {
 		return p.st, err
 	}
-	for _, t := range valid.Tags {
-		p.st.Tags = append(p.st.Tags, PatchTagStatus{Covers: t.Tag})
+	covered := bySystem(valid.Tags)
+	for _, c := range covered {
+		p.st.Tags = append(p.st.Tags, PatchTagStatus{Covers: c.Tag})
 	}
 	forkable, err := p.forkable(ctx, valid.Tags)
 	if err != nil {
@@ -227,7 +229,8 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 	}
 	forks := map[int64]*forking{} // by wave ID; looked up, never ranged
 	var forkOrder []*forking
-	for i, t := range valid.Tags {
+	for i, c := range covered {
+		t := c.CoveredTag
 		if p.cancelled {
 			return p.finish(ctx, PatchPhaseCancelled, "cancelled", "")
 		}
@@ -239,7 +242,7 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 			}
 			p.forking = forks[t.WaveID]
 		}
-		reason, err := p.patchTag(ctx, t, &p.st.Tags[i])
+		reason, err := p.patchTag(ctx, c, &p.st.Tags[i])
 		if err != nil {
 			return p.st, err
 		}
@@ -299,7 +302,8 @@ func (p *securityPatch) run(ctx workflow.Context) (SecurityPatchResult, error) {
 // patchTag makes the security tag of one covered tag. A reason that is not empty is why the
 // patch cannot go on (a failed build, an unsafe graft, a strategy not built yet); an error
 // is the workflow's own trouble.
-func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *PatchTagStatus) (string, error) {
+func (p *securityPatch) patchTag(ctx workflow.Context, c coveredTag, st *PatchTagStatus) (string, error) {
+	t := c.CoveredTag
 	bctx := bookkeeping(ctx)
 	p.st.Phase = PatchPhaseMerging
 	var prepared wire.PreparedPatchTag
@@ -321,10 +325,24 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 		return "", err
 	}
 
+	// The merged commit on the collection's other systems (none for a collection of one).
+	var others []wire.SystemPatch
+	for _, o := range c.others {
+		var oev wire.EvaluateResult
+		if err := workflow.ExecuteActivity(bctx, wire.ActivityEvaluate, wire.EvaluateInput{Collection: p.in.Collection,
+			Commit: prepared.Commit, System: o.System}).Get(ctx, &oev); err != nil {
+			if app, ok := nonRetryable(err); ok {
+				return o.System + ": " + app.Message(), nil
+			}
+			return "", err
+		}
+		others = append(others, wire.SystemPatch{System: o.System, Tag: o.EvaluationID, Patched: oev.EvaluationID})
+	}
+
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
 	gin := wire.GraftsInput{PatchID: p.st.PatchID, WorkflowID: id, Collection: p.in.Collection, Package: p.in.Package,
 		Ref: p.in.Ref, Severity: p.in.Severity, Advisory: p.in.Advisory, Tag: t, Prepared: prepared,
-		PatchedEvaluation: ev.EvaluationID}
+		PatchedEvaluation: ev.EvaluationID, Systems: others}
 	decide := func(facts wire.GraftFacts) (policy.StrategyDecision, error) {
 		// The decision goes into history, so later policy changes cannot break replay.
 		var d policy.StrategyDecision
@@ -368,6 +386,19 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 	if err != nil {
 		return "", err
 	}
+	for i, o := range gin.Systems {
+		var b wire.BuildResult
+		err := workflow.ExecuteActivity(p.building(ctx, limits, o.System), wire.ActivityBuildPackage, wire.BuildInput{
+			Key: fmt.Sprintf("%s/%s/%s/%s", id, t.Tag, o.System, p.in.Package), EvaluationID: o.Patched,
+			System: o.System, Package: p.in.Package, Collection: p.in.Collection}).Get(ctx, &b)
+		if errors.As(err, &app) && (app.Type() == wire.ErrBuildFailed || app.Type() == wire.ErrTestFailed) {
+			return fmt.Sprintf("%s with %s on %s: %s; fix the patch and start it again", p.in.Package, p.in.Ref, o.System, app.Message()), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		gin.Systems[i].PatchedOutputs = b.Outputs
+	}
 
 	p.st.Phase = PatchPhaseGrafting
 	gin.PatchedOutputs = built.Outputs
@@ -381,6 +412,24 @@ func (p *securityPatch) patchTag(ctx workflow.Context, t wire.CoveredTag, st *Pa
 	d, err := decide(facts)
 	if err != nil {
 		return "", err
+	}
+	// Every system gets the same strategy: the strongest any of them needs.
+	for _, sin := range gin.PerSystem()[1:] {
+		var f wire.GraftFacts
+		if err := workflow.ExecuteActivity(bctx, wire.ActivityCheckGrafts, sin).Get(ctx, &f); err != nil {
+			if app, ok := nonRetryable(err); ok {
+				return sin.Tag.System + ": " + app.Message(), nil
+			}
+			return "", err
+		}
+		ds, err := decide(f)
+		if err != nil {
+			return "", err
+		}
+		if f.Unsafe != "" && facts.Unsafe == "" {
+			facts.Unsafe = sin.Tag.System + ": " + f.Unsafe
+		}
+		d = policy.StrongerStrategy(d, ds, sin.Tag.System)
 	}
 	switch {
 	case d.Refused:
@@ -440,32 +489,49 @@ func (p *securityPatch) systemTests(ctx workflow.Context, t wire.CoveredTag, st 
 		return "", nil
 	}
 	p.st.Phase = PatchPhaseTesting
-	var ev wire.EvaluateResult
-	if err := workflow.ExecuteActivity(bctx, wire.ActivityEvaluate, wire.EvaluateInput{Collection: p.in.Collection,
-		Commit: grafted.Commit, System: t.System}).Get(ctx, &ev); err != nil {
-		if app, ok := nonRetryable(err); ok {
-			return app.Message(), nil
-		}
-		return "", err
+	systems := []string{t.System}
+	for _, o := range gin.Systems {
+		systems = append(systems, o.System)
 	}
-	var res wire.SystemTestsResult
-	if err := workflow.ExecuteActivity(p.building(ctx, p.in.Limits.withDefaults(), t.System), wire.ActivityRunSystemTests,
-		wire.SystemTestsInput{Collection: p.in.Collection, EvaluationID: ev.EvaluationID, System: t.System,
-			Tests: grafted.SystemTests}).Get(ctx, &res); err != nil {
-		if app, ok := nonRetryable(err); ok {
-			return app.Message(), nil
+	var passed []string
+	for _, system := range systems {
+		var ev wire.EvaluateResult
+		if err := workflow.ExecuteActivity(bctx, wire.ActivityEvaluate, wire.EvaluateInput{Collection: p.in.Collection,
+			Commit: grafted.Commit, System: system}).Get(ctx, &ev); err != nil {
+			if app, ok := nonRetryable(err); ok {
+				return app.Message(), nil
+			}
+			return "", err
 		}
-		return "", err
-	}
-	if len(res.Failures) > 0 {
-		var failed []string
-		for _, f := range res.Failures {
-			failed = append(failed, f.Test)
+		var res wire.SystemTestsResult
+		if err := workflow.ExecuteActivity(p.building(ctx, p.in.Limits.withDefaults(), system), wire.ActivityRunSystemTests,
+			wire.SystemTestsInput{Collection: p.in.Collection, EvaluationID: ev.EvaluationID, System: system,
+				Tests: grafted.SystemTests}).Get(ctx, &res); err != nil {
+			if app, ok := nonRetryable(err); ok {
+				return app.Message(), nil
+			}
+			return "", err
 		}
-		return fmt.Sprintf("graft refused: system test %s fails on the grafts of %s %s, so the fix changes what its dependents rely on: %s; use --strategy rebuild",
-			strings.Join(failed, ", "), p.in.Package, p.in.Ref, tail(res.Failures[0].LogTail, 3)), nil
+		if len(res.Failures) > 0 {
+			var failed []string
+			for _, f := range res.Failures {
+				failed = append(failed, f.Test)
+			}
+			on := ""
+			if len(systems) > 1 {
+				on = " on " + system
+			}
+			return fmt.Sprintf("graft refused: system test %s fails%s on the grafts of %s %s, so the fix changes what its dependents rely on: %s; use --strategy rebuild",
+				strings.Join(failed, ", "), on, p.in.Package, p.in.Ref, tail(res.Failures[0].LogTail, 3)), nil
+		}
+		for _, name := range res.Passed {
+			if len(systems) > 1 {
+				name += " (" + system + ")"
+			}
+			passed = append(passed, name)
+		}
 	}
-	st.SystemTests, gin.SystemTests = res.Passed, res.Passed
+	st.SystemTests, gin.SystemTests = passed, passed
 	return "", nil
 }
 
@@ -511,6 +577,14 @@ func (p *securityPatch) rebuild(ctx workflow.Context, st *PatchTagStatus, gin wi
 	if layout.Packages > 0 {
 		err := p.buildSet(ctx, wire.RoundInput{WaveID: layout.WaveID, MinorWaveID: layout.MinorWaveID, System: gin.Tag.System,
 			EvaluationID: gin.PatchedEvaluation, Dispatch: true}, in.Key, in.Key)
+		// The collection's other systems, each a BuildSet of the same build round.
+		for _, sin := range gin.PerSystem()[1:] {
+			if err != nil || p.cancelled || !slices.Contains(layout.Systems, sin.Tag.System) {
+				continue
+			}
+			err = p.buildSet(ctx, wire.RoundInput{WaveID: layout.WaveID, MinorWaveID: layout.MinorWaveID, System: sin.Tag.System,
+				EvaluationID: sin.PatchedEvaluation, Dispatch: true}, in.Key+"/"+sin.Tag.System, in.Key)
+		}
 		if err != nil {
 			p.settling = nil
 			return fmt.Sprintf("the rebuild stopped: %s; nothing tagged: start the patch again", errorText(err)), nil
@@ -642,6 +716,27 @@ func (p *securityPatch) finish(ctx workflow.Context, phase, reason, tag string) 
 		return p.st, temporal.NewCanceledError("patch of " + p.in.Package + " cancelled")
 	}
 	return p.st, nil
+}
+
+// coveredTag is a covered tag on the collection's systems: ValidatePatch's entry for its
+// first system, and the others'.
+type coveredTag struct {
+	wire.CoveredTag
+	others []wire.CoveredTag
+}
+
+// bySystem groups ValidatePatch's covered tags, one per tag and system, by tag: a
+// security tag covers every system at once.
+func bySystem(tags []wire.CoveredTag) []coveredTag {
+	var out []coveredTag
+	for _, t := range tags {
+		if n := len(out); n > 0 && out[n-1].Tag == t.Tag {
+			out[n-1].others = append(out[n-1].others, t)
+			continue
+		}
+		out = append(out, coveredTag{CoveredTag: t})
+	}
+	return out
 }
 
 // nonRetryable finds an activity's final refusal (bad input, a conflict, a failed

@@ -151,7 +151,7 @@ func (p *securityPatch) settle(ctx workflow.Context, st *PatchTagStatus, in *wir
 		if err := workflow.ExecuteActivity(bctx, wire.ActivityReview, wire.ReviewInput{
 			Collection: p.in.Collection, Wave: in.Prepared.Name, Major: layout.Major, Minor: layout.Minor,
 			WaveID: layout.WaveID, MinorWaveID: layout.MinorWaveID,
-			Evaluations: []wire.EvaluateResult{{System: in.Tag.System, EvaluationID: in.PatchedEvaluation}},
+			Evaluations: rebuildEvaluations(in),
 			Commit:      in.Prepared.Commit, Branch: in.Prepared.Branch, Updates: []wire.Update{{Package: p.in.Package, Ref: p.in.Ref}},
 			Policy: layout.Policy, Now: workflow.Now(ctx), Events: p.events, Patch: path.Base(in.WorkflowID),
 		}).Get(ctx, &review); err != nil {
@@ -257,7 +257,7 @@ func (p *securityPatch) retryRound(ctx workflow.Context, st *PatchTagStatus, in 
 	}
 	slices.Sort(pkgs)
 	pkgs = slices.Compact(pkgs)
-	prev := in.PatchedEvaluation
+	prev, prevs := in.PatchedEvaluation, slices.Clone(in.Systems)
 	what := "retrying " + strings.Join(pkgs, ", ")
 	if len(fixes) > 0 {
 		what += " with " + fixes[0].Ref
@@ -280,6 +280,14 @@ func (p *securityPatch) retryRound(ctx workflow.Context, st *PatchTagStatus, in 
 			err = workflow.ExecuteActivity(bctx, wire.ActivityEvaluate, wire.EvaluateInput{Collection: p.in.Collection,
 				Commit: head, System: in.Tag.System}).Get(ctx, &ev)
 		}
+		evs := make([]wire.EvaluateResult, len(in.Systems)) // the collection's other systems
+		for i, o := range in.Systems {
+			if err != nil {
+				break
+			}
+			err = workflow.ExecuteActivity(bctx, wire.ActivityEvaluate, wire.EvaluateInput{Collection: p.in.Collection,
+				Commit: head, System: o.System}).Get(ctx, &evs[i])
+		}
 		if app, ok := nonRetryable(err); ok {
 			return fmt.Sprintf("the retry of %s built nothing: %s", strings.Join(pkgs, ", "), app.Message()), nil
 		}
@@ -287,20 +295,49 @@ func (p *securityPatch) retryRound(ctx workflow.Context, st *PatchTagStatus, in 
 			return "", err
 		}
 		in.Prepared.Commit, in.PatchedEvaluation = head, ev.EvaluationID
+		for i := range in.Systems {
+			in.Systems[i].Patched = evs[i].EvaluationID
+		}
 	}
 	p.st.Phase = PatchPhaseRebuilding
 	st.Round++
-	round := wire.RoundInput{WaveID: layout.WaveID, MinorWaveID: layout.MinorWaveID, System: in.Tag.System, Round: st.Round,
-		EvaluationID: in.PatchedEvaluation, PreviousEvaluationID: prev, Retry: pkgs, Dispatch: true, Policy: layout.Policy}
-	var laid wire.RoundLayout
-	if err := workflow.ExecuteActivity(bctx, wire.ActivityPrepareRound, round).Get(ctx, &laid); err != nil {
-		return "", err
-	}
-	if laid.Packages == 0 || p.cancelled {
-		return "", nil
-	}
-	if err := p.buildSet(ctx, round, fmt.Sprintf("%s/r%d", in.Key, st.Round), in.Key); err != nil {
-		return fmt.Sprintf("round %d of the rebuild stopped: %s; retry to build it again", st.Round, errorText(err)), nil
+	for i, sin := range in.GraftsInput.PerSystem() { // each system's round; the first keeps its child's ID
+		id := fmt.Sprintf("%s/r%d", in.Key, st.Round)
+		if i > 0 {
+			id += "/" + sin.Tag.System
+			prev = prevOf(prevs, sin.Tag.System)
+		}
+		round := wire.RoundInput{WaveID: layout.WaveID, MinorWaveID: layout.MinorWaveID, System: sin.Tag.System, Round: st.Round,
+			EvaluationID: sin.PatchedEvaluation, PreviousEvaluationID: prev, Retry: pkgs, Dispatch: true, Policy: layout.Policy}
+		var laid wire.RoundLayout
+		if err := workflow.ExecuteActivity(bctx, wire.ActivityPrepareRound, round).Get(ctx, &laid); err != nil {
+			return "", err
+		}
+		if laid.Packages == 0 || p.cancelled {
+			continue
+		}
+		if err := p.buildSet(ctx, round, id, in.Key); err != nil {
+			return fmt.Sprintf("round %d of the rebuild stopped: %s; retry to build it again", st.Round, errorText(err)), nil
+		}
 	}
 	return "", nil
+}
+
+// rebuildEvaluations are the merged commit's evaluations a rebuild builds, one per system.
+func rebuildEvaluations(in *wire.PatchRebuildInput) []wire.EvaluateResult {
+	evs := []wire.EvaluateResult{{System: in.Tag.System, EvaluationID: in.PatchedEvaluation}}
+	for _, o := range in.Systems {
+		evs = append(evs, wire.EvaluateResult{System: o.System, EvaluationID: o.Patched})
+	}
+	return evs
+}
+
+// prevOf is a system's evaluation before a retry merged its fixes.
+func prevOf(prevs []wire.SystemPatch, system string) int64 {
+	for _, o := range prevs {
+		if o.System == system {
+			return o.Patched
+		}
+	}
+	return 0
 }

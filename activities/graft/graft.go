@@ -3,6 +3,7 @@ package graft
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -39,6 +40,9 @@ type Graft struct {
 	Package      string        `json:"package"`
 	Path         string        `json:"path"`
 	Replacements []Replacement `json:"replacements"`
+	// System is the system the graft is for, in a list of several systems' grafts:
+	// grafts.nix takes those of the system it is evaluated for, and those without one.
+	System string `json:"system,omitempty"`
 }
 
 // Action is what Check says to do with a graft.
@@ -272,12 +276,15 @@ func digest(p string) ([32]byte, int64, error) {
 
 // WriteExpression writes grafts.nix, its builder graft.sh and the list grafts.json into
 // dir, which a collection's index can import: `import dir/grafts.nix { inherit system
-// hostPath; }`. Grafts are written in package order; a package listed twice is an error.
+// hostPath; }`. Grafts are written in system and package order; a package listed twice
+// for one system is an error.
 func WriteExpression(dir string, grafts []Graft) error {
 	sorted := slices.Clone(grafts)
-	slices.SortFunc(sorted, func(a, b Graft) int { return strings.Compare(a.Package, b.Package) })
+	slices.SortFunc(sorted, func(a, b Graft) int {
+		return cmp.Or(strings.Compare(a.System, b.System), strings.Compare(a.Package, b.Package))
+	})
 	for i := 1; i < len(sorted); i++ {
-		if sorted[i].Package == sorted[i-1].Package {
+		if sorted[i].Package == sorted[i-1].Package && sorted[i].System == sorted[i-1].System {
 			return fmt.Errorf("write grafts: %s is listed twice", sorted[i].Package)
 		}
 	}

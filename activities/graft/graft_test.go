@@ -122,6 +122,23 @@ func TestGraftOnDemoCollection(t *testing.T) {
 	drvs, err := n.Instantiate(ctx, dir, system, "/usr/bin:/bin")
 	require.NoError(t, err)
 	require.Len(t, drvs, 1)
+	// A list of several systems' grafts gives each system its own.
+	other := v.Graft
+	other.System = "i686-linux"
+	mine := v.Graft
+	mine.System = system
+	both := t.TempDir()
+	require.NoError(t, graft.WriteExpression(both, []graft.Graft{other, mine}))
+	for sys, want := range map[string]int{system: 1, "i686-linux": 1, "aarch64-darwin": 0} {
+		got, err := n.Instantiate(ctx, both, sys, "/usr/bin:/bin")
+		require.NoError(t, err)
+		require.Len(t, got, want, sys)
+	}
+	mineDrvs, err := n.Instantiate(ctx, both, system, "/usr/bin:/bin")
+	require.NoError(t, err)
+	require.Equal(t, drvs["backup"], mineDrvs["backup"], "the same graft as from a list of one system's")
+	require.ErrorContains(t, graft.WriteExpression(both, []graft.Graft{mine, mine}), "backup is listed twice")
+
 	built = realise(t, drvs["backup"])
 	require.Equal(t, []string{drvs["backup"]}, built, "only the graft derivation is built")
 	grafted, err := n.Realise(ctx, drvs["backup"])

@@ -12,14 +12,18 @@
 # gives one derivation per package, named as the original output (so the grafted path has
 # the same length). A replacement's `new` is a built store path, or `graft` names another
 # graft of the same list (a dependent of a dependent). Every old and new path must have a
-# basename of the same length; activities/graft checks that before writing the list.
+# basename of the same length; activities/graft checks that before writing the list. A
+# list of several systems' grafts marks each with its `system`: only those of the system
+# evaluated for are taken (and those without one).
 { system ? builtins.currentSystem
 , hostPath ? "/usr/bin:/bin"
 , grafts ? builtins.fromJSON (builtins.readFile ./grafts.json)
 }:
 
 let
-  inherit (builtins) baseNameOf concatStringsSep listToAttrs map storePath stringLength substring throw unsafeDiscardStringContext;
+  inherit (builtins) baseNameOf concatStringsSep filter listToAttrs map storePath stringLength substring throw unsafeDiscardStringContext;
+
+  forSystem = filter (g: (g.system or system) == system) grafts;
 
   nameOf = p: let b = baseNameOf p; in substring 33 (stringLength b) b;
 
@@ -45,6 +49,6 @@ let
     crestGraftOf = package;
   };
 
-  self = listToAttrs (map (g: { name = g.package; value = graft g; }) grafts);
+  self = listToAttrs (map (g: { name = g.package; value = graft g; }) forSystem);
 in
 self

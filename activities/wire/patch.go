@@ -108,6 +108,32 @@ type GraftsInput struct {
 	// running wave it forks); 0 allocates the next. Fork is that running wave (wave-N).
 	DuplicateWave int    `json:"duplicate_wave,omitempty"`
 	Fork          string `json:"fork,omitempty"`
+	// Systems are the covered tag on the collection's other systems, with the patched
+	// package built there: grafts, rebuilds and the security tag cover every system at
+	// once. Empty for a collection of one system.
+	Systems []SystemPatch `json:"systems,omitempty"`
+}
+
+// SystemPatch is a covered tag on one more system: its evaluation there (Tag), the
+// merged commit's (Patched) and the patched package's outputs built there.
+type SystemPatch struct {
+	System         string   `json:"system"`
+	Tag            int64    `json:"tag_evaluation"`
+	Patched        int64    `json:"patched_evaluation"`
+	PatchedOutputs []string `json:"patched_outputs,omitempty"`
+}
+
+// PerSystem is in once per system it covers, its own first: each with that system's
+// evaluations and outputs and no Systems.
+func (in GraftsInput) PerSystem() []GraftsInput {
+	out := []GraftsInput{in}
+	out[0].Systems = nil
+	for _, s := range in.Systems {
+		o := out[0]
+		o.Tag.System, o.Tag.EvaluationID, o.PatchedEvaluation, o.PatchedOutputs = s.System, s.Tag, s.Patched, s.PatchedOutputs
+		out = append(out, o)
+	}
+	return out
 }
 
 // GraftedCommit is a covered tag's grafts committed onto the branch of its security tag
@@ -196,6 +222,9 @@ type PatchRebuildLayout struct {
 	Policy json.RawMessage `json:"policy,omitempty"`
 	Major  int             `json:"major,omitempty"`
 	Minor  int             `json:"minor,omitempty"`
+	// Systems are the collection's other systems the round builds packages on (Packages
+	// counts them all); each gets a BuildSet of its own.
+	Systems []string `json:"systems,omitempty"`
 }
 
 // PatchStateInput records where a patch stands, with a reason for the audit log.
