@@ -9,6 +9,7 @@ import (
 	"io"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -261,13 +262,18 @@ func printPatch(ctx context.Context, st *store.Store, id string, out io.Writer) 
 		return nil
 	}
 	fmt.Fprintf(out, "graft debt: %d open, %d retired\n", open, len(debt)-open)
+	several := slices.ContainsFunc(debt, func(g store.GraftDebt) bool { return g.System != debt[0].System })
 	w := newTable(out, "PACKAGE\tCOVERS\tGRAFTED\tRETIRED BY")
 	for _, g := range debt {
 		retired := "open: rebuild it against the fix in a wave"
 		if g.RetiredAt != nil {
 			retired = g.RetiredBy
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s → %s\t%s\n", g.Package, g.CoveredTag, filepath.Base(g.OldPath)[:8], filepath.Base(g.NewPath)[:8], retired)
+		pkg := g.Package
+		if several {
+			pkg += " (" + g.System + ")"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s → %s\t%s\n", pkg, g.CoveredTag, filepath.Base(g.OldPath)[:8], filepath.Base(g.NewPath)[:8], retired)
 	}
 	return w.Flush()
 }

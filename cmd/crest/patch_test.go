@@ -153,6 +153,27 @@ func TestPatchStatusShowsTagsAndDebt(t *testing.T) {
 	} {
 		require.Contains(t, out.String(), want)
 	}
+
+	// The debt of a tag of several systems says each graft's system.
+	p3, err := st.CreatePatch(ctx, store.Patch{Collection: "demo", WorkflowID: "demo/patch-3", Package: "libcrypto",
+		Ref: demo.SecurityLibcrypto251, Strategy: "replace-dependency", Severity: "critical"}, store.AuditEntry{Actor: "crest", Action: "patch-started"})
+	require.NoError(t, err)
+	_, err = st.StartPatchTag(ctx, p3.ID, "wave-1-2")
+	require.NoError(t, err)
+	var debt []store.GraftDebt
+	for _, system := range []string{"x86_64-linux", "i686-linux"} {
+		debt = append(debt, store.GraftDebt{WaveID: w.ID, System: system, Package: "backup", PatchedPackage: "libcrypto",
+			PatchedDrv: "/nix/store/x.drv", VulnerableVersion: "2.5.0",
+			OldPath: "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-backup-1.2.0", NewPath: "/nix/store/cccccccccccccccccccccccccccccccc-backup-1.2.0"})
+	}
+	_, err = st.RecordPatchTag(ctx, store.TaggedPatch{PatchID: p3.ID, CoveredTag: "wave-1-2", Commit: "2222222222222222", Summary: []byte(`{}`),
+		Strategy: "replace-dependency", Audit: store.AuditEntry{Key: "p3", Actor: "crest", Action: "security-tagged"}, Grafts: debt})
+	require.NoError(t, err)
+	out.Reset()
+	require.NoError(t, printPatch(ctx, st, "demo/patch-3", &out))
+	require.Contains(t, out.String(), "graft debt: 2 open, 0 retired")
+	require.Contains(t, out.String(), "backup (i686-linux)    wave-1-2")
+	require.Contains(t, out.String(), "backup (x86_64-linux)  wave-1-2")
 }
 
 // TestPatchStartRebuildWaits: after a wave is tagged, `crest patch start --strategy rebuild
