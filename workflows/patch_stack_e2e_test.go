@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -74,9 +75,12 @@ func TestSecurityPatchStacksFixes(t *testing.T) {
 	require.Empty(t, run(t, "git", "-C", s.demo.Remote, "tag", "-l", "wave-1-1-security-2"), "no tag pushed")
 
 	id := "demo/patch-stack-4"
+	start := time.Now()
 	second, err := s.patch(t, id, workflows.SecurityPatchInput{Package: "libnet", Ref: demo.SecurityLibnet191,
 		Strategy: "replace-dependency", Severity: "high", Advisory: "CVE-2026-0003"})
 	require.NoError(t, err)
+	t.Logf("patch start → pushed tag wave-1-1-security-4 (graft stacked on 2 fixes, %d grafts): %v", second.Tags[0].Grafts,
+		time.Since(start).Round(time.Millisecond))
 	require.Equal(t, workflows.PatchPhaseDone, second.Phase, second.Reason)
 	tag := second.Tags[0]
 	require.Equal(t, "wave-1-1-security-4", tag.Tag)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/worker"
@@ -44,9 +45,12 @@ func TestSecurityPatchCoversEverySystemEndToEnd(t *testing.T) {
 	s.greenWave(t, 1, "calc", demo.FixCalcPrecision)
 
 	id := "demo/patch-systems-graft"
+	start := time.Now()
 	out, err := s.patch(t, id, workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251,
 		Strategy: "replace-dependency", Severity: "critical"})
 	require.NoError(t, err)
+	t.Logf("patch start → pushed tag wave-1-1-security-1 (graft on 2 systems, %d grafts): %v", out.Tags[0].Grafts,
+		time.Since(start).Round(time.Millisecond))
 	require.Equal(t, workflows.PatchPhaseDone, out.Phase, out.Reason)
 	require.Len(t, out.Tags, 1, "one security tag for both systems")
 	tag := out.Tags[0]
@@ -92,10 +96,13 @@ func TestSecurityPatchCoversEverySystemEndToEnd(t *testing.T) {
 	require.Equal(t, map[string]int{"x86_64-linux": tag.Grafts / 2, otherSystem: tag.Grafts / 2}, perSystem)
 
 	// A rebuild builds the reverse closure on both systems, and pays both systems' debt.
+	start = time.Now()
 	rebuild, err := s.patch(t, "demo/patch-systems-rebuild", workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251,
 		Strategy: "rebuild", Severity: "high"})
 	require.NoError(t, err)
 	require.Equal(t, workflows.PatchPhaseDone, rebuild.Phase, rebuild.Reason)
+	t.Logf("patch start → pushed tag wave-1-1-security-2 (rebuild of %d packages on 2 systems): %v", rebuild.Tags[0].Rebuild,
+		time.Since(start).Round(time.Millisecond))
 	require.Equal(t, "wave-1-1-security-2", rebuild.Tags[0].Tag)
 	require.Equal(t, 20, rebuild.Tags[0].Rebuild, "libcrypto and its 9 dependents, on each system")
 	pts, err := s.st.PatchTags(ctx, rebuild.PatchID)
