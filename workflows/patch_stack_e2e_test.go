@@ -142,3 +142,39 @@ func TestSecurityPatchStacksFixes(t *testing.T) {
 	require.Equal(t, "libnet", roots["fetch"])
 	require.Equal(t, "libnet", roots["default-system"])
 }
+
+// TestSecurityPatchDuplicateWaveStacksEndToEnd: a duplicate wave of a tag grafted with
+// libnet's fix re-verifies libcrypto's fix together with libnet's, which its security tag
+// carries: the wave's one update is the fixes merged without grafts, and the tag it
+// finishes has both. Waves 81 and 82: wave IDs are never reused on the package's
+// Temporal server.
+func TestSecurityPatchDuplicateWaveStacksEndToEnd(t *testing.T) {
+	s := newStack(t)
+	s.runWave(t, s.queue+"/wave-81", workflows.MajorWaveInput{Collection: "demo", Limits: s.limits, Wave: 81,
+		Updates: []wire.Update{{Package: "calc", Ref: demo.FixCalcPrecision}}})
+	graft, err := s.patch(t, "demo/patch-dup-stack-1", workflows.SecurityPatchInput{Package: "libnet", Ref: demo.SecurityLibnet191,
+		Strategy: "replace-dependency", Severity: "high"})
+	require.NoError(t, err)
+	require.Equal(t, "wave-81-1-security-1", graft.Tags[0].Tag)
+
+	out, err := s.patch(t, "demo/patch-dup-stack-2", workflows.SecurityPatchInput{Package: "libcrypto", Ref: demo.SecurityLibcrypto251,
+		Strategy: "duplicate-wave", Severity: "critical"})
+	require.NoError(t, err)
+	require.Equal(t, workflows.PatchPhaseDone, out.Phase, out.Reason)
+	tag := out.Tags[0]
+	require.Equal(t, "wave-81-1-security-2", tag.Tag)
+	require.Equal(t, "wave-82", tag.Wave)
+	wave := s.status("demo/wave-82")
+	require.Len(t, wave.Minor, 1)
+	require.Equal(t, "libcrypto", wave.Minor[0].Updates[0].Package)
+	require.NotEqual(t, demo.SecurityLibcrypto251, wave.Minor[0].Updates[0].Ref, "the fixes merged, not the fix alone")
+	for _, name := range []string{tag.Unfinished, tag.Tag} {
+		for file, version := range map[string]string{"libcrypto": "2.5.1", "libnet": "1.9.1"} {
+			require.Contains(t, run(t, "git", "-C", s.demo.Remote, "show", name+":pkgs/libraries/"+file+"/default.nix"), `"`+version+`"`, name)
+		}
+		require.NotContains(t, run(t, "git", "-C", s.demo.Remote, "ls-tree", "--name-only", name), activities.GraftsDir,
+			"the fixes, not libnet's grafts: the wave rebuilt its dependents")
+	}
+	_, sum := s.securitySummary(t, tag.Tag)
+	require.Equal(t, []wire.CarriedFix{{Package: "libnet", Ref: demo.SecurityLibnet191, Tag: "wave-81-1-security-1"}}, sum.Carries)
+}
