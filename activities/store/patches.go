@@ -416,30 +416,35 @@ func retireGrafts(ctx context.Context, tx pgx.Tx, minorWaveID int64, tag, commit
 }
 
 // retirePaidGrafts marks retired the grafts a patch just made of a covered tag that a
-// wave tag made before already paid: the earliest tag whose minor wave rebuilt the
-// dependent green at a commit where the patched package is fixed (retireGrafts' rule).
-// A patch of an old tag after the fix reached a later wave makes grafts for the people
+// wave tag made before already paid, by retireGrafts' rule, with the earliest such tag:
+// a patch of an old tag after the fix reached a later wave makes grafts for the people
 // who pin the old tag, but the collection owes no rebuild for them.
 func retirePaidGrafts(ctx context.Context, tx pgx.Tx, patchID int64, covered string) error {
-	_, err := tx.Exec(ctx, `
-		WITH paid AS (
-			SELECT DISTINCT ON (g.system, g.package) g.system, g.package, t.name
-			FROM grafts g JOIN patches p ON p.id = g.patch_id
-			JOIN tags t ON t.collection_id = p.collection_id
-			JOIN minor_waves m ON m.id = t.minor_wave_id
+	rows, err := tx.Query(ctx, `
+		SELECT t.minor_wave_id, t.name, t.commit FROM tags t JOIN patches p ON p.collection_id = t.collection_id
+		WHERE p.id = $1 AND t.minor_wave_id IS NOT NULL AND EXISTS (
+			SELECT 1 FROM grafts g JOIN package_results r ON r.system = g.system AND r.package = g.package
 			WHERE g.patch_id = $1 AND g.covered_tag = $2 AND g.retired_at IS NULL
-			  AND EXISTS (SELECT 1 FROM package_results r
-			              WHERE r.minor_wave_id = m.id AND r.system = g.system AND r.package = g.package AND r.status = 'passed')
-			  AND EXISTS (SELECT 1 FROM evaluations e JOIN packages k ON k.evaluation_id = e.id
-			              WHERE e.collection_id = p.collection_id AND e.commit = t.commit AND e.system = g.system
-			                AND k.key = g.patched_package AND (k.drv = g.patched_drv OR k.version <> g.vulnerable_version))
-			ORDER BY g.system, g.package, t.created_at, t.name)
-		UPDATE grafts g SET retired_by = paid.name, retired_at = now()
-		FROM paid
-		WHERE g.patch_id = $1 AND g.covered_tag = $2 AND g.system = paid.system AND g.package = paid.package`,
-		patchID, covered)
+			  AND r.minor_wave_id = t.minor_wave_id AND r.status = 'passed')
+		ORDER BY t.created_at, t.name`, patchID, covered)
 	if err != nil {
 		return fmt.Errorf("retire grafts paid already: %w", err)
+	}
+	type paying struct {
+		minorWaveID  int64
+		name, commit string
+	}
+	tags, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (paying, error) {
+		var p paying
+		return p, r.Scan(&p.minorWaveID, &p.name, &p.commit)
+	})
+	if err != nil {
+		return fmt.Errorf("retire grafts paid already: %w", err)
+	}
+	for _, t := range tags {
+		if _, err := retireGrafts(ctx, tx, t.minorWaveID, t.name, t.commit, covered); err != nil {
+			return err
+		}
 	}
 	return nil
 }
