@@ -372,64 +372,13 @@ func (p *securityPatch) patchTag(ctx workflow.Context, c coveredTag, st *PatchTa
 		return p.duplicateWave(ctx, st, gin, d)
 	}
 
-	// The patched package alone, built and tested on the builders like every build.
-	p.st.Phase = PatchPhaseBuilding
-	var built wire.BuildResult
-	limits := p.in.Limits.withDefaults()
-	err := workflow.ExecuteActivity(p.building(ctx, limits, t.System), wire.ActivityBuildPackage, wire.BuildInput{
-		Key: fmt.Sprintf("%s/%s/%s/%s", id, t.Tag, t.System, p.in.Package), EvaluationID: ev.EvaluationID,
-		System: t.System, Package: p.in.Package, Collection: p.in.Collection}).Get(ctx, &built)
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) && (app.Type() == wire.ErrBuildFailed || app.Type() == wire.ErrTestFailed) {
-		return fmt.Sprintf("%s with %s: %s; fix the patch and start it again", p.in.Package, p.in.Ref, app.Message()), nil
+	if reason, err := p.buildAlone(ctx, &gin); reason != "" || err != nil {
+		return reason, err
 	}
-	if err != nil {
-		return "", err
-	}
-	for i, o := range gin.Systems {
-		var b wire.BuildResult
-		err := workflow.ExecuteActivity(p.building(ctx, limits, o.System), wire.ActivityBuildPackage, wire.BuildInput{
-			Key: fmt.Sprintf("%s/%s/%s/%s", id, t.Tag, o.System, p.in.Package), EvaluationID: o.Patched,
-			System: o.System, Package: p.in.Package, Collection: p.in.Collection}).Get(ctx, &b)
-		if errors.As(err, &app) && (app.Type() == wire.ErrBuildFailed || app.Type() == wire.ErrTestFailed) {
-			return fmt.Sprintf("%s with %s on %s: %s; fix the patch and start it again", p.in.Package, p.in.Ref, o.System, app.Message()), nil
-		}
-		if err != nil {
-			return "", err
-		}
-		gin.Systems[i].PatchedOutputs = b.Outputs
-	}
-
 	p.st.Phase = PatchPhaseGrafting
-	gin.PatchedOutputs = built.Outputs
-	var facts wire.GraftFacts
-	if err := workflow.ExecuteActivity(bctx, wire.ActivityCheckGrafts, gin).Get(ctx, &facts); err != nil {
-		if app, ok := nonRetryable(err); ok {
-			return app.Message(), nil
-		}
-		return "", err
-	}
-	d, err := decide(facts)
-	if err != nil {
-		return "", err
-	}
-	// Every system gets the same strategy: the strongest any of them needs.
-	for _, sin := range gin.PerSystem()[1:] {
-		var f wire.GraftFacts
-		if err := workflow.ExecuteActivity(bctx, wire.ActivityCheckGrafts, sin).Get(ctx, &f); err != nil {
-			if app, ok := nonRetryable(err); ok {
-				return sin.Tag.System + ": " + app.Message(), nil
-			}
-			return "", err
-		}
-		ds, err := decide(f)
-		if err != nil {
-			return "", err
-		}
-		if f.Unsafe != "" && facts.Unsafe == "" {
-			facts.Unsafe = sin.Tag.System + ": " + f.Unsafe
-		}
-		d = policy.StrongerStrategy(d, ds, sin.Tag.System)
+	d, facts, reason, err := p.checkGrafts(ctx, gin, decide)
+	if reason != "" || err != nil {
+		return reason, err
 	}
 	switch {
 	case d.Refused:
@@ -465,6 +414,77 @@ func (p *securityPatch) patchTag(ctx workflow.Context, c coveredTag, st *PatchTa
 	}
 	st.Tag, st.Commit, st.Grafts, st.Done = tagged.Tag, tagged.Commit, tagged.Grafts, true
 	return "", nil
+}
+
+// buildAlone builds and tests the patched package alone on the builders, like every
+// build, on each system the covered tag has (its own first), and puts the outputs into
+// gin. A reason that is not empty is the build that failed.
+func (p *securityPatch) buildAlone(ctx workflow.Context, gin *wire.GraftsInput) (string, error) {
+	p.st.Phase = PatchPhaseBuilding
+	limits := p.in.Limits.withDefaults()
+	for i, sin := range gin.PerSystem() {
+		var built wire.BuildResult
+		err := workflow.ExecuteActivity(p.building(ctx, limits, sin.Tag.System), wire.ActivityBuildPackage, wire.BuildInput{
+			Key:          fmt.Sprintf("%s/%s/%s/%s", gin.WorkflowID, gin.Tag.Tag, sin.Tag.System, p.in.Package),
+			EvaluationID: sin.PatchedEvaluation, System: sin.Tag.System, Package: p.in.Package, Collection: p.in.Collection,
+		}).Get(ctx, &built)
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) && (app.Type() == wire.ErrBuildFailed || app.Type() == wire.ErrTestFailed) {
+			on := ""
+			if i > 0 {
+				on = " on " + sin.Tag.System
+			}
+			return fmt.Sprintf("%s with %s%s: %s; fix the patch and start it again", p.in.Package, p.in.Ref, on, app.Message()), nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if i == 0 {
+			gin.PatchedOutputs = built.Outputs
+		} else {
+			gin.Systems[i-1].PatchedOutputs = built.Outputs
+		}
+	}
+	return "", nil
+}
+
+// checkGrafts asks CheckGrafts about the covered tag on each system (its own first) and
+// decides with policy: every system gets one strategy, the strongest any of them needs
+// (policy.StrongerStrategy). It returns the decision and the facts of the first system,
+// with the first unsafe graft found on any; a reason that is not empty is a refusal of
+// CheckGrafts itself.
+func (p *securityPatch) checkGrafts(ctx workflow.Context, gin wire.GraftsInput,
+	decide func(wire.GraftFacts) (policy.StrategyDecision, error)) (policy.StrategyDecision, wire.GraftFacts, string, error) {
+	var d policy.StrategyDecision
+	var facts wire.GraftFacts
+	for i, sin := range gin.PerSystem() {
+		in, on := sin, ""
+		if i == 0 {
+			in = gin // as it always was: with the other systems
+		} else {
+			on = sin.Tag.System + ": "
+		}
+		var f wire.GraftFacts
+		if err := workflow.ExecuteActivity(bookkeeping(ctx), wire.ActivityCheckGrafts, in).Get(ctx, &f); err != nil {
+			if app, ok := nonRetryable(err); ok {
+				return d, facts, on + app.Message(), nil
+			}
+			return d, facts, "", err
+		}
+		ds, err := decide(f)
+		if err != nil {
+			return d, facts, "", err
+		}
+		if i == 0 {
+			d, facts = ds, f
+			continue
+		}
+		if f.Unsafe != "" && facts.Unsafe == "" {
+			facts.Unsafe = on + f.Unsafe
+		}
+		d = policy.StrongerStrategy(d, ds, sin.Tag.System)
+	}
+	return d, facts, "", nil
 }
 
 // systemTests proves the grafts of a covered tag before they are tagged: CommitGrafts
