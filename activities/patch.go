@@ -435,18 +435,18 @@ func (a *Activities) nixBuilder() (NixBuilder, bool) {
 	}
 }
 
-// grafter is the graft adapter on this worker's Nix.
-func (a *Activities) grafter() (graft.Nix, string, error) {
+// grafter is the graft adapter on this worker's Nix, and the Nix builder it runs with.
+func (a *Activities) grafter() (graft.Nix, NixBuilder, error) {
 	b, ok := a.nixBuilder()
 	if !ok {
-		return graft.Nix{}, "", fmt.Errorf("grafts need the Nix builder, and this worker builds with %T", a.Builder)
+		return graft.Nix{}, b, fmt.Errorf("grafts need the Nix builder, and this worker builds with %T", a.Builder)
 	}
 	cfg := b.Nix.Config()
 	n := graft.Nix{BinDir: cfg.BinDir}
 	for _, o := range cfg.Options {
 		n.Options = append(n.Options, graft.Option{Name: o.Name, Value: o.Value})
 	}
-	return n, cfg.BuilderPath, nil
+	return n, b, nil
 }
 
 // graftPlan is the grafts of a covered tag, dependencies first.
@@ -553,11 +553,10 @@ func (c *planCache) put(key string, p graftPlan) {
 // computeGrafts is planGrafts without its cache.
 func (a *Activities) computeGrafts(ctx context.Context, in wire.GraftsInput) (graftPlan, error) {
 	var plan graftPlan
-	n, _, err := a.grafter()
+	n, b, err := a.grafter()
 	if err != nil {
 		return plan, err
 	}
-	b, _ := a.nixBuilder() // grafter found it
 	tagGraph, patchedGraph, err := a.patchGraphs(ctx, in)
 	if err != nil {
 		return plan, err
@@ -799,7 +798,7 @@ func (a *Activities) commitGrafts(ctx context.Context, in wire.GraftsInput) (out
 	}
 	plan := per[0]
 	out.plan = plan
-	n, hostPath, err := a.grafter()
+	n, b, err := a.grafter()
 	if err != nil {
 		return out, err
 	}
@@ -825,7 +824,7 @@ func (a *Activities) commitGrafts(ctx context.Context, in wire.GraftsInput) (out
 		if len(p.grafts) == 0 {
 			continue
 		}
-		drvs, err := n.Instantiate(ctx, dir, sin.Tag.System, hostPath)
+		drvs, err := n.Instantiate(ctx, dir, sin.Tag.System, b.Nix.Config().BuilderPath)
 		if err != nil {
 			return out, err
 		}

@@ -766,14 +766,3 @@ func RedactURL(raw string) string {
 	u.User = url.User("***")
 	return strings.Replace(u.String(), "%2A%2A%2A", "***", 1)
 }
-
-// Contains says whether commit has ancestor in its history (git merge-base
-// --is-ancestor): whether everything ancestor brought is in commit.
-func (r *Repo) Contains(ctx context.Context, commit, ancestor string) (bool, error) {
-	_, err := r.run(ctx, "merge-base", "--is-ancestor", ancestor, commit)
-	var gerr *GitError
-	if errors.As(err, &gerr) && gerr.ExitCode == 1 {
-		return false, nil
-	}
-	return err == nil, err
-}
